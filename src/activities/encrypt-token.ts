@@ -1,0 +1,22 @@
+import { encryptSecret } from '../crypto/envelope.js';
+import type { ActivityDeps } from './deps.js';
+import { tokenContext } from './deps.js';
+
+export interface EncryptTokenInput {
+  accessToken: string;
+  projectId: string;
+  repoId: string;
+}
+
+/** Ciphertext is base64 so that it travels through Temporal payloads as plain JSON. */
+export interface EncryptedToken {
+  tokenCiphertext: string;
+  tokenKid: string;
+}
+
+export function createEncryptToken({ keys }: ActivityDeps) {
+  return async function encryptToken(input: EncryptTokenInput): Promise<EncryptedToken> {
+    const { ciphertext, keyId } = await encryptSecret(keys, input.accessToken, tokenContext(input.projectId, input.repoId));
+    return { tokenCiphertext: ciphertext.toString('base64'), tokenKid: keyId };
+  };
+}

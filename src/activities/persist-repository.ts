@@ -1,0 +1,55 @@
+import type { AuditContext } from '../db/repos.js';
+import { changeRepoStatus, insertRepo } from '../db/repos.js';
+import type { Admission } from '../shared/connect-repository.js';
+import type { ActivityDeps } from './deps.js';
+import type { EncryptedToken } from './encrypt-token.js';
+
+export interface PersistRepositoryInput extends EncryptedToken {
+  repoId: string;
+  requestId: string;
+  projectId: string;
+  gitUrl: string;
+  workflowId: string;
+  audit: AuditContext;
+}
+
+export interface MarkFailedInput {
+  repoId: string;
+  errorCode: string;
+  errorMessage: string;
+  audit: AuditContext;
+}
+
+export function createPersistActivities({ sql }: ActivityDeps) {
+  return {
+    /** Inserts the PENDING row; a retry returns the row the first attempt wrote. */
+    async persistRepository(input: PersistRepositoryInput): Promise<Admission> {
+      const repo = await insertRepo(sql, {
+        id: input.repoId,
+        projectId: input.projectId,
+        gitUrl: input.gitUrl,
+        tokenCiphertext: Buffer.from(input.tokenCiphertext, 'base64'),
+        tokenKid: input.tokenKid,
+        requestId: input.requestId,
+        workflowId: input.workflowId,
+      }, input.audit);
+      return {
+        repoId: repo.id,
+        gitUrl: repo.gitUrl,
+        cloneStatus: repo.cloneStatus,
+        estimatedSizeMb: repo.repositorySizeMb,
+        createdAt: repo.createdAt.toISOString(),
+      };
+    },
+
+    async markRepositoryFailed(input: MarkFailedInput): Promise<void> {
+      await changeRepoStatus(sql, {
+        repoId: input.repoId,
+        to: 'FAILED',
+        errorCode: input.errorCode,
+        errorMessage: input.errorMessage,
+        metadata: { error_code: input.errorCode },
+      }, input.audit);
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Accepts the usual spellings of a boolean flag; anything else is an error, not a silent `false`. */
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+
+/** Empty strings count as unset, so `FOO=` in a shell behaves like no `FOO` at all. */
+const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(emptyAsUndefined, schema.optional());
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
+
+const base64Key32 = z
+  .string()
+  .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded');
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** Loopback by default: set 0.0.0.0 deliberately (containers) to expose the API. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  /** Unset in the embedded default: `npm start` then runs its own PostgreSQL. */
+  DATABASE_URL: optional(postgresUrl),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  /** Unset in the embedded default: `npm start` then runs the Temporal dev server. */
+  TEMPORAL_ADDRESS: optional(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('repo-connect'),
+  TEMPORAL_CLI_PATH: optional(z.string()),
+  DATA_DIR: z.string().min(1).default('.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JWT_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
+  MAX_REPO_SIZE_MB: z.coerce.number().positive().default(100),
+  GIT_CLONE_TIMEOUT: positiveInt.default(300),
+  SANDBOX_BASE_PATH: z.string().min(1).default('/tmp/repos'),
+  SANDBOX_TTL_SECONDS: positiveInt.default(86400),
+  GIT_ALLOW_LOOPBACK: flag.default(false),
+  WORKER_CONCURRENCY: positiveInt.default(4),
+  KMS_KEY_ID: optional(z.string().min(1)),
+  MASTER_ENCRYPTION_KEY: optional(base64Key32),
+});
+
+export type Config = z.infer<typeof envSchema>;
+/** A configuration whose external services are known (set by the operator or by the dev launcher). */
+export type ConnectedConfig = Config & { DATABASE_URL: string; TEMPORAL_ADDRESS: string };
+
+/** Production entry points need both services named; only `npm start` provides its own. */
+export function requireServices(config: Config): ConnectedConfig {
+  const missing = (['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const).filter((name) => !config[name]);
+  if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: required by this entry point (npm start provides its own)`));
+  return config as ConnectedConfig;
+}
+
+/** Names whose values must never be printed, logged or echoed back in an error. */
+export const SECRET_SETTINGS = ['DATABASE_URL', 'JWT_SECRET', 'MASTER_ENCRYPTION_KEY'] as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment once. Every bad variable is reported together, by name, and
+ * without its value (the value may be a secret).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const config = parsed.data;
+  return {
+    ...config,
+    DATA_DIR: path.resolve(config.DATA_DIR),
+    SANDBOX_BASE_PATH: path.resolve(config.SANDBOX_BASE_PATH),
+  };
+}
+
+/** For entry points: a bad environment ends the process with the list of problems. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

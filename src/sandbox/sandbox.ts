@@ -1,0 +1,59 @@
+import type { Stats } from 'node:fs';
+import { chmod, lstat, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `<base>/<project_id>/<repo_id>/repository`, built from validated UUIDs only, so no input can
+ * steer a path outside the sandbox root.
+ */
+export function sandboxPaths(basePath: string, projectId: string, repoId: string): { root: string; repository: string } {
+  for (const [name, value] of [['project_id', projectId], ['repo_id', repoId]] as const) {
+    if (!UUID.test(value)) throw new Error(`${name} is not a UUID`);
+  }
+  const root = path.join(path.resolve(basePath), projectId.toLowerCase(), repoId.toLowerCase());
+  return { root, repository: path.join(root, 'repository') };
+}
+
+/** Visits every entry under `dir` without following symlinks. */
+async function walk(dir: string, visit: (file: string, stats: Stats) => Promise<void>): Promise<void> {
+  for (const entry of await readdir(dir)) {
+    const full = path.join(dir, entry);
+    const stats = await lstat(full);
+    if (stats.isDirectory()) await walk(full, visit);
+    await visit(full, stats);
+  }
+}
+
+/** Bytes on disk as the design measures them: every file of the working tree plus `.git`. */
+export async function directorySize(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  await walk(dir, async (_file, stats) => {
+    if (stats.isFile()) {
+      bytes += stats.size;
+      files += 1;
+    }
+  });
+  return { bytes, files };
+}
+
+/** Drops every write bit, so later processing of the clone cannot alter it by accident. */
+export async function makeReadOnly(dir: string): Promise<void> {
+  await walk(dir, async (file, stats) => {
+    if (!stats.isSymbolicLink()) await chmod(file, stats.mode & 0o555);
+  });
+  await chmod(dir, 0o555);
+}
+
+/** Removes a sandbox directory, read-only or not. */
+export async function removeSandbox(dir: string): Promise<void> {
+  await walk(dir, async (file, stats) => {
+    if (stats.isDirectory()) await chmod(file, 0o755);
+  }).catch(() => {});
+  await chmod(dir, 0o755).catch(() => {});
+  await rm(dir, { recursive: true, force: true });
+}
+
+export const bytesToMb = (bytes: number): number => Math.round((bytes / (1024 * 1024)) * 100) / 100;

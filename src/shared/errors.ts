@@ -1,0 +1,31 @@
+/**
+ * The closed set of ways connecting a repository can fail. The code doubles as the
+ * `ApplicationFailure` type, so retry policies can name the non-retryable ones.
+ */
+export const REPO_ERRORS = {
+  invalid_credentials: { status: 401, retryable: false },
+  repository_not_found: { status: 404, retryable: false },
+  repository_too_large: { status: 413, retryable: false },
+  invalid_url: { status: 422, retryable: false },
+  upstream_unavailable: { status: 502, retryable: true },
+  insufficient_storage: { status: 507, retryable: false },
+  git_failed: { status: 502, retryable: false },
+  internal_error: { status: 500, retryable: true },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type RepoErrorCode = keyof typeof REPO_ERRORS;
+
+export const NON_RETRYABLE_ERROR_TYPES = (Object.keys(REPO_ERRORS) as RepoErrorCode[]).filter(
+  (code) => !REPO_ERRORS[code].retryable,
+);
+
+export const isRepoErrorCode = (value: unknown): value is RepoErrorCode =>
+  typeof value === 'string' && Object.hasOwn(REPO_ERRORS, value);
+
+/** A failure with a code from the closed set and a message safe to show a user (no secrets, no paths). */
+export class RepoError extends Error {
+  constructor(readonly code: RepoErrorCode, message: string) {
+    super(message);
+    this.name = 'RepoError';
+  }
+}

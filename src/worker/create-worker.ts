@@ -1,0 +1,29 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+
+/** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
+const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
+
+export interface WorkerSettings {
+  namespace: string;
+  taskQueue: string;
+  /** Activities this worker runs at once (clones are disk and network heavy). */
+  concurrency: number;
+}
+
+export async function createWorker(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: createActivities(deps),
+    maxConcurrentActivityTaskExecutions: settings.concurrency,
+    // Give running clones time to see the cancellation and clean up on shutdown.
+    shutdownGraceTime: '5 seconds',
+  });
+}

@@ -1,0 +1,1 @@
+export { connectRepository } from './connect-repository.js';

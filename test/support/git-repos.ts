@@ -1,0 +1,41 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Test',
+  GIT_AUTHOR_EMAIL: 'test@example.com',
+  GIT_COMMITTER_NAME: 'Test',
+  GIT_COMMITTER_EMAIL: 'test@example.com',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+};
+
+const git = (args: string[], cwd?: string) => run('git', args, { cwd, env: GIT_ENV });
+
+/**
+ * Builds `<projectRoot>/<name>.git`, a bare repository with one commit holding `files`
+ * (path → content), for the test Git server to serve.
+ */
+export async function createBareRepo(projectRoot: string, name: string, files: Record<string, string | Buffer>): Promise<string> {
+  const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
+  try {
+    await git(['init', '--quiet', '--initial-branch=main', work]);
+    for (const [file, content] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(work, file)), { recursive: true });
+      await writeFile(path.join(work, file), content);
+    }
+    await git(['add', '--all'], work);
+    await git(['commit', '--quiet', '-m', 'initial commit'], work);
+    const bare = path.join(projectRoot, `${name}.git`);
+    await git(['clone', '--quiet', '--bare', work, bare]);
+    return bare;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { classifyGitError } from '../../src/git/clone.js';
+import { gitEnvironment } from '../../src/git/git-env.js';
+import { sandboxPaths } from '../../src/sandbox/sandbox.js';
+
+describe('gitEnvironment', () => {
+  const token = 'tok_0123456789abcdef';
+  const env = gitEnvironment({ token, allowHttp: false });
+
+  it('sends the token as an HTTP header through environment-only config', () => {
+    const keys = Object.keys(env).filter((k) => k.startsWith('GIT_CONFIG_KEY_')).map((k) => env[k]);
+    expect(keys).toContain('http.extraHeader');
+    const header = Object.entries(env).find(([k, v]) => k.startsWith('GIT_CONFIG_VALUE_') && v.startsWith('Authorization: Basic '));
+    const decoded = Buffer.from(header![1].slice('Authorization: Basic '.length), 'base64').toString();
+    expect(decoded).toBe(`x-access-token:${token}`);
+    expect(Object.values(env).some((v) => v.includes(token))).toBe(false);
+  });
+
+  it('never prompts, ignores host config and speaks https only unless loopback is allowed', () => {
+    expect(env).toMatchObject({ GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ALLOW_PROTOCOL: 'https' });
+    expect(gitEnvironment({ allowHttp: true }).GIT_ALLOW_PROTOCOL).toBe('https:http');
+  });
+
+  it('refuses a token that could break out of its header line', () => {
+    expect(() => gitEnvironment({ token: 'abc\r\nX-Evil: 1', allowHttp: false })).toThrow();
+  });
+});
+
+describe('classifyGitError', () => {
+  it.each([
+    ["fatal: Authentication failed for 'https://example.com/r.git/'", 'invalid_credentials'],
+    ["fatal: could not read Username for 'https://example.com': terminal prompts disabled", 'invalid_credentials'],
+    ["remote: Repository not found.\nfatal: repository 'https://example.com/r.git/' not found", 'repository_not_found'],
+    ['fatal: unable to access: Could not resolve host: example.invalid', 'upstream_unavailable'],
+    ['fatal: unable to access: The requested URL returned error: HTTP 503', 'upstream_unavailable'],
+    ['fatal: write error: No space left on device', 'insufficient_storage'],
+    ['fatal: something nobody expected', 'git_failed'],
+  ])('%s → %s', (stderr, code) => {
+    expect(classifyGitError(stderr).code).toBe(code);
+  });
+});
+
+describe('sandboxPaths', () => {
+  const project = '550e8400-e29b-41d4-a716-446655440000';
+  const repo = '660e8400-e29b-41d4-a716-446655440001';
+
+  it('builds <base>/<project_id>/<repo_id>/repository', () => {
+    expect(sandboxPaths('/tmp/repos', project, repo).repository).toBe(`/tmp/repos/${project}/${repo}/repository`);
+  });
+
+  it('rejects anything that is not a UUID', () => {
+    expect(() => sandboxPaths('/tmp/repos', '../../etc', repo)).toThrow(/project_id/);
+    expect(() => sandboxPaths('/tmp/repos', project, `${repo}/..`)).toThrow(/repo_id/);
+  });
+});
