@@ -89,8 +89,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** For entry points: a bad environment ends the process with the list of problems. */
 export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  return exitOnConfigError(() => loadConfig(env));
+}
+
+/** For the production entry points, which use external PostgreSQL and Temporal only. */
+export function loadConnectedConfigOrExit(env: NodeJS.ProcessEnv = process.env): ConnectedConfig {
+  return exitOnConfigError(() => requireServices(loadConfig(env)));
+}
+
+function exitOnConfigError<T>(load: () => T): T {
   try {
-    return loadConfig(env);
+    return load();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
