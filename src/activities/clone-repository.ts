@@ -1,13 +1,15 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { decryptSecret } from '../crypto/envelope.js';
 import { changeRepoStatus, type AuditContext } from '../db/repos.js';
-import { cloneRepository as gitClone } from '../git/clone.js';
+import { checkoutHead, fetchRepository, headTreeStats } from '../git/operations.js';
+import { pinRemote } from '../git/remote-guard.js';
+import type { GitProgress } from '../git/run-git.js';
 import { bytesToMb, directorySize, makeReadOnly, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
-import type { ActivityDeps } from './deps.js';
-import { tokenContext } from './deps.js';
-import type { EncryptedToken } from './encrypt-token.js';
+import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
+import { RepoError } from '../shared/errors.js';
+import { limitBytesOf, MIB, type ActivityDeps } from './deps.js';
+import { openToken, type EncryptedToken } from './encrypt-token.js';
 
 export interface CloneRepositoryInput extends EncryptedToken {
   repoId: string;
@@ -20,61 +22,132 @@ export interface CloneRepositoryResult {
   sandboxPath: string;
   repositorySizeMb: number;
   fileCount: number;
+  /** The host-specific queue of the worker that holds the files; cleanup goes there. */
+  hostTaskQueue: string;
 }
 
-/** What the clone reports through heartbeats; the last one is visible in the Temporal UI. */
-export interface CloneProgress {
-  stage: string;
-  percent: number;
-}
+/** Progress reaches the workflow at most this often (each signal is a history event). */
+const PROGRESS_SIGNAL_INTERVAL_MS = 3000;
 
+/** Heartbeats go out at least this often, so cancellation reaches a clone even while git is silent. */
 const HEARTBEAT_INTERVAL_MS = 2000;
 
-export function createCloneRepository({ sql, keys, logger, settings }: ActivityDeps) {
+/**
+ * Reports progress as heartbeats (the UI's pending activity) and throttled signals (the
+ * workflow's query). Heartbeats also carry cancellation back to the activity.
+ */
+function progressReporter() {
+  const ctx = Context.current();
+  let lastSignal = 0;
+  let latest: CloneProgress = { stage: 'starting', percent: 0, bytes: null };
+  const beat = setInterval(() => ctx.heartbeat(latest), HEARTBEAT_INTERVAL_MS);
+  const signalWorkflow = () => {
+    lastSignal = Date.now();
+    const workflowId = ctx.info.workflowExecution?.workflowId;
+    if (!workflowId) return;
+    ctx.client.workflow.getHandle(workflowId).signal(cloneProgressSignal, latest).catch(() => {});
+  };
+  return {
+    report(p: Partial<CloneProgress> & { percent: number }) {
+      latest = { ...latest, ...p };
+      ctx.heartbeat(latest);
+      if (Date.now() - lastSignal >= PROGRESS_SIGNAL_INTERVAL_MS) signalWorkflow();
+    },
+    stop: () => clearInterval(beat),
+    /** Fetching is 0–90 %, checkout the rest. */
+    fromGit(g: GitProgress) {
+      if (g.stage === 'receiving objects') this.report({ stage: 'receiving', percent: Math.round(g.percent * 0.8), bytes: g.bytes ?? latest.bytes });
+      else if (g.stage === 'resolving deltas') this.report({ stage: 'resolving', percent: 80 + Math.round(g.percent * 0.1) });
+    },
+  };
+}
+
+async function ensureFreeSpace(basePath: string, neededBytes: number): Promise<void> {
+  await mkdir(basePath, { recursive: true, mode: 0o750 });
+  const fs = await statfs(basePath);
+  if (fs.bavail * fs.bsize < neededBytes) {
+    throw new RepoError('insufficient_storage', 'Not enough disk space to clone the repository');
+  }
+}
+
+/**
+ * Full clone into `<base>/<project_id>/<repo_id>/repository` under an enforced budget: git is
+ * killed the moment what it wrote passes the limit, the working tree is written only after its
+ * size is read from the tree, and a partial clone is always removed. Files end read-only.
+ */
+export function createCloneRepository(deps: ActivityDeps) {
+  const { sql, logger, settings } = deps;
   return async function cloneRepository(input: CloneRepositoryInput): Promise<CloneRepositoryResult> {
     const ctx = Context.current();
+    const limitBytes = limitBytesOf(settings);
     const paths = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
-    await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLONING', sandboxPath: null }, input.audit);
+    await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLONING', sandboxPath: null, metadata: { attempt: ctx.info.attempt } }, input.audit);
+    const progress = progressReporter();
 
-    // A previous attempt may have died half way; start from an empty directory.
-    await removeSandbox(paths.repository);
-    await mkdir(path.dirname(paths.repository), { recursive: true, mode: 0o750 });
+    const tooLarge = (measuredBytes: number, why = `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`) =>
+      new RepoError('repository_too_large', why, { estimated_size_mb: bytesToMb(measuredBytes), limit_mb: settings.maxRepoSizeMb });
+    const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
 
-    let progress: CloneProgress = { stage: 'starting', percent: 0 };
-    const beat = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_INTERVAL_MS);
     try {
-      const token = await decryptSecret(keys, Buffer.from(input.tokenCiphertext, 'base64'), input.tokenKid,
-        tokenContext(input.projectId, input.repoId));
-      await gitClone({
-        gitUrl: input.gitUrl,
-        targetDir: paths.repository,
-        token,
-        allowHttp: settings.allowLoopback,
-        idleTimeoutMs: settings.gitCloneTimeoutSeconds * 1000,
-        signal: ctx.cancellationSignal,
-        onProgress: (e) => {
-          progress = { stage: e.stage, percent: e.progress };
-          ctx.heartbeat(progress);
-        },
-      });
-    } catch (err) {
+      // A previous attempt may have died half way; start from an empty directory.
       await removeSandbox(paths.repository);
+      await ensureFreeSpace(settings.sandboxBasePath, limitBytes * 1.05 + 16 * MIB);
+      await mkdir(paths.root, { recursive: true, mode: 0o750 });
+      const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
+      const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
+      await fetchRepository({
+        remote,
+        token: await openToken(deps, input),
+        allowHttp: settings.allowLoopback,
+        idleTimeoutMs,
+        signal: ctx.cancellationSignal,
+        targetDir: paths.repository,
+        shallow: false,
+        limitBytes,
+        measure,
+        onProgress: (g) => progress.fromGit(g),
+      }).catch(async (err: unknown) => {
+        if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(Math.max(limitBytes, await measure()));
+        throw err;
+      });
+
+      const tree = await headTreeStats(paths.repository, idleTimeoutMs);
+      const gitBytes = await measure();
+      if (tree.files > settings.maxRepoFiles) throw tooLarge(gitBytes + tree.bytes, `Repository has more than ${settings.maxRepoFiles} files`);
+      if (gitBytes + tree.bytes > limitBytes) throw tooLarge(gitBytes + tree.bytes);
+      progress.report({ stage: 'checking out', percent: 90 });
+      if (tree.files > 0) {
+        await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure })
+          .catch(async (err: unknown) => {
+            if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(await measure());
+            throw err;
+          });
+      }
+      const { bytes, files } = await directorySize(paths.repository);
+      if (bytes > limitBytes) throw tooLarge(bytes);
+      await makeReadOnly(paths.repository);
+      progress.report({ stage: 'done', percent: 100, bytes });
+
+      const repositorySizeMb = bytesToMb(bytes);
+      await changeRepoStatus(sql, {
+        repoId: input.repoId,
+        to: 'COMPLETED',
+        repositorySizeMb,
+        sandboxPath: paths.repository,
+        metadata: { bytes, files, host_task_queue: settings.hostTaskQueue },
+      }, input.audit);
+      logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
+      return { sandboxPath: paths.repository, repositorySizeMb, fileCount: tree.files, hostTaskQueue: settings.hostTaskQueue };
+    } catch (err) {
+      await removeSandbox(paths.root);
+      // Cancelled (a cleanup signal, or the worker shutting down): report it as a cancellation.
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      if (err instanceof RepoError && err.code === 'insufficient_storage') {
+        throw new RepoError(err.code, err.message, { host_task_queue: settings.hostTaskQueue });
+      }
       throw err;
     } finally {
-      clearInterval(beat);
+      progress.stop();
     }
-
-    const { bytes, files } = await directorySize(paths.repository);
-    await makeReadOnly(paths.repository);
-    const repositorySizeMb = bytesToMb(bytes);
-    await changeRepoStatus(sql, {
-      repoId: input.repoId,
-      to: 'COMPLETED',
-      repositorySizeMb,
-      sandboxPath: paths.repository,
-      metadata: { bytes, files },
-    }, input.audit);
-    logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
-    return { sandboxPath: paths.repository, repositorySizeMb, fileCount: files };
   };
 }

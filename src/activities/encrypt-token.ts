@@ -1,4 +1,4 @@
-import { encryptSecret } from '../crypto/envelope.js';
+import { decryptSecret, encryptSecret } from '../crypto/envelope.js';
 import type { ActivityDeps } from './deps.js';
 import { tokenContext } from './deps.js';
 
@@ -19,4 +19,9 @@ export function createEncryptToken({ keys }: ActivityDeps) {
     const { ciphertext, keyId } = await encryptSecret(keys, input.accessToken, tokenContext(input.projectId, input.repoId));
     return { tokenCiphertext: ciphertext.toString('base64'), tokenKid: keyId };
   };
+}
+
+/** The plaintext token, for the one git call that needs it; callers drop it right after. */
+export function openToken({ keys }: ActivityDeps, t: EncryptedToken & { projectId: string; repoId: string }): Promise<string> {
+  return decryptSecret(keys, Buffer.from(t.tokenCiphertext, 'base64'), t.tokenKid, tokenContext(t.projectId, t.repoId));
 }

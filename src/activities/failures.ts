@@ -12,6 +12,7 @@ export function toActivityFailure(err: unknown): unknown {
       type: err.code,
       message: err.message,
       nonRetryable: !REPO_ERRORS[err.code].retryable,
+      details: err.details ? [err.details] : [],
     });
   }
   return err;

@@ -1,5 +1,5 @@
 import type { AuditContext } from '../db/repos.js';
-import { changeRepoStatus, insertRepo } from '../db/repos.js';
+import { changeRepoStatus, insertAudit, insertRepo, resetRepoForRetry } from '../db/repos.js';
 import type { Admission } from '../shared/connect-repository.js';
 import type { ActivityDeps } from './deps.js';
 import type { EncryptedToken } from './encrypt-token.js';
@@ -10,6 +10,7 @@ export interface PersistRepositoryInput extends EncryptedToken {
   projectId: string;
   gitUrl: string;
   workflowId: string;
+  estimatedSizeMb: number | null;
   audit: AuditContext;
 }
 
@@ -17,6 +18,19 @@ export interface MarkFailedInput {
   repoId: string;
   errorCode: string;
   errorMessage: string;
+  audit: AuditContext;
+}
+
+export interface ResetForRetryInput {
+  repoId: string;
+  newToken?: EncryptedToken;
+  audit: AuditContext;
+}
+
+export interface IgnoredSignalInput {
+  repoId: string | null;
+  signal: string;
+  stage: string;
   audit: AuditContext;
 }
 
@@ -37,7 +51,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         repoId: repo.id,
         gitUrl: repo.gitUrl,
         cloneStatus: repo.cloneStatus,
-        estimatedSizeMb: repo.repositorySizeMb,
+        estimatedSizeMb: input.estimatedSizeMb,
         createdAt: repo.createdAt.toISOString(),
       };
     },
@@ -46,10 +60,32 @@ export function createPersistActivities({ sql }: ActivityDeps) {
       await changeRepoStatus(sql, {
         repoId: input.repoId,
         to: 'FAILED',
+        sandboxPath: null,
         errorCode: input.errorCode,
         errorMessage: input.errorMessage,
         metadata: { error_code: input.errorCode },
       }, input.audit);
+    },
+
+    async resetRepositoryForRetry(input: ResetForRetryInput): Promise<void> {
+      await resetRepoForRetry(sql, {
+        repoId: input.repoId,
+        ...(input.newToken
+          ? { tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'), tokenKid: input.newToken.tokenKid }
+          : {}),
+      }, input.audit);
+    },
+
+    /** A signal that made no sense in the workflow's state: ignored, but on the record. */
+    async recordIgnoredSignal(input: IgnoredSignalInput): Promise<void> {
+      await insertAudit(sql, {
+        ...input.audit,
+        repoId: input.repoId,
+        action: `signal.${input.signal}.ignored`,
+        fromState: null,
+        toState: null,
+        metadata: { stage: input.stage },
+      });
     },
   };
 }

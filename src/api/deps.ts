@@ -9,6 +9,7 @@ export interface ApiDeps {
   settings: {
     taskQueue: string;
     allowLoopback: boolean;
+    sandboxTtlSeconds: number;
   };
 }
 

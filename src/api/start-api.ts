@@ -35,7 +35,11 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
     sql,
     temporal,
     logger,
-    settings: { taskQueue: config.TEMPORAL_TASK_QUEUE, allowLoopback: config.GIT_ALLOW_LOOPBACK },
+    settings: {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      allowLoopback: config.GIT_ALLOW_LOOPBACK,
+      sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
+    },
   });
   const server = await listen(app, config.HOST, config.PORT);
   const { port } = server.address() as AddressInfo;

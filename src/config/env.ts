@@ -41,11 +41,16 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   MAX_REPO_SIZE_MB: z.coerce.number().positive().default(100),
+  MAX_REPO_FILES: positiveInt.default(100_000),
+  /** Admission estimate = on-disk size of a tip-only probe × this factor (reported, never used to reject). */
+  SIZE_ESTIMATE_FACTOR: z.coerce.number().min(1).default(1.5),
   GIT_CLONE_TIMEOUT: positiveInt.default(300),
   SANDBOX_BASE_PATH: z.string().min(1).default('/tmp/repos'),
   SANDBOX_TTL_SECONDS: positiveInt.default(86400),
   GIT_ALLOW_LOOPBACK: flag.default(false),
   WORKER_CONCURRENCY: positiveInt.default(4),
+  /** Names this host's task queue, which cleanup of the clones on its disk is sent to; stable across restarts. */
+  WORKER_HOST_ID: optional(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, dash, underscore')),
   KMS_KEY_ID: optional(z.string().min(1)),
   MASTER_ENCRYPTION_KEY: optional(base64Key32),
 });

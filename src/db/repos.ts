@@ -1,5 +1,6 @@
 import type { CloneStatus } from '../shared/repo-status.js';
 import { NEXT_STATUSES } from '../shared/repo-status.js';
+import type postgres from 'postgres';
 import type { Queryable, Sql } from './client.js';
 
 export interface CodeRepo {
@@ -139,39 +140,81 @@ export class InvalidTransitionError extends Error {
  * happened (a retried activity) is a no-op that returns the row; an illegal move throws.
  */
 export async function changeRepoStatus(sql: Sql, change: StatusChange, audit: AuditContext): Promise<CodeRepo> {
-  return sql.begin(async (tx) => {
-    const [current] = await tx<CodeRepoRow[]>`
-      select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${change.repoId} for update`;
-    if (!current) throw new InvalidTransitionError(change.repoId, null, change.to);
-    if (current.clone_status === change.to) return toRepo(current);
-    if (!NEXT_STATUSES[current.clone_status].includes(change.to)) {
-      throw new InvalidTransitionError(change.repoId, current.clone_status, change.to);
-    }
-    const keep = <T, U>(v: T | undefined, old: U): T | U => (v === undefined ? old : v);
-    const [updated] = await tx<CodeRepoRow[]>`
-      update code_repos set
-        clone_status = ${change.to},
-        repository_size_mb = ${keep(change.repositorySizeMb, current.repository_size_mb)},
-        sandbox_path = ${keep(change.sandboxPath, current.sandbox_path)},
-        error_code = ${keep(change.errorCode, current.error_code)},
-        error_message = ${keep(change.errorMessage, current.error_message)},
-        updated_at = now()
-      where id = ${change.repoId}
-      returning ${tx.unsafe(REPO_COLUMNS)}`;
-    await insertAudit(tx, {
-      ...audit,
-      repoId: change.repoId,
-      action: 'repo.status_changed',
-      fromState: current.clone_status,
-      toState: change.to,
-      metadata: change.metadata ?? {},
-    });
-    return toRepo(updated!);
+  return sql.begin((tx) => applyStatusChange(tx, change, audit));
+}
+
+/** The body of changeRepoStatus, for callers already inside a transaction. */
+async function applyStatusChange(tx: postgres.TransactionSql, change: StatusChange, audit: AuditContext): Promise<CodeRepo> {
+  const [current] = await tx<CodeRepoRow[]>`
+    select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${change.repoId} for update`;
+  if (!current) throw new InvalidTransitionError(change.repoId, null, change.to);
+  if (current.clone_status === change.to) return toRepo(current);
+  if (!NEXT_STATUSES[current.clone_status].includes(change.to)) {
+    throw new InvalidTransitionError(change.repoId, current.clone_status, change.to);
+  }
+  const keep = <T, U>(v: T | undefined, old: U): T | U => (v === undefined ? old : v);
+  const [updated] = await tx<CodeRepoRow[]>`
+    update code_repos set
+      clone_status = ${change.to},
+      repository_size_mb = ${keep(change.repositorySizeMb, current.repository_size_mb)},
+      sandbox_path = ${keep(change.sandboxPath, current.sandbox_path)},
+      error_code = ${keep(change.errorCode, current.error_code)},
+      error_message = ${keep(change.errorMessage, current.error_message)},
+      updated_at = now()
+    where id = ${change.repoId}
+    returning ${tx.unsafe(REPO_COLUMNS)}`;
+  await insertAudit(tx, {
+    ...audit,
+    repoId: change.repoId,
+    action: 'repo.status_changed',
+    fromState: current.clone_status,
+    toState: change.to,
+    metadata: change.metadata ?? {},
   });
+  return toRepo(updated!);
 }
 
 export async function findRepoByRequestId(sql: Queryable, requestId: string): Promise<CodeRepo | undefined> {
   const [row] = await sql<CodeRepoRow[]>`
     select ${sql.unsafe(REPO_COLUMNS)} from code_repos where request_id = ${requestId}`;
   return row ? toRepo(row) : undefined;
+}
+
+export interface RepoPresence {
+  id: string;
+  cloneStatus: CloneStatus;
+  sandboxPath: string | null;
+  updatedAt: Date;
+}
+
+/** Status of each id that still has a row; ids without one are simply absent from the result. */
+export async function findRepoPresence(sql: Queryable, ids: string[]): Promise<Map<string, RepoPresence>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql<{ id: string; clone_status: CloneStatus; sandbox_path: string | null; updated_at: Date }[]>`
+    select id, clone_status, sandbox_path, updated_at from code_repos where id = any(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, { id: r.id, cloneStatus: r.clone_status, sandboxPath: r.sandbox_path, updatedAt: r.updated_at }]));
+}
+
+export interface RetryChange {
+  repoId: string;
+  /** A new token's ciphertext, when the retry brought one. */
+  tokenCiphertext?: Buffer;
+  tokenKid?: string;
+}
+
+/** FAILED → PENDING for a retry, clearing the error and optionally replacing the token, with its audit row. */
+export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: AuditContext): Promise<CodeRepo> {
+  return sql.begin(async (tx) => {
+    if (change.tokenCiphertext && change.tokenKid) {
+      await tx`update code_repos set token_ciphertext = ${change.tokenCiphertext}, token_kid = ${change.tokenKid}
+               where id = ${change.repoId} and clone_status = 'FAILED'`;
+    }
+    return applyStatusChange(tx, {
+      repoId: change.repoId,
+      to: 'PENDING',
+      errorCode: null,
+      errorMessage: null,
+      metadata: { new_token: Boolean(change.tokenCiphertext) },
+    }, audit);
+  });
 }

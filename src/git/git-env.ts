@@ -1,15 +1,29 @@
+export interface GitEnvironmentOptions {
+  token?: string;
+  allowHttp: boolean;
+  /** `host:port:address` for http.curloptResolve, from pinRemote(). */
+  curlResolve?: string;
+}
+
 /**
  * The environment every git process runs with. The token travels as an HTTP header set through
  * git's environment-only configuration (GIT_CONFIG_COUNT/KEY/VALUE): never in the URL, never in
  * argv, never written to the clone's .git/config. Nothing from the host's git configuration
- * applies, git never prompts, and only https (plus http when loopback is allowed) is spoken.
+ * applies, git never prompts, only https (plus http when loopback is allowed) is spoken, and
+ * nothing in the repository can make git run code: no hooks, no fsmonitor, no symlinks, no
+ * submodules, and every received object is checked.
  */
-export function gitEnvironment(options: { token?: string; allowHttp: boolean }): Record<string, string> {
+export function gitEnvironment(options: GitEnvironmentOptions): Record<string, string> {
   const config: Array<[string, string]> = [
     ['credential.helper', ''],
     ['http.followRedirects', 'false'],
     ['core.hooksPath', '/dev/null'],
+    ['core.fsmonitor', 'false'],
+    ['core.symlinks', 'false'],
+    ['transfer.fsckObjects', 'true'],
+    ['submodule.recurse', 'false'],
   ];
+  if (options.curlResolve) config.push(['http.curloptResolve', options.curlResolve]);
   if (options.token) {
     // The header value must stay one line: a control character could smuggle in another header.
     if (!/^[\x21-\x7e]+$/.test(options.token)) throw new Error('The access token contains characters git cannot send');
@@ -33,4 +47,3 @@ export function gitEnvironment(options: { token?: string; allowHttp: boolean }):
   });
   return env;
 }
-

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import type { Logger } from '../config/logger.js';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../shared/search-attributes.js';
 import { exited, tail, terminate } from './child-process.js';
 
 export interface TemporalDevServerOptions {
@@ -39,6 +40,7 @@ export function devServerArgs(o: TemporalDevServerOptions): string[] {
     '--log-level', 'warn',
     // Update-with-start (the API's early return) is a multi-operation call, off by default.
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
+    ...SEARCH_ATTRIBUTE_FLAGS,
     ...(o.dbFilename ? ['--db-filename', o.dbFilename] : []),
     ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
     ...(o.headless ? ['--headless'] : []),

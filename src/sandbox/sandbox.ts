@@ -57,3 +57,33 @@ export async function removeSandbox(dir: string): Promise<void> {
 }
 
 export const bytesToMb = (bytes: number): number => Math.round((bytes / (1024 * 1024)) * 100) / 100;
+
+export interface SandboxEntry {
+  projectId: string;
+  repoId: string;
+  root: string;
+}
+
+/** Every `<base>/<project_id>/<repo_id>` directory; anything not named by UUIDs is not ours and is left alone. */
+export async function listSandboxes(basePath: string): Promise<SandboxEntry[]> {
+  const entries: SandboxEntry[] = [];
+  for (const projectId of await readdir(basePath).catch(() => [] as string[])) {
+    if (!UUID.test(projectId)) continue;
+    for (const repoId of await readdir(path.join(basePath, projectId)).catch(() => [] as string[])) {
+      if (UUID.test(repoId)) entries.push({ projectId, repoId, root: path.join(basePath, projectId, repoId) });
+    }
+  }
+  return entries;
+}
+
+/** Size-probe directories (`<base>/.probes/*`) last modified before `olderThan`. */
+export async function listStaleProbes(basePath: string, olderThan: Date): Promise<string[]> {
+  const dir = path.join(basePath, '.probes');
+  const stale: string[] = [];
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const full = path.join(dir, entry);
+    const stats = await lstat(full).catch(() => undefined);
+    if (stats && stats.mtime < olderThan) stale.push(full);
+  }
+  return stale;
+}

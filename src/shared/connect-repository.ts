@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CloneStatus } from './repo-status.js';
 
 /** Workflow input. Evolve by adding optional fields only: old histories replay with old inputs. */
@@ -9,7 +9,25 @@ export interface ConnectRepositoryInput {
   projectId: string;
   gitUrl: string;
   accessToken: string;
+  /** How long a clone is kept (and a failed run waits for `retry`) before cleanup. */
+  sandboxTtlSeconds: number;
 }
+
+/**
+ * What identifies a request besides its id. A second start with the same request_id must carry
+ * the same fingerprint, or it is a conflicting reuse of the id.
+ */
+export interface RequestFingerprint {
+  projectId: string;
+  gitUrl: string;
+  userId: string;
+}
+
+export const fingerprintOf = (i: RequestFingerprint): RequestFingerprint => ({
+  projectId: i.projectId,
+  gitUrl: i.gitUrl,
+  userId: i.userId,
+});
 
 /** What the API answers once the workflow has admitted the request (the early return). */
 export interface Admission {
@@ -20,21 +38,52 @@ export interface Admission {
   createdAt: string;
 }
 
-export type Stage = 'encrypting' | 'persisting' | 'cloning' | 'completed' | 'failed';
+export type Stage =
+  | 'encrypting'
+  | 'checking_size'
+  | 'persisting'
+  | 'cloning'
+  | 'waiting_for_cleanup'
+  | 'cleaning'
+  | 'done'
+  | 'failed';
 
 /** Live state, answered by `getStateQuery` without touching the database. */
 export interface ConnectRepositoryState {
   stage: Stage;
-  repoId: string | null;
   cloneStatus: CloneStatus | null;
+  repoId: string | null;
   progressPercent: number;
   progressMessage: string | null;
-  errorCode: string | null;
-  errorMessage: string | null;
+  bytesReceived: number | null;
+  estimatedSizeMb: number | null;
+  repositorySizeMb: number | null;
+  sandboxPath: string | null;
+  error: { code: string; message: string } | null;
+  /** How many times the clone has been started (retry signals start it again). */
+  cloneAttempts: number;
+  startedAt: string;
+  updatedAt: string;
 }
 
-export const admissionUpdate = defineUpdate<Admission>('admission');
+/** Sent by the clone activity while it runs; throttled so history stays small. */
+export interface CloneProgress {
+  percent: number;
+  bytes: number | null;
+  stage: string;
+}
+
+/** A new token for `retry`, already encrypted by the caller or to be encrypted by the workflow. */
+export interface RetryRequest {
+  accessToken?: string;
+  requestedBy?: string;
+}
+
+export const admissionUpdate = defineUpdate<Admission, [RequestFingerprint]>('admission');
 export const getStateQuery = defineQuery<ConnectRepositoryState>('getState');
+export const cleanupSignal = defineSignal<[{ requestedBy?: string }?]>('cleanup');
+export const retrySignal = defineSignal<[RetryRequest?]>('retry');
+export const cloneProgressSignal = defineSignal<[CloneProgress]>('cloneProgress');
 
 /** One workflow per request: the id depends on `request_id` alone, so a retried request finds the first run. */
 export const workflowIdFor = (requestId: string): string => `connect-repository-${requestId}`;

@@ -10,6 +10,10 @@ export const REPO_ERRORS = {
   upstream_unavailable: { status: 502, retryable: true },
   insufficient_storage: { status: 507, retryable: false },
   git_failed: { status: 502, retryable: false },
+  /** A request_id reused with different parameters. */
+  idempotency_key_reused: { status: 409, retryable: false },
+  /** The workflow was cancelled or cleaned up before it finished. */
+  cancelled: { status: 409, retryable: false },
   internal_error: { status: 500, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
@@ -24,7 +28,12 @@ export const isRepoErrorCode = (value: unknown): value is RepoErrorCode =>
 
 /** A failure with a code from the closed set and a message safe to show a user (no secrets, no paths). */
 export class RepoError extends Error {
-  constructor(readonly code: RepoErrorCode, message: string) {
+  constructor(
+    readonly code: RepoErrorCode,
+    message: string,
+    /** Structured facts for the caller, e.g. `{ estimated_size_mb, limit_mb }` for a 413. */
+    readonly details?: Record<string, unknown>,
+  ) {
     super(message);
     this.name = 'RepoError';
   }

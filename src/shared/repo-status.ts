@@ -2,12 +2,15 @@
 export const CLONE_STATUSES = ['PENDING', 'CLONING', 'COMPLETED', 'FAILED', 'CLEANING', 'CLEANED'] as const;
 export type CloneStatus = (typeof CLONE_STATUSES)[number];
 
-/** Which states a row may move to from each state; FAILED → PENDING is the retry path. */
+/**
+ * Which states a row may move to from each state. FAILED → PENDING is the retry path; any
+ * state that is not already being cleaned may be cleaned (the `cleanup` signal).
+ */
 export const NEXT_STATUSES: Record<CloneStatus, readonly CloneStatus[]> = {
-  PENDING: ['CLONING', 'FAILED'],
-  CLONING: ['COMPLETED', 'FAILED'],
+  PENDING: ['CLONING', 'FAILED', 'CLEANING'],
+  CLONING: ['COMPLETED', 'FAILED', 'CLEANING'],
   COMPLETED: ['CLEANING'],
-  FAILED: ['PENDING'],
+  FAILED: ['PENDING', 'CLEANING'],
   CLEANING: ['CLEANED'],
   CLEANED: [],
 };

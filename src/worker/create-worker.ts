@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createActivities, createHostActivities, type ActivityDeps } from '../activities/index.js';
 
 /** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
 const WORKFLOWS_PATH = fileURLToPath(
@@ -15,6 +15,7 @@ export interface WorkerSettings {
   concurrency: number;
 }
 
+/** The shared queue: every workflow, and every activity that may run on any host. */
 export async function createWorker(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker> {
   return Worker.create({
     connection,
@@ -24,6 +25,18 @@ export async function createWorker(connection: NativeConnection, settings: Worke
     activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: settings.concurrency,
     // Give running clones time to see the cancellation and clean up on shutdown.
+    shutdownGraceTime: '5 seconds',
+  });
+}
+
+/** This host's own queue: cleanup and sweeps of the sandboxes on its disk. */
+export async function createHostWorker(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: deps.settings.hostTaskQueue,
+    activities: createHostActivities(deps),
+    maxConcurrentActivityTaskExecutions: settings.concurrency,
     shutdownGraceTime: '5 seconds',
   });
 }

@@ -1,27 +1,30 @@
+import { hostname } from 'node:os';
 import { NativeConnection } from '@temporalio/worker';
+import { createCleanupActivities } from '../activities/cleanup.js';
+import type { ActivityDeps } from '../activities/index.js';
 import type { ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
-import { createWorker } from './create-worker.js';
+import { createHostWorker, createWorker } from './create-worker.js';
 import { installTemporalRuntime } from './runtime.js';
 
 export interface WorkerService {
-  /** Settles when the worker stops, by `stop()` or by a fatal error. */
+  hostTaskQueue: string;
+  /** Settles when the workers stop, by `stop()` or by a fatal error. */
   done: Promise<void>;
   stop(): Promise<void>;
 }
+
+/** `<task queue>-host-<host id>`: stable across restarts, so cleanup sent before a restart still arrives. */
+export const hostTaskQueueOf = (config: ConnectedConfig): string =>
+  `${config.TEMPORAL_TASK_QUEUE}-host-${config.WORKER_HOST_ID ?? hostname()}`;
 
 export async function startWorkerService(config: ConnectedConfig, logger: Logger): Promise<WorkerService> {
   installTemporalRuntime(logger);
   const keys = createKeyProvider(config);
   const sql = createSql(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'repo-connector-worker' });
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const worker = await createWorker(connection, {
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    concurrency: config.WORKER_CONCURRENCY,
-  }, {
+  const deps: ActivityDeps = {
     sql,
     keys,
     logger,
@@ -29,17 +32,36 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
       sandboxBasePath: config.SANDBOX_BASE_PATH,
       allowLoopback: config.GIT_ALLOW_LOOPBACK,
       gitCloneTimeoutSeconds: config.GIT_CLONE_TIMEOUT,
-    },
-  });
-  const done = worker.run().finally(async () => {
-    await connection.close();
-    await sql.end({ timeout: 5 });
-  });
-  return {
-    done,
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await done;
+      maxRepoSizeMb: config.MAX_REPO_SIZE_MB,
+      maxRepoFiles: config.MAX_REPO_FILES,
+      sizeEstimateFactor: config.SIZE_ESTIMATE_FACTOR,
+      hostTaskQueue: hostTaskQueueOf(config),
+      sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
     },
   };
+  try {
+    // Whatever a previous run of this host left behind (a crash mid-clone, a lost cleanup) goes first.
+    await createCleanupActivities(deps).sweepSandboxes({ expired: false });
+    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY };
+    const workers = [await createWorker(connection, settings, deps), await createHostWorker(connection, settings, deps)];
+    const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+    // One worker failing stops the other, so `done` settles and the process can exit.
+    const runs = workers.map((w) => w.run().catch((err: unknown) => (stopAll(), Promise.reject(err))));
+    const done = Promise.all(runs).then(() => undefined).finally(async () => {
+      await connection.close();
+      await sql.end({ timeout: 5 });
+    });
+    return {
+      hostTaskQueue: deps.settings.hostTaskQueue,
+      done,
+      async stop() {
+        stopAll();
+        await done;
+      },
+    };
+  } catch (err) {
+    await sql.end({ timeout: 5 });
+    throw err;
+  }
 }

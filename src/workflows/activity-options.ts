@@ -1,12 +1,21 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
+
+/** Network failures (the only retryable type) get three attempts with exponential backoff, as the design says. */
+const GIT_RETRY = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 3,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+};
 
 /**
  * Every activity's timeouts and retry policy, in one place. Failure types listed in
  * NON_RETRYABLE_ERROR_TYPES (bad token, missing repository, too large…) are never retried.
  */
 export const ACTIVITY_OPTIONS = {
-  /** Encryption and single-row writes: fast, so a short timeout catches a hung worker quickly. */
+  /** Encryption, single-row writes, audit entries: fast, so a short timeout catches a hung worker quickly. */
   quick: {
     startToCloseTimeout: '30 seconds',
     retry: {
@@ -18,17 +27,26 @@ export const ACTIVITY_OPTIONS = {
       nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
   },
-  /** A full clone: long, so progress is reported by heartbeat and a silent worker is detected in 30 s. */
+  /** ls-remote and a tip-only probe: bounded by the size limit, and git's own idle timeout. */
+  sizeCheck: {
+    startToCloseTimeout: '10 minutes',
+    retry: GIT_RETRY,
+  },
+  /** A full clone: long, so progress comes by heartbeat and a dead worker is noticed within 15 s. */
   clone: {
     startToCloseTimeout: '1 hour',
-    heartbeatTimeout: '30 seconds',
-    retry: {
-      initialInterval: '5 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      // The design's policy for network failures: three attempts with exponential backoff.
-      maximumAttempts: 3,
-      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-    },
+    heartbeatTimeout: '15 seconds',
+    // Cleanup waits until the clone has killed git and removed its partial directory.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: GIT_RETRY,
+  },
+  /**
+   * Work on one host's files, sent to that host's queue. If no worker of that host picks it up
+   * within 10 minutes the host is taken as gone, and the workflow falls back to the shared queue.
+   */
+  hostFiles: {
+    scheduleToStartTimeout: '10 minutes',
+    startToCloseTimeout: '5 minutes',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
   },
 } as const satisfies Record<string, ActivityOptions>;

@@ -1,102 +1,218 @@
 import {
   ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
   allHandlersFinished,
   condition,
   isCancellation,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { EncryptedToken } from '../activities/encrypt-token.js';
 import type { AuditContext } from '../db/repos.js';
 import {
   admissionUpdate,
+  cleanupSignal,
+  cloneProgressSignal,
+  fingerprintOf,
   getStateQuery,
+  retrySignal,
   type Admission,
   type ConnectRepositoryInput,
   type ConnectRepositoryState,
+  type RetryRequest,
 } from '../shared/connect-repository.js';
+import type { CloneStatus } from '../shared/repo-status.js';
+import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
 import { ACTIVITY_OPTIONS } from './activity-options.js';
+import { failureOf, type Failure } from './failures.js';
 
-const { encryptToken, persistRepository, markRepositoryFailed } = proxyActivities<Activities>(ACTIVITY_OPTIONS.quick);
+const quick = proxyActivities<Activities>(ACTIVITY_OPTIONS.quick);
+const { checkRepositorySize } = proxyActivities<Activities>(ACTIVITY_OPTIONS.sizeCheck);
 const { cloneRepository } = proxyActivities<Activities>(ACTIVITY_OPTIONS.clone);
+const onHost = (taskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue });
+const onAnyHost = proxyActivities<Activities>(ACTIVITY_OPTIONS.hostFiles);
 
 export interface ConnectRepositoryResult {
   repoId: string;
-  sandboxPath: string;
-  repositorySizeMb: number;
+  cloneStatus: CloneStatus;
+  repositorySizeMb: number | null;
 }
 
-/** The failure's type and message as the user may see them. */
-function describeFailure(err: unknown): { code: string; message: string } {
-  let cause: unknown = err;
-  while (cause && !(cause instanceof ApplicationFailure) && cause instanceof Error && 'cause' in cause) {
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  if (cause instanceof ApplicationFailure && cause.type) return { code: cause.type, message: cause.message };
-  return { code: 'internal_error', message: 'Connecting the repository failed' };
-}
+const sameRequest = (a: ConnectRepositoryInput, b: ReturnType<typeof fingerprintOf>) =>
+  a.projectId === b.projectId && a.gitUrl === b.gitUrl && a.userId === b.userId;
 
 /**
- * Connects one repository: encrypt the token, record the row (the API's answer is ready
- * here), clone into the sandbox. Only the ciphertext of the token leaves the first step.
+ * Connects one repository: encrypt the token, check the size, record the row (the API's answer
+ * is ready here), clone into the sandbox under an enforced budget, keep it for the TTL, then
+ * clean up on the host that holds the files. Only the token's ciphertext leaves the first step.
  */
 export async function connectRepository(input: ConnectRepositoryInput): Promise<ConnectRepositoryResult> {
+  const startedAt = new Date().toISOString();
   const state: ConnectRepositoryState = {
     stage: 'encrypting',
-    repoId: null,
     cloneStatus: null,
+    repoId: null,
     progressPercent: 0,
     progressMessage: 'Encrypting the access token',
-    errorCode: null,
-    errorMessage: null,
+    bytesReceived: null,
+    estimatedSizeMb: null,
+    repositorySizeMb: null,
+    sandboxPath: null,
+    error: null,
+    cloneAttempts: 0,
+    startedAt,
+    updatedAt: startedAt,
   };
+  const update = (patch: Partial<ConnectRepositoryState>) => {
+    Object.assign(state, patch, { updatedAt: new Date().toISOString() });
+    if (patch.cloneStatus) upsertSearchAttributes([{ key: CLONE_STATUS, value: patch.cloneStatus }]);
+  };
+  const audit: AuditContext = { correlationId: input.correlationId, requestId: input.requestId, userId: input.userId };
+  const ttlMs = input.sandboxTtlSeconds * 1000;
+  const repoId = uuid4();
+
   let admission: Admission | undefined;
   let rejection: ApplicationFailure | undefined;
+  let cleanupRequested = false;
+  let retryRequest: RetryRequest | undefined;
+  let cloneScope: CancellationScope | undefined;
+
+  const ignore = (signal: string) =>
+    quick.recordIgnoredSignal({ repoId: admission ? repoId : null, signal, stage: state.stage, audit });
+
   setHandler(getStateQuery, () => state);
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admission !== undefined || rejection !== undefined);
-    if (rejection) throw rejection;
-    return admission!;
+  setHandler(
+    admissionUpdate,
+    async () => {
+      await condition(() => admission !== undefined || rejection !== undefined);
+      if (rejection) throw rejection;
+      return admission!;
+    },
+    {
+      // Rejected before it reaches history: a reused request_id with other parameters is the caller's error.
+      validator: (fingerprint) => {
+        if (!sameRequest(input, fingerprint)) {
+          throw ApplicationFailure.create({
+            type: 'idempotency_key_reused',
+            message: 'This request_id was already used with different parameters',
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+  setHandler(cloneProgressSignal, (p) => {
+    if (state.stage !== 'cloning') return;
+    update({ progressPercent: 20 + Math.round(p.percent * 0.8), bytesReceived: p.bytes, progressMessage: `Cloning: ${p.stage}` });
+  });
+  setHandler(cleanupSignal, async () => {
+    if (!admission || cleanupRequested || state.stage === 'cleaning' || state.stage === 'done') return ignore('cleanup');
+    cleanupRequested = true;
+    cloneScope?.cancel();
+  });
+  setHandler(retrySignal, async (request) => {
+    if (state.stage !== 'failed' || !admission || retryRequest || cleanupRequested) return ignore('retry');
+    retryRequest = request ?? {};
   });
 
-  const audit: AuditContext = { correlationId: input.correlationId, requestId: input.requestId, userId: input.userId };
-  const repoId = uuid4();
-  const fail = (err: unknown) => {
-    const { code, message } = describeFailure(err);
-    Object.assign(state, { stage: 'failed', cloneStatus: 'FAILED', errorCode: code, errorMessage: message, progressMessage: null });
-    return ApplicationFailure.create({ type: code, message, nonRetryable: true });
+  const fail = (failure: Failure) => {
+    update({ stage: 'failed', error: { code: failure.code, message: failure.message }, progressMessage: null });
+    return ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true, details: failure.details ? [failure.details] : [] });
+  };
+  const finish = async <T>(outcome: T): Promise<T> => {
+    await condition(allHandlersFinished);
+    return outcome;
   };
 
+  upsertSearchAttributes([
+    { key: PROJECT_ID, value: input.projectId },
+    { key: REPO_ID, value: repoId },
+  ]);
+
+  // Admission: nothing is persisted unless the token is encrypted and the size check passes.
+  let token: EncryptedToken;
   try {
-    const token = await encryptToken({ accessToken: input.accessToken, projectId: input.projectId, repoId });
-    Object.assign(state, { stage: 'persisting', progressPercent: 10, progressMessage: 'Recording the repository' });
-    admission = await persistRepository({
+    token = await quick.encryptToken({ accessToken: input.accessToken, projectId: input.projectId, repoId });
+    update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
+    const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
+    update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
+    admission = await quick.persistRepository({
       ...token,
       repoId,
       requestId: input.requestId,
       projectId: input.projectId,
       gitUrl: input.gitUrl,
       workflowId: workflowInfo().workflowId,
+      estimatedSizeMb: size.estimatedSizeMb,
       audit,
     });
-    Object.assign(state, { stage: 'cloning', repoId, cloneStatus: 'CLONING', progressPercent: 20, progressMessage: 'Cloning' });
-
-    try {
-      const cloned = await cloneRepository({ ...token, repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit });
-      Object.assign(state, { stage: 'completed', cloneStatus: 'COMPLETED', progressPercent: 100, progressMessage: 'Cloned' });
-      await condition(allHandlersFinished);
-      return { repoId, ...cloned };
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const failure = fail(err);
-      await markRepositoryFailed({ repoId, errorCode: failure.type!, errorMessage: failure.message, audit });
-      throw failure;
-    }
+    update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
   } catch (err) {
-    if (!admission && !isCancellation(err)) rejection = fail(err);
-    await condition(allHandlersFinished);
-    throw rejection ?? err;
+    if (isCancellation(err)) throw err;
+    rejection = fail(failureOf(err));
+    throw await finish(rejection);
   }
+
+  // Clone, and on failure wait for a retry (or cleanup) for up to the TTL.
+  let hostTaskQueue: string | undefined;
+  let sweptForDisk = false;
+  while (!cleanupRequested && !hostTaskQueue) {
+    update({ stage: 'cloning', cloneStatus: 'CLONING', progressMessage: 'Cloning', cloneAttempts: state.cloneAttempts + 1, error: null });
+    try {
+      cloneScope = new CancellationScope();
+      const cloned = await cloneScope.run(() => cloneRepository({ ...token, repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
+      hostTaskQueue = cloned.hostTaskQueue;
+      update({
+        stage: 'waiting_for_cleanup',
+        cloneStatus: 'COMPLETED',
+        progressPercent: 100,
+        progressMessage: 'Cloned; kept until cleanup',
+        repositorySizeMb: cloned.repositorySizeMb,
+        sandboxPath: cloned.sandboxPath,
+        bytesReceived: null,
+      });
+    } catch (err) {
+      if (cleanupRequested && isCancellation(err)) break;
+      if (isCancellation(err)) throw err;
+      const failure = failureOf(err);
+      const diskHost = failure.details?.host_task_queue;
+      if (failure.code === 'insufficient_storage' && !sweptForDisk && typeof diskHost === 'string') {
+        sweptForDisk = true;
+        await onHost(diskHost).sweepSandboxes({ expired: true });
+        continue;
+      }
+      await quick.markRepositoryFailed({ repoId, errorCode: failure.code, errorMessage: failure.message, audit });
+      const failed = fail(failure);
+      update({ cloneStatus: 'FAILED' });
+      if (!(await condition(() => retryRequest !== undefined || cleanupRequested, ttlMs))) throw await finish(failed);
+      if (cleanupRequested) break;
+      const request = retryRequest!;
+      retryRequest = undefined;
+      if (request.accessToken) {
+        token = await quick.encryptToken({ accessToken: request.accessToken, projectId: input.projectId, repoId });
+      }
+      await quick.resetRepositoryForRetry({ repoId, ...(request.accessToken ? { newToken: token } : {}), audit });
+      update({ cloneStatus: 'PENDING', error: null, progressPercent: 20, progressMessage: 'Queued for cloning again' });
+    } finally {
+      cloneScope = undefined;
+    }
+  }
+
+  if (!cleanupRequested) await condition(() => cleanupRequested, ttlMs);
+  update({ stage: 'cleaning', cloneStatus: 'CLEANING', progressMessage: 'Removing the sandbox' });
+  const reason = cleanupRequested ? 'signal' : 'ttl';
+  try {
+    await (hostTaskQueue ? onHost(hostTaskQueue) : onAnyHost).cleanupSandbox({ repoId, projectId: input.projectId, audit, reason });
+  } catch (err) {
+    // The host holding the files is gone: record the cleanup; its start-up sweep removes the files.
+    if (!(err instanceof Error && err.cause instanceof TimeoutFailure)) throw err;
+    await onAnyHost.cleanupSandbox({ repoId, projectId: input.projectId, audit, reason: 'host_lost' });
+  }
+  update({ stage: 'done', cloneStatus: 'CLEANED', sandboxPath: null, progressMessage: 'Sandbox removed' });
+  return finish({ repoId, cloneStatus: 'CLEANED' as const, repositorySizeMb: state.repositorySizeMb });
 }

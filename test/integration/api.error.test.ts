@@ -12,7 +12,7 @@ const app = createApp({
   sql,
   temporal: new Client({ connection }),
   logger: createLogger({ level: 'silent' }),
-  settings: { taskQueue: `unused-${randomUUID()}`, allowLoopback: false },
+  settings: { taskQueue: `unused-${randomUUID()}`, allowLoopback: false, sandboxTtlSeconds: 60 },
 });
 
 afterAll(async () => {

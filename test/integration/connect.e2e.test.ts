@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createBareRepo } from '../support/git-repos.js';
-import { call, startAppUnderTest, type AppUnderTest } from '../support/app-under-test.js';
+import { cleanupSignal } from '../../src/shared/connect-repository.js';
+import { createBareRepo, createHostileRepo } from '../support/git-repos.js';
+import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -12,10 +13,11 @@ let projectId: string;
 let repoUrl: string;
 
 beforeAll(async () => {
-  app = await startAppUnderTest(stack);
+  app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600' });
   await createBareRepo(stack.gitRoot, 'hello', {
     'README.md': '# hello\n',
     'src/main.ts': 'export const answer = 42;\n',
+    'assets/noise.bin': randomBytes(200_000),
   });
   repoUrl = `${stack.gitUrl}/hello.git`;
   const created = await call(app.api, 'POST', '/api/v1/projects', { name: 'e2e' });
@@ -23,89 +25,70 @@ beforeAll(async () => {
   projectId = created.body.id;
 });
 
-async function countRepos(requestId: string): Promise<number> {
-  const [row] = await app.sql<{ count: number }[]>`select count(*)::int as count from code_repos where request_id = ${requestId}`;
-  return row!.count;
-}
-
 afterAll(async () => {
   await app?.stop();
 });
 
-describe('POST /api/v1/code/connect, end to end', () => {
-  it('clones the repository into the sandbox and reaches COMPLETED', async () => {
+const connect = (gitUrl: string, requestId = randomUUID()) =>
+  call(app.api, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: requestId });
+
+describe('connectRepository, end to end', () => {
+  it('admits, clones into the sandbox, reaches COMPLETED, and cleans up on the cleanup signal', async () => {
     const requestId = randomUUID();
-    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
-      git_url: repoUrl,
-      access_token: stack.gitToken,
-      project_id: projectId,
-      request_id: requestId,
-    });
+    const res = await connect(repoUrl, requestId);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ git_url: repoUrl, connected: true, clone_status: 'PENDING' });
+    expect(res.body).toMatchObject({ git_url: repoUrl, connected: true, clone_status: 'PENDING', workflow_id: `connect-repository-${requestId}` });
+    // Tip-only probe × SIZE_ESTIMATE_FACTOR (1.5): at least the 200 kB of incompressible noise.
+    expect(res.body.estimated_size_mb).toBeGreaterThanOrEqual(0.19 * 1.5);
     const repoId: string = res.body.repo_id;
 
-    await app.temporal.workflow.getHandle(res.body.workflow_id).result();
+    const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+    expect(state).toMatchObject({ stage: 'waiting_for_cleanup', repoId, progressPercent: 100, cloneAttempts: 1, error: null });
 
-    const repo = await call(app.api, 'GET', `/api/v1/code/repos/${repoId}`);
     const expectedPath = path.join(app.config.SANDBOX_BASE_PATH, projectId, repoId, 'repository');
+    const repo = await call(app.api, 'GET', `/api/v1/code/repos/${repoId}`);
     expect(repo.body).toMatchObject({ id: repoId, project_id: projectId, clone_status: 'COMPLETED', sandbox_path: expectedPath });
     expect(repo.body.repository_size_mb).toBeGreaterThan(0);
-
     expect(await readFile(path.join(expectedPath, 'src/main.ts'), 'utf8')).toBe('export const answer = 42;\n');
     expect((await stat(path.join(expectedPath, 'README.md'))).mode & 0o222).toBe(0);
     const gitConfig = await readFile(path.join(expectedPath, '.git/config'), 'utf8');
     expect(gitConfig).not.toContain(stack.gitToken);
     expect(gitConfig).toContain(repoUrl);
+    expect(existsSync(path.join(expectedPath, '.git/hooks'))).toBe(false);
 
     const [row] = await app.sql`select token_ciphertext, request_id from code_repos where id = ${repoId}`;
     expect(row!.request_id).toBe(requestId);
     expect(Buffer.from(row!.token_ciphertext).includes(Buffer.from(stack.gitToken))).toBe(false);
 
-    const audit = await app.sql`select from_state, to_state from audit_log where repo_id = ${repoId} order by id`;
-    expect(audit.map((a) => `${a.from_state ?? ''}->${a.to_state}`)).toEqual(['->PENDING', 'PENDING->CLONING', 'CLONING->COMPLETED']);
+    const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
+    const { searchAttributes } = await handle.describe();
+    expect(searchAttributes).toMatchObject({ ProjectId: [projectId], RepoId: [repoId], CloneStatus: ['COMPLETED'] });
+
+    await handle.signal(cleanupSignal);
+    expect(await handle.result()).toMatchObject({ repoId, cloneStatus: 'CLEANED' });
+    expect(existsSync(path.join(app.config.SANDBOX_BASE_PATH, projectId, repoId))).toBe(false);
+    const cleaned = await call(app.api, 'GET', `/api/v1/code/repos/${repoId}`);
+    expect(cleaned.body).toMatchObject({ clone_status: 'CLEANED', sandbox_path: null });
+
+    const audit = await app.sql`select from_state, to_state from audit_log where repo_id = ${repoId} and action = 'repo.status_changed' or (repo_id = ${repoId} and action = 'repo.created') order by id`;
+    expect(audit.map((a) => `${a.from_state ?? ''}->${a.to_state}`)).toEqual([
+      '->PENDING', 'PENDING->CLONING', 'CLONING->COMPLETED', 'COMPLETED->CLEANING', 'CLEANING->CLEANED',
+    ]);
   });
 
-  it('answers a repeated request_id with the same repository instead of a second one', async () => {
-    const body = { git_url: repoUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() };
-    const first = await call(app.api, 'POST', '/api/v1/code/connect', body);
-    expect(first.status).toBe(201);
-    await app.temporal.workflow.getHandle(first.body.workflow_id).result();
-
-    const again = await call(app.api, 'POST', '/api/v1/code/connect', body);
-    expect(again.status).toBe(200);
-    expect(again.body.repo_id).toBe(first.body.repo_id);
-    expect(await countRepos(body.request_id)).toBe(1);
-  });
-
-  it('marks the repository FAILED with invalid_credentials when the Git server rejects the token', async () => {
-    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
-      git_url: repoUrl,
-      access_token: 'wrong-token-0123456789',
-      project_id: projectId,
-      request_id: randomUUID(),
-    });
+  it('keeps a hostile repository inside its sandbox: symlinks become files, ext:: submodules never run', async () => {
+    const marker = path.join(stack.workDir, `pwned-${randomUUID()}`);
+    await createHostileRepo(stack.gitRoot, 'hostile', marker);
+    const res = await connect(`${stack.gitUrl}/hostile.git`);
     expect(res.status).toBe(201);
-    const failure = await app.temporal.workflow.getHandle(res.body.workflow_id).result().catch((e: unknown) => e);
-    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
 
-    const status = await call(app.api, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
-    expect(status.body).toMatchObject({ clone_status: 'FAILED', sandbox_path: null });
-    expect(status.body.error_message).toMatch(/access token was rejected/);
-    const [row] = await app.sql`select error_code from code_repos where id = ${res.body.repo_id}`;
-    expect(row!.error_code).toBe('invalid_credentials');
-  });
-
-  it('rejects an unknown project with 404 and starts nothing', async () => {
-    const requestId = randomUUID();
-    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
-      git_url: repoUrl,
-      access_token: stack.gitToken,
-      project_id: randomUUID(),
-      request_id: requestId,
-    });
-    expect(res.status).toBe(404);
-    expect(res.body.detail.error).toBe('project_not_found');
-    expect(await countRepos(requestId)).toBe(0);
+    const dir = path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id, 'repository');
+    const escape = await lstat(path.join(dir, 'escape'));
+    expect(escape.isSymbolicLink()).toBe(false);
+    expect(await readFile(path.join(dir, 'escape'), 'utf8')).toBe('/etc/passwd');
+    expect(await readdir(path.join(dir, 'evil')).catch(() => [])).toEqual([]);
+    expect(existsSync(marker)).toBe(false);
+    await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
   });
 });

@@ -39,3 +39,58 @@ export async function createBareRepo(projectRoot: string, name: string, files: R
     await rm(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * A repository whose history is heavy but whose tip is light: the first commit adds
+ * `historyFiles`, the second deletes them and adds `tipFiles`.
+ */
+export async function createRepoWithHeavyHistory(
+  projectRoot: string,
+  name: string,
+  historyFiles: Record<string, Buffer>,
+  tipFiles: Record<string, string | Buffer>,
+): Promise<string> {
+  const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
+  try {
+    await git(['init', '--quiet', '--initial-branch=main', work]);
+    for (const [file, content] of Object.entries(historyFiles)) await writeFile(path.join(work, file), content);
+    await git(['add', '--all'], work);
+    await git(['commit', '--quiet', '-m', 'heavy history'], work);
+    await git(['rm', '--quiet', '-r', '--', ...Object.keys(historyFiles)], work);
+    for (const [file, content] of Object.entries(tipFiles)) await writeFile(path.join(work, file), content);
+    await git(['add', '--all'], work);
+    await git(['commit', '--quiet', '-m', 'light tip'], work);
+    const bare = path.join(projectRoot, `${name}.git`);
+    await git(['clone', '--quiet', '--bare', work, bare]);
+    return bare;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A repository that tries to escape its sandbox: a symlink to a path outside it, and a
+ * submodule whose URL uses the `ext::` transport to run a command that creates `markerPath`.
+ */
+export async function createHostileRepo(projectRoot: string, name: string, markerPath: string): Promise<string> {
+  const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
+  try {
+    await git(['init', '--quiet', '--initial-branch=main', work]);
+    await writeFile(path.join(work, 'README.md'), 'hostile\n');
+    await run('ln', ['-s', '/etc/passwd', path.join(work, 'escape')]);
+    await writeFile(
+      path.join(work, '.gitmodules'),
+      `[submodule "evil"]\n\tpath = evil\n\turl = ext::sh -c touch% ${markerPath}\n`,
+    );
+    await git(['add', '--all'], work);
+    await git(['commit', '--quiet', '-m', 'base'], work);
+    const { stdout: head } = await git(['rev-parse', 'HEAD'], work);
+    await git(['update-index', '--add', '--cacheinfo', `160000,${head.trim()},evil`], work);
+    await git(['commit', '--quiet', '-m', 'add submodule'], work);
+    const bare = path.join(projectRoot, `${name}.git`);
+    await git(['clone', '--quiet', '--bare', work, bare]);
+    return bare;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -16,8 +16,52 @@ function basicPassword(req: IncomingMessage): string | undefined {
   return colon === -1 ? undefined : decoded.slice(colon + 1);
 }
 
+/**
+ * Test behaviours chosen by a path prefix, so tests in other processes can ask for them:
+ * - `/slow/<bytes per second>/<repo>.git`: responses are trickled at that rate;
+ * - `/flaky/<key>/<skip>/<n>/<repo>.git`: requests for `info/refs` under `key` number
+ *   skip+1 … skip+n answer 503 (the others pass), and `GET /_requests/<key>` lists when each came.
+ */
+interface Behaviour {
+  bytesPerSecond?: number;
+  flaky?: { key: string; skip: number; count: number };
+  rest: string;
+}
+
+function parseBehaviour(pathname: string): Behaviour {
+  const slow = /^\/slow\/(\d+)(\/.*)$/.exec(pathname);
+  if (slow) return { bytesPerSecond: Number(slow[1]), rest: slow[2]! };
+  const flaky = /^\/flaky\/([\w-]+)\/(\d+)\/(\d+)(\/.*)$/.exec(pathname);
+  if (flaky) return { flaky: { key: flaky[1]!, skip: Number(flaky[2]), count: Number(flaky[3]) }, rest: flaky[4]! };
+  return { rest: pathname };
+}
+
+/** Writes `data` at most `bytesPerSecond`, pausing the backend while the pace is ahead. */
+function throttledWriter(res: ServerResponse, bytesPerSecond: number | undefined, pause: () => void, resume: () => void) {
+  if (!bytesPerSecond) return (data: Buffer) => res.write(data);
+  const started = Date.now();
+  let sent = 0;
+  let queue = Promise.resolve();
+  return (data: Buffer) => {
+    queue = queue.then(async () => {
+      for (let offset = 0; offset < data.length; offset += 4096) {
+        const piece = data.subarray(offset, offset + 4096);
+        sent += piece.length;
+        const due = started + (sent / bytesPerSecond) * 1000;
+        if (due > Date.now()) {
+          pause();
+          await new Promise((r) => setTimeout(r, due - Date.now()));
+        }
+        res.write(piece);
+      }
+      resume();
+    });
+    return queue;
+  };
+}
+
 /** Runs `git http-backend` as a CGI program for one request and relays its answer. */
-function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRoot: string, url: URL): void {
+function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRoot: string, url: URL, behaviour: Behaviour): void {
   const backend = spawn('git', ['http-backend'], {
     env: {
       PATH: process.env.PATH,
@@ -25,7 +69,7 @@ function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRo
       GIT_HTTP_EXPORT_ALL: '1',
       GATEWAY_INTERFACE: 'CGI/1.1',
       REQUEST_METHOD: req.method ?? 'GET',
-      PATH_INFO: decodeURIComponent(url.pathname),
+      PATH_INFO: decodeURIComponent(behaviour.rest),
       QUERY_STRING: url.search.slice(1),
       CONTENT_TYPE: req.headers['content-type'] ?? '',
       REMOTE_USER: 'git',
@@ -38,9 +82,15 @@ function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRo
   req.pipe(backend.stdin);
   let head = Buffer.alloc(0);
   let headersSent = false;
+  let pending = Promise.resolve<unknown>(undefined);
+  const write = throttledWriter(res, behaviour.bytesPerSecond, () => backend.stdout.pause(), () => backend.stdout.resume());
+  const send = (data: Buffer) => {
+    pending = Promise.resolve(write(data));
+  };
+  res.on('close', () => backend.kill());
   backend.stdout.on('data', (chunk: Buffer) => {
     if (headersSent) {
-      res.write(chunk);
+      send(chunk);
       return;
     }
     head = Buffer.concat([head, chunk]);
@@ -56,11 +106,11 @@ function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRo
     }
     res.writeHead(status);
     headersSent = true;
-    res.write(head.subarray(end + 4));
+    send(head.subarray(end + 4));
   });
   backend.on('close', () => {
     if (!headersSent) res.writeHead(502);
-    res.end();
+    void pending.then(() => res.end());
   });
 }
 
@@ -69,14 +119,33 @@ function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRo
  * demands the access token and answers 401 without it (or with a wrong one).
  */
 export function startGitServer(options: { projectRoot: string; token: string }): Promise<GitServer> {
+  const requests = new Map<string, number[]>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://git.local');
+    const log = /^\/_requests\/([\w-]+)$/.exec(url.pathname);
+    if (log) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(requests.get(log[1]!) ?? []));
+      return;
+    }
+    const behaviour = parseBehaviour(url.pathname);
+    if (behaviour.flaky && behaviour.rest.endsWith('/info/refs')) {
+      const seen = requests.get(behaviour.flaky.key) ?? [];
+      seen.push(Date.now());
+      requests.set(behaviour.flaky.key, seen);
+      const n = seen.length;
+      if (n > behaviour.flaky.skip && n <= behaviour.flaky.skip + behaviour.flaky.count) {
+        res.writeHead(503, { 'Content-Type': 'text/plain' });
+        res.end('Service temporarily unavailable\n');
+        return;
+      }
+    }
     if (basicPassword(req) !== options.token) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test-git"', 'Content-Type': 'text/plain' });
       res.end('Authentication required\n');
       return;
     }
-    relayToHttpBackend(req, res, options.projectRoot, url);
+    relayToHttpBackend(req, res, options.projectRoot, url, behaviour);
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {

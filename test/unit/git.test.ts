@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyGitError } from '../../src/git/clone.js';
+import { classifyGitError } from '../../src/git/classify.js';
 import { gitEnvironment } from '../../src/git/git-env.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';
 

@@ -11,6 +11,7 @@ import { findProject } from '../../db/projects.js';
 import { findRepo, findRepoByRequestId, type CodeRepo } from '../../db/repos.js';
 import {
   admissionUpdate,
+  fingerprintOf,
   getStateQuery,
   workflowIdFor,
   type Admission,
@@ -48,11 +49,19 @@ const admissionOf = (repo: CodeRepo): Admission => ({
   createdAt: repo.createdAt.toISOString(),
 });
 
+/** Details a caller may see (the design's 413 body); anything else stays internal. */
+const PUBLIC_DETAILS = ['estimated_size_mb', 'limit_mb'];
+const pick = (from: Record<string, unknown> | undefined, keys: string[]) =>
+  Object.fromEntries(Object.entries(from ?? {}).filter(([k]) => keys.includes(k)));
+
+const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This request_id was already used with different parameters');
+
 /** The workflow's rejection, as the API error the design's table gives for it. */
 function rejectionError(err: WorkflowUpdateFailedError): ApiError {
   const cause = err.cause;
   if (cause instanceof ApplicationFailure && isRepoErrorCode(cause.type)) {
-    return new ApiError(REPO_ERRORS[cause.type].status as 500, cause.type, cause.message);
+    const [details] = (cause.details ?? []) as Array<Record<string, unknown> | undefined>;
+    return new ApiError(REPO_ERRORS[cause.type].status as 500, cause.type, cause.message, pick(details, PUBLIC_DETAILS));
   }
   return new ApiError(500, 'internal_error', 'The repository could not be connected');
 }
@@ -72,7 +81,10 @@ export function codeRoutes({ sql, temporal, logger, settings }: ApiDeps) {
       const requestId = body.request_id ?? randomUUID();
       const workflowId = workflowIdFor(requestId);
       const existing = await findRepoByRequestId(sql, requestId);
-      if (existing) return c.json(connectBody(admissionOf(existing), workflowId, undefined), 200);
+      if (existing) {
+        if (existing.projectId !== body.project_id || existing.gitUrl !== body.git_url) throw reusedKey();
+        return c.json(connectBody(admissionOf(existing), workflowId, undefined), 200);
+      }
       if (!(await findProject(sql, body.project_id))) throw new ApiError(404, 'project_not_found', 'Project not found');
 
       const input: ConnectRepositoryInput = {
@@ -82,6 +94,7 @@ export function codeRoutes({ sql, temporal, logger, settings }: ApiDeps) {
         projectId: body.project_id,
         gitUrl: body.git_url,
         accessToken: body.access_token,
+        sandboxTtlSeconds: settings.sandboxTtlSeconds,
       };
       const start = new WithStartWorkflowOperation<typeof connectRepository>('connectRepository', {
         workflowId,
@@ -92,7 +105,10 @@ export function codeRoutes({ sql, temporal, logger, settings }: ApiDeps) {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
       try {
-        const admission = await temporal.workflow.executeUpdateWithStart(admissionUpdate, { startWorkflowOperation: start });
+        const admission = await temporal.workflow.executeUpdateWithStart(admissionUpdate, {
+          args: [fingerprintOf(input)],
+          startWorkflowOperation: start,
+        });
         const { runId } = await (await start.workflowHandle()).describe();
         logger.info({ requestId, repoId: admission.repoId, workflowId }, 'repository admitted');
         return c.json(connectBody(admission, workflowId, runId), 201);
@@ -100,6 +116,7 @@ export function codeRoutes({ sql, temporal, logger, settings }: ApiDeps) {
         if (err instanceof WorkflowUpdateFailedError) throw rejectionError(err);
         if (err instanceof WorkflowExecutionAlreadyStartedError) {
           const repo = await findRepoByRequestId(sql, requestId);
+          if (repo && (repo.projectId !== body.project_id || repo.gitUrl !== body.git_url)) throw reusedKey();
           if (repo) return c.json(connectBody(admissionOf(repo), workflowId, undefined), 200);
           throw new ApiError(409, 'invalid_state', 'This request_id was already used and did not connect a repository');
         }

@@ -1,0 +1,70 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
+import { pinRemote } from '../git/remote-guard.js';
+import { bytesToMb, directorySize, removeSandbox } from '../sandbox/sandbox.js';
+import { RepoError } from '../shared/errors.js';
+import { limitBytesOf, type ActivityDeps } from './deps.js';
+import { openToken, type EncryptedToken } from './encrypt-token.js';
+
+export interface CheckSizeInput extends EncryptedToken {
+  gitUrl: string;
+  projectId: string;
+  repoId: string;
+}
+
+export interface SizeCheck {
+  /** Bytes on disk of a checkout of the tip alone (working tree + .git): a proven lower bound. */
+  tipSizeMb: number;
+  /** tipSizeMb × SIZE_ESTIMATE_FACTOR: reported to the caller, never a reason to reject. */
+  estimatedSizeMb: number;
+  refs: number;
+}
+
+const tooLarge = (measuredMb: number, limitMb: number) =>
+  new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb });
+
+/**
+ * Authenticates and looks the repository up (`ls-remote`), then fetches the tip alone into a
+ * probe directory, killed the moment it passes the limit. The probe proves a repository too
+ * large when its tip alone exceeds the limit; it cannot prove one small enough (history is
+ * not fetched), so that is left to the clone's enforced budget.
+ */
+export function createCheckRepositorySize(deps: ActivityDeps) {
+  const { settings } = deps;
+  return async function checkRepositorySize(input: CheckSizeInput): Promise<SizeCheck> {
+    const ctx = Context.current();
+    const limitBytes = limitBytesOf(settings);
+    const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
+    const access = {
+      remote,
+      token: await openToken(deps, input),
+      allowHttp: settings.allowLoopback,
+      idleTimeoutMs: settings.gitCloneTimeoutSeconds * 1000,
+      signal: ctx.cancellationSignal,
+    };
+    const refs = await lsRemote(access);
+    if (refs === 0) return { tipSizeMb: 0, estimatedSizeMb: 0, refs };
+
+    const probeDir = path.join(settings.sandboxBasePath, '.probes', `${input.repoId}-${ctx.info.attempt}`);
+    await mkdir(path.dirname(probeDir), { recursive: true, mode: 0o750 });
+    let measured = 0;
+    const measure = async () => (measured = (await directorySize(probeDir).catch(() => ({ bytes: 0 }))).bytes);
+    try {
+      await fetchRepository({ ...access, targetDir: probeDir, shallow: true, limitBytes, measure }).catch((err: unknown) => {
+        if (err instanceof RepoError && err.code === 'repository_too_large') {
+          throw tooLarge(bytesToMb(Math.max(measured, limitBytes)), settings.maxRepoSizeMb);
+        }
+        throw err;
+      });
+      const tree = await headTreeStats(probeDir, access.idleTimeoutMs);
+      const tipBytes = (await measure()) + tree.bytes;
+      if (tipBytes > limitBytes) throw tooLarge(bytesToMb(tipBytes), settings.maxRepoSizeMb);
+      const tipSizeMb = bytesToMb(tipBytes);
+      return { tipSizeMb, estimatedSizeMb: Math.round(tipSizeMb * settings.sizeEstimateFactor * 100) / 100, refs };
+    } finally {
+      await removeSandbox(probeDir);
+    }
+  };
+}

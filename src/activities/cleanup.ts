@@ -1,0 +1,65 @@
+import { changeRepoStatus, findRepo, findRepoPresence, type AuditContext } from '../db/repos.js';
+import { listSandboxes, listStaleProbes, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
+import type { ActivityDeps } from './deps.js';
+
+export interface CleanupInput {
+  repoId: string;
+  projectId: string;
+  audit: AuditContext;
+  reason: 'ttl' | 'signal' | 'host_lost';
+}
+
+export interface SweepResult {
+  removed: string[];
+}
+
+/** A clone attempt cannot still be running after this long (the clone activity's start-to-close timeout). */
+const CLONE_MAX_MS = 60 * 60 * 1000;
+
+export function createCleanupActivities({ sql, logger, settings }: ActivityDeps) {
+  return {
+    /** CLEANING → remove the sandbox → CLEANED with `sandbox_path` cleared. Safe to repeat. */
+    async cleanupSandbox(input: CleanupInput): Promise<void> {
+      const repo = await findRepo(sql, input.repoId);
+      if (!repo || repo.cloneStatus === 'CLEANED') return;
+      await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLEANING', metadata: { reason: input.reason } }, input.audit);
+      await removeSandbox(sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId).root);
+      await changeRepoStatus(sql, {
+        repoId: input.repoId,
+        to: 'CLEANED',
+        sandboxPath: null,
+        metadata: { reason: input.reason, host_task_queue: settings.hostTaskQueue },
+      }, input.audit);
+    },
+
+    /**
+     * Removes what no workflow will clean: sandboxes whose row is gone or says there should be
+     * no files, clones abandoned mid-way, stale size probes, and (with `expired`) clones kept
+     * past their TTL. Runs at worker start-up and before retrying a clone that ran out of disk.
+     */
+    async sweepSandboxes(options: { expired: boolean }): Promise<SweepResult> {
+      const now = Date.now();
+      const entries = await listSandboxes(settings.sandboxBasePath);
+      const rows = await findRepoPresence(sql, entries.map((e) => e.repoId));
+      const removed: string[] = [];
+      for (const entry of entries) {
+        const row = rows.get(entry.repoId);
+        const age = row ? now - row.updatedAt.getTime() : Infinity;
+        const orphan =
+          !row ||
+          ['PENDING', 'FAILED', 'CLEANING', 'CLEANED'].includes(row.cloneStatus) ||
+          (row.cloneStatus === 'CLONING' && age > CLONE_MAX_MS);
+        const expired = options.expired && row?.cloneStatus === 'COMPLETED' && age > settings.sandboxTtlSeconds * 1000;
+        if (!orphan && !expired) continue;
+        await removeSandbox(entry.root);
+        removed.push(entry.root);
+      }
+      for (const probe of await listStaleProbes(settings.sandboxBasePath, new Date(now - CLONE_MAX_MS))) {
+        await removeSandbox(probe);
+        removed.push(probe);
+      }
+      if (removed.length > 0) logger.info({ removed: removed.length, expired: options.expired }, 'swept sandboxes');
+      return { removed };
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { RepoError } from '../shared/errors.js';
+import { classifyGitError } from './classify.js';
+import { gitEnvironment } from './git-env.js';
+import type { PinnedRemote } from './remote-guard.js';
+import { GitProcessError, runGit, type GitProgress } from './run-git.js';
+
+export interface RemoteAccess {
+  remote: PinnedRemote;
+  token: string;
+  allowHttp: boolean;
+  idleTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+const envFor = (a: RemoteAccess) => gitEnvironment({ token: a.token, allowHttp: a.allowHttp, curlResolve: a.remote.curlResolve });
+
+/** git's stderr when RLIMIT_FSIZE stopped index-pack (SIGXFSZ is signal 25 on Linux). */
+const FILE_SIZE_LIMIT = /File size limit exceeded|signal 25|invalid index-pack output/;
+
+function mapFailure(err: unknown, limitReason = 'The repository exceeds the size limit'): unknown {
+  if (!(err instanceof GitProcessError)) return err;
+  if (err.reason === 'aborted') return err;
+  if (err.reason === 'watch') return new RepoError('repository_too_large', err.watchReason ?? limitReason);
+  if (err.reason === 'timeout') return new RepoError('upstream_unavailable', 'The Git server stopped responding');
+  if (FILE_SIZE_LIMIT.test(err.stderr)) return new RepoError('repository_too_large', limitReason);
+  return classifyGitError(err.stderr);
+}
+
+const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, intervalMs: number) => ({
+  intervalMs,
+  check: async () => ((await o.measure()) > o.limitBytes ? 'The repository exceeds the size limit' : undefined),
+});
+
+/** Authenticates and looks the repository up; returns how many refs it has. */
+export async function lsRemote(a: RemoteAccess): Promise<number> {
+  try {
+    const out = await runGit({ args: ['ls-remote', '--', a.remote.url], env: envFor(a), idleTimeoutMs: a.idleTimeoutMs, signal: a.signal });
+    return out.split('\n').filter(Boolean).length;
+  } catch (err) {
+    throw mapFailure(err);
+  }
+}
+
+export interface FetchOptions extends RemoteAccess {
+  targetDir: string;
+  /** Only the tip of the default branch (the size probe). */
+  shallow: boolean;
+  limitBytes: number;
+  /** Bytes the target holds now; polled so git is killed the moment it passes the limit. */
+  measure: () => Promise<number>;
+  onProgress?: (progress: GitProgress) => void;
+}
+
+/**
+ * Clones objects only (`--no-checkout`): the working tree is written later, after its size is
+ * known from the tree itself. Killed as too large once what it wrote passes `limitBytes`; no
+ * single file (the pack) may grow past it either.
+ */
+export async function fetchRepository(o: FetchOptions): Promise<void> {
+  const args = ['clone', '--no-checkout', '--template=', '--no-recurse-submodules', '--progress',
+    ...(o.shallow ? ['--depth=1', '--single-branch', '--no-tags'] : []), '--', o.remote.url, o.targetDir];
+  try {
+    await runGit({
+      args,
+      env: envFor(o),
+      idleTimeoutMs: o.idleTimeoutMs,
+      signal: o.signal,
+      maxFileBytes: o.limitBytes,
+      onProgress: o.onProgress,
+      watch: sizeWatch(o, 100),
+    });
+  } catch (err) {
+    throw mapFailure(err);
+  }
+}
+
+export interface TreeStats {
+  /** Sum of the sizes of every file the checkout will write. */
+  bytes: number;
+  files: number;
+}
+
+/** What checking out HEAD would write, read from the tree without writing anything. */
+export async function headTreeStats(repoDir: string, idleTimeoutMs: number): Promise<TreeStats> {
+  let out: string;
+  try {
+    out = await runGit({
+      args: ['-C', repoDir, 'ls-tree', '-r', '-l', '-z', '--full-tree', 'HEAD'],
+      env: gitEnvironment({ allowHttp: false }),
+      idleTimeoutMs,
+    });
+  } catch (err) {
+    // An empty repository has no HEAD commit: nothing to check out.
+    if (err instanceof GitProcessError && /Not a valid object name HEAD|not a tree object/.test(err.stderr)) return { bytes: 0, files: 0 };
+    throw mapFailure(err);
+  }
+  let bytes = 0;
+  let files = 0;
+  for (const entry of out.split('\0')) {
+    const [meta] = entry.split('\t');
+    const [, type, , size] = (meta ?? '').trim().split(/\s+/);
+    if (type !== 'blob') continue; // gitlinks (submodules) are never fetched
+    bytes += Number(size);
+    files += 1;
+  }
+  return { bytes, files };
+}
+
+/** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters). */
+export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number> }): Promise<void> {
+  try {
+    await runGit({
+      args: ['-C', repoDir, 'checkout', '--quiet', 'HEAD', '--', '.'],
+      env: gitEnvironment({ allowHttp: false }),
+      idleTimeoutMs: o.idleTimeoutMs,
+      signal: o.signal,
+      maxFileBytes: o.limitBytes,
+      // The tree's size was checked before checkout; this is the safety net, so it may look less often.
+      watch: sizeWatch(o, 1000),
+    });
+  } catch (err) {
+    throw mapFailure(err);
+  }
+}

@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+
+/** One progress line of git's stderr, e.g. `Receiving objects:  45% (9/20), 1.20 MiB | 2.00 MiB/s`. */
+export interface GitProgress {
+  stage: string;
+  percent: number;
+  /** Bytes received so far, when git reports them (the "Receiving objects" stage). */
+  bytes?: number;
+}
+
+export interface RunGitOptions {
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** Kill git when it has written nothing to stderr or stdout for this long. */
+  idleTimeoutMs: number;
+  signal?: AbortSignal;
+  /** RLIMIT_FSIZE for git and its children: no single file it writes may grow past this. */
+  maxFileBytes?: number;
+  onProgress?: (progress: GitProgress) => void;
+  /** Polled while git runs; a returned reason kills git at once. */
+  watch?: { intervalMs: number; check: () => Promise<string | undefined> };
+}
+
+export class GitProcessError extends Error {
+  constructor(
+    /** Why git ended: its own failure, or which of our limits stopped it. */
+    readonly reason: 'failed' | 'timeout' | 'aborted' | 'watch',
+    /** Tail of git's stderr: may hold URLs and paths, so it is classified, never shown as is. */
+    readonly stderr: string,
+    readonly exitCode: number | null,
+    readonly watchReason?: string,
+  ) {
+    super(`git ${reason}${exitCode === null ? '' : ` (exit ${exitCode})`}`);
+    this.name = 'GitProcessError';
+  }
+}
+
+const UNITS: Record<string, number> = { bytes: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const PROGRESS = /^(?:remote: )?([A-Za-z][A-Za-z ]+):\s+(\d+)% \(\d+\/\d+\)(?:, ([\d.]+) (bytes|KiB|MiB|GiB))?/;
+
+export function parseProgress(line: string): GitProgress | undefined {
+  const match = PROGRESS.exec(line.trim());
+  if (!match) return undefined;
+  const progress: GitProgress = { stage: match[1]!.toLowerCase(), percent: Number(match[2]) };
+  if (match[3] && match[4]) progress.bytes = Math.round(Number(match[3]) * UNITS[match[4]]!);
+  return progress;
+}
+
+const available = new Map<string, Promise<boolean>>();
+/** Whether a util-linux helper is installed (checked once per process). */
+function hasTool(name: 'prlimit' | 'setpriv'): Promise<boolean> {
+  if (!available.has(name)) {
+    available.set(name, new Promise<boolean>((resolve) => {
+      const probe = spawn(name, ['--version'], { stdio: 'ignore' });
+      probe.on('error', () => resolve(false));
+      probe.on('exit', (code) => resolve(code === 0));
+    }));
+  }
+  return available.get(name)!;
+}
+
+/**
+ * git behind two util-linux wrappers when they are installed: `setpriv --pdeathsig KILL` so git
+ * dies with the worker (a killed worker must not leave a clone writing into a sandbox its
+ * retry is about to reuse), and `prlimit --fsize` for the per-file size cap.
+ */
+async function commandLine(args: string[], maxFileBytes: number | undefined): Promise<[string, string[]]> {
+  let argv = ['git', ...args];
+  if (maxFileBytes !== undefined && (await hasTool('prlimit'))) argv = ['prlimit', `--fsize=${Math.floor(maxFileBytes)}`, '--', ...argv];
+  if (await hasTool('setpriv')) argv = ['setpriv', '--pdeathsig', 'KILL', '--', ...argv];
+  return [argv[0]!, argv.slice(1)];
+}
+
+/**
+ * Runs git with a fixed argument vector in its own process group, so a timeout, a
+ * cancellation or a tripped limit kills git and every helper it started (remote-https,
+ * index-pack). Resolves with stdout; rejects with GitProcessError.
+ */
+export async function runGit(o: RunGitOptions): Promise<string> {
+  if (o.signal?.aborted) throw new GitProcessError('aborted', '', null);
+  const [command, args] = await commandLine(o.args, o.maxFileBytes);
+  const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+
+  return new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let ended: GitProcessError['reason'] | undefined;
+    let watchReason: string | undefined;
+    let idle: NodeJS.Timeout;
+    const kill = (reason: NonNullable<typeof ended>) => {
+      ended ??= reason;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => kill('timeout'), o.idleTimeoutMs);
+    };
+    touch();
+    const onAbort = () => kill('aborted');
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const poll = o.watch
+      ? setInterval(() => {
+          o.watch!.check().then((reason) => {
+            if (reason && !ended) {
+              watchReason = reason;
+              kill('watch');
+            }
+          }, () => {});
+        }, o.watch.intervalMs)
+      : undefined;
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      touch();
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      touch();
+      const text = chunk.toString();
+      stderr = (stderr + text).slice(-8192);
+      if (!o.onProgress) return;
+      for (const line of text.split(/[\r\n]+/)) {
+        const progress = parseProgress(line);
+        if (progress) o.onProgress(progress);
+      }
+    });
+    child.on('error', (err) => {
+      ended ??= 'failed';
+      stderr += `\n${err.message}`;
+    });
+    child.on('close', (code) => {
+      clearTimeout(idle);
+      if (poll) clearInterval(poll);
+      o.signal?.removeEventListener('abort', onAbort);
+      if (!ended && code === 0) resolve(stdout);
+      else reject(new GitProcessError(ended ?? 'failed', stderr, code, watchReason));
+    });
+  });
+}

@@ -1,0 +1,19 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+
+/** A failure as the workflow reports it: a code from the closed set, a safe message, and details. */
+export interface Failure {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Finds the ApplicationFailure an activity raised (wrapped in an ActivityFailure) and reads it. */
+export function failureOf(err: unknown): Failure {
+  let cause: unknown = err;
+  while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure && cause.type) {
+    const [details] = (cause.details ?? []) as Array<Record<string, unknown> | undefined>;
+    return { code: cause.type, message: cause.message, ...(details ? { details } : {}) };
+  }
+  return { code: 'internal_error', message: 'Connecting the repository failed' };
+}
