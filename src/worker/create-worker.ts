@@ -24,6 +24,8 @@ export async function createWorker(connection: NativeConnection, settings: Worke
     workflowsPath: WORKFLOWS_PATH,
     activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: settings.concurrency,
+    // Heartbeats carry cancellation back to a clone: send them often, so a cleanup signal stops git within seconds.
+    maxHeartbeatThrottleInterval: '1 second',
     // Give running clones time to see the cancellation and clean up on shutdown.
     shutdownGraceTime: '5 seconds',
   });

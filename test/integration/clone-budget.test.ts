@@ -1,0 +1,59 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { directorySize } from '../../src/sandbox/sandbox.js';
+import { createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+
+const stack = inject('stack');
+let app: AppUnderTest;
+let projectId: string;
+
+beforeAll(async () => {
+  app = await startAppUnderTest(stack, { MAX_REPO_SIZE_MB: '1', SANDBOX_TTL_SECONDS: '3600' });
+  projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'budget' })).body.id;
+});
+
+afterAll(async () => {
+  await app?.stop();
+});
+
+describe('the clone\'s enforced size budget', () => {
+  it('admits a light tip over a heavy history, then fails it as too large without ever holding more than the limit + 5 %', async () => {
+    const name = `heavy-history-${randomUUID().slice(0, 8)}`;
+    await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(3_000_000) }, { 'README.md': 'light\n' });
+    // Served slowly enough that the sampling below sees the clone in progress.
+    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
+      git_url: `${stack.gitUrl}/slow/1000000/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
+    });
+    expect(res.status).toBe(201);
+    const sandbox = path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id);
+
+    let largest = 0;
+    let samples = 0;
+    const sampler = setInterval(() => {
+      void directorySize(sandbox).then(({ bytes }) => {
+        samples += 1;
+        largest = Math.max(largest, bytes);
+      }, () => {});
+    }, 20);
+    try {
+      const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
+      expect(state.error).toMatchObject({ code: 'repository_too_large' });
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(samples).toBeGreaterThan(10);
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThanOrEqual(1.05 * 1024 * 1024);
+    expect(existsSync(sandbox)).toBe(false);
+
+    const status = await call(app.api, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
+    expect(status.body).toMatchObject({ clone_status: 'FAILED', sandbox_path: null });
+    expect(status.body.error_message).toMatch(/exceeds 1MB limit/);
+  });
+});
