@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { exited } from '../../src/infra/child-process.js';
+import { cleanupSignal } from '../../src/shared/connect-repository.js';
+import { createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { call, configEnv, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+
+const stack = inject('stack');
+let app: AppUnderTest;
+let projectId: string;
+const workers: ChildProcess[] = [];
+
+/** `npm run start:worker`'s program, from the sources, as its own OS process; resolves once it polls. */
+async function startWorkerProcess(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
+    env: { ...configEnv(app.config), PATH: process.env.PATH!, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  workers.push(child);
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.includes('"worker running"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+  });
+  return child;
+}
+
+/** Pids of live processes whose command line contains `text`. */
+async function processesMentioning(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text)) found.push(Number(entry));
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  // The API runs here; the worker runs as a separate process so that it can be killed.
+  app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600' }, { worker: false });
+  projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'crash' })).body.id;
+});
+
+afterAll(async () => {
+  for (const w of workers) w.kill('SIGKILL');
+  await app?.stop();
+});
+
+describe('a worker killed mid-clone', () => {
+  it('is replaced by a new one that completes the clone: one row, no orphan directory', async () => {
+    const name = `crash-${randomUUID().slice(0, 8)}`;
+    await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'survivor\n' });
+    const first = await startWorkerProcess();
+    const requestId = randomUUID();
+    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
+      git_url: `${stack.gitUrl}/slow/150000/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: requestId,
+    });
+    expect(res.status).toBe(201);
+    await waitForState(app, res.body.workflow_id, (s) => s.stage === 'cloning' && (s.bytesReceived ?? 0) > 0);
+
+    first.kill('SIGKILL');
+    await exited(first);
+    // git dies with its worker (setpriv --pdeathsig), so it cannot keep writing into the sandbox.
+    await vi.waitFor(async () => expect(await processesMentioning(`${name}.git`)).toEqual([]), { timeout: 5000, interval: 50 });
+    await startWorkerProcess();
+
+    const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED', 90_000);
+    expect(state.repositorySizeMb).toBeGreaterThan(1);
+    const [count] = await app.sql<{ n: number }[]>`select count(*)::int as n from code_repos where request_id = ${requestId}`;
+    expect(count!.n).toBe(1);
+    const projectDir = path.join(app.config.SANDBOX_BASE_PATH, projectId);
+    expect(await readdir(projectDir)).toEqual([res.body.repo_id]);
+    expect(await readdir(path.join(projectDir, res.body.repo_id))).toEqual(['repository']);
+    expect(await readdir(path.join(app.config.SANDBOX_BASE_PATH, '.probes'))).toEqual([]);
+
+    const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
+    await handle.signal(cleanupSignal);
+    expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+  }, 150_000);
+});
