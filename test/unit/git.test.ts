@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyGitError } from '../../src/git/classify.js';
 import { gitEnvironment } from '../../src/git/git-env.js';
+import { parseProgress } from '../../src/git/run-git.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';
 
 describe('gitEnvironment', () => {
@@ -51,5 +52,34 @@ describe('sandboxPaths', () => {
   it('rejects anything that is not a UUID', () => {
     expect(() => sandboxPaths('/tmp/repos', '../../etc', repo)).toThrow(/project_id/);
     expect(() => sandboxPaths('/tmp/repos', project, `${repo}/..`)).toThrow(/repo_id/);
+  });
+});
+
+describe('parseProgress', () => {
+  it('reads stage, percent and bytes from git\'s progress lines', () => {
+    expect(parseProgress('Receiving objects:  45% (9/20), 1.50 MiB | 2.00 MiB/s')).toEqual({ stage: 'receiving objects', percent: 45, bytes: 1572864 });
+    expect(parseProgress('Resolving deltas: 100% (3/3), done.')).toEqual({ stage: 'resolving deltas', percent: 100 });
+    expect(parseProgress('remote: Counting objects: 10% (1/10)')).toEqual({ stage: 'counting objects', percent: 10 });
+    expect(parseProgress('Cloning into \'x\'...')).toBeUndefined();
+  });
+});
+
+describe('gitEnvironment hardening', () => {
+  const env = gitEnvironment({ allowHttp: false, curlResolve: 'github.com:443:140.82.112.3' });
+  const config = Object.fromEntries(
+    Object.keys(env).filter((k) => k.startsWith('GIT_CONFIG_KEY_')).map((k) => [env[k], env[k.replace('KEY', 'VALUE')]]),
+  );
+
+  it('turns off everything in a repository that could run code or leave the sandbox', () => {
+    expect(config).toMatchObject({
+      'core.hooksPath': '/dev/null',
+      'core.fsmonitor': 'false',
+      'core.symlinks': 'false',
+      'transfer.fsckObjects': 'true',
+      'submodule.recurse': 'false',
+      'http.followRedirects': 'false',
+      'credential.helper': '',
+      'http.curloptResolve': 'github.com:443:140.82.112.3',
+    });
   });
 });

@@ -1,0 +1,88 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createActivities, type ActivityDeps } from '../../src/activities/index.js';
+import type { SweepResult } from '../../src/activities/cleanup.js';
+import { openToken, type EncryptedToken } from '../../src/activities/encrypt-token.js';
+import { createLogger } from '../../src/config/logger.js';
+import { createLocalKeyProvider } from '../../src/crypto/envelope.js';
+import type { Sql } from '../../src/db/client.js';
+
+let base: string;
+beforeEach(async () => {
+  base = await mkdtemp(path.join(tmpdir(), 'rc-unit-'));
+});
+afterEach(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+/** Activity dependencies with a stand-in for the database: it answers every query with `rows`. */
+function depsWith(rows: unknown[] = []): ActivityDeps {
+  const sql = (() => Promise.resolve(rows)) as unknown as Sql;
+  return {
+    sql,
+    keys: createLocalKeyProvider(randomBytes(32)),
+    logger: createLogger({ level: 'silent' }),
+    settings: {
+      sandboxBasePath: base,
+      allowLoopback: false,
+      gitCloneTimeoutSeconds: 5,
+      maxRepoSizeMb: 1,
+      maxRepoFiles: 100,
+      sizeEstimateFactor: 1.5,
+      hostTaskQueue: 'q-host-test',
+      sandboxTtlSeconds: 60,
+    },
+  };
+}
+
+const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as ApplicationFailure);
+
+describe('activities (MockActivityEnvironment)', () => {
+  it('encryptToken returns only ciphertext, bound to its repository', async () => {
+    const deps = depsWith();
+    const env = new MockActivityEnvironment();
+    const ids = { projectId: randomUUID(), repoId: randomUUID() };
+    const token = 'ghp_unit_test_token_0123456789';
+    const encrypted: EncryptedToken = await env.run(createActivities(deps).encryptToken, { accessToken: token, ...ids });
+    expect(JSON.stringify(encrypted)).not.toContain(token);
+    expect(await openToken(deps, { ...encrypted, ...ids })).toBe(token);
+    await expect(openToken(deps, { ...encrypted, ...ids, repoId: randomUUID() })).rejects.toThrow();
+  });
+
+  it('checkRepositorySize refuses a metadata address before any network call, as a non-retryable invalid_url', async () => {
+    const deps = depsWith();
+    const env = new MockActivityEnvironment();
+    const activities = createActivities(deps);
+    const ids = { projectId: randomUUID(), repoId: randomUUID() };
+    const token: EncryptedToken = await env.run(activities.encryptToken, { accessToken: 'ghp_0123456789', ...ids });
+    const failure = await failureOf(env.run(activities.checkRepositorySize, { ...token, ...ids, gitUrl: 'https://169.254.169.254/r.git' }));
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'invalid_url', nonRetryable: true });
+  });
+
+  it('sweepSandboxes removes orphans and abandoned clones but keeps live ones', async () => {
+    const project = randomUUID();
+    const ids = { orphan: randomUUID(), failed: randomUUID(), live: randomUUID(), abandoned: randomUUID(), fresh: randomUUID() };
+    for (const id of Object.values(ids)) await mkdir(path.join(base, project, id, 'repository'), { recursive: true });
+    await mkdir(path.join(base, 'not-a-uuid'), { recursive: true });
+    const hourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    const rows = [
+      { id: ids.failed, clone_status: 'FAILED', sandbox_path: null, updated_at: new Date() },
+      { id: ids.live, clone_status: 'COMPLETED', sandbox_path: 'x', updated_at: new Date() },
+      { id: ids.abandoned, clone_status: 'CLONING', sandbox_path: null, updated_at: hourAgo },
+      { id: ids.fresh, clone_status: 'CLONING', sandbox_path: null, updated_at: new Date() },
+    ];
+    const env = new MockActivityEnvironment();
+    const { removed }: SweepResult = await env.run(createActivities(depsWith(rows)).sweepSandboxes, { expired: false });
+    expect(removed.map((p) => path.basename(p)).sort()).toEqual([ids.orphan, ids.failed, ids.abandoned].sort());
+    expect(existsSync(path.join(base, project, ids.live))).toBe(true);
+    expect(existsSync(path.join(base, project, ids.fresh))).toBe(true);
+    expect(existsSync(path.join(base, 'not-a-uuid'))).toBe(true);
+  });
+});
