@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { directorySize } from '../../src/sandbox/sandbox.js';
-import { createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
 const stack = inject('stack');
@@ -11,7 +11,7 @@ let app: AppUnderTest;
 let projectId: string;
 
 beforeAll(async () => {
-  app = await startAppUnderTest(stack, { MAX_REPO_SIZE_MB: '1', SANDBOX_TTL_SECONDS: '3600' });
+  app = await startAppUnderTest(stack, { MAX_REPO_SIZE_MB: '1', MAX_REPO_FILES: '20', SANDBOX_TTL_SECONDS: '3600' });
   projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'budget' })).body.id;
 });
 
@@ -55,5 +55,19 @@ describe('the clone\'s enforced size budget', () => {
     const status = await call(app.api, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
     expect(status.body).toMatchObject({ clone_status: 'FAILED', sandbox_path: null });
     expect(status.body.error_message).toMatch(/exceeds 1MB limit/);
+  });
+
+  it('fails a repository with more files than MAX_REPO_FILES before checking anything out', async () => {
+    const name = `many-files-${randomUUID().slice(0, 8)}`;
+    await createBareRepo(stack.gitRoot, name, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.txt`, `${i}\n`])));
+    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
+      git_url: `${stack.gitUrl}/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+    });
+    expect(res.status).toBe(201);
+    const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
+    expect(state.error).toEqual({ code: 'repository_too_large', message: 'Repository has more than 20 files' });
+    expect(existsSync(path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id))).toBe(false);
   });
 });

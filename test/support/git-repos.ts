@@ -18,79 +18,76 @@ const GIT_ENV = {
 
 const git = (args: string[], cwd?: string) => run('git', args, { cwd, env: GIT_ENV });
 
+async function writeFiles(work: string, files: Record<string, string | Buffer>): Promise<void> {
+  for (const [file, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(work, file)), { recursive: true });
+    await writeFile(path.join(work, file), content);
+  }
+}
+
+const commitAll = async (work: string, message: string) => {
+  await git(['add', '--all'], work);
+  await git(['commit', '--quiet', '-m', message], work);
+};
+
 /**
- * Builds `<projectRoot>/<name>.git`, a bare repository with one commit holding `files`
- * (path → content), for the test Git server to serve.
+ * Builds `<projectRoot>/<name>.git` for the test Git server: `build` makes commits in a fresh
+ * work tree, which is then cloned bare into place and thrown away.
  */
-export async function createBareRepo(projectRoot: string, name: string, files: Record<string, string | Buffer>): Promise<string> {
+async function bareRepo(projectRoot: string, name: string, build: (work: string) => Promise<void>): Promise<string> {
   const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
   try {
     await git(['init', '--quiet', '--initial-branch=main', work]);
-    for (const [file, content] of Object.entries(files)) {
-      await mkdir(path.dirname(path.join(work, file)), { recursive: true });
-      await writeFile(path.join(work, file), content);
-    }
-    await git(['add', '--all'], work);
-    await git(['commit', '--quiet', '-m', 'initial commit'], work);
+    await build(work);
     const bare = path.join(projectRoot, `${name}.git`);
     await git(['clone', '--quiet', '--bare', work, bare]);
     return bare;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** A bare repository with one commit holding `files` (path → content). */
+export function createBareRepo(projectRoot: string, name: string, files: Record<string, string | Buffer>): Promise<string> {
+  return bareRepo(projectRoot, name, async (work) => {
+    await writeFiles(work, files);
+    await commitAll(work, 'initial commit');
+  });
 }
 
 /**
  * A repository whose history is heavy but whose tip is light: the first commit adds
  * `historyFiles`, the second deletes them and adds `tipFiles`.
  */
-export async function createRepoWithHeavyHistory(
+export function createRepoWithHeavyHistory(
   projectRoot: string,
   name: string,
   historyFiles: Record<string, Buffer>,
   tipFiles: Record<string, string | Buffer>,
 ): Promise<string> {
-  const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
-  try {
-    await git(['init', '--quiet', '--initial-branch=main', work]);
-    for (const [file, content] of Object.entries(historyFiles)) await writeFile(path.join(work, file), content);
-    await git(['add', '--all'], work);
-    await git(['commit', '--quiet', '-m', 'heavy history'], work);
+  return bareRepo(projectRoot, name, async (work) => {
+    await writeFiles(work, historyFiles);
+    await commitAll(work, 'heavy history');
     await git(['rm', '--quiet', '-r', '--', ...Object.keys(historyFiles)], work);
-    for (const [file, content] of Object.entries(tipFiles)) await writeFile(path.join(work, file), content);
-    await git(['add', '--all'], work);
-    await git(['commit', '--quiet', '-m', 'light tip'], work);
-    const bare = path.join(projectRoot, `${name}.git`);
-    await git(['clone', '--quiet', '--bare', work, bare]);
-    return bare;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+    await writeFiles(work, tipFiles);
+    await commitAll(work, 'light tip');
+  });
 }
 
 /**
  * A repository that tries to escape its sandbox: a symlink to a path outside it, and a
  * submodule whose URL uses the `ext::` transport to run a command that creates `markerPath`.
  */
-export async function createHostileRepo(projectRoot: string, name: string, markerPath: string): Promise<string> {
-  const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
-  try {
-    await git(['init', '--quiet', '--initial-branch=main', work]);
-    await writeFile(path.join(work, 'README.md'), 'hostile\n');
+export function createHostileRepo(projectRoot: string, name: string, markerPath: string): Promise<string> {
+  return bareRepo(projectRoot, name, async (work) => {
+    await writeFiles(work, {
+      'README.md': 'hostile\n',
+      '.gitmodules': `[submodule "evil"]\n\tpath = evil\n\turl = ext::sh -c touch% ${markerPath}\n`,
+    });
     await run('ln', ['-s', '/etc/passwd', path.join(work, 'escape')]);
-    await writeFile(
-      path.join(work, '.gitmodules'),
-      `[submodule "evil"]\n\tpath = evil\n\turl = ext::sh -c touch% ${markerPath}\n`,
-    );
-    await git(['add', '--all'], work);
-    await git(['commit', '--quiet', '-m', 'base'], work);
+    await commitAll(work, 'base');
     const { stdout: head } = await git(['rev-parse', 'HEAD'], work);
     await git(['update-index', '--add', '--cacheinfo', `160000,${head.trim()},evil`], work);
     await git(['commit', '--quiet', '-m', 'add submodule'], work);
-    const bare = path.join(projectRoot, `${name}.git`);
-    await git(['clone', '--quiet', '--bare', work, bare]);
-    return bare;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }

@@ -13,10 +13,13 @@ const known = Object.keys(envSchema.shape);
 
 describe('docker-compose.yml', () => {
   it('defines the production-shaped stack', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-ui', 'worker']);
+    expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
     expect(compose.services.postgres!.image).toMatch(/^postgres:\d+/);
     expect(compose.services.temporal!.image).toMatch(/^temporalio\/auto-setup:\d+\.\d+\.\d+$/);
     expect(compose.services['temporal-ui']!.image).toMatch(/^temporalio\/ui:\d+\.\d+\.\d+$/);
+    // The search attributes the workflow sets must be registered, as the dev server does with --search-attribute.
+    const setup = JSON.stringify(compose.services['temporal-setup']!.command);
+    for (const name of ['ProjectId', 'RepoId', 'CloneStatus']) expect(setup).toContain(name);
   });
 
   it('builds api, worker and migrate from this repository and runs their compiled entry points', () => {
