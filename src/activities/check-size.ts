@@ -4,8 +4,9 @@ import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
 import { bytesToMb, directorySize, removeSandbox } from '../sandbox/sandbox.js';
+import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
-import { limitBytesOf, type ActivityDeps } from './deps.js';
+import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import { openToken, type EncryptedToken } from './encrypt-token.js';
 
 export interface CheckSizeInput extends EncryptedToken {
@@ -22,8 +23,10 @@ export interface SizeCheck {
   refs: number;
 }
 
-const tooLarge = (measuredMb: number, limitMb: number) =>
-  new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb });
+const tooLarge = (measuredMb: number, limitMb: number) => {
+  metrics.oversizedRejections.inc();
+  return new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb });
+};
 
 /**
  * Authenticates and looks the repository up (`ls-remote`), then fetches the tip alone into a
@@ -33,7 +36,8 @@ const tooLarge = (measuredMb: number, limitMb: number) =>
  */
 export function createCheckRepositorySize(deps: ActivityDeps) {
   const { settings } = deps;
-  return async function checkRepositorySize(input: CheckSizeInput): Promise<SizeCheck> {
+  return (input: CheckSizeInput): Promise<SizeCheck> => timed(metrics.sizeCheckDuration, 'outcome', () => checkRepositorySize(input));
+  async function checkRepositorySize(input: CheckSizeInput): Promise<SizeCheck> {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
     const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
@@ -45,6 +49,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
       signal: ctx.cancellationSignal,
     };
     const refs = await lsRemote(access);
+    await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
     if (refs === 0) return { tipSizeMb: 0, estimatedSizeMb: 0, refs };
 
     const probeDir = path.join(settings.sandboxBasePath, '.probes', `${input.repoId}-${ctx.info.attempt}`);
@@ -66,5 +71,5 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     } finally {
       await removeSandbox(probeDir);
     }
-  };
+  }
 }

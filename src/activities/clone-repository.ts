@@ -1,4 +1,4 @@
-import { mkdir, statfs } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { changeRepoStatus, type AuditContext } from '../db/repos.js';
@@ -7,8 +7,9 @@ import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
 import { bytesToMb, directorySize, makeReadOnly, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
+import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
-import { limitBytesOf, MIB, type ActivityDeps } from './deps.js';
+import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import { openToken, type EncryptedToken } from './encrypt-token.js';
 
 export interface CloneRepositoryInput extends EncryptedToken {
@@ -62,14 +63,6 @@ function progressReporter() {
   };
 }
 
-async function ensureFreeSpace(basePath: string, neededBytes: number): Promise<void> {
-  await mkdir(basePath, { recursive: true, mode: 0o750 });
-  const fs = await statfs(basePath);
-  if (fs.bavail * fs.bsize < neededBytes) {
-    throw new RepoError('insufficient_storage', 'Not enough disk space to clone the repository');
-  }
-}
-
 /**
  * Full clone into `<base>/<project_id>/<repo_id>/repository` under an enforced budget: git is
  * killed the moment what it wrote passes the limit, the working tree is written only after its
@@ -77,21 +70,24 @@ async function ensureFreeSpace(basePath: string, neededBytes: number): Promise<v
  */
 export function createCloneRepository(deps: ActivityDeps) {
   const { sql, logger, settings } = deps;
-  return async function cloneRepository(input: CloneRepositoryInput): Promise<CloneRepositoryResult> {
+  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input));
+  async function cloneRepository(input: CloneRepositoryInput): Promise<CloneRepositoryResult> {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
     const paths = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
     await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLONING', sandboxPath: null, metadata: { attempt: ctx.info.attempt } }, input.audit);
     const progress = progressReporter();
 
-    const tooLarge = (measuredBytes: number, why = `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`) =>
-      new RepoError('repository_too_large', why, { estimated_size_mb: bytesToMb(measuredBytes), limit_mb: settings.maxRepoSizeMb });
+    const tooLarge = (measuredBytes: number, why = `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`) => {
+      metrics.oversizedRejections.inc();
+      return new RepoError('repository_too_large', why, { estimated_size_mb: bytesToMb(measuredBytes), limit_mb: settings.maxRepoSizeMb });
+    };
     const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
 
     try {
       // A previous attempt may have died half way; start from an empty directory.
       await removeSandbox(paths.repository);
-      await ensureFreeSpace(settings.sandboxBasePath, limitBytes * 1.05 + 16 * MIB);
+      await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
       await mkdir(paths.root, { recursive: true, mode: 0o750 });
       const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
       const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
@@ -149,5 +145,5 @@ export function createCloneRepository(deps: ActivityDeps) {
     } finally {
       progress.stop();
     }
-  };
+  }
 }

@@ -1,4 +1,6 @@
+import { mkdir, statfs } from 'node:fs/promises';
 import type { Logger } from '../config/logger.js';
+import { RepoError } from '../shared/errors.js';
 import type { KeyProvider } from '../crypto/envelope.js';
 import type { Sql } from '../db/client.js';
 
@@ -20,6 +22,8 @@ export interface ActivitySettings {
   sizeEstimateFactor: number;
   /** This worker's host-specific task queue: work on the files of its clones is sent there. */
   hostTaskQueue: string;
+  /** Free disk, beyond the clone's own budget, that must remain. */
+  minFreeMb: number;
   /** Sandboxes older than this are expired (the cleanup timer's TTL). */
   sandboxTtlSeconds: number;
 }
@@ -29,3 +33,14 @@ export const tokenContext = (projectId: string, repoId: string): string => `code
 
 export const MIB = 1024 * 1024;
 export const limitBytesOf = (s: ActivitySettings): number => s.maxRepoSizeMb * MIB;
+/** What must be free before a clone (or an admission) may go ahead: the budget + 5 %, plus the reserve. */
+export const requiredFreeBytesOf = (s: ActivitySettings): number => limitBytesOf(s) * 1.05 + s.minFreeMb * MIB;
+
+/** Fails with insufficient_storage unless `neededBytes` are free where sandboxes live. */
+export async function ensureFreeSpace(basePath: string, neededBytes: number): Promise<void> {
+  await mkdir(basePath, { recursive: true, mode: 0o750 });
+  const fs = await statfs(basePath);
+  if (fs.bavail * fs.bsize < neededBytes) {
+    throw new RepoError('insufficient_storage', 'Not enough disk space to clone the repository');
+  }
+}

@@ -1,4 +1,5 @@
 import { decryptSecret, encryptSecret } from '../crypto/envelope.js';
+import { metrics } from '../observability/metrics.js';
 import type { ActivityDeps } from './deps.js';
 import { tokenContext } from './deps.js';
 
@@ -17,11 +18,13 @@ export interface EncryptedToken {
 export function createEncryptToken({ keys }: ActivityDeps) {
   return async function encryptToken(input: EncryptTokenInput): Promise<EncryptedToken> {
     const { ciphertext, keyId } = await encryptSecret(keys, input.accessToken, tokenContext(input.projectId, input.repoId));
+    metrics.encryptionOperations.inc({ operation: 'encrypt' });
     return { tokenCiphertext: ciphertext.toString('base64'), tokenKid: keyId };
   };
 }
 
 /** The plaintext token, for the one git call that needs it; callers drop it right after. */
 export function openToken({ keys }: ActivityDeps, t: EncryptedToken & { projectId: string; repoId: string }): Promise<string> {
+  metrics.encryptionOperations.inc({ operation: 'decrypt' });
   return decryptSecret(keys, Buffer.from(t.tokenCiphertext, 'base64'), t.tokenKid, tokenContext(t.projectId, t.repoId));
 }

@@ -1,36 +1,49 @@
-import { randomUUID } from 'node:crypto';
+import { ServiceError } from '@temporalio/client';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { registry } from '../observability/metrics.js';
+import { requireUser } from './auth.js';
+import type { ApiEnv } from './context.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, sendError } from './errors.js';
 import { DOCS_PAGE, openApiDocument } from './openapi.js';
+import { rateLimit } from './rate-limit.js';
 import { codeRoutes } from './routes/code.js';
 import { healthRoutes } from './routes/health.js';
 import { projectRoutes } from './routes/projects.js';
 
-export type AppEnv = { Variables: { requestId: string } };
-
 const MAX_BODY_BYTES = 64 * 1024;
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The whole HTTP surface, built from its dependencies; no side effects until a request arrives. */
+/**
+ * The whole HTTP surface, built from its dependencies; no side effects until a request arrives.
+ * Order: request id → security headers → CORS → request log → body limit → (auth → rate limit) → routes.
+ */
 export function createApp(deps: ApiDeps) {
-  const app = new Hono<AppEnv>();
+  const app = new Hono<ApiEnv>();
+  const { settings } = deps;
 
+  app.use(requestId({ limitLength: 128, headerName: 'X-Request-Id' }));
+  app.use(secureHeaders({ contentSecurityPolicy: undefined }));
+  app.use(cors({
+    origin: settings.allowedOrigins,
+    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+    exposeHeaders: ['X-Request-Id', 'X-Next-Cursor', 'Retry-After'],
+    maxAge: 600,
+  }));
   app.use(async (c, next) => {
-    const incoming = c.req.header('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    c.set('requestId', requestId);
-    c.header('X-Request-Id', requestId);
+    c.set('log', deps.logger.child({ requestId: c.get('requestId') }));
     const started = performance.now();
     await next();
-    deps.logger.info({
-      requestId,
+    c.get('log').info({
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
       durationMs: Math.round(performance.now() - started),
+      userId: c.get('userId') ?? null,
     }, 'request');
   });
   app.use(bodyLimit({
@@ -38,22 +51,32 @@ export function createApp(deps: ApiDeps) {
     onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${MAX_BODY_BYTES / 1024} KiB`), 413),
   }));
 
-  const openApi = openApiDocument(deps.settings.allowLoopback);
+  const openApi = openApiDocument(settings.allowLoopback);
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(DOCS_PAGE));
+  app.get('/metrics', async (c) => c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }));
   app.route('/', healthRoutes(deps));
+
+  app.use('/api/v1/*', requireUser({ jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl }));
+  const limited = rateLimit<ApiEnv>(settings.rateLimit);
+  app.use('/api/v1/*', async (c, next) => (c.req.method === 'POST' ? limited(c, next) : next()));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));
 
   app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) return sendError(c, err);
-    if (err instanceof HTTPException) {
+    if (err instanceof HTTPException && err.status < 500) {
       const status = err.status as 400;
-      return c.json(errorBody(status === 400 ? 'bad_request' : 'http_error', err.message || 'Bad request'), status);
+      const message = status === 400 ? 'Malformed request body: expected valid JSON' : err.message || 'Bad request';
+      return c.json(errorBody(status === 400 ? 'bad_request' : 'http_error', message), status);
     }
     const requestId = c.get('requestId');
-    deps.logger.error({ requestId, err: { type: err.name, message: err.message } }, 'unhandled error');
+    if (err instanceof ServiceError) {
+      c.get('log').warn({ err }, 'Temporal unavailable');
+      return c.json(errorBody('upstream_unavailable', 'The workflow service is unavailable; try again shortly', { request_id: requestId }), 502);
+    }
+    c.get('log').error({ err }, 'unhandled error');
     return c.json(errorBody('internal_error', `Internal error; quote request id ${requestId}`, { request_id: requestId }), 500);
   });
   return app;

@@ -10,8 +10,9 @@ export interface ApiDeps {
     taskQueue: string;
     allowLoopback: boolean;
     sandboxTtlSeconds: number;
+    jwtSecret?: string;
+    jwksUrl?: string;
+    allowedOrigins: string[];
+    rateLimit: { burst: number; perMinute: number };
   };
 }
-
-/** Until JWT auth lands (REST API issue), every caller acts as this user. */
-export const ANONYMOUS_USER = 'anonymous';

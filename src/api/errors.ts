@@ -8,6 +8,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -19,5 +20,6 @@ export const errorBody = (code: string, message: string, extra: Record<string, u
 });
 
 export function sendError(c: Context, err: ApiError): Response {
+  for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
   return c.json(errorBody(err.code, err.message, err.extra), err.status);
 }

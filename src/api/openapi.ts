@@ -1,75 +1,102 @@
 import { z } from 'zod';
 import {
+  acceptedSchema,
   connectRequestSchema,
   connectResponseSchema,
   createProjectSchema,
   errorSchema,
+  listReposQuerySchema,
   projectSchema,
+  repoListSchema,
   repoSchema,
   repoStatusSchema,
+  retryRequestSchema,
 } from './schemas.js';
 
-const json = (schema: z.ZodType, io: 'input' | 'output' = 'output') => {
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-  return { 'application/json': { schema: rest } };
+  return rest;
 };
+const json = (schema: z.ZodType, io: 'input' | 'output' = 'output') => ({ 'application/json': { schema: jsonSchema(schema, io) } });
+const ok = (description: string, schema: z.ZodType) => ({ description, content: json(schema) });
 const error = (description: string) => ({ description, content: json(errorSchema) });
-const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } });
+const uuidParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } });
+const body = (schema: z.ZodType) => ({ required: true, content: json(schema, 'input') });
+
+/** Errors every authenticated endpoint can answer. */
+const common = {
+  401: error('Missing, invalid or expired bearer token (`unauthorized`)'),
+  422: error('Invalid input (`validation_error`, with `issues`)'),
+  500: error('Internal error (`internal_error`, with a request id to quote)'),
+};
+const posting = { ...common, 413: error('Request body over 64 KiB (`payload_too_large`)'), 429: error('Rate limited (`rate_limited`; see Retry-After)') };
+const authed = { security: [{ bearerAuth: [] }] };
 
 /** The OpenAPI document, generated from the same zod schemas that validate requests. */
 export function openApiDocument(allowLoopback: boolean) {
+  const listQuery = jsonSchema(listReposQuerySchema, 'input') as { properties: Record<string, unknown> };
   return {
     openapi: '3.1.0',
     info: { title: 'repo-connector', version: '0.1.0', description: 'Connects Git repositories to the platform.' },
+    components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     paths: {
       '/api/v1/projects': {
-        post: {
-          summary: 'Create a project',
-          requestBody: { required: true, content: json(createProjectSchema, 'input') },
-          responses: { 201: { description: 'Created', content: json(projectSchema) }, 422: error('Invalid input') },
-        },
+        post: { ...authed, summary: 'Create a project owned by the caller', requestBody: body(createProjectSchema),
+          responses: { 201: ok('Created', projectSchema), ...posting } },
       },
       '/api/v1/projects/{project_id}': {
-        get: {
-          summary: 'Get a project',
-          parameters: [pathParam('project_id')],
-          responses: { 200: { description: 'The project', content: json(projectSchema) }, 404: error('No such project') },
-        },
+        get: { ...authed, summary: 'Get one of the caller\'s projects', parameters: [uuidParam('project_id')],
+          responses: { 200: ok('The project', projectSchema), 404: error('No such project of the caller\'s (`project_not_found`)'), ...common } },
       },
       '/api/v1/code/connect': {
         post: {
+          ...authed,
           summary: 'Connect a Git repository',
-          description: 'Starts (or, for a repeated request_id, finds) the connectRepository workflow and answers once it admits the request.',
-          requestBody: { required: true, content: json(connectRequestSchema(allowLoopback), 'input') },
+          description: 'Starts (or, for a repeated request_id, finds) the connectRepository workflow and answers once it admits or rejects the request.',
+          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', format: 'uuid' }, description: 'Same as request_id; both given and different is a 422' }],
+          requestBody: body(connectRequestSchema(allowLoopback)),
           responses: {
-            201: { description: 'Admitted', content: json(connectResponseSchema) },
-            200: { description: 'Already admitted for this request_id', content: json(connectResponseSchema) },
-            404: error('Unknown project'),
-            422: error('Invalid input'),
+            201: ok('Admitted', connectResponseSchema),
+            200: ok('Already admitted for this request_id', connectResponseSchema),
+            ...posting,
+            401: error('Bearer token invalid (`unauthorized`) or Git token rejected (`invalid_credentials`)'),
+            404: error('Unknown project (`project_not_found`) or repository (`repository_not_found`)'),
+            409: error('request_id reused with other parameters (`idempotency_key_reused`)'),
+            413: error('Repository too large (`repository_too_large`, with estimated_size_mb and limit_mb) or body over 64 KiB'),
+            502: error('Git server or workflow service unreachable (`upstream_unavailable`)'),
+            507: error('No disk space for the clone (`insufficient_storage`)'),
           },
         },
       },
       '/api/v1/code/repos/{repo_id}': {
-        get: {
-          summary: 'Get a repository',
-          parameters: [pathParam('repo_id')],
-          responses: { 200: { description: 'The repository', content: json(repoSchema) }, 404: error('No such repository') },
-        },
+        get: { ...authed, summary: 'Get a repository', parameters: [uuidParam('repo_id')],
+          responses: { 200: ok('The repository', repoSchema), 404: error('No such repository of the caller\'s (`not_found`)'), ...common } },
       },
       '/api/v1/code/repos/{repo_id}/status': {
+        get: { ...authed, summary: 'Clone status and live progress', parameters: [uuidParam('repo_id')],
+          responses: { 200: ok('Status', repoStatusSchema), 404: error('No such repository (`not_found`)'), ...common } },
+      },
+      '/api/v1/code/projects/{project_id}/repos': {
         get: {
-          summary: 'Clone status and live progress',
-          parameters: [pathParam('repo_id')],
-          responses: { 200: { description: 'Status', content: json(repoStatusSchema) }, 404: error('No such repository') },
+          ...authed,
+          summary: 'A project\'s repositories, oldest first',
+          description: 'A page of at most `limit`; when more follow, the `X-Next-Cursor` header carries the `cursor` for the next page.',
+          parameters: [uuidParam('project_id'), ...Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }))],
+          responses: { 200: ok('The page', repoListSchema), 404: error('No such project (`project_not_found`)'), ...common },
         },
+      },
+      '/api/v1/code/repos/{repo_id}/cleanup': {
+        post: { ...authed, summary: 'Remove the sandbox now (signals the workflow)', parameters: [uuidParam('repo_id')],
+          responses: { 202: ok('Cleanup requested', acceptedSchema), 404: error('No such repository (`not_found`)'), 409: error('Already cleaned, or its workflow has ended (`invalid_state`)'), ...posting } },
+      },
+      '/api/v1/code/repos/{repo_id}/retry': {
+        post: { ...authed, summary: 'Clone a FAILED repository again, optionally with a new access token', parameters: [uuidParam('repo_id')],
+          requestBody: body(retryRequestSchema),
+          responses: { 202: ok('Retry requested', acceptedSchema), 404: error('No such repository (`not_found`)'), 409: error('Not FAILED (`invalid_state`)'), ...posting } },
       },
       '/healthz': { get: { summary: 'Process alive', responses: { 200: { description: 'Alive' } } } },
-      '/readyz': {
-        get: {
-          summary: 'PostgreSQL and Temporal both answer',
-          responses: { 200: { description: 'Ready' }, 503: error('A dependency is down') },
-        },
-      },
+      '/readyz': { get: { summary: 'PostgreSQL and Temporal both answer', responses: { 200: { description: 'Ready' }, 503: error('Names what is down (`not_ready`)') } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
     },
   };
 }

@@ -1,30 +1,36 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isForbiddenAddress, isLoopback } from '../git/remote-guard.js';
 
 const uuid = z.string().uuid();
 
 /**
- * https URLs only (http for loopback hosts when GIT_ALLOW_LOOPBACK=true); no credentials,
- * query or fragment, so nothing secret can ride in the URL and git sees a plain address.
+ * `https://host[:port]/path` only (http for loopback hosts when GIT_ALLOW_LOOPBACK=true): no
+ * credentials, query, fragment, whitespace or control characters, and no IP literal in a
+ * private, loopback, link-local, CGNAT or metadata range in any notation (the URL parser turns
+ * decimal, octal, hex and IPv4-mapped forms into the canonical address first). Host names are
+ * resolved and checked again by the worker right before git connects.
  */
-export function gitUrlSchema(allowLoopback: boolean) {
-  return z
-    .string()
-    .min(1)
-    .max(2048)
-    .refine((value) => {
-      if (/[\s\u0000-\u001f\u007f]/.test(value)) return false;
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        return false;
-      }
-      if (url.username || url.password || url.search || url.hash || url.pathname.length <= 1) return false;
-      if (url.protocol === 'https:') return true;
-      const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-      return allowLoopback && url.protocol === 'http:' && loopback;
-    }, 'Invalid Git repository URL format');
+export function isAcceptableGitUrl(value: string, allowLoopback: boolean): boolean {
+  if (/[\s\u0000-\u001f\u007f]/.test(value) || !/^https?:\/\//i.test(value)) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.search || url.hash || value.includes('?') || value.includes('#')) return false;
+  if (url.pathname.length <= 1) return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || (isIP(host) !== 0 && isLoopback(host));
+  if (isIP(host) !== 0 && isForbiddenAddress(host, allowLoopback)) return false;
+  if (host === 'localhost' && !allowLoopback) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && allowLoopback && loopback;
 }
+
+export const gitUrlSchema = (allowLoopback: boolean) =>
+  z.string().min(1).max(2048).refine((v) => isAcceptableGitUrl(v, allowLoopback), 'Invalid Git repository URL format');
 
 export const accessTokenSchema = z
   .string()
@@ -45,6 +51,12 @@ export function connectRequestSchema(allowLoopback: boolean) {
 export const createProjectSchema = z.strictObject({ name: z.string().trim().min(1).max(200) });
 
 export const repoParamsSchema = z.object({ repo_id: uuid });
+export const retryRequestSchema = z.strictObject({ access_token: accessTokenSchema.optional() });
+export const listReposQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export const idempotencyHeaderSchema = z.looseObject({ 'idempotency-key': uuid.optional() });
 export const projectParamsSchema = z.object({ project_id: uuid });
 
 const timestamp = z.string().datetime({ offset: true });
@@ -86,6 +98,9 @@ export const repoStatusSchema = z.object({
   workflow_id: z.string().nullable(),
   updated_at: timestamp,
 });
+
+export const repoListSchema = z.array(repoSchema);
+export const acceptedSchema = z.object({ repo_id: uuid, clone_status: cloneStatus, workflow_id: z.string() });
 
 export const errorSchema = z.object({
   detail: z.looseObject({ error: z.string(), message: z.string() }),

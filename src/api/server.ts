@@ -1,9 +1,9 @@
-import { loadConnectedConfigOrExit } from '../config/env.js';
+import { loadConnectedConfigOrExit, requireAuth } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { runUntilSignal } from '../infra/lifecycle.js';
 import { startApiService } from './start-api.js';
 
-const config = loadConnectedConfigOrExit();
+const config = loadConnectedConfigOrExit(process.env, requireAuth);
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
 await runUntilSignal(logger, async () => {
   const api = await startApiService(config, logger);

@@ -39,6 +39,10 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       allowLoopback: config.GIT_ALLOW_LOOPBACK,
       sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
+      jwtSecret: config.JWT_SECRET,
+      jwksUrl: config.JWKS_URL,
+      allowedOrigins: config.ALLOWED_ORIGINS,
+      rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
     },
   });
   const server = await listen(app, config.HOST, config.PORT);

@@ -40,6 +40,15 @@ export const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
+  /** RS256/ES256 tokens are also accepted when their key is published here. */
+  JWKS_URL: optional(z.string().url()),
+  /** Comma-separated origins allowed by CORS; empty allows none. */
+  ALLOWED_ORIGINS: z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  /** Token bucket per user for POST endpoints: capacity, and tokens refilled per minute. */
+  RATE_LIMIT_BURST: positiveInt.default(20),
+  RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
+  /** When set, the worker serves Prometheus metrics on this port (the API always serves /metrics). */
+  WORKER_METRICS_PORT: optional(z.coerce.number().int().min(1).max(65535)),
   MAX_REPO_SIZE_MB: z.coerce.number().positive().default(100),
   MAX_REPO_FILES: positiveInt.default(100_000),
   /** Admission estimate = on-disk size of a tip-only probe × this factor (reported, never used to reject). */
@@ -47,6 +56,8 @@ export const envSchema = z.object({
   GIT_CLONE_TIMEOUT: positiveInt.default(300),
   SANDBOX_BASE_PATH: z.string().min(1).default('/tmp/repos'),
   SANDBOX_TTL_SECONDS: positiveInt.default(86400),
+  /** Disk kept free beyond a clone's own budget (MAX_REPO_SIZE_MB + 5 %) before a clone may start. */
+  SANDBOX_MIN_FREE_MB: z.coerce.number().min(0).default(0),
   GIT_ALLOW_LOOPBACK: flag.default(false),
   WORKER_CONCURRENCY: positiveInt.default(4),
   /** Names this host's task queue, which cleanup of the clones on its disk is sent to; stable across restarts. */
@@ -64,6 +75,14 @@ export function requireServices(config: Config): ConnectedConfig {
   const missing = (['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const).filter((name) => !config[name]);
   if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: required by this entry point (npm start provides its own)`));
   return config as ConnectedConfig;
+}
+
+/** The API cannot authenticate anyone without a JWT secret or a JWKS URL. */
+export function requireAuth<T extends Config>(config: T): T {
+  if (!config.JWT_SECRET && !config.JWKS_URL) {
+    throw new ConfigError(['JWT_SECRET: required by the API unless JWKS_URL is set (npm start generates one)']);
+  }
+  return config;
 }
 
 /** Names whose values must never be printed, logged or echoed back in an error. */
@@ -101,8 +120,8 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** For the production entry points, which use external PostgreSQL and Temporal only. */
-export function loadConnectedConfigOrExit(env: NodeJS.ProcessEnv = process.env): ConnectedConfig {
-  return exitOnConfigError(() => requireServices(loadConfig(env)));
+export function loadConnectedConfigOrExit(env: NodeJS.ProcessEnv = process.env, check: (c: ConnectedConfig) => ConnectedConfig = (c) => c): ConnectedConfig {
+  return exitOnConfigError(() => check(requireServices(loadConfig(env))));
 }
 
 function exitOnConfigError<T>(load: () => T): T {

@@ -1,37 +1,8 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { maskDeep, maskString } from './masking.js';
 
 export type { Logger };
-
-/**
- * The design's masking format: the first and last four characters of a long secret, `***`
- * for a short one, so operators can tell two tokens apart without being able to use either.
- */
-export function maskSecret(value: unknown): string {
-  if (typeof value !== 'string' || value.length <= 8) return '***';
-  return `${value.slice(0, 4)}...${value.slice(-4)}`;
-}
-
-/** Field names that carry secrets wherever they appear in a log object (one level of nesting). */
-const SECRET_KEYS = [
-  'access_token',
-  'accessToken',
-  'token',
-  'password',
-  'secret',
-  'authorization',
-  'Authorization',
-  'JWT_SECRET',
-  'MASTER_ENCRYPTION_KEY',
-  'DATABASE_URL',
-  'databaseUrl',
-];
-
-export const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((k) => `*.${k}`),
-  'req.headers.authorization',
-  'req.headers.cookie',
-];
+export { maskSecret } from './masking.js';
 
 export interface LoggerSettings {
   level: string;
@@ -40,10 +11,27 @@ export interface LoggerSettings {
   pretty?: boolean;
 }
 
+/**
+ * Every line goes through the design's masking (src/config/masking.ts) inside the logger
+ * itself: the merged object deeply, the message and its interpolation arguments as strings.
+ * No call site can forget it.
+ */
+const masking: Pick<LoggerOptions, 'formatters' | 'hooks'> = {
+  formatters: {
+    log: (object) => maskDeep(object) as Record<string, unknown>,
+  },
+  hooks: {
+    logMethod(args, method) {
+      const masked = args.map((a) => (typeof a === 'string' ? maskString(a) : maskDeep(a)));
+      return method.apply(this, masked as Parameters<typeof method>);
+    },
+  },
+};
+
 export function createLogger(settings: LoggerSettings, destination?: NodeJS.WritableStream): Logger {
   const options: LoggerOptions = {
     level: settings.level,
-    redact: { paths: REDACT_PATHS, censor: (value) => maskSecret(value) },
+    ...masking,
     base: settings.name ? { service: settings.name } : {},
     timestamp: pino.stdTimeFunctions.isoTime,
   };

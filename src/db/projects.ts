@@ -23,7 +23,9 @@ export async function createProject(sql: Queryable, input: { name: string; owner
   return toProject(row!);
 }
 
-export async function findProject(sql: Queryable, id: string): Promise<Project | undefined> {
-  const [row] = await sql<ProjectRow[]>`select id, name, owner_id, created_at from projects where id = ${id}`;
+/** The project, if it exists and belongs to `ownerId`; anything else looks the same: not found. */
+export async function findOwnedProject(sql: Queryable, id: string, ownerId: string): Promise<Project | undefined> {
+  const [row] = await sql<ProjectRow[]>`
+    select id, name, owner_id, created_at from projects where id = ${id} and owner_id = ${ownerId}`;
   return row ? toProject(row) : undefined;
 }

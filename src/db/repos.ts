@@ -112,6 +112,29 @@ export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): 
   });
 }
 
+/** The repository, if its project belongs to `ownerId`. */
+export async function findOwnedRepo(sql: Queryable, id: string, ownerId: string): Promise<CodeRepo | undefined> {
+  const [row] = await sql<CodeRepoRow[]>`
+    select ${sql.unsafe(REPO_COLUMNS.replace(/(\w+)/g, 'r.$1'))}
+    from code_repos r join projects p on p.id = r.project_id
+    where r.id = ${id} and p.owner_id = ${ownerId}`;
+  return row ? toRepo(row) : undefined;
+}
+
+/**
+ * A page of a project's repositories, oldest first: keyset pagination on (created_at, id),
+ * continuing after the row `afterId` (compared in the database, at its full timestamp precision).
+ */
+export async function listProjectRepos(sql: Queryable, projectId: string, limit: number, afterId?: string): Promise<CodeRepo[]> {
+  const rows = await sql<CodeRepoRow[]>`
+    select ${sql.unsafe(REPO_COLUMNS)} from code_repos
+    where project_id = ${projectId}
+      ${afterId ? sql`and (created_at, id) > (select created_at, id from code_repos where id = ${afterId} and project_id = ${projectId})` : sql``}
+    order by created_at, id
+    limit ${limit}`;
+  return rows.map(toRepo);
+}
+
 export async function findRepo(sql: Queryable, id: string): Promise<CodeRepo | undefined> {
   const [row] = await sql<CodeRepoRow[]>`select ${sql.unsafe(REPO_COLUMNS)} from code_repos where id = ${id}`;
   return row ? toRepo(row) : undefined;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { loadConfigOrExit, type ConnectedConfig } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
+import { ensureDevJwtSecret } from './secrets.js';
 import { ensureDevMasterKey } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
@@ -56,6 +57,7 @@ await runUntilSignal(logger, async (register) => {
     TEMPORAL_ADDRESS: temporalAddress,
     MASTER_ENCRYPTION_KEY:
       config.MASTER_ENCRYPTION_KEY ?? (config.KMS_KEY_ID ? undefined : await ensureDevMasterKey(config.DATA_DIR, logger)),
+    JWT_SECRET: config.JWT_SECRET ?? (config.JWKS_URL ? undefined : await ensureDevJwtSecret(config.DATA_DIR)),
   };
 
   const sql = createSql(databaseUrl, { max: 1, applicationName: 'repo-connector-migrate' });
@@ -73,6 +75,6 @@ await runUntilSignal(logger, async (register) => {
 
   logger.info(
     { api: api.url, docs: `${api.url}/docs`, readiness: `${api.url}/readyz`, temporalUi: temporalUi ?? `(external Temporal at ${temporalAddress})` },
-    `ready: API ${api.url} · docs ${api.url}/docs · Temporal UI ${temporalUi ?? 'external'} · press Ctrl-C to stop`,
+    `ready: API ${api.url} · docs ${api.url}/docs · Temporal UI ${temporalUi ?? 'external'} · a token: npm run token -- <user> · Ctrl-C stops`,
   );
 });

@@ -37,6 +37,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
       sizeEstimateFactor: config.SIZE_ESTIMATE_FACTOR,
       hostTaskQueue: hostTaskQueueOf(config),
       sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
+      minFreeMb: config.SANDBOX_MIN_FREE_MB,
     },
   };
   try {

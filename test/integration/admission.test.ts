@@ -14,7 +14,7 @@ const name = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 // A 1 MB budget keeps the repositories small; the factor makes a 0.4 MB tip "estimate" 1.4 MB.
 beforeAll(async () => {
   app = await startAppUnderTest(stack, { MAX_REPO_SIZE_MB: '1', SIZE_ESTIMATE_FACTOR: '3.5', SANDBOX_TTL_SECONDS: '3600' });
-  projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'admission' })).body.id;
+  projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'admission' })).body.id;
 });
 
 afterAll(async () => {
@@ -28,7 +28,7 @@ const body = (gitUrl: string, overrides: Record<string, unknown> = {}) => ({
   request_id: randomUUID(),
   ...overrides,
 });
-const connect = (b: Record<string, unknown>) => call(app.api, 'POST', '/api/v1/code/connect', b);
+const connect = (b: Record<string, unknown>) => call(app, 'POST', '/api/v1/code/connect', b);
 
 async function rowCount(requestId: unknown): Promise<number> {
   const [row] = await app.sql<{ n: number }[]>`select count(*)::int as n from code_repos where request_id = ${requestId as string}`;

@@ -12,7 +12,7 @@ let projectId: string;
 
 beforeAll(async () => {
   app = await startAppUnderTest(stack, { MAX_REPO_SIZE_MB: '1', MAX_REPO_FILES: '20', SANDBOX_TTL_SECONDS: '3600' });
-  projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'budget' })).body.id;
+  projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'budget' })).body.id;
 });
 
 afterAll(async () => {
@@ -24,7 +24,7 @@ describe('the clone\'s enforced size budget', () => {
     const name = `heavy-history-${randomUUID().slice(0, 8)}`;
     await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(3_000_000) }, { 'README.md': 'light\n' });
     // Served slowly enough that the sampling below sees the clone in progress.
-    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
       git_url: `${stack.gitUrl}/slow/1000000/${name}.git`,
       access_token: stack.gitToken,
       project_id: projectId,
@@ -52,7 +52,7 @@ describe('the clone\'s enforced size budget', () => {
     expect(largest).toBeLessThanOrEqual(1.05 * 1024 * 1024);
     expect(existsSync(sandbox)).toBe(false);
 
-    const status = await call(app.api, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
+    const status = await call(app, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
     expect(status.body).toMatchObject({ clone_status: 'FAILED', sandbox_path: null });
     expect(status.body.error_message).toMatch(/exceeds 1MB limit/);
   });
@@ -60,7 +60,7 @@ describe('the clone\'s enforced size budget', () => {
   it('fails a repository with more files than MAX_REPO_FILES before checking anything out', async () => {
     const name = `many-files-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, name, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.txt`, `${i}\n`])));
-    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
       git_url: `${stack.gitUrl}/${name}.git`,
       access_token: stack.gitToken,
       project_id: projectId,

@@ -20,7 +20,7 @@ beforeAll(async () => {
     'assets/noise.bin': randomBytes(200_000),
   });
   repoUrl = `${stack.gitUrl}/hello.git`;
-  const created = await call(app.api, 'POST', '/api/v1/projects', { name: 'e2e' });
+  const created = await call(app, 'POST', '/api/v1/projects', { name: 'e2e' });
   expect(created.status).toBe(201);
   projectId = created.body.id;
 });
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 const connect = (gitUrl: string, requestId = randomUUID()) =>
-  call(app.api, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: requestId });
+  call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: requestId });
 
 describe('connectRepository, end to end', () => {
   it('admits, clones into the sandbox, reaches COMPLETED, and cleans up on the cleanup signal', async () => {
@@ -46,7 +46,7 @@ describe('connectRepository, end to end', () => {
     expect(state).toMatchObject({ stage: 'waiting_for_cleanup', repoId, progressPercent: 100, cloneAttempts: 1, error: null });
 
     const expectedPath = path.join(app.config.SANDBOX_BASE_PATH, projectId, repoId, 'repository');
-    const repo = await call(app.api, 'GET', `/api/v1/code/repos/${repoId}`);
+    const repo = await call(app, 'GET', `/api/v1/code/repos/${repoId}`);
     expect(repo.body).toMatchObject({ id: repoId, project_id: projectId, clone_status: 'COMPLETED', sandbox_path: expectedPath });
     expect(repo.body.repository_size_mb).toBeGreaterThan(0);
     expect(await readFile(path.join(expectedPath, 'src/main.ts'), 'utf8')).toBe('export const answer = 42;\n');
@@ -67,7 +67,7 @@ describe('connectRepository, end to end', () => {
     await handle.signal(cleanupSignal);
     expect(await handle.result()).toMatchObject({ repoId, cloneStatus: 'CLEANED' });
     expect(existsSync(path.join(app.config.SANDBOX_BASE_PATH, projectId, repoId))).toBe(false);
-    const cleaned = await call(app.api, 'GET', `/api/v1/code/repos/${repoId}`);
+    const cleaned = await call(app, 'GET', `/api/v1/code/repos/${repoId}`);
     expect(cleaned.body).toMatchObject({ clone_status: 'CLEANED', sandbox_path: null });
 
     const audit = await app.sql`select from_state, to_state from audit_log where repo_id = ${repoId} and action = 'repo.status_changed' or (repo_id = ${repoId} and action = 'repo.created') order by id`;

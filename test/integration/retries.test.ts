@@ -13,7 +13,7 @@ let repo: string;
 
 beforeAll(async () => {
   app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600' });
-  projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'retries' })).body.id;
+  projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'retries' })).body.id;
   repo = `flaky-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, repo, { 'README.md': 'retry me\n', 'data.bin': randomBytes(300_000) });
 });
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 const connect = (gitUrl: string) =>
-  call(app.api, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+  call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
 
 /** When the Git server saw each `info/refs` request for this key. */
 const requestTimes = async (key: string): Promise<number[]> => (await fetch(`${stack.gitUrl}/_requests/${key}`)).json() as Promise<number[]>;
@@ -53,7 +53,7 @@ describe('retries', () => {
     const failed = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
     expect(failed).toMatchObject({ stage: 'failed', error: { code: 'upstream_unavailable' }, cloneAttempts: 1 });
     expect((await requestTimes(key)).length).toBe(5);
-    const status = await call(app.api, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
+    const status = await call(app, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
     expect(status.body).toMatchObject({ clone_status: 'FAILED', error_message: 'The Git server could not be reached' });
 
     const handle = app.temporal.workflow.getHandle(res.body.workflow_id);

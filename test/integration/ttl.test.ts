@@ -18,10 +18,10 @@ afterAll(async () => {
 
 describe('the sandbox TTL', () => {
   it('cleans the sandbox up by itself once the durable timer fires', async () => {
-    const projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'ttl' })).body.id;
+    const projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'ttl' })).body.id;
     const name = `ttl-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, name, { 'README.md': 'short-lived\n' });
-    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
       git_url: `${stack.gitUrl}/${name}.git`,
       access_token: stack.gitToken,
       project_id: projectId,

@@ -44,7 +44,7 @@ async function processesMentioning(text: string): Promise<number[]> {
 beforeAll(async () => {
   // The API runs here; the worker runs as a separate process so that it can be killed.
   app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600' }, { worker: false });
-  projectId = (await call(app.api, 'POST', '/api/v1/projects', { name: 'crash' })).body.id;
+  projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'crash' })).body.id;
 });
 
 afterAll(async () => {
@@ -58,7 +58,7 @@ describe('a worker killed mid-clone', () => {
     await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'survivor\n' });
     const first = await startWorkerProcess();
     const requestId = randomUUID();
-    const res = await call(app.api, 'POST', '/api/v1/code/connect', {
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
       git_url: `${stack.gitUrl}/slow/150000/${name}.git`,
       access_token: stack.gitToken,
       project_id: projectId,

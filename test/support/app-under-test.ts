@@ -6,12 +6,19 @@ import { loadConfig, type ConnectedConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/config/logger.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { startWorkerService, type WorkerService } from '../../src/worker/start-worker.js';
+import { Writable } from 'node:stream';
+import { sign } from 'hono/jwt';
+import { createApp } from '../../src/api/app.js';
+import type { ApiDeps } from '../../src/api/deps.js';
+import type { Logger } from '../../src/config/logger.js';
 import { vi } from 'vitest';
 import { getStateQuery, type ConnectRepositoryState } from '../../src/shared/connect-repository.js';
 import type { TestStack } from './stack.js';
 
 export interface AppUnderTest {
   api: ApiService;
+  /** A valid bearer token for `user` (default: the app's default test user). */
+  tokenFor(user?: string): Promise<string>;
   /** Absent when the test runs its worker as a separate process. */
   worker: WorkerService | undefined;
   sql: Sql;
@@ -38,6 +45,9 @@ export async function startAppUnderTest(
     SANDBOX_BASE_PATH: path.join(stack.workDir, `sandbox-${randomUUID()}`),
     GIT_ALLOW_LOOPBACK: 'true',
     MASTER_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    // Tests fire many requests as one user; the limiter has its own tests.
+    RATE_LIMIT_BURST: '10000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     WORKER_HOST_ID: `test-host-${randomUUID()}`,
     ...env,
@@ -50,6 +60,7 @@ export async function startAppUnderTest(
   const temporal = new Client({ connection });
   return {
     api,
+    tokenFor: (user = DEFAULT_USER) => tokenFor(config.JWT_SECRET!, user),
     worker,
     sql,
     temporal,
@@ -84,12 +95,63 @@ export async function waitForState(
   }, { timeout, interval: 100 });
 }
 
-/** JSON request against the running API. */
-export async function call(api: ApiService, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${api.url}${route}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+export const DEFAULT_USER = 'test-user';
+
+/** An HS256 token like `npm run token` prints, valid for `ttlSeconds` (negative: already expired). */
+export async function tokenFor(secret: string, sub: string, ttlSeconds = 3600): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return sign({ sub, iat: now, exp: now + ttlSeconds }, secret, 'HS256');
+}
+
+/** JSON request against the running API, as the default test user unless `as` names another. */
+export async function call(
+  app: AppUnderTest,
+  method: string,
+  route: string,
+  body?: unknown,
+  as?: string,
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${await app.tokenFor(as)}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${app.api.url}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+/** Captures every log line the app writes, for masking assertions. */
+export function captureLogs(): { logger: Logger; text: () => string; lines: () => Array<Record<string, unknown>> } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
   });
-  return { status: res.status, body: await res.json() };
+  const text = () => chunks.join('');
+  return {
+    logger: createLogger({ level: 'debug' }, stream),
+    text,
+    lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/**
+ * The HTTP app (for `app.request()`) over the same database, Temporal client and task queue as
+ * `app`, whose worker serves its workflows; settings can be overridden per test.
+ */
+export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<ApiDeps['settings']> = {}, deps: Partial<ApiDeps> = {}) {
+  return createApp({
+    sql: app.sql,
+    temporal: app.temporal,
+    logger,
+    settings: {
+      taskQueue: app.config.TEMPORAL_TASK_QUEUE,
+      allowLoopback: app.config.GIT_ALLOW_LOOPBACK,
+      sandboxTtlSeconds: app.config.SANDBOX_TTL_SECONDS,
+      jwtSecret: app.config.JWT_SECRET,
+      allowedOrigins: ['https://ui.example'],
+      rateLimit: { burst: 1000, perMinute: 1000 },
+      ...overrides,
+    },
+    ...deps,
+  });
 }

@@ -37,6 +37,7 @@ function depsWith(rows: unknown[] = []): ActivityDeps {
       sizeEstimateFactor: 1.5,
       hostTaskQueue: 'q-host-test',
       sandboxTtlSeconds: 60,
+      minFreeMb: 0,
     },
   };
 }

@@ -1,0 +1,52 @@
+import type { Project } from '../db/projects.js';
+import type { CodeRepo } from '../db/repos.js';
+import type { Admission, ConnectRepositoryState } from '../shared/connect-repository.js';
+
+/** The design's response shapes, field for field. */
+const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
+
+export const projectBody = (p: Project) => ({ id: p.id, name: p.name, owner_id: p.ownerId, created_at: iso(p.createdAt) });
+
+export const connectBody = (admission: Admission, workflowId: string, runId: string | null) => ({
+  repo_id: admission.repoId,
+  git_url: admission.gitUrl,
+  connected: true as const,
+  task_id: runId,
+  workflow_id: workflowId,
+  estimated_size_mb: admission.estimatedSizeMb,
+  clone_status: admission.cloneStatus,
+  created_at: iso(admission.createdAt),
+});
+
+export const admissionOf = (repo: CodeRepo): Admission => ({
+  repoId: repo.id,
+  gitUrl: repo.gitUrl,
+  cloneStatus: repo.cloneStatus,
+  estimatedSizeMb: repo.repositorySizeMb,
+  createdAt: repo.createdAt.toISOString(),
+});
+
+export const repoBody = (r: CodeRepo) => ({
+  id: r.id,
+  project_id: r.projectId,
+  git_url: r.gitUrl,
+  repository_size_mb: r.repositorySizeMb,
+  clone_status: r.cloneStatus,
+  sandbox_path: r.sandboxPath,
+  created_at: iso(r.createdAt),
+  updated_at: iso(r.updatedAt),
+});
+
+/** The row, enriched by the workflow's live state when Temporal answered. */
+export const statusBody = (r: CodeRepo, live: ConnectRepositoryState | undefined) => ({
+  repo_id: r.id,
+  clone_status: r.cloneStatus,
+  repository_size_mb: r.repositorySizeMb,
+  sandbox_path: r.sandboxPath,
+  progress_message: live?.progressMessage ?? null,
+  error_message: r.errorMessage,
+  progress_percent: live?.progressPercent ?? (r.cloneStatus === 'COMPLETED' || r.cloneStatus === 'CLEANED' ? 100 : null),
+  stage: live?.stage ?? null,
+  workflow_id: r.workflowId,
+  updated_at: iso(r.updatedAt),
+});
