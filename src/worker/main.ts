@@ -1,12 +1,17 @@
 import { loadConnectedConfigOrExit } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { runUntilSignal } from '../infra/lifecycle.js';
+import { serveMetrics } from '../observability/metrics-server.js';
 import { startWorkerService } from './start-worker.js';
 
 const config = loadConnectedConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-await runUntilSignal(logger, async () => {
+await runUntilSignal(logger, async (register) => {
+  if (config.WORKER_METRICS_PORT) {
+    const metrics = await serveMetrics(config.HOST, config.WORKER_METRICS_PORT);
+    register({ name: 'metrics', stop: metrics.stop });
+  }
   const worker = await startWorkerService(config, logger);
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
-  return [{ name: 'worker', stop: worker.stop, done: worker.done }];
+  register({ name: 'worker', stop: worker.stop, done: worker.done });
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, hostTaskQueue: worker.hostTaskQueue }, 'worker running');
 });

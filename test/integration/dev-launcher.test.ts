@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { freePort } from '../../src/infra/ports.js';
 import { exited } from '../../src/infra/child-process.js';
 
 const stack = inject('stack');
+const run = promisify(execFile);
 
 interface Launch {
   child: ChildProcess;
@@ -77,11 +79,15 @@ describe('npm start (embedded defaults)', () => {
     const first = await launch(env);
     expect((await fetch(`${first.ready.api}/readyz`)).status).toBe(200);
     expect((await fetch(first.ready.temporalUi)).status).toBe(200);
+    // `npm run token -- <user>` signs with the secret npm start generated into the data folder.
+    const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'src/dev/token.ts', 'launcher-user'], { env });
+    const auth = { authorization: `Bearer ${token.trim()}` };
     const created = await fetch(`${first.ready.api}/api/v1/projects`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ name: 'survives restarts' }),
     });
+    expect(created.status).toBe(201);
     const project = (await created.json()) as { id: string };
 
     const children = await descendants(first.child.pid!);
@@ -94,7 +100,7 @@ describe('npm start (embedded defaults)', () => {
 
     const second = await launch(env);
     try {
-      const again = await fetch(`${second.ready.api}/api/v1/projects/${project.id}`);
+      const again = await fetch(`${second.ready.api}/api/v1/projects/${project.id}`, { headers: auth });
       expect(again.status).toBe(200);
       expect(await again.json()).toMatchObject({ id: project.id, name: 'survives restarts' });
     } finally {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { exited } from '../../src/infra/child-process.js';
+import { freePort } from '../../src/infra/ports.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { call, configEnv, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
@@ -15,9 +16,9 @@ let projectId: string;
 const workers: ChildProcess[] = [];
 
 /** `npm run start:worker`'s program, from the sources, as its own OS process; resolves once it polls. */
-async function startWorkerProcess(): Promise<ChildProcess> {
+async function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
-    env: { ...configEnv(app.config), PATH: process.env.PATH!, LOG_LEVEL: 'info' },
+    env: { ...configEnv(app.config), PATH: process.env.PATH!, LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   workers.push(child);
@@ -71,7 +72,8 @@ describe('a worker killed mid-clone', () => {
     await exited(first);
     // git dies with its worker (setpriv --pdeathsig), so it cannot keep writing into the sandbox.
     await vi.waitFor(async () => expect(await processesMentioning(`${name}.git`)).toEqual([]), { timeout: 5000, interval: 50 });
-    await startWorkerProcess();
+    const metricsPort = await freePort();
+    await startWorkerProcess({ WORKER_METRICS_PORT: String(metricsPort) });
 
     const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED', 90_000);
     expect(state.repositorySizeMb).toBeGreaterThan(1);
@@ -81,6 +83,10 @@ describe('a worker killed mid-clone', () => {
     expect(await readdir(projectDir)).toEqual([res.body.repo_id]);
     expect(await readdir(path.join(projectDir, res.body.repo_id))).toEqual(['repository']);
     expect(await readdir(path.join(app.config.SANDBOX_BASE_PATH, '.probes'))).toEqual([]);
+
+    // The worker serves its own metrics: the replacement saw one successful clone.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/repo_clone_duration_seconds_count\{status="ok"\} 1/);
 
     const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
     await handle.signal(cleanupSignal);
