@@ -21,6 +21,8 @@ const base64Key32 = z
   .string()
   .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded');
 
+const list = z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   /** Loopback by default: set 0.0.0.0 deliberately (containers) to expose the API. */
@@ -43,7 +45,7 @@ export const envSchema = z.object({
   /** RS256/ES256 tokens are also accepted when their key is published here. */
   JWKS_URL: optional(z.string().url()),
   /** Comma-separated origins allowed by CORS; empty allows none. */
-  ALLOWED_ORIGINS: z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  ALLOWED_ORIGINS: list,
   /** Token bucket per user for POST endpoints: capacity, and tokens refilled per minute. */
   RATE_LIMIT_BURST: positiveInt.default(20),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
@@ -62,8 +64,14 @@ export const envSchema = z.object({
   WORKER_CONCURRENCY: positiveInt.default(4),
   /** Names this host's task queue, which cleanup of the clones on its disk is sent to; stable across restarts. */
   WORKER_HOST_ID: optional(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, dash, underscore')),
+  /** AWS KMS key that wraps new data keys (region and endpoint from the SDK's standard AWS_* settings). */
   KMS_KEY_ID: optional(z.string().min(1)),
+  /** Comma-separated older KMS keys, still used to open what they wrapped. */
+  KMS_PREVIOUS_KEY_IDS: list,
   MASTER_ENCRYPTION_KEY: optional(base64Key32),
+  /** Comma-separated older local master keys (base64), still used to open what they wrapped. */
+  PREVIOUS_MASTER_ENCRYPTION_KEYS: z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(base64Key32)),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -86,7 +94,7 @@ export function requireAuth<T extends Config>(config: T): T {
 }
 
 /** Names whose values must never be printed, logged or echoed back in an error. */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'JWT_SECRET', 'MASTER_ENCRYPTION_KEY'] as const;
+export const SECRET_SETTINGS = ['DATABASE_URL', 'JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'PREVIOUS_MASTER_ENCRYPTION_KEYS'] as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

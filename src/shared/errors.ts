@@ -10,6 +10,10 @@ export const REPO_ERRORS = {
   upstream_unavailable: { status: 502, retryable: true },
   insufficient_storage: { status: 507, retryable: false },
   git_failed: { status: 502, retryable: false },
+  /** The key management service refused (wrong or disabled key, no permission): a configuration problem. */
+  kms_rejected: { status: 500, retryable: false },
+  /** The key management service is throttling or unreachable. */
+  kms_unavailable: { status: 503, retryable: true },
   /** A request_id reused with different parameters. */
   idempotency_key_reused: { status: 409, retryable: false },
   /** The workflow was cancelled or cleaned up before it finished. */

@@ -12,6 +12,7 @@ import { freePort } from '../../src/infra/ports.js';
 import { findTemporalCli } from '../../src/infra/temporal-cli.js';
 import { startTemporalDevServer } from '../../src/infra/temporal-dev-server.js';
 import { startGitServer } from './git-server.js';
+import { startMotoServer } from './moto-server.js';
 import type { TestStack } from './stack.js';
 
 type Teardown = () => Promise<unknown>;
@@ -75,7 +76,11 @@ export default async function setup(project: TestProject): Promise<Teardown> {
     const git = await startGitServer({ projectRoot: gitRoot, token: gitToken });
     teardowns.push(git.stop);
 
+    const moto = await startMotoServer(logger);
+    teardowns.push(moto.stop);
+
     const stack: TestStack = {
+      kmsEndpoint: moto.endpoint,
       databaseUrl,
       adminUrl,
       temporalAddress: temporal.address,

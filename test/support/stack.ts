@@ -11,6 +11,8 @@ export interface TestStack {
   gitRoot: string;
   /** The only token the Git server accepts. */
   gitToken: string;
+  /** A real AWS KMS API (moto) for this run. */
+  kmsEndpoint: string;
   /** A scratch folder for this run (sandboxes, logs). */
   workDir: string;
 }

@@ -10,7 +10,7 @@ import { createActivities, type ActivityDeps } from '../../src/activities/index.
 import type { SweepResult } from '../../src/activities/cleanup.js';
 import { openToken, type EncryptedToken } from '../../src/activities/encrypt-token.js';
 import { createLogger } from '../../src/config/logger.js';
-import { createLocalKeyProvider } from '../../src/crypto/envelope.js';
+import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import type { Sql } from '../../src/db/client.js';
 
 let base: string;
