@@ -1,10 +1,13 @@
 import { decryptSecret, encryptSecret } from '../crypto/envelope.js';
 import { metrics } from '../observability/metrics.js';
+import { transportContext, type SealedSecret } from '../shared/connect-repository.js';
 import type { ActivityDeps } from './deps.js';
 import { tokenContext } from './deps.js';
 
 export interface EncryptTokenInput {
-  accessToken: string;
+  /** The token as the API sealed it for its trip through Temporal. */
+  sealedToken: SealedSecret;
+  requestId: string;
   projectId: string;
   repoId: string;
 }
@@ -16,8 +19,12 @@ export interface EncryptedToken {
 }
 
 export function createEncryptToken({ keys }: ActivityDeps) {
+  /** Opens the sealed token and encrypts it for storage, bound to its repository and project. */
   return async function encryptToken(input: EncryptTokenInput): Promise<EncryptedToken> {
-    const { ciphertext, keyId } = await encryptSecret(keys, input.accessToken, tokenContext(input.projectId, input.repoId));
+    const token = await decryptSecret(keys, Buffer.from(input.sealedToken.ciphertext, 'base64'), input.sealedToken.keyId,
+      transportContext(input.requestId));
+    metrics.encryptionOperations.inc({ operation: 'decrypt' });
+    const { ciphertext, keyId } = await encryptSecret(keys, token, tokenContext(input.projectId, input.repoId));
     metrics.encryptionOperations.inc({ operation: 'encrypt' });
     return { tokenCiphertext: ciphertext.toString('base64'), tokenKid: keyId };
   };

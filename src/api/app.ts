@@ -13,6 +13,7 @@ import { ApiError, errorBody, sendError } from './errors.js';
 import { DOCS_PAGE, openApiDocument } from './openapi.js';
 import { rateLimit } from './rate-limit.js';
 import { codeRoutes } from './routes/code.js';
+import { codecRoutes } from './routes/codec.js';
 import { healthRoutes } from './routes/health.js';
 import { projectRoutes } from './routes/projects.js';
 
@@ -28,12 +29,14 @@ export function createApp(deps: ApiDeps) {
 
   app.use(requestId({ limitLength: 128, headerName: 'X-Request-Id' }));
   app.use(secureHeaders({ contentSecurityPolicy: undefined }));
-  app.use(cors({
+  const apiCors = cors({
     origin: settings.allowedOrigins,
     allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
     exposeHeaders: ['X-Request-Id', 'X-Next-Cursor', 'Retry-After'],
     maxAge: 600,
-  }));
+  });
+  // /codec has its own CORS: only the Temporal UI's origin may call it.
+  app.use(async (c, next) => (c.req.path.startsWith('/codec/') ? next() : apiCors(c, next)));
   app.use(async (c, next) => {
     c.set('log', deps.logger.child({ requestId: c.get('requestId') }));
     const started = performance.now();
@@ -57,7 +60,9 @@ export function createApp(deps: ApiDeps) {
   app.get('/metrics', async (c) => c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }));
   app.route('/', healthRoutes(deps));
 
-  app.use('/api/v1/*', requireUser({ jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl }));
+  const auth = requireUser({ jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl });
+  app.route('/codec', codecRoutes({ codec: deps.codec, uiOrigin: settings.temporalUiOrigins, ...(settings.codecRequiresAuth ? { auth } : {}) }));
+  app.use('/api/v1/*', auth);
   const limited = rateLimit<ApiEnv>(settings.rateLimit);
   app.use('/api/v1/*', async (c, next) => (c.req.method === 'POST' ? limited(c, next) : next()));
   app.route('/api/v1/projects', projectRoutes(deps));

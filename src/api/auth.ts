@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { verify, verifyWithJwks } from 'hono/jwt';
 import type { JWTPayload } from 'hono/utils/jwt/types';
+import type { ApiEnv } from './context.js';
 import { ApiError } from './errors.js';
 
 export interface AuthSettings {
@@ -10,7 +11,6 @@ export interface AuthSettings {
   jwksUrl?: string;
 }
 
-export type AuthEnv = { Variables: { userId: string } };
 
 const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
@@ -27,7 +27,7 @@ async function verifyToken(token: string, settings: AuthSettings): Promise<JWTPa
  * `Authorization: Bearer <JWT>` (hono's JWT verification): HS256 with JWT_SECRET, or RS256/ES256
  * from JWKS_URL. `exp` and `sub` are required; `sub` becomes the user id the audit trail records.
  */
-export function requireUser(settings: AuthSettings): MiddlewareHandler<AuthEnv> {
+export function requireUser(settings: AuthSettings): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
     const match = header && /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);

@@ -1,10 +1,16 @@
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../config/logger.js';
+import type { KeyProvider } from '../crypto/envelope.js';
 import type { Sql } from '../db/client.js';
 
 export interface ApiDeps {
   sql: Sql;
   temporal: Client;
+  /** Seals access tokens before they enter Temporal, and serves the payload codec endpoint. */
+  keys: KeyProvider;
+  /** The payload codec the API's Temporal client uses; also served at /codec for the Web UI. */
+  codec: PayloadCodec;
   logger: Logger;
   settings: {
     taskQueue: string;
@@ -14,5 +20,9 @@ export interface ApiDeps {
     jwksUrl?: string;
     allowedOrigins: string[];
     rateLimit: { burst: number; perMinute: number };
+    /** Origins of the Temporal Web UI allowed to call /codec. */
+    temporalUiOrigins: string[];
+    /** Whether /codec needs the API's bearer token (only the embedded default turns this off). */
+    codecRequiresAuth: boolean;
   };
 }

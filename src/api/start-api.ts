@@ -3,6 +3,8 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import type { ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
+import { createKeyProvider } from '../crypto/key-provider.js';
+import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
 import { createApp } from './app.js';
 
@@ -30,10 +32,14 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   const sql = createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'repo-connector-api' });
   // Lazy: the API starts (and /readyz can say what is down) even while Temporal is unreachable.
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const keys = createKeyProvider(config);
+  const dataConverter = encryptedDataConverter(keys);
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const app = createApp({
     sql,
     temporal,
+    keys,
+    codec: dataConverter.payloadCodecs![0]!,
     logger,
     settings: {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -43,6 +49,8 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       jwksUrl: config.JWKS_URL,
       allowedOrigins: config.ALLOWED_ORIGINS,
       rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
+      temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
+      codecRequiresAuth: config.CODEC_REQUIRE_AUTH,
     },
   });
   const server = await listen(app, config.HOST, config.PORT);

@@ -46,6 +46,10 @@ export const envSchema = z.object({
   JWKS_URL: optional(z.string().url()),
   /** Comma-separated origins allowed by CORS; empty allows none. */
   ALLOWED_ORIGINS: list,
+  /** Origins of the Temporal Web UI, allowed (CORS) to call the payload codec at /codec. */
+  TEMPORAL_UI_ORIGINS: list,
+  /** Whether /codec needs the API's bearer token. `npm start` turns it off for its loopback-only UI. */
+  CODEC_REQUIRE_AUTH: flag.default(true),
   /** Token bucket per user for POST endpoints: capacity, and tokens refilled per minute. */
   RATE_LIMIT_BURST: positiveInt.default(20),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),

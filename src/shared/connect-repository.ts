@@ -1,6 +1,19 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CloneStatus } from './repo-status.js';
 
+/**
+ * A secret sealed with envelope encryption (base64 ciphertext and the id of the key that wrapped
+ * its data key). The access token only ever travels through Temporal in this form, so not even
+ * the codec endpoint that decodes payloads for the Web UI can show it.
+ */
+export interface SealedSecret {
+  ciphertext: string;
+  keyId: string;
+}
+
+/** The authenticated context of a token sealed for its trip through Temporal. */
+export const transportContext = (requestId: string): string => `transport:${requestId}`;
+
 /** Workflow input. Evolve by adding optional fields only: old histories replay with old inputs. */
 export interface ConnectRepositoryInput {
   requestId: string;
@@ -8,7 +21,8 @@ export interface ConnectRepositoryInput {
   userId: string;
   projectId: string;
   gitUrl: string;
-  accessToken: string;
+  /** The access token, sealed by the API (context: transportContext(requestId)). */
+  sealedToken: SealedSecret;
   /** How long a clone is kept (and a failed run waits for `retry`) before cleanup. */
   sandboxTtlSeconds: number;
 }
@@ -73,9 +87,9 @@ export interface CloneProgress {
   stage: string;
 }
 
-/** A new token for `retry`, already encrypted by the caller or to be encrypted by the workflow. */
+/** `retry`, optionally with a new access token sealed like the input's (context: transportContext(requestId)). */
 export interface RetryRequest {
-  accessToken?: string;
+  sealedToken?: SealedSecret;
   requestedBy?: string;
 }
 

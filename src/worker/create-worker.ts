@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, createHostActivities, type ActivityDeps } from '../activities/index.js';
+import { encryptedDataConverter } from '../crypto/payload-codec.js';
 
 /** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
 const WORKFLOWS_PATH = fileURLToPath(
@@ -21,6 +22,7 @@ export async function createWorker(connection: NativeConnection, settings: Worke
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
+    dataConverter: encryptedDataConverter(deps.keys),
     workflowsPath: WORKFLOWS_PATH,
     activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: settings.concurrency,
@@ -37,6 +39,7 @@ export async function createHostWorker(connection: NativeConnection, settings: W
     connection,
     namespace: settings.namespace,
     taskQueue: deps.settings.hostTaskQueue,
+    dataConverter: encryptedDataConverter(deps.keys),
     activities: createHostActivities(deps),
     maxConcurrentActivityTaskExecutions: settings.concurrency,
     shutdownGraceTime: '5 seconds',

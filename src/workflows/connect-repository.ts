@@ -137,7 +137,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   // Admission: nothing is persisted unless the token is encrypted and the size check passes.
   let token: EncryptedToken;
   try {
-    token = await quick.encryptToken({ accessToken: input.accessToken, projectId: input.projectId, repoId });
+    token = await quick.encryptToken({ sealedToken: input.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
     update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
     const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
     update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
@@ -193,10 +193,10 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       if (cleanupRequested) break;
       const request = retryRequest!;
       retryRequest = undefined;
-      if (request.accessToken) {
-        token = await quick.encryptToken({ accessToken: request.accessToken, projectId: input.projectId, repoId });
+      if (request.sealedToken) {
+        token = await quick.encryptToken({ sealedToken: request.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
       }
-      await quick.resetRepositoryForRetry({ repoId, ...(request.accessToken ? { newToken: token } : {}), audit });
+      await quick.resetRepositoryForRetry({ repoId, ...(request.sealedToken ? { newToken: token } : {}), audit });
       update({ cloneStatus: 'PENDING', error: null, progressPercent: 20, progressMessage: 'Queued for cloning again' });
     } finally {
       cloneScope = undefined;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { decryptSecret, encryptSecret, rewrapSecret, type KeyProvider } from '../../src/crypto/envelope.js';
 import { createKmsKeyProvider } from '../../src/crypto/kms-provider.js';
@@ -98,13 +98,12 @@ describe.each(flavours)('envelope encryption with the $name provider', (flavour)
 });
 
 describe('KMS failures', () => {
-  it('a disabled key is a final refusal (not retried), named in the error', async () => {
-    const keyId = await createKmsKey(client);
-    const provider = createKmsKeyProvider({ client, keyId });
-    await client.send(new DisableKeyCommand({ KeyId: keyId.split('/').pop() })); // moto takes the bare id here
+  // moto does not enforce DisableKey on GenerateDataKey, so the refusal here is a key that does not exist.
+  it('a missing key is a final refusal (not retried), named in the error', async () => {
+    const provider = createKmsKeyProvider({ client, keyId: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000' });
     const err = await encryptSecret(provider, token, 'ctx').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RepoError);
-    expect(err).toMatchObject({ code: 'kms_rejected', message: expect.stringMatching(/DisabledException/) });
+    expect(err).toMatchObject({ code: 'kms_rejected', message: expect.stringMatching(/NotFoundException/) });
   });
 
   it('an unreachable KMS is a retryable failure', async () => {

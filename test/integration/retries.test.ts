@@ -57,7 +57,9 @@ describe('retries', () => {
     expect(status.body).toMatchObject({ clone_status: 'FAILED', error_message: 'The Git server could not be reached' });
 
     const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
-    await handle.signal(retrySignal, { accessToken: stack.gitToken });
+    // Through the API, which seals the new token before it enters Temporal.
+    const retry = await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, { access_token: stack.gitToken });
+    expect(retry.status).toBe(202);
     const done = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
     expect(done).toMatchObject({ cloneAttempts: 2, error: null });
     const [row] = await app.sql`select error_code, error_message from code_repos where id = ${res.body.repo_id}`;

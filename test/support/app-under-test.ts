@@ -11,12 +11,18 @@ import { sign } from 'hono/jwt';
 import { createApp } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
 import type { Logger } from '../../src/config/logger.js';
+import type { PayloadCodec } from '@temporalio/common';
+import type { KeyProvider } from '../../src/crypto/envelope.js';
+import { createKeyProvider } from '../../src/crypto/key-provider.js';
+import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
 import { vi } from 'vitest';
 import { getStateQuery, type ConnectRepositoryState } from '../../src/shared/connect-repository.js';
 import type { TestStack } from './stack.js';
 
 export interface AppUnderTest {
   api: ApiService;
+  keys: KeyProvider;
+  codec: PayloadCodec;
   /** A valid bearer token for `user` (default: the app's default test user). */
   tokenFor(user?: string): Promise<string>;
   /** Absent when the test runs its worker as a separate process. */
@@ -57,9 +63,13 @@ export async function startAppUnderTest(
   const api = await startApiService(config, logger);
   const sql = createSql(config.DATABASE_URL, { max: 2 });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection });
+  const keys = createKeyProvider(config);
+  const dataConverter = encryptedDataConverter(keys);
+  const temporal = new Client({ connection, dataConverter });
   return {
     api,
+    keys,
+    codec: dataConverter.payloadCodecs![0]!,
     tokenFor: (user = DEFAULT_USER) => tokenFor(config.JWT_SECRET!, user),
     worker,
     sql,
@@ -142,6 +152,8 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
   return createApp({
     sql: app.sql,
     temporal: app.temporal,
+    keys: app.keys,
+    codec: app.codec,
     logger,
     settings: {
       taskQueue: app.config.TEMPORAL_TASK_QUEUE,
@@ -150,6 +162,8 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
       jwtSecret: app.config.JWT_SECRET,
       allowedOrigins: ['https://ui.example'],
       rateLimit: { burst: 1000, perMinute: 1000 },
+      temporalUiOrigins: ['http://ui.temporal.test'],
+      codecRequiresAuth: true,
       ...overrides,
     },
     ...deps,

@@ -8,7 +8,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities, type ActivityDeps } from '../../src/activities/index.js';
 import type { SweepResult } from '../../src/activities/cleanup.js';
-import { openToken, type EncryptedToken } from '../../src/activities/encrypt-token.js';
+import { openToken, type EncryptedToken, type EncryptTokenInput } from '../../src/activities/encrypt-token.js';
+import { encryptSecret } from '../../src/crypto/envelope.js';
+import { transportContext } from '../../src/shared/connect-repository.js';
 import { createLogger } from '../../src/config/logger.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import type { Sql } from '../../src/db/client.js';
@@ -42,15 +44,22 @@ function depsWith(rows: unknown[] = []): ActivityDeps {
   };
 }
 
+/** The activity's input as the API makes it: the token sealed for its trip through Temporal. */
+async function sealed(deps: ActivityDeps, token: string, ids: { projectId: string; repoId: string }): Promise<EncryptTokenInput> {
+  const requestId = randomUUID();
+  const { ciphertext, keyId } = await encryptSecret(deps.keys, token, transportContext(requestId));
+  return { sealedToken: { ciphertext: ciphertext.toString('base64'), keyId }, requestId, ...ids };
+}
+
 const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as ApplicationFailure);
 
 describe('activities (MockActivityEnvironment)', () => {
-  it('encryptToken returns only ciphertext, bound to its repository', async () => {
+  it('encryptToken opens the sealed token and returns only ciphertext, bound to its repository', async () => {
     const deps = depsWith();
     const env = new MockActivityEnvironment();
     const ids = { projectId: randomUUID(), repoId: randomUUID() };
     const token = 'ghp_unit_test_token_0123456789';
-    const encrypted: EncryptedToken = await env.run(createActivities(deps).encryptToken, { accessToken: token, ...ids });
+    const encrypted: EncryptedToken = await env.run(createActivities(deps).encryptToken, await sealed(deps, token, ids));
     expect(JSON.stringify(encrypted)).not.toContain(token);
     expect(await openToken(deps, { ...encrypted, ...ids })).toBe(token);
     await expect(openToken(deps, { ...encrypted, ...ids, repoId: randomUUID() })).rejects.toThrow();
@@ -61,7 +70,7 @@ describe('activities (MockActivityEnvironment)', () => {
     const env = new MockActivityEnvironment();
     const activities = createActivities(deps);
     const ids = { projectId: randomUUID(), repoId: randomUUID() };
-    const token: EncryptedToken = await env.run(activities.encryptToken, { accessToken: 'ghp_0123456789', ...ids });
+    const token: EncryptedToken = await env.run(activities.encryptToken, await sealed(deps, 'ghp_0123456789', ids));
     const failure = await failureOf(env.run(activities.checkRepositorySize, { ...token, ...ids, gitUrl: 'https://169.254.169.254/r.git' }));
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'invalid_url', nonRetryable: true });

@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Hono } from 'hono';
+import { encryptSecret } from '../../crypto/envelope.js';
 import { findOwnedProject } from '../../db/projects.js';
 import { findOwnedRepo, findRepoByRequestId, listProjectRepos, type CodeRepo } from '../../db/repos.js';
 import { metrics } from '../../observability/metrics.js';
@@ -17,7 +18,9 @@ import {
   fingerprintOf,
   getStateQuery,
   retrySignal,
+  transportContext,
   workflowIdFor,
+  type SealedSecret,
   type ConnectRepositoryInput,
   type ConnectRepositoryState,
 } from '../../shared/connect-repository.js';
@@ -77,7 +80,12 @@ async function signalWorkflow(temporal: Client, repo: CodeRepo, send: (handle: R
   }
 }
 
-export function codeRoutes({ sql, temporal, settings }: ApiDeps) {
+export function codeRoutes({ sql, temporal, keys, settings }: ApiDeps) {
+  /** The access token leaves the API only sealed: Temporal's history and its codec endpoint never see it. */
+  const seal = async (accessToken: string, requestId: string): Promise<SealedSecret> => {
+    const { ciphertext, keyId } = await encryptSecret(keys, accessToken, transportContext(requestId));
+    return { ciphertext: ciphertext.toString('base64'), keyId };
+  };
   const sameRequest = (repo: CodeRepo, projectId: string, gitUrl: string) => repo.projectId === projectId && repo.gitUrl === gitUrl;
 
   return new Hono<ApiEnv>()
@@ -113,7 +121,7 @@ export function codeRoutes({ sql, temporal, settings }: ApiDeps) {
           userId,
           projectId: body.project_id,
           gitUrl: body.git_url,
-          accessToken: body.access_token,
+          sealedToken: await seal(body.access_token, requestId),
           sandboxTtlSeconds: settings.sandboxTtlSeconds,
         };
         const start = new WithStartWorkflowOperation<typeof connectRepository>('connectRepository', {
@@ -182,7 +190,8 @@ export function codeRoutes({ sql, temporal, settings }: ApiDeps) {
       if (!repo) throw repoNotFound();
       if (repo.cloneStatus !== 'FAILED') throw new ApiError(409, 'invalid_state', `Only a FAILED repository can be retried; it is ${repo.cloneStatus}`);
       const { access_token: accessToken } = c.req.valid('json');
-      await signalWorkflow(temporal, repo, (h) => h.signal(retrySignal, { requestedBy: c.get('userId'), ...(accessToken ? { accessToken } : {}) }));
+      const sealedToken = accessToken ? await seal(accessToken, repo.requestId) : undefined;
+      await signalWorkflow(temporal, repo, (h) => h.signal(retrySignal, { requestedBy: c.get('userId'), ...(sealedToken ? { sealedToken } : {}) }));
       return c.json({ repo_id: repo.id, clone_status: repo.cloneStatus, workflow_id: repo.workflowId }, 202);
     });
 }
