@@ -61,7 +61,9 @@ export interface AuditContext {
   userId: string;
 }
 
-export interface AuditEntry extends AuditContext {
+export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
+  /** Null for work no request caused (key rotation, sweeps). */
+  requestId: string | null;
   repoId: string | null;
   action: string;
   fromState: CloneStatus | null;
@@ -239,5 +241,44 @@ export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: Au
       errorMessage: null,
       metadata: { new_token: Boolean(change.tokenCiphertext) },
     }, audit);
+  });
+}
+
+export interface WrappedToken {
+  id: string;
+  tokenCiphertext: Buffer;
+  tokenKid: string;
+}
+
+/** Rows whose token's data key is wrapped under another key than `currentKeyId`, a batch at a time. */
+export async function findTokensNotUnder(sql: Queryable, currentKeyId: string, limit: number, afterId?: string): Promise<WrappedToken[]> {
+  const rows = await sql<{ id: string; token_ciphertext: Buffer; token_kid: string }[]>`
+    select id, token_ciphertext, token_kid from code_repos
+    where token_kid <> ${currentKeyId} ${afterId ? sql`and id > ${afterId}` : sql``}
+    order by id limit ${limit}`;
+  return rows.map((r) => ({ id: r.id, tokenCiphertext: r.token_ciphertext, tokenKid: r.token_kid }));
+}
+
+/**
+ * Replaces a token's ciphertext with its re-wrapped form, with an audit row, unless the row
+ * changed meanwhile (a retry stored a new token): then it is left for the next run.
+ */
+export async function replaceWrappedToken(sql: Sql, before: WrappedToken, after: { tokenCiphertext: Buffer; tokenKid: string }): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    const updated = await tx`
+      update code_repos set token_ciphertext = ${after.tokenCiphertext}, token_kid = ${after.tokenKid}, updated_at = now()
+      where id = ${before.id} and token_kid = ${before.tokenKid} and token_ciphertext = ${before.tokenCiphertext}`;
+    if (updated.count === 0) return false;
+    await insertAudit(tx, {
+      correlationId: 'rotate-keys',
+      requestId: null,
+      userId: 'system',
+      repoId: before.id,
+      action: 'token.rewrapped',
+      fromState: null,
+      toState: null,
+      metadata: { from_key_id: before.tokenKid, to_key_id: after.tokenKid },
+    });
+    return true;
   });
 }

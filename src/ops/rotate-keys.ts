@@ -1,0 +1,36 @@
+import type { Logger } from '../config/logger.js';
+import { rewrapSecret, type KeyProvider } from '../crypto/envelope.js';
+import type { Sql } from '../db/client.js';
+import { findTokensNotUnder, replaceWrappedToken } from '../db/repos.js';
+
+export interface RotationReport {
+  rewrapped: number;
+  skipped: number;
+  failed: number;
+}
+
+/**
+ * Re-wraps every stored token's data key under the current key. Tokens themselves are never
+ * decrypted (only their data keys, in memory, zeroed after), and nothing secret is logged.
+ */
+export async function rotateKeys(sql: Sql, keys: KeyProvider, logger: Logger, batchSize = 100): Promise<RotationReport> {
+  const report: RotationReport = { rewrapped: 0, skipped: 0, failed: 0 };
+  let after: string | undefined;
+  for (;;) {
+    const batch = await findTokensNotUnder(sql, keys.keyId, batchSize, after);
+    if (batch.length === 0) break;
+    for (const row of batch) {
+      try {
+        const rewrapped = await rewrapSecret(keys, row.tokenCiphertext, row.tokenKid);
+        if (await replaceWrappedToken(sql, row, { tokenCiphertext: rewrapped.ciphertext, tokenKid: rewrapped.keyId })) report.rewrapped += 1;
+        else report.skipped += 1;
+      } catch (err) {
+        report.failed += 1;
+        logger.error({ repoId: row.id, fromKeyId: row.tokenKid, err: { message: (err as Error).message } }, 'could not re-wrap a token');
+      }
+    }
+    after = batch.at(-1)!.id;
+  }
+  logger.info({ ...report, keyId: keys.keyId }, 'key rotation finished');
+  return report;
+}

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../../src/config/logger.js';
+import { decryptSecret, encryptSecret, type KeyProvider } from '../../src/crypto/envelope.js';
+import { createKeyProvider } from '../../src/crypto/key-provider.js';
+import { loadConfig } from '../../src/config/env.js';
+import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
+import { createSql } from '../../src/db/client.js';
+import { createProject } from '../../src/db/projects.js';
+import { insertRepo } from '../../src/db/repos.js';
+import { rotateKeys } from '../../src/ops/rotate-keys.js';
+import { createKmsKey, kmsClient } from '../support/kms.js';
+
+const run = promisify(execFile);
+const stack = inject('stack');
+const sql = createSql(stack.databaseUrl, { max: 2 });
+const context = (projectId: string, repoId: string) => `code_repos:${projectId}:${repoId}`;
+let projectId: string;
+
+beforeAll(async () => {
+  projectId = (await createProject(sql, { name: 'rotation', ownerId: 'ops' })).id;
+});
+afterAll(async () => {
+  await sql.end();
+});
+
+/** Stores a repository whose token is encrypted by `keys`. */
+async function storeToken(keys: KeyProvider, token: string): Promise<string> {
+  const repoId = randomUUID();
+  const { ciphertext, keyId } = await encryptSecret(keys, token, context(projectId, repoId));
+  await insertRepo(sql, {
+    id: repoId, projectId, gitUrl: 'https://example.com/r.git', tokenCiphertext: ciphertext, tokenKid: keyId,
+    requestId: randomUUID(), workflowId: `wf-${repoId}`,
+  }, { correlationId: 'test', requestId: randomUUID(), userId: 'ops' });
+  return repoId;
+}
+
+async function storedToken(repoId: string) {
+  const [row] = await sql<{ token_ciphertext: Buffer; token_kid: string }[]>`select token_ciphertext, token_kid from code_repos where id = ${repoId}`;
+  return row!;
+}
+
+describe('npm run rotate-keys', () => {
+  it('re-wraps tokens from an old local master key to a new one, without logging a token', async () => {
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const token = `ghp_rotation_${randomUUID().replace(/-/g, '')}`;
+    const repoId = await storeToken(createLocalKeyProvider(oldKey), token);
+
+    const env = {
+      PATH: process.env.PATH!,
+      DATABASE_URL: stack.databaseUrl,
+      MASTER_ENCRYPTION_KEY: newKey.toString('base64'),
+      PREVIOUS_MASTER_ENCRYPTION_KEYS: oldKey.toString('base64'),
+      LOG_LEVEL: 'debug',
+    };
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/ops/rotate-keys-main.ts'], { env });
+    expect(stdout + stderr).not.toContain(token);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({ msg: 'key rotation finished', failed: 0 });
+    expect(report.rewrapped).toBeGreaterThanOrEqual(1);
+
+    const current = createLocalKeyProvider(newKey);
+    const row = await storedToken(repoId);
+    expect(row.token_kid).toBe(current.keyId);
+    expect(await decryptSecret(current, row.token_ciphertext, row.token_kid, context(projectId, repoId))).toBe(token);
+    const [audit] = await sql`select metadata from audit_log where repo_id = ${repoId} and action = 'token.rewrapped'`;
+    expect(audit!.metadata).toMatchObject({ to_key_id: current.keyId });
+  });
+
+  it('moves tokens from a local master key to AWS KMS (moto)', async () => {
+    const localKey = randomBytes(32);
+    const token = `ghp_to_kms_${randomUUID().replace(/-/g, '')}`;
+    const repoId = await storeToken(createLocalKeyProvider(localKey), token);
+    const client = kmsClient(stack.kmsEndpoint);
+    // KMS wraps from now on; the local key stays configured to open what it wrapped before.
+    const provider = createKeyProvider(
+      loadConfig({ KMS_KEY_ID: await createKmsKey(client), MASTER_ENCRYPTION_KEY: localKey.toString('base64') }),
+      client,
+    );
+    await rotateKeys(sql, provider, createLogger({ level: 'silent' }));
+    const row = await storedToken(repoId);
+    expect(row.token_kid).toBe(provider.keyId);
+    expect(row.token_kid).toMatch(/^arn:aws:kms:/);
+    expect(await decryptSecret(provider, row.token_ciphertext, row.token_kid, context(projectId, repoId))).toBe(token);
+  });
+});
