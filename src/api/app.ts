@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { projectRoutes } from './routes/projects.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
+const MAX_CODEC_BODY_BYTES = 8 * 1024 * 1024;
 
 /**
  * The whole HTTP surface, built from its dependencies; no side effects until a request arrives.
@@ -49,10 +50,14 @@ export function createApp(deps: ApiDeps) {
       userId: c.get('userId') ?? null,
     }, 'request');
   });
-  app.use(bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${MAX_BODY_BYTES / 1024} KiB`), 413),
-  }));
+  const limitBody = (maxSize: number) => bodyLimit({
+    maxSize,
+    onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${maxSize / 1024} KiB`), 413),
+  });
+  const apiLimit = limitBody(MAX_BODY_BYTES);
+  // The Web UI sends whole batches of history payloads to /codec.
+  const codecLimit = limitBody(MAX_CODEC_BODY_BYTES);
+  app.use(async (c, next) => (c.req.path.startsWith('/codec/') ? codecLimit(c, next) : apiLimit(c, next)));
 
   const openApi = openApiDocument(settings.allowLoopback);
   app.get('/openapi.json', (c) => c.json(openApi));

@@ -40,7 +40,7 @@ export interface AppUnderTest {
 export async function startAppUnderTest(
   stack: TestStack,
   env: Record<string, string> = {},
-  options: { worker?: boolean } = {},
+  options: { worker?: boolean; logger?: Logger } = {},
 ): Promise<AppUnderTest> {
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -58,7 +58,7 @@ export async function startAppUnderTest(
     WORKER_HOST_ID: `test-host-${randomUUID()}`,
     ...env,
   }) as ConnectedConfig;
-  const logger = createLogger({ level: config.LOG_LEVEL, pretty: false });
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: false });
   const worker = options.worker === false ? undefined : await startWorkerService(config, logger);
   const api = await startApiService(config, logger);
   const sql = createSql(config.DATABASE_URL, { max: 2 });
