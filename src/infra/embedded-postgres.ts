@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import postgres from 'postgres';
 import type { Logger } from '../config/logger.js';
+import { ensureDatabase } from '../db/admin.js';
 import { freePort } from './ports.js';
 
 export interface EmbeddedPostgresOptions {
@@ -29,16 +29,6 @@ async function clusterPassword(dataDir: string): Promise<string> {
   const password = randomBytes(24).toString('base64url');
   await writeFile(file, `${password}\n`, { mode: 0o600 });
   return password;
-}
-
-export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    const [exists] = await admin`select 1 from pg_database where datname = ${database}`;
-    if (!exists) await admin.unsafe(`create database "${database.replace(/"/g, '""')}"`);
-  } finally {
-    await admin.end();
-  }
 }
 
 const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureDatabase } from '../../src/infra/embedded-postgres.js';
+import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
 import { listMigrations } from '../../src/db/migrate.js';
 
 const run = promisify(execFile);
@@ -27,9 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sql?.end();
-  const admin = postgres(stack.adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists "${database}" with (force)`);
-  await admin.end();
+  await dropDatabase(stack.adminUrl, database);
 });
 
 describe('migrations', () => {

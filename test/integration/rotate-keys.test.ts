@@ -10,20 +10,29 @@ import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import { createSql } from '../../src/db/client.js';
 import { createProject } from '../../src/db/projects.js';
 import { insertRepo } from '../../src/db/repos.js';
+import { migrate } from '../../src/db/migrate.js';
+import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
 import { rotateKeys } from '../../src/ops/rotate-keys.js';
 import { createKmsKey, kmsClient } from '../support/kms.js';
 
 const run = promisify(execFile);
 const stack = inject('stack');
-const sql = createSql(stack.databaseUrl, { max: 2 });
+// A database of its own: other test files store tokens under keys this test does not hold.
+const database = `rc_rotate_${randomBytes(6).toString('hex')}`;
+const databaseUrl = Object.assign(new URL(stack.adminUrl), { pathname: `/${database}` }).href;
+let sql: ReturnType<typeof createSql>;
 const context = (projectId: string, repoId: string) => `code_repos:${projectId}:${repoId}`;
 let projectId: string;
 
 beforeAll(async () => {
+  await ensureDatabase(stack.adminUrl, database);
+  sql = createSql(databaseUrl, { max: 2 });
+  await migrate(sql);
   projectId = (await createProject(sql, { name: 'rotation', ownerId: 'ops' })).id;
 });
 afterAll(async () => {
-  await sql.end();
+  await sql?.end();
+  await dropDatabase(stack.adminUrl, database);
 });
 
 /** Stores a repository whose token is encrypted by `keys`. */
@@ -51,7 +60,7 @@ describe('npm run rotate-keys', () => {
 
     const env = {
       PATH: process.env.PATH!,
-      DATABASE_URL: stack.databaseUrl,
+      DATABASE_URL: databaseUrl,
       MASTER_ENCRYPTION_KEY: newKey.toString('base64'),
       PREVIOUS_MASTER_ENCRYPTION_KEYS: oldKey.toString('base64'),
       LOG_LEVEL: 'debug',

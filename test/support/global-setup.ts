@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { createLogger } from '../../src/config/logger.js';
 import { createSql } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
-import { ensureDatabase, startEmbeddedPostgres } from '../../src/infra/embedded-postgres.js';
+import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
+import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres.js';
 import { freePort } from '../../src/infra/ports.js';
 import { findTemporalCli } from '../../src/infra/temporal-cli.js';
 import { startTemporalDevServer } from '../../src/infra/temporal-dev-server.js';
@@ -32,11 +32,7 @@ async function startPostgres(workDir: string, teardowns: Teardown[]): Promise<{ 
   const databaseUrl = new URL(given);
   databaseUrl.pathname = `/${database}`;
   await ensureDatabase(adminUrl.href, database);
-  teardowns.push(async () => {
-    const admin = postgres(adminUrl.href, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`drop database if exists "${database}" with (force)`);
-    await admin.end();
-  });
+  teardowns.push(() => dropDatabase(adminUrl.href, database));
   return { adminUrl: adminUrl.href, databaseUrl: databaseUrl.href };
 }
 
