@@ -131,6 +131,15 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   return exitOnConfigError(() => loadConfig(env));
 }
 
+/** For one-shot commands that work on the database only (migrations, key rotation). */
+export function loadDatabaseConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config & { DATABASE_URL: string } {
+  return exitOnConfigError(() => {
+    const config = loadConfig(env);
+    if (!config.DATABASE_URL) throw new ConfigError(['DATABASE_URL: required by this command']);
+    return config as Config & { DATABASE_URL: string };
+  });
+}
+
 /** For the production entry points, which use external PostgreSQL and Temporal only. */
 export function loadConnectedConfigOrExit(env: NodeJS.ProcessEnv = process.env, check: (c: ConnectedConfig) => ConnectedConfig = (c) => c): ConnectedConfig {
   return exitOnConfigError(() => check(requireServices(loadConfig(env))));

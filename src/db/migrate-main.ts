@@ -1,14 +1,10 @@
-import { ConfigError, loadConfigOrExit } from '../config/env.js';
+import { loadDatabaseConfigOrExit } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { createSql } from './client.js';
 import { migrate } from './migrate.js';
 
-const config = loadConfigOrExit();
+const config = loadDatabaseConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'migrate' });
-if (!config.DATABASE_URL) {
-  process.stderr.write(`${new ConfigError(['DATABASE_URL: required to run migrations']).message}\n`);
-  process.exit(78);
-}
 const sql = createSql(config.DATABASE_URL, { max: 1, applicationName: 'repo-connector-migrate' });
 try {
   const applied = await migrate(sql);

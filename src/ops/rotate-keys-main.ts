@@ -1,16 +1,12 @@
-import { ConfigError, loadConfigOrExit } from '../config/env.js';
+import { loadDatabaseConfigOrExit } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
 import { rotateKeys } from './rotate-keys.js';
 
 /** `npm run rotate-keys`: re-wraps stored tokens under the current key (KMS_KEY_ID or MASTER_ENCRYPTION_KEY). */
-const config = loadConfigOrExit();
+const config = loadDatabaseConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'rotate-keys' });
-if (!config.DATABASE_URL) {
-  process.stderr.write(`${new ConfigError(['DATABASE_URL: required to rotate keys']).message}\n`);
-  process.exit(78);
-}
 const sql = createSql(config.DATABASE_URL, { max: 2, applicationName: 'repo-connector-rotate-keys' });
 try {
   const report = await rotateKeys(sql, createKeyProvider(config), logger);
