@@ -1,5 +1,6 @@
 import type { AuditContext } from '../db/repos.js';
-import { changeRepoStatus, insertAudit, insertRepo, resetRepoForRetry } from '../db/repos.js';
+import { insertAudit } from '../db/audit.js';
+import { changeRepoStatus, insertRepo, resetRepoForRetry } from '../db/repos.js';
 import type { Admission } from '../shared/connect-repository.js';
 import type { ActivityDeps } from './deps.js';
 import type { EncryptedToken } from './encrypt-token.js';

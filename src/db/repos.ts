@@ -1,7 +1,10 @@
 import type { CloneStatus } from '../shared/repo-status.js';
 import { NEXT_STATUSES } from '../shared/repo-status.js';
 import type postgres from 'postgres';
+import { insertAudit, type AuditContext } from './audit.js';
 import type { Queryable, Sql } from './client.js';
+
+export type { AuditContext } from './audit.js';
 
 export interface CodeRepo {
   id: string;
@@ -53,30 +56,6 @@ const toRepo = (r: CodeRepoRow): CodeRepo => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
-
-/** Who caused a change and why; written to `audit_log` beside every state change. */
-export interface AuditContext {
-  correlationId: string;
-  requestId: string;
-  userId: string;
-}
-
-export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
-  /** Null for work no request caused (key rotation, sweeps). */
-  requestId: string | null;
-  repoId: string | null;
-  action: string;
-  fromState: CloneStatus | null;
-  toState: CloneStatus | null;
-  metadata?: Record<string, unknown>;
-}
-
-export async function insertAudit(sql: Queryable, e: AuditEntry): Promise<void> {
-  await sql`
-    insert into audit_log (correlation_id, request_id, repo_id, action, from_state, to_state, user_id, metadata)
-    values (${e.correlationId}, ${e.requestId}, ${e.repoId}, ${e.action}, ${e.fromState}, ${e.toState},
-            ${e.userId}, ${sql.json((e.metadata ?? {}) as never)})`;
-}
 
 const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
   sandbox_path, request_id, workflow_id, error_code, error_message, created_at, updated_at`;
@@ -241,44 +220,5 @@ export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: Au
       errorMessage: null,
       metadata: { new_token: Boolean(change.tokenCiphertext) },
     }, audit);
-  });
-}
-
-export interface WrappedToken {
-  id: string;
-  tokenCiphertext: Buffer;
-  tokenKid: string;
-}
-
-/** Rows whose token's data key is wrapped under another key than `currentKeyId`, a batch at a time. */
-export async function findTokensNotUnder(sql: Queryable, currentKeyId: string, limit: number, afterId?: string): Promise<WrappedToken[]> {
-  const rows = await sql<{ id: string; token_ciphertext: Buffer; token_kid: string }[]>`
-    select id, token_ciphertext, token_kid from code_repos
-    where token_kid <> ${currentKeyId} ${afterId ? sql`and id > ${afterId}` : sql``}
-    order by id limit ${limit}`;
-  return rows.map((r) => ({ id: r.id, tokenCiphertext: r.token_ciphertext, tokenKid: r.token_kid }));
-}
-
-/**
- * Replaces a token's ciphertext with its re-wrapped form, with an audit row, unless the row
- * changed meanwhile (a retry stored a new token): then it is left for the next run.
- */
-export async function replaceWrappedToken(sql: Sql, before: WrappedToken, after: { tokenCiphertext: Buffer; tokenKid: string }): Promise<boolean> {
-  return sql.begin(async (tx) => {
-    const updated = await tx`
-      update code_repos set token_ciphertext = ${after.tokenCiphertext}, token_kid = ${after.tokenKid}, updated_at = now()
-      where id = ${before.id} and token_kid = ${before.tokenKid} and token_ciphertext = ${before.tokenCiphertext}`;
-    if (updated.count === 0) return false;
-    await insertAudit(tx, {
-      correlationId: 'rotate-keys',
-      requestId: null,
-      userId: 'system',
-      repoId: before.id,
-      action: 'token.rewrapped',
-      fromState: null,
-      toState: null,
-      metadata: { from_key_id: before.tokenKid, to_key_id: after.tokenKid },
-    });
-    return true;
   });
 }

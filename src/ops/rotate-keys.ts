@@ -1,7 +1,7 @@
 import type { Logger } from '../config/logger.js';
 import { rewrapSecret, type KeyProvider } from '../crypto/envelope.js';
 import type { Sql } from '../db/client.js';
-import { findTokensNotUnder, replaceWrappedToken } from '../db/repos.js';
+import { findTokensNotUnder, replaceWrappedToken } from '../db/repo-tokens.js';
 
 export interface RotationReport {
   rewrapped: number;

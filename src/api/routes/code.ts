@@ -104,7 +104,7 @@ export function codeRoutes({ sql, temporal, keys, settings }: ApiDeps) {
         const userId = c.get('userId');
         const requestId = body.request_id ?? headerKey ?? randomUUID();
         const workflowId = workflowIdFor(requestId);
-        const log = c.get('log').child({ requestIdKey: requestId, workflowId });
+        const log = c.get('log').child({ idempotencyKey: requestId, workflowId });
 
         const answerExisting = (repo: CodeRepo) => {
           if (!sameRequest(repo, body.project_id, body.git_url)) throw reusedKey();
