@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { changeRepoStatus, type AuditContext } from '../db/repos.js';
 import { checkoutHead, fetchRepository, headTreeStats } from '../git/operations.js';

@@ -1,33 +1,7 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isForbiddenAddress, isLoopback } from '../git/remote-guard.js';
+import { isAcceptableGitUrl } from '../git/remote-guard.js';
 
 const uuid = z.string().uuid();
-
-/**
- * `https://host[:port]/path` only (http for loopback hosts when GIT_ALLOW_LOOPBACK=true): no
- * credentials, query, fragment, whitespace or control characters, and no IP literal in a
- * private, loopback, link-local, CGNAT or metadata range in any notation (the URL parser turns
- * decimal, octal, hex and IPv4-mapped forms into the canonical address first). Host names are
- * resolved and checked again by the worker right before git connects.
- */
-export function isAcceptableGitUrl(value: string, allowLoopback: boolean): boolean {
-  if (/[\s\u0000-\u001f\u007f]/.test(value) || !/^https?:\/\//i.test(value)) return false;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  if (url.username || url.password || url.search || url.hash || value.includes('?') || value.includes('#')) return false;
-  if (url.pathname.length <= 1) return false;
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const loopback = host === 'localhost' || (isIP(host) !== 0 && isLoopback(host));
-  if (isIP(host) !== 0 && isForbiddenAddress(host, allowLoopback)) return false;
-  if (host === 'localhost' && !allowLoopback) return false;
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && allowLoopback && loopback;
-}
 
 export const gitUrlSchema = (allowLoopback: boolean) =>
   z.string().min(1).max(2048).refine((v) => isAcceptableGitUrl(v, allowLoopback), 'Invalid Git repository URL format');

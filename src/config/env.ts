@@ -97,9 +97,6 @@ export function requireAuth<T extends Config>(config: T): T {
   return config;
 }
 
-/** Names whose values must never be printed, logged or echoed back in an error. */
-export const SECRET_SETTINGS = ['DATABASE_URL', 'JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'PREVIOUS_MASTER_ENCRYPTION_KEYS'] as const;
-
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -50,6 +50,31 @@ export function isForbiddenAddress(address: string, allowLoopback: boolean): boo
   return FORBIDDEN.check(a, family);
 }
 
+/**
+ * `https://host[:port]/path` only (http for loopback hosts when GIT_ALLOW_LOOPBACK=true): no
+ * credentials, query, fragment, whitespace or control characters, and no IP literal in a
+ * private, loopback, link-local, CGNAT or metadata range in any notation (the URL parser turns
+ * decimal, octal, hex and IPv4-mapped forms into the canonical address first). Host names are
+ * resolved and checked too, by pinRemote(), right before git connects.
+ */
+export function isAcceptableGitUrl(value: string, allowLoopback: boolean): boolean {
+  if (/[\s\u0000-\u001f\u007f]/.test(value) || !/^https?:\/\//i.test(value)) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.search || url.hash || value.includes('?') || value.includes('#')) return false;
+  if (url.pathname.length <= 1) return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || (isIP(host) !== 0 && isLoopback(host));
+  if (isIP(host) !== 0 && isForbiddenAddress(host, allowLoopback)) return false;
+  if (host === 'localhost' && !allowLoopback) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && allowLoopback && loopback;
+}
+
 export interface PinnedRemote {
   url: string;
   host: string;
@@ -69,13 +94,9 @@ const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: tr
  * pin, so a DNS answer that changes between this check and git's connect cannot redirect git.
  */
 export async function pinRemote(gitUrl: string, allowLoopback: boolean, lookup: Lookup = systemLookup): Promise<PinnedRemote> {
-  let url: URL;
-  try {
-    url = new URL(gitUrl);
-  } catch {
-    throw new RepoError('invalid_url', 'Invalid Git repository URL format');
-  }
-  if (url.username || url.password) throw new RepoError('invalid_url', 'Credentials must not be part of the Git URL');
+  // The same rules the API validated the URL with: checked again here, where git is about to use it.
+  if (!isAcceptableGitUrl(gitUrl, allowLoopback)) throw new RepoError('invalid_url', 'Invalid Git repository URL format');
+  const url = new URL(gitUrl);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   let addresses: string[];

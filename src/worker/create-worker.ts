@@ -16,32 +16,29 @@ export interface WorkerSettings {
   concurrency: number;
 }
 
-/** The shared queue: every workflow, and every activity that may run on any host. */
-export async function createWorker(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker> {
-  return Worker.create({
+/**
+ * The two workers of one host, sharing a connection and one data converter (so one payload
+ * data key per process): the shared queue (every workflow, and every activity that may run
+ * anywhere), and this host's own queue (cleanup and sweeps of the sandboxes on its disk).
+ */
+export async function createWorkers(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker[]> {
+  const common = {
     connection,
     namespace: settings.namespace,
-    taskQueue: settings.taskQueue,
     dataConverter: encryptedDataConverter(deps.keys),
-    workflowsPath: WORKFLOWS_PATH,
-    activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: settings.concurrency,
-    // Heartbeats carry cancellation back to a clone: send them often, so a cleanup signal stops git within seconds.
-    maxHeartbeatThrottleInterval: '1 second',
     // Give running clones time to see the cancellation and clean up on shutdown.
     shutdownGraceTime: '5 seconds',
-  });
-}
-
-/** This host's own queue: cleanup and sweeps of the sandboxes on its disk. */
-export async function createHostWorker(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker> {
-  return Worker.create({
-    connection,
-    namespace: settings.namespace,
-    taskQueue: deps.settings.hostTaskQueue,
-    dataConverter: encryptedDataConverter(deps.keys),
-    activities: createHostActivities(deps),
-    maxConcurrentActivityTaskExecutions: settings.concurrency,
-    shutdownGraceTime: '5 seconds',
-  });
+  };
+  return [
+    await Worker.create({
+      ...common,
+      taskQueue: settings.taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: createActivities(deps),
+      // Heartbeats carry cancellation back to a clone: send them often, so a cleanup signal stops git within seconds.
+      maxHeartbeatThrottleInterval: '1 second',
+    }),
+    await Worker.create({ ...common, taskQueue: deps.settings.hostTaskQueue, activities: createHostActivities(deps) }),
+  ];
 }

@@ -6,7 +6,7 @@ import type { ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
-import { createHostWorker, createWorker } from './create-worker.js';
+import { createWorkers } from './create-worker.js';
 import { installTemporalRuntime } from './runtime.js';
 
 export interface WorkerService {
@@ -45,7 +45,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
     await createCleanupActivities(deps).sweepSandboxes({ expired: false });
     const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
     const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY };
-    const workers = [await createWorker(connection, settings, deps), await createHostWorker(connection, settings, deps)];
+    const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     // One worker failing stops the other, so `done` settles and the process can exit.
     const runs = workers.map((w) => w.run().catch((err: unknown) => (stopAll(), Promise.reject(err))));
