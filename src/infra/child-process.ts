@@ -6,11 +6,11 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** SIGTERM, then SIGKILL if the child is still there after `graceMs`. */
-export async function terminate(child: ChildProcess, graceMs = 5000): Promise<void> {
+/** `signal` (SIGTERM by default), then SIGKILL if the child is still there after `graceMs`. */
+export async function terminate(child: ChildProcess, graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = exited(child);
-  child.kill('SIGTERM');
+  child.kill(signal);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), graceMs);

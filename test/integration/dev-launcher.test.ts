@@ -18,7 +18,8 @@ interface Launch {
 
 /** `npm start`'s program, with no DATABASE_URL or TEMPORAL_ADDRESS: everything embedded. */
 async function launch(env: Record<string, string>): Promise<Launch> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, like a program started from a terminal, so Ctrl-C can be imitated.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const lines = createInterface({ input: child.stdout! });
   const output: string[] = [];
   const ready = await new Promise<Launch['ready']>((resolve, reject) => {
@@ -54,14 +55,16 @@ async function alive(pid: number): Promise<boolean> {
   return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
-async function stop(child: ChildProcess): Promise<number | null> {
-  child.kill('SIGTERM');
+/** SIGTERM to the launcher, or Ctrl-C: SIGINT to its whole process group, servers included. */
+async function stop(child: ChildProcess, how: 'SIGTERM' | 'Ctrl-C' = 'SIGTERM'): Promise<number | null> {
+  if (how === 'Ctrl-C') process.kill(-child.pid!, 'SIGINT');
+  else child.kill('SIGTERM');
   await exited(child);
   return child.exitCode;
 }
 
 describe('npm start (embedded defaults)', () => {
-  it('serves API, Temporal UI and readiness, stops cleanly on SIGTERM, and keeps data across a restart', async () => {
+  it('serves API, Temporal UI and readiness, stops cleanly on SIGTERM and on Ctrl-C, and keeps data across a restart', async () => {
     const dataDir = path.join(stack.workDir, `dev-${randomUUID()}`);
     await mkdir(dataDir);
     await chmod(dataDir, 0o755);
@@ -104,7 +107,7 @@ describe('npm start (embedded defaults)', () => {
       expect(again.status).toBe(200);
       expect(await again.json()).toMatchObject({ id: project.id, name: 'survives restarts' });
     } finally {
-      expect(await stop(second.child)).toBe(0);
+      expect(await stop(second.child, 'Ctrl-C')).toBe(0);
     }
   }, 180_000);
 });
