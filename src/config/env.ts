@@ -40,6 +40,8 @@ export const envSchema = z.object({
   TEMPORAL_DEV_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   TEMPORAL_DEV_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   DATA_DIR: z.string().min(1).default('.data'),
+  /** Port of the PostgreSQL `npm start` runs when DATABASE_URL is unset; a free one is picked when unset. */
+  EMBEDDED_POSTGRES_PORT: optional(z.coerce.number().int().min(1).max(65535)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   /** RS256/ES256 tokens are also accepted when their key is published here. */

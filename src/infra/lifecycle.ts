@@ -64,7 +64,8 @@ export async function runUntilSignal(
     const started = await start(register);
     for (const service of started ?? []) register(service);
   } catch (err) {
-    logger.error({ err: { message: (err as Error).message } }, 'start-up failed');
+    // The message is the whole story (what failed, what to do); a stack would bury it.
+    logger.error(`start-up failed: ${(err as Error).message}`);
     await stopAll('start-up failed', 1);
   }
 }

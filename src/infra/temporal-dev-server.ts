@@ -78,6 +78,7 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   const output = tail();
   child.stdout.on('data', output.push);
   child.stderr.on('data', output.push);
+  child.once('error', (err) => output.push(`${err.message}\n`));
   const died = exited(child);
   try {
     await waitUntilServing(address, o.namespace, Date.now() + (o.readyTimeoutMs ?? 60_000), died);
