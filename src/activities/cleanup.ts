@@ -6,7 +6,7 @@ export interface CleanupInput {
   repoId: string;
   projectId: string;
   audit: AuditContext;
-  reason: 'ttl' | 'signal' | 'host_lost';
+  reason: 'ttl' | 'signal' | 'cancelled' | 'host_lost';
 }
 
 export interface SweepResult {
@@ -18,6 +18,16 @@ const CLONE_MAX_MS = 60 * 60 * 1000;
 
 export function createCleanupActivities({ sql, logger, settings }: ActivityDeps) {
   return {
+    /**
+     * Marks the row CLEANING from the shared queue, so the row says so while the host's queue
+     * is still to pick the removal up. Safe to repeat; nothing to do for a row already cleaned.
+     */
+    async markRepositoryCleaning(input: Omit<CleanupInput, 'projectId'>): Promise<void> {
+      const repo = await findRepo(sql, input.repoId);
+      if (!repo || repo.cloneStatus === 'CLEANING' || repo.cloneStatus === 'CLEANED') return;
+      await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLEANING', metadata: { reason: input.reason } }, input.audit);
+    },
+
     /** CLEANING → remove the sandbox → CLEANED with `sandbox_path` cleared. Safe to repeat. */
     async cleanupSandbox(input: CleanupInput): Promise<void> {
       const repo = await findRepo(sql, input.repoId);
@@ -33,9 +43,11 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
     },
 
     /**
-     * Removes what no workflow will clean: sandboxes whose row is gone or says there should be
-     * no files, clones abandoned mid-way, stale size probes, and (with `expired`) clones kept
-     * past their TTL. Runs at worker start-up and before retrying a clone that ran out of disk.
+     * Removes every sandbox of this host that no live row of this host owns: rows gone or
+     * saying there should be no files (settled by the reconciler too), clones abandoned
+     * mid-way or retried on another host, stale size probes, and (with `expired`) clones kept
+     * past their TTL. Runs at worker start-up, periodically, and before retrying a clone that
+     * ran out of disk.
      */
     async sweepSandboxes(options: { expired: boolean }): Promise<SweepResult> {
       const now = Date.now();
@@ -45,10 +57,10 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
       for (const entry of entries) {
         const row = rows.get(entry.repoId);
         const age = row ? now - row.updatedAt.getTime() : Infinity;
-        const orphan =
-          !row ||
-          ['PENDING', 'FAILED', 'CLEANING', 'CLEANED'].includes(row.cloneStatus) ||
-          (row.cloneStatus === 'CLONING' && age > CLONE_MAX_MS);
+        // Rows from before hosts were recorded (no host) count as this host's.
+        const ours = row !== undefined && (row.hostTaskQueue === null || row.hostTaskQueue === settings.hostTaskQueue);
+        const live = ours && (row.cloneStatus === 'COMPLETED' || (row.cloneStatus === 'CLONING' && age <= CLONE_MAX_MS));
+        const orphan = !live;
         const expired = options.expired && row?.cloneStatus === 'COMPLETED' && age > settings.sandboxTtlSeconds * 1000;
         if (!orphan && !expired) continue;
         await removeSandbox(entry.root);

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
-import { changeRepoStatus, type AuditContext } from '../db/repos.js';
+import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, fetchRepository, headTreeStats } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
@@ -74,7 +74,23 @@ export function createCloneRepository(deps: ActivityDeps) {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
     const paths = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
-    await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLONING', sandboxPath: null, metadata: { attempt: ctx.info.attempt } }, input.audit);
+    // Run again after it committed (its result was lost on the way back): the clone is done, on whichever host did it.
+    const recorded = await findRepo(sql, input.repoId);
+    if (recorded?.cloneStatus === 'COMPLETED' && recorded.sandboxPath && recorded.hostTaskQueue) {
+      return {
+        sandboxPath: recorded.sandboxPath,
+        repositorySizeMb: recorded.repositorySizeMb ?? 0,
+        fileCount: recorded.fileCount ?? 0,
+        hostTaskQueue: recorded.hostTaskQueue,
+      };
+    }
+    await changeRepoStatus(sql, {
+      repoId: input.repoId,
+      to: 'CLONING',
+      sandboxPath: null,
+      hostTaskQueue: settings.hostTaskQueue,
+      metadata: { attempt: ctx.info.attempt, host_task_queue: settings.hostTaskQueue },
+    }, input.audit);
     const progress = progressReporter();
 
     const tooLarge = (measuredBytes: number, why = `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`) => {
@@ -129,10 +145,11 @@ export function createCloneRepository(deps: ActivityDeps) {
         to: 'COMPLETED',
         repositorySizeMb,
         sandboxPath: paths.repository,
+        fileCount: files,
         metadata: { bytes, files, host_task_queue: settings.hostTaskQueue },
       }, input.audit);
       logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
-      return { sandboxPath: paths.repository, repositorySizeMb, fileCount: tree.files, hostTaskQueue: settings.hostTaskQueue };
+      return { sandboxPath: paths.repository, repositorySizeMb, fileCount: files, hostTaskQueue: settings.hostTaskQueue };
     } catch (err) {
       await removeSandbox(paths.root);
       // Cancelled (a cleanup signal, or the worker shutting down): report it as a cancellation.

@@ -20,6 +20,8 @@ export interface ActivitySettings {
   maxRepoSizeMb: number;
   maxRepoFiles: number;
   sizeEstimateFactor: number;
+  /** The shared task queue this deployment's workflows run on. */
+  taskQueue: string;
   /** This worker's host-specific task queue: work on the files of its clones is sent there. */
   hostTaskQueue: string;
   /** Free disk, beyond the clone's own budget, that must remain. */

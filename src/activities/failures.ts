@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { InvalidTransitionError } from '../db/repos.js';
 import { REPO_ERRORS, RepoError } from '../shared/errors.js';
 
 /**
@@ -15,6 +16,8 @@ export function toActivityFailure(err: unknown): unknown {
       details: err.details ? [err.details] : [],
     });
   }
+  // A move the state machine forbids will be just as forbidden on the next attempt.
+  if (err instanceof InvalidTransitionError) return ApplicationFailure.nonRetryable(err.message, 'invalid_transition');
   return err;
 }
 

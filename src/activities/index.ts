@@ -5,6 +5,7 @@ import type { ActivityDeps } from './deps.js';
 import { createEncryptToken } from './encrypt-token.js';
 import { withFailureMapping } from './failures.js';
 import { createPersistActivities } from './persist-repository.js';
+import { createReconcileActivities } from './reconcile.js';
 
 export type { ActivityDeps, ActivitySettings } from './deps.js';
 
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPersistActivities(deps),
     cloneRepository: createCloneRepository(deps),
     ...createCleanupActivities(deps),
+    ...createReconcileActivities(deps),
   });
 }
 

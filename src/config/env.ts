@@ -68,6 +68,10 @@ export const envSchema = z.object({
   SANDBOX_MIN_FREE_MB: z.coerce.number().min(0).default(0),
   GIT_ALLOW_LOOPBACK: flag.default(false),
   WORKER_CONCURRENCY: positiveInt.default(4),
+  /** How often the reconciler (a Temporal Schedule) settles rows whose workflow ended without settling them. */
+  RECONCILE_INTERVAL_SECONDS: positiveInt.default(300),
+  /** How often each worker removes sandboxes on its disk that no live row of its host owns. */
+  SANDBOX_SWEEP_INTERVAL_SECONDS: positiveInt.default(300),
   /** Names this host's task queue, which cleanup of the clones on its disk is sent to; stable across restarts. */
   WORKER_HOST_ID: optional(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, dash, underscore')),
   /** AWS KMS key that wraps new data keys (region and endpoint from the SDK's standard AWS_* settings). */

@@ -19,6 +19,10 @@ export interface CodeRepo {
   workflowId: string | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** The host task queue of the worker whose disk holds (or held) the files. */
+  hostTaskQueue: string | null;
+  fileCount: number | null;
+  disconnectedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -36,6 +40,9 @@ interface CodeRepoRow {
   workflow_id: string | null;
   error_code: string | null;
   error_message: string | null;
+  host_task_queue: string | null;
+  file_count: number | null;
+  disconnected_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -53,12 +60,16 @@ const toRepo = (r: CodeRepoRow): CodeRepo => ({
   workflowId: r.workflow_id,
   errorCode: r.error_code,
   errorMessage: r.error_message,
+  hostTaskQueue: r.host_task_queue,
+  fileCount: r.file_count,
+  disconnectedAt: r.disconnected_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
 const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
-  sandbox_path, request_id, workflow_id, error_code, error_message, created_at, updated_at`;
+  sandbox_path, request_id, workflow_id, error_code, error_message, host_task_queue, file_count, disconnected_at,
+  created_at, updated_at`;
 
 export interface NewRepo {
   /** Chosen by the workflow, so the token's ciphertext can be bound to it before the row exists. */
@@ -129,6 +140,8 @@ export interface StatusChange {
   sandboxPath?: string | null;
   errorCode?: string | null;
   errorMessage?: string | null;
+  hostTaskQueue?: string | null;
+  fileCount?: number | null;
   metadata?: Record<string, unknown>;
 }
 
@@ -148,7 +161,7 @@ export async function changeRepoStatus(sql: Sql, change: StatusChange, audit: Au
 }
 
 /** The body of changeRepoStatus, for callers already inside a transaction. */
-async function applyStatusChange(tx: postgres.TransactionSql, change: StatusChange, audit: AuditContext): Promise<CodeRepo> {
+export async function applyStatusChange(tx: postgres.TransactionSql, change: StatusChange, audit: AuditContext): Promise<CodeRepo> {
   const [current] = await tx<CodeRepoRow[]>`
     select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${change.repoId} for update`;
   if (!current) throw new InvalidTransitionError(change.repoId, null, change.to);
@@ -164,6 +177,8 @@ async function applyStatusChange(tx: postgres.TransactionSql, change: StatusChan
       sandbox_path = ${keep(change.sandboxPath, current.sandbox_path)},
       error_code = ${keep(change.errorCode, current.error_code)},
       error_message = ${keep(change.errorMessage, current.error_message)},
+      host_task_queue = ${keep(change.hostTaskQueue, current.host_task_queue)},
+      file_count = ${keep(change.fileCount, current.file_count)},
       updated_at = now()
     where id = ${change.repoId}
     returning ${tx.unsafe(REPO_COLUMNS)}`;
@@ -188,15 +203,18 @@ export interface RepoPresence {
   id: string;
   cloneStatus: CloneStatus;
   sandboxPath: string | null;
+  hostTaskQueue: string | null;
   updatedAt: Date;
 }
 
 /** Status of each id that still has a row; ids without one are simply absent from the result. */
 export async function findRepoPresence(sql: Queryable, ids: string[]): Promise<Map<string, RepoPresence>> {
   if (ids.length === 0) return new Map();
-  const rows = await sql<{ id: string; clone_status: CloneStatus; sandbox_path: string | null; updated_at: Date }[]>`
-    select id, clone_status, sandbox_path, updated_at from code_repos where id = any(${ids}::uuid[])`;
-  return new Map(rows.map((r) => [r.id, { id: r.id, cloneStatus: r.clone_status, sandboxPath: r.sandbox_path, updatedAt: r.updated_at }]));
+  const rows = await sql<{ id: string; clone_status: CloneStatus; sandbox_path: string | null; host_task_queue: string | null; updated_at: Date }[]>`
+    select id, clone_status, sandbox_path, host_task_queue, updated_at from code_repos where id = any(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, {
+    id: r.id, cloneStatus: r.clone_status, sandboxPath: r.sandbox_path, hostTaskQueue: r.host_task_queue, updatedAt: r.updated_at,
+  }]));
 }
 
 export interface RetryChange {

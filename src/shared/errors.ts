@@ -16,6 +16,10 @@ export const REPO_ERRORS = {
   kms_unavailable: { status: 503, retryable: true },
   /** A request_id reused with different parameters. */
   idempotency_key_reused: { status: 409, retryable: false },
+  /** A status change the row's state machine forbids (a bug or a race): never retried. */
+  invalid_transition: { status: 500, retryable: false },
+  /** The connection's workflow ended (terminated, lost) before it finished; set by the reconciler. */
+  workflow_lost: { status: 409, retryable: false },
   /** The workflow was cancelled or cleaned up before it finished. */
   cancelled: { status: 409, retryable: false },
   internal_error: { status: 500, retryable: true },

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, createHostActivities, type ActivityDeps } from '../activities/index.js';
-import { encryptedDataConverter } from '../crypto/payload-codec.js';
 
 /** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
 const WORKFLOWS_PATH = fileURLToPath(
@@ -14,6 +14,8 @@ export interface WorkerSettings {
   taskQueue: string;
   /** Activities this worker runs at once (clones are disk and network heavy). */
   concurrency: number;
+  /** The process's one encrypted data converter (one payload data key per process). */
+  dataConverter: DataConverter;
 }
 
 /**
@@ -25,7 +27,7 @@ export async function createWorkers(connection: NativeConnection, settings: Work
   const common = {
     connection,
     namespace: settings.namespace,
-    dataConverter: encryptedDataConverter(deps.keys),
+    dataConverter: settings.dataConverter,
     maxConcurrentActivityTaskExecutions: settings.concurrency,
     // Give running clones time to see the cancellation and clean up on shutdown.
     shutdownGraceTime: '5 seconds',

@@ -1,12 +1,16 @@
 import { hostname } from 'node:os';
+import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { createCleanupActivities } from '../activities/cleanup.js';
-import type { ActivityDeps } from '../activities/index.js';
+import type { ActivityDeps, ActivitySettings } from '../activities/index.js';
 import type { ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
+import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
 import { createWorkers } from './create-worker.js';
+import { ensureReconcilerSchedule } from './reconciler-schedule.js';
 import { installTemporalRuntime } from './runtime.js';
 
 export interface WorkerService {
@@ -20,36 +24,45 @@ export interface WorkerService {
 export const hostTaskQueueOf = (config: ConnectedConfig): string =>
   `${config.TEMPORAL_TASK_QUEUE}-host-${config.WORKER_HOST_ID ?? hostname()}`;
 
+export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings => ({
+  sandboxBasePath: config.SANDBOX_BASE_PATH,
+  allowLoopback: config.GIT_ALLOW_LOOPBACK,
+  gitCloneTimeoutSeconds: config.GIT_CLONE_TIMEOUT,
+  maxRepoSizeMb: config.MAX_REPO_SIZE_MB,
+  maxRepoFiles: config.MAX_REPO_FILES,
+  sizeEstimateFactor: config.SIZE_ESTIMATE_FACTOR,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  hostTaskQueue: hostTaskQueueOf(config),
+  sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
+  minFreeMb: config.SANDBOX_MIN_FREE_MB,
+});
+
 export async function startWorkerService(config: ConnectedConfig, logger: Logger): Promise<WorkerService> {
   installTemporalRuntime(logger);
   const keys = createKeyProvider(config);
   const sql = createSql(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'repo-connector-worker' });
-  const deps: ActivityDeps = {
-    sql,
-    keys,
-    logger,
-    settings: {
-      sandboxBasePath: config.SANDBOX_BASE_PATH,
-      allowLoopback: config.GIT_ALLOW_LOOPBACK,
-      gitCloneTimeoutSeconds: config.GIT_CLONE_TIMEOUT,
-      maxRepoSizeMb: config.MAX_REPO_SIZE_MB,
-      maxRepoFiles: config.MAX_REPO_FILES,
-      sizeEstimateFactor: config.SIZE_ESTIMATE_FACTOR,
-      hostTaskQueue: hostTaskQueueOf(config),
-      sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
-      minFreeMb: config.SANDBOX_MIN_FREE_MB,
-    },
-  };
+  const deps: ActivityDeps = { sql, keys, logger, settings: activitySettingsOf(config) };
+  let sweeps: NodeJS.Timeout | undefined;
   try {
     // Whatever a previous run of this host left behind (a crash mid-clone, a lost cleanup) goes first.
-    await createCleanupActivities(deps).sweepSandboxes({ expired: false });
+    const { sweepSandboxes } = createCleanupActivities(deps);
+    await sweepSandboxes({ expired: false });
+    // Then again and again: files of rows the reconciler settled, or whose clone moved to another host.
+    sweeps = setInterval(() => {
+      sweepSandboxes({ expired: false }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'sandbox sweep failed'));
+    }, config.SANDBOX_SWEEP_INTERVAL_SECONDS * 1000);
+    sweeps.unref();
+    const dataConverter = encryptedDataConverter(keys);
+    await withClient(config, dataConverter, (client) =>
+      ensureReconcilerSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RECONCILE_INTERVAL_SECONDS }));
     const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY };
+    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY, dataConverter };
     const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     // One worker failing stops the other, so `done` settles and the process can exit.
     const runs = workers.map((w) => w.run().catch((err: unknown) => (stopAll(), Promise.reject(err))));
     const done = Promise.all(runs).then(() => undefined).finally(async () => {
+      clearInterval(sweeps);
       await connection.close();
       await sql.end({ timeout: 5 });
     });
@@ -62,7 +75,18 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
       },
     };
   } catch (err) {
+    clearInterval(sweeps);
     await sql.end({ timeout: 5 });
     throw err;
+  }
+}
+
+/** A short-lived client for start-up chores, speaking through the same encrypted payloads as the workers. */
+async function withClient<T>(config: ConnectedConfig, dataConverter: DataConverter, work: (client: Client) => Promise<T>): Promise<T> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    return await work(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }));
+  } finally {
+    await connection.close();
   }
 }

@@ -27,6 +27,12 @@ export const ACTIVITY_OPTIONS = {
       nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
   },
+  /** The reconciler's walk over unsettled rows: one describe per row, so it heartbeats as it goes. */
+  scan: {
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+  },
   /** ls-remote and a tip-only probe: bounded by the size limit, and git's own idle timeout. */
   sizeCheck: {
     startToCloseTimeout: '10 minutes',
@@ -42,7 +48,8 @@ export const ACTIVITY_OPTIONS = {
   },
   /**
    * Work on one host's files, sent to that host's queue. If no worker of that host picks it up
-   * within 10 minutes the host is taken as gone, and the workflow falls back to the shared queue.
+   * within 10 minutes (a schedule-to-start timeout, and only that) the host is taken as gone:
+   * the row is settled from the shared queue and the host's own sweep removes the files when it returns.
    */
   hostFiles: {
     scheduleToStartTimeout: '10 minutes',

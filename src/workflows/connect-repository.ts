@@ -11,6 +11,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import type { EncryptedToken } from '../activities/encrypt-token.js';
 import type { AuditContext } from '../db/repos.js';
@@ -121,7 +122,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   });
 
   const fail = (failure: Failure) => {
-    update({ stage: 'failed', error: { code: failure.code, message: failure.message }, progressMessage: null });
+    update({ stage: 'failed', error: { code: failure.code, message: failure.message }, progressMessage: null, progressPercent: 0, bytesReceived: null });
     return ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true, details: failure.details ? [failure.details] : [] });
   };
   const finish = async <T>(outcome: T): Promise<T> => {
@@ -134,85 +135,104 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     { key: REPO_ID, value: repoId },
   ]);
 
-  // Admission: nothing is persisted unless the token is encrypted and the size check passes.
-  let token: EncryptedToken;
-  try {
-    token = await quick.encryptToken({ sealedToken: input.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
-    update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
-    const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
-    update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
-    admission = await quick.persistRepository({
-      ...token,
-      repoId,
-      requestId: input.requestId,
-      projectId: input.projectId,
-      gitUrl: input.gitUrl,
-      workflowId: workflowInfo().workflowId,
-      estimatedSizeMb: size.estimatedSizeMb,
-      audit,
-    });
-    update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    rejection = fail(failureOf(err));
-    throw await finish(rejection);
-  }
-
-  // Clone, and on failure wait for a retry (or cleanup) for up to the TTL.
   let hostTaskQueue: string | undefined;
-  let sweptForDisk = false;
-  while (!cleanupRequested && !hostTaskQueue) {
-    update({ stage: 'cloning', cloneStatus: 'CLONING', progressMessage: 'Cloning', cloneAttempts: state.cloneAttempts + 1, error: null });
+  /** CLEANING at once (from the shared queue), then the files removed on the host that holds them. */
+  const cleanUp = async (reason: 'signal' | 'ttl' | 'cancelled') => {
+    update({ stage: 'cleaning', cloneStatus: 'CLEANING', progressMessage: 'Removing the sandbox' });
+    await quick.markRepositoryCleaning({ repoId, audit, reason });
     try {
-      cloneScope = new CancellationScope();
-      const cloned = await cloneScope.run(() => cloneRepository({ ...token, repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
-      hostTaskQueue = cloned.hostTaskQueue;
-      update({
-        stage: 'waiting_for_cleanup',
-        cloneStatus: 'COMPLETED',
-        progressPercent: 100,
-        progressMessage: 'Cloned; kept until cleanup',
-        repositorySizeMb: cloned.repositorySizeMb,
-        sandboxPath: cloned.sandboxPath,
-        bytesReceived: null,
-      });
+      await (hostTaskQueue ? onHost(hostTaskQueue) : onAnyHost).cleanupSandbox({ repoId, projectId: input.projectId, audit, reason });
     } catch (err) {
-      if (cleanupRequested && isCancellation(err)) break;
-      if (isCancellation(err)) throw err;
-      const failure = failureOf(err);
-      const diskHost = failure.details?.host_task_queue;
-      if (failure.code === 'insufficient_storage' && !sweptForDisk && typeof diskHost === 'string') {
-        sweptForDisk = true;
-        await onHost(diskHost).sweepSandboxes({ expired: true });
-        continue;
-      }
-      await quick.markRepositoryFailed({ repoId, errorCode: failure.code, errorMessage: failure.message, audit });
-      const failed = fail(failure);
-      update({ cloneStatus: 'FAILED' });
-      if (!(await condition(() => retryRequest !== undefined || cleanupRequested, ttlMs))) throw await finish(failed);
-      if (cleanupRequested) break;
-      const request = retryRequest!;
-      retryRequest = undefined;
-      if (request.sealedToken) {
-        token = await quick.encryptToken({ sealedToken: request.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
-      }
-      await quick.resetRepositoryForRetry({ repoId, ...(request.sealedToken ? { newToken: token } : {}), audit });
-      update({ cloneStatus: 'PENDING', error: null, progressPercent: 20, progressMessage: 'Queued for cloning again' });
-    } finally {
-      cloneScope = undefined;
+      // No worker of that host took the task at all: the host is gone. Settle the row here; its sweep removes the files when it returns.
+      const notPickedUp = err instanceof Error && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+      if (!notPickedUp) throw err;
+      await onAnyHost.cleanupSandbox({ repoId, projectId: input.projectId, audit, reason: 'host_lost' });
     }
+    update({ stage: 'done', cloneStatus: 'CLEANED', sandboxPath: null, progressMessage: 'Sandbox removed' });
+  };
+
+  try {
+    return await connect();
+  } catch (err) {
+    // Cancelled ("Request Cancellation" in the Web UI, or by the API): whatever was made is removed, and the row ends CLEANED.
+    if (isCancellation(err)) {
+      rejection ??= ApplicationFailure.create({ type: 'cancelled', message: 'The connection was cancelled', nonRetryable: true });
+      await CancellationScope.nonCancellable(() => cleanUp('cancelled'));
+    }
+    throw err;
   }
 
-  if (!cleanupRequested) await condition(() => cleanupRequested, ttlMs);
-  update({ stage: 'cleaning', cloneStatus: 'CLEANING', progressMessage: 'Removing the sandbox' });
-  const reason = cleanupRequested ? 'signal' : 'ttl';
-  try {
-    await (hostTaskQueue ? onHost(hostTaskQueue) : onAnyHost).cleanupSandbox({ repoId, projectId: input.projectId, audit, reason });
-  } catch (err) {
-    // The host holding the files is gone: record the cleanup; its start-up sweep removes the files.
-    if (!(err instanceof Error && err.cause instanceof TimeoutFailure)) throw err;
-    await onAnyHost.cleanupSandbox({ repoId, projectId: input.projectId, audit, reason: 'host_lost' });
+  async function connect(): Promise<ConnectRepositoryResult> {
+    // Admission: nothing is persisted unless the token is encrypted and the size check passes.
+    let token: EncryptedToken;
+    try {
+      token = await quick.encryptToken({ sealedToken: input.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+      update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
+      const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
+      update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
+      admission = await quick.persistRepository({
+        ...token,
+        repoId,
+        requestId: input.requestId,
+        projectId: input.projectId,
+        gitUrl: input.gitUrl,
+        workflowId: workflowInfo().workflowId,
+        estimatedSizeMb: size.estimatedSizeMb,
+        audit,
+      });
+      update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      rejection = fail(failureOf(err));
+      throw await finish(rejection);
+    }
+
+    // Clone, and on failure wait for a retry (or cleanup) for up to the TTL.
+    let sweptForDisk = false;
+    while (!cleanupRequested && !hostTaskQueue) {
+      update({ stage: 'cloning', cloneStatus: 'CLONING', progressMessage: 'Cloning', cloneAttempts: state.cloneAttempts + 1, error: null });
+      try {
+        cloneScope = new CancellationScope();
+        const cloned = await cloneScope.run(() => cloneRepository({ ...token, repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
+        hostTaskQueue = cloned.hostTaskQueue;
+        update({
+          stage: 'waiting_for_cleanup',
+          cloneStatus: 'COMPLETED',
+          progressPercent: 100,
+          progressMessage: 'Cloned; kept until cleanup',
+          repositorySizeMb: cloned.repositorySizeMb,
+          sandboxPath: cloned.sandboxPath,
+          bytesReceived: null,
+        });
+      } catch (err) {
+        if (cleanupRequested && isCancellation(err)) break;
+        if (isCancellation(err)) throw err;
+        const failure = failureOf(err);
+        const diskHost = failure.details?.host_task_queue;
+        if (failure.code === 'insufficient_storage' && !sweptForDisk && typeof diskHost === 'string') {
+          sweptForDisk = true;
+          await onHost(diskHost).sweepSandboxes({ expired: true });
+          continue;
+        }
+        await quick.markRepositoryFailed({ repoId, errorCode: failure.code, errorMessage: failure.message, audit });
+        const failed = fail(failure);
+        update({ cloneStatus: 'FAILED' });
+        if (!(await condition(() => retryRequest !== undefined || cleanupRequested, ttlMs))) throw await finish(failed);
+        if (cleanupRequested) break;
+        const request = retryRequest!;
+        retryRequest = undefined;
+        if (request.sealedToken) {
+          token = await quick.encryptToken({ sealedToken: request.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+        }
+        await quick.resetRepositoryForRetry({ repoId, ...(request.sealedToken ? { newToken: token } : {}), audit });
+        update({ cloneStatus: 'PENDING', error: null, progressPercent: 20, progressMessage: 'Queued for cloning again' });
+      } finally {
+        cloneScope = undefined;
+      }
+    }
+
+    if (!cleanupRequested) await condition(() => cleanupRequested, ttlMs);
+    await cleanUp(cleanupRequested ? 'signal' : 'ttl');
+    return finish({ repoId, cloneStatus: 'CLEANED' as const, repositorySizeMb: state.repositorySizeMb });
   }
-  update({ stage: 'done', cloneStatus: 'CLEANED', sandboxPath: null, progressMessage: 'Sandbox removed' });
-  return finish({ repoId, cloneStatus: 'CLEANED' as const, repositorySizeMb: state.repositorySizeMb });
 }

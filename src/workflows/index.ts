@@ -1,1 +1,2 @@
 export { connectRepository } from './connect-repository.js';
+export { reconcileRepositories } from './reconcile-repositories.js';

@@ -14,6 +14,8 @@ import { transportContext } from '../../src/shared/connect-repository.js';
 import { createLogger } from '../../src/config/logger.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import type { Sql } from '../../src/db/client.js';
+import { InvalidTransitionError } from '../../src/db/repos.js';
+import { toActivityFailure } from '../../src/activities/failures.js';
 
 let base: string;
 beforeEach(async () => {
@@ -24,6 +26,8 @@ afterEach(async () => {
 });
 
 /** Activity dependencies with a stand-in for the database: it answers every query with `rows`. */
+const HOST = 'q-host-test';
+
 function depsWith(rows: unknown[] = []): ActivityDeps {
   const sql = (() => Promise.resolve(rows)) as unknown as Sql;
   return {
@@ -37,7 +41,8 @@ function depsWith(rows: unknown[] = []): ActivityDeps {
       maxRepoSizeMb: 1,
       maxRepoFiles: 100,
       sizeEstimateFactor: 1.5,
-      hostTaskQueue: 'q-host-test',
+      taskQueue: 'unit-queue',
+    hostTaskQueue: HOST,
       sandboxTtlSeconds: 60,
       minFreeMb: 0,
     },
@@ -76,23 +81,33 @@ describe('activities (MockActivityEnvironment)', () => {
     expect(failure).toMatchObject({ type: 'invalid_url', nonRetryable: true });
   });
 
-  it('sweepSandboxes removes orphans and abandoned clones but keeps live ones', async () => {
+  it('sweepSandboxes removes orphans, abandoned clones and clones another host owns, but keeps live ones', async () => {
     const project = randomUUID();
-    const ids = { orphan: randomUUID(), failed: randomUUID(), live: randomUUID(), abandoned: randomUUID(), fresh: randomUUID() };
+    const ids = { orphan: randomUUID(), failed: randomUUID(), live: randomUUID(), abandoned: randomUUID(), fresh: randomUUID(), moved: randomUUID() };
     for (const id of Object.values(ids)) await mkdir(path.join(base, project, id, 'repository'), { recursive: true });
     await mkdir(path.join(base, 'not-a-uuid'), { recursive: true });
     const hourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
     const rows = [
-      { id: ids.failed, clone_status: 'FAILED', sandbox_path: null, updated_at: new Date() },
-      { id: ids.live, clone_status: 'COMPLETED', sandbox_path: 'x', updated_at: new Date() },
-      { id: ids.abandoned, clone_status: 'CLONING', sandbox_path: null, updated_at: hourAgo },
-      { id: ids.fresh, clone_status: 'CLONING', sandbox_path: null, updated_at: new Date() },
+      { id: ids.failed, clone_status: 'FAILED', sandbox_path: null, host_task_queue: HOST, updated_at: new Date() },
+      { id: ids.live, clone_status: 'COMPLETED', sandbox_path: 'x', host_task_queue: HOST, updated_at: new Date() },
+      { id: ids.abandoned, clone_status: 'CLONING', sandbox_path: null, host_task_queue: HOST, updated_at: hourAgo },
+      { id: ids.fresh, clone_status: 'CLONING', sandbox_path: null, host_task_queue: null, updated_at: new Date() },
+      // Its clone was retried on another host after this one died: what is left here is nobody's.
+      { id: ids.moved, clone_status: 'COMPLETED', sandbox_path: 'y', host_task_queue: 'elsewhere-host', updated_at: new Date() },
     ];
     const env = new MockActivityEnvironment();
     const { removed }: SweepResult = await env.run(createActivities(depsWith(rows)).sweepSandboxes, { expired: false });
-    expect(removed.map((p) => path.basename(p)).sort()).toEqual([ids.orphan, ids.failed, ids.abandoned].sort());
+    expect(removed.map((p) => path.basename(p)).sort()).toEqual([ids.orphan, ids.failed, ids.abandoned, ids.moved].sort());
     expect(existsSync(path.join(base, project, ids.live))).toBe(true);
     expect(existsSync(path.join(base, project, ids.fresh))).toBe(true);
     expect(existsSync(path.join(base, 'not-a-uuid'))).toBe(true);
+  });
+});
+
+describe('activity failures', () => {
+  it('an illegal status change is a non-retryable invalid_transition naming the transition', () => {
+    const failure = toActivityFailure(new InvalidTransitionError(randomUUID(), 'COMPLETED', 'CLONING'));
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'invalid_transition', nonRetryable: true, message: expect.stringMatching(/from COMPLETED to CLONING/) });
   });
 });

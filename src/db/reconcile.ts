@@ -1,0 +1,57 @@
+import type { CloneStatus } from '../shared/repo-status.js';
+import type { AuditContext } from './audit.js';
+import type { Queryable, Sql } from './client.js';
+import { applyStatusChange, type CodeRepo } from './repos.js';
+
+export interface UnsettledRepo {
+  id: string;
+  projectId: string;
+  requestId: string;
+  workflowId: string | null;
+  cloneStatus: CloneStatus;
+}
+
+/**
+ * A page of the rows not in a resting state (PENDING, CLONING, COMPLETED, CLEANING), in id order
+ * after `afterId`: the reconciler walks them all, page by page, each pass.
+ */
+export async function findUnsettledRepos(sql: Queryable, limit: number, afterId?: string): Promise<UnsettledRepo[]> {
+  const rows = await sql<{ id: string; project_id: string; request_id: string; workflow_id: string | null; clone_status: CloneStatus }[]>`
+    select id, project_id, request_id, workflow_id, clone_status from code_repos
+    where clone_status in ('PENDING', 'CLONING', 'COMPLETED', 'CLEANING')
+      ${afterId ? sql`and id > ${afterId}` : sql``}
+    order by id
+    limit ${limit}`;
+  return rows.map((r) => ({ id: r.id, projectId: r.project_id, requestId: r.request_id, workflowId: r.workflow_id, cloneStatus: r.clone_status }));
+}
+
+/** What a row whose workflow ended without settling it becomes, and the failure it records. */
+export const WORKFLOW_LOST = {
+  code: 'workflow_lost',
+  message: 'The connection stopped before it finished (its workflow ended); connect the repository again',
+} as const;
+
+/**
+ * Settles a row whose workflow is closed or gone: one that never finished cloning fails as
+ * `workflow_lost`; one that holds (or was removing) files is cleaned. Files are removed by their
+ * host's sweep, which no longer finds a live row owning them. Every step has its audit row.
+ */
+export async function settleOrphanedRepo(sql: Sql, repoId: string, audit: AuditContext, metadata: Record<string, unknown>): Promise<CodeRepo | undefined> {
+  return sql.begin(async (tx) => {
+    const [row] = await tx<{ clone_status: CloneStatus }[]>`select clone_status from code_repos where id = ${repoId} for update`;
+    if (!row) return undefined;
+    const facts = { ...metadata, reason: 'reconciler' };
+    switch (row.clone_status) {
+      case 'PENDING':
+      case 'CLONING':
+        return applyStatusChange(tx, { repoId, to: 'FAILED', sandboxPath: null, errorCode: WORKFLOW_LOST.code, errorMessage: WORKFLOW_LOST.message, metadata: facts }, audit);
+      case 'COMPLETED':
+        await applyStatusChange(tx, { repoId, to: 'CLEANING', metadata: facts }, audit);
+        return applyStatusChange(tx, { repoId, to: 'CLEANED', sandboxPath: null, metadata: facts }, audit);
+      case 'CLEANING':
+        return applyStatusChange(tx, { repoId, to: 'CLEANED', sandboxPath: null, metadata: facts }, audit);
+      default:
+        return undefined;
+    }
+  });
+}
