@@ -6,6 +6,7 @@ import type { ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
+import { ensureSearchAttributes } from '../infra/search-attributes.js';
 import { createWorkers } from './create-worker.js';
 import { installTemporalRuntime } from './runtime.js';
 
@@ -19,6 +20,19 @@ export interface WorkerService {
 /** `<task queue>-host-<host id>`: stable across restarts, so cleanup sent before a restart still arrives. */
 export const hostTaskQueueOf = (config: ConnectedConfig): string =>
   `${config.TEMPORAL_TASK_QUEUE}-host-${config.WORKER_HOST_ID ?? hostname()}`;
+
+/** A connection to a namespace that has our search attributes (registered here if need be). */
+async function connectTemporal(config: ConnectedConfig, logger: Logger): Promise<NativeConnection> {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const registered = await ensureSearchAttributes(connection.operatorService, config.TEMPORAL_NAMESPACE);
+    if (registered.length > 0) logger.info({ namespace: config.TEMPORAL_NAMESPACE, registered }, 'search attributes registered');
+    return connection;
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
 
 export async function startWorkerService(config: ConnectedConfig, logger: Logger): Promise<WorkerService> {
   installTemporalRuntime(logger);
@@ -43,7 +57,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
   try {
     // Whatever a previous run of this host left behind (a crash mid-clone, a lost cleanup) goes first.
     await createCleanupActivities(deps).sweepSandboxes({ expired: false });
-    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const connection = await connectTemporal(config, logger);
     const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY };
     const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
