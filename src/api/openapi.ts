@@ -95,7 +95,7 @@ export function openApiDocument(allowLoopback: boolean) {
           responses: { 202: ok('Retry requested', acceptedSchema), 404: error('No such repository (`not_found`)'), 409: error('Not FAILED (`invalid_state`)'), ...posting } },
       },
       '/healthz': { get: { summary: 'Process alive', responses: { 200: { description: 'Alive' } } } },
-      '/readyz': { get: { summary: 'PostgreSQL and Temporal both answer', responses: { 200: { description: 'Ready' }, 503: error('Names what is down (`not_ready`)') } } },
+      '/readyz': { get: { summary: 'PostgreSQL and Temporal answer, and Temporal has our search attributes', responses: { 200: { description: 'Ready' }, 503: error('Names what is down (`not_ready`)') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
     },
   };

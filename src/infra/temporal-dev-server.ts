@@ -18,6 +18,8 @@ export interface TemporalDevServerOptions {
   /** Remote codec endpoint the Web UI calls to decode payloads. */
   uiCodecEndpoint?: string;
   headless?: boolean;
+  /** Register our search attributes at start (default); off to imitate a server that lacks them. */
+  searchAttributes?: boolean;
   logger: Logger;
   readyTimeoutMs?: number;
 }
@@ -40,7 +42,7 @@ export function devServerArgs(o: TemporalDevServerOptions): string[] {
     '--log-level', 'warn',
     // Update-with-start (the API's early return) is a multi-operation call, off by default.
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
-    ...SEARCH_ATTRIBUTE_FLAGS,
+    ...(o.searchAttributes === false ? [] : SEARCH_ATTRIBUTE_FLAGS),
     ...(o.dbFilename ? ['--db-filename', o.dbFilename] : []),
     ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
     ...(o.headless ? ['--headless'] : []),

@@ -9,6 +9,7 @@ import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
+import { ensureSearchAttributes } from '../infra/search-attributes.js';
 import { createWorkers } from './create-worker.js';
 import { ensureReconcilerSchedule } from './reconciler-schedule.js';
 import { installTemporalRuntime } from './runtime.js';
@@ -37,6 +38,19 @@ export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings =>
   minFreeMb: config.SANDBOX_MIN_FREE_MB,
 });
 
+/** A connection to a namespace that has our search attributes (registered here if need be). */
+async function connectTemporal(config: ConnectedConfig, logger: Logger): Promise<NativeConnection> {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const registered = await ensureSearchAttributes(connection.operatorService, config.TEMPORAL_NAMESPACE);
+    if (registered.length > 0) logger.info({ namespace: config.TEMPORAL_NAMESPACE, registered }, 'search attributes registered');
+    return connection;
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
+
 export async function startWorkerService(config: ConnectedConfig, logger: Logger): Promise<WorkerService> {
   installTemporalRuntime(logger);
   const keys = createKeyProvider(config);
@@ -52,10 +66,14 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
       sweepSandboxes({ expired: false }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'sandbox sweep failed'));
     }, config.SANDBOX_SWEEP_INTERVAL_SECONDS * 1000);
     sweeps.unref();
+    const connection = await connectTemporal(config, logger);
     const dataConverter = encryptedDataConverter(keys);
     await withClient(config, dataConverter, (client) =>
-      ensureReconcilerSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RECONCILE_INTERVAL_SECONDS }));
-    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      ensureReconcilerSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RECONCILE_INTERVAL_SECONDS }))
+      .catch(async (err: unknown) => {
+        await connection.close();
+        throw err;
+      });
     const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY, dataConverter };
     const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
