@@ -7,7 +7,8 @@ import { bytesToMb, directorySize, removeSandbox } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
-import { openToken, type EncryptedToken } from './encrypt-token.js';
+import type { EncryptedToken } from '../shared/connect-repository.js';
+import { openToken } from './encrypt-token.js';
 
 export interface CheckSizeInput extends EncryptedToken {
   gitUrl: string;

@@ -9,9 +9,10 @@ import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repos
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
-import { openToken, type EncryptedToken } from './encrypt-token.js';
+import { openToken } from './encrypt-token.js';
 
-export interface CloneRepositoryInput extends EncryptedToken {
+/** The token is read from the row, never from here: a disconnected repository (token destroyed) cannot be cloned again. */
+export interface CloneRepositoryInput {
   repoId: string;
   projectId: string;
   gitUrl: string;
@@ -76,7 +77,9 @@ export function createCloneRepository(deps: ActivityDeps) {
     const paths = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
     // Run again after it committed (its result was lost on the way back): the clone is done, on whichever host did it.
     const recorded = await findRepo(sql, input.repoId);
-    if (recorded?.cloneStatus === 'COMPLETED' && recorded.sandboxPath && recorded.hostTaskQueue) {
+    if (!recorded?.tokenCiphertext || !recorded.tokenKid) throw new RepoError('disconnected', 'The repository was disconnected');
+    const storedToken = { tokenCiphertext: recorded.tokenCiphertext.toString('base64'), tokenKid: recorded.tokenKid, projectId: input.projectId, repoId: input.repoId };
+    if (recorded.cloneStatus === 'COMPLETED' && recorded.sandboxPath && recorded.hostTaskQueue) {
       return {
         sandboxPath: recorded.sandboxPath,
         repositorySizeMb: recorded.repositorySizeMb ?? 0,
@@ -108,7 +111,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
       await fetchRepository({
         remote,
-        token: await openToken(deps, input),
+        token: await openToken(deps, storedToken),
         allowHttp: settings.allowLoopback,
         idleTimeoutMs,
         signal: ctx.cancellationSignal,

@@ -1,6 +1,6 @@
 import { decryptSecret, encryptSecret } from '../crypto/envelope.js';
 import { metrics } from '../observability/metrics.js';
-import { transportContext, type SealedSecret } from '../shared/connect-repository.js';
+import { transportContext, type EncryptedToken, type SealedSecret } from '../shared/connect-repository.js';
 import type { ActivityDeps } from './deps.js';
 import { tokenContext } from './deps.js';
 
@@ -10,12 +10,6 @@ export interface EncryptTokenInput {
   requestId: string;
   projectId: string;
   repoId: string;
-}
-
-/** Ciphertext is base64 so that it travels through Temporal payloads as plain JSON. */
-export interface EncryptedToken {
-  tokenCiphertext: string;
-  tokenKid: string;
 }
 
 export function createEncryptToken({ keys }: ActivityDeps) {

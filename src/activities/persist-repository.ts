@@ -1,9 +1,9 @@
-import type { AuditContext } from '../db/repos.js';
+import type { AuditContext } from '../shared/audit-context.js';
 import { insertAudit } from '../db/audit.js';
-import { changeRepoStatus, insertRepo, resetRepoForRetry } from '../db/repos.js';
+import { changeRepoStatus, firstAnswerOf, insertRepo, resetRepoForRetry } from '../db/repos.js';
 import type { Admission } from '../shared/connect-repository.js';
 import type { ActivityDeps } from './deps.js';
-import type { EncryptedToken } from './encrypt-token.js';
+import type { EncryptedToken } from '../shared/connect-repository.js';
 
 export interface PersistRepositoryInput extends EncryptedToken {
   repoId: string;
@@ -11,6 +11,8 @@ export interface PersistRepositoryInput extends EncryptedToken {
   projectId: string;
   gitUrl: string;
   workflowId: string;
+  runId: string;
+  requestFingerprint: string;
   estimatedSizeMb: number | null;
   audit: AuditContext;
 }
@@ -47,14 +49,11 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         tokenKid: input.tokenKid,
         requestId: input.requestId,
         workflowId: input.workflowId,
-      }, input.audit);
-      return {
-        repoId: repo.id,
-        gitUrl: repo.gitUrl,
-        cloneStatus: repo.cloneStatus,
+        runId: input.runId,
         estimatedSizeMb: input.estimatedSizeMb,
-        createdAt: repo.createdAt.toISOString(),
-      };
+        requestFingerprint: input.requestFingerprint,
+      }, input.audit);
+      return firstAnswerOf(repo);
     },
 
     async markRepositoryFailed(input: MarkFailedInput): Promise<void> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   acceptedSchema,
+  disconnectedSchema,
   connectRequestSchema,
   connectResponseSchema,
   createProjectSchema,
@@ -52,12 +53,11 @@ export function openApiDocument(allowLoopback: boolean) {
         post: {
           ...authed,
           summary: 'Connect a Git repository',
-          description: 'Starts (or, for a repeated request_id, finds) the connectRepository workflow and answers once it admits or rejects the request.',
+          description: 'Starts the connectRepository workflow and answers once it admits or rejects the request. Keys (request_id or Idempotency-Key) are scoped per user: the same key with the same parameters gets the first 201 answer again, byte for byte, with `Idempotent-Replayed: true`; a rejected request left nothing behind, so its key is evaluated afresh; other parameters (another access_token included) are a 409.',
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', format: 'uuid' }, description: 'Same as request_id; both given and different is a 422' }],
           requestBody: body(connectRequestSchema(allowLoopback)),
           responses: {
-            201: ok('Admitted', connectResponseSchema),
-            200: ok('Already admitted for this request_id', connectResponseSchema),
+            201: ok('Admitted (or the first answer again, with `Idempotent-Replayed: true`)', connectResponseSchema),
             ...posting,
             401: error('Bearer token invalid (`unauthorized`) or Git token rejected (`invalid_credentials`)'),
             404: error('Unknown project (`project_not_found`) or repository (`repository_not_found`)'),
@@ -71,6 +71,13 @@ export function openApiDocument(allowLoopback: boolean) {
       '/api/v1/code/repos/{repo_id}': {
         get: { ...authed, summary: 'Get a repository', parameters: [uuidParam('repo_id')],
           responses: { 200: ok('The repository', repoSchema), 404: error('No such repository of the caller\'s (`not_found`)'), ...common } },
+        delete: {
+          ...authed,
+          summary: 'Disconnect a repository',
+          description: 'Destroys the stored access token at once, cancels a running clone and removes the sandbox; the row stays for the audit trail, CLEANED with disconnected_at. The same again when repeated.',
+          parameters: [uuidParam('repo_id')],
+          responses: { 202: ok('Disconnected (clean-up under way or done)', disconnectedSchema), 404: error('No such repository of the caller\'s (`not_found`)'), ...posting },
+        },
       },
       '/api/v1/code/repos/{repo_id}/status': {
         get: { ...authed, summary: 'Clone status and live progress', parameters: [uuidParam('repo_id')],
@@ -92,7 +99,13 @@ export function openApiDocument(allowLoopback: boolean) {
       '/api/v1/code/repos/{repo_id}/retry': {
         post: { ...authed, summary: 'Clone a FAILED repository again, optionally with a new access token', parameters: [uuidParam('repo_id')],
           requestBody: body(retryRequestSchema),
-          responses: { 202: ok('Retry requested', acceptedSchema), 404: error('No such repository (`not_found`)'), 409: error('Not FAILED (`invalid_state`)'), ...posting } },
+          responses: {
+            ...posting,
+            202: ok('Retry requested', acceptedSchema),
+            404: error('No such repository (`not_found`)'),
+            409: error('Not FAILED, or its workflow has ended (`invalid_state`), or disconnected (`disconnected`)'),
+            413: error('Body over 64 KiB (`payload_too_large`), or it failed as too large and a new probe finds it still over the limit (`repository_too_large`)'),
+          } },
       },
       '/healthz': { get: { summary: 'Process alive', responses: { 200: { description: 'Alive' } } } },
       '/readyz': { get: { summary: 'PostgreSQL and Temporal answer, and Temporal has our search attributes', responses: { 200: { description: 'Ready' }, 503: error('Names what is down (`not_ready`)') } } },

@@ -7,23 +7,15 @@ const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
 
 export const projectBody = (p: Project) => ({ id: p.id, name: p.name, owner_id: p.ownerId, created_at: iso(p.createdAt) });
 
-export const connectBody = (admission: Admission, workflowId: string, runId: string | null) => ({
+export const connectBody = (admission: Admission, workflowId: string) => ({
   repo_id: admission.repoId,
   git_url: admission.gitUrl,
   connected: true as const,
-  task_id: runId,
+  task_id: admission.runId,
   workflow_id: workflowId,
   estimated_size_mb: admission.estimatedSizeMb,
   clone_status: admission.cloneStatus,
   created_at: iso(admission.createdAt),
-});
-
-export const admissionOf = (repo: CodeRepo): Admission => ({
-  repoId: repo.id,
-  gitUrl: repo.gitUrl,
-  cloneStatus: repo.cloneStatus,
-  estimatedSizeMb: repo.repositorySizeMb,
-  createdAt: repo.createdAt.toISOString(),
 });
 
 export const repoBody = (r: CodeRepo) => ({
@@ -44,6 +36,7 @@ export const statusBody = (r: CodeRepo, live: ConnectRepositoryState | undefined
   repository_size_mb: r.repositorySizeMb,
   sandbox_path: r.sandboxPath,
   progress_message: live?.progressMessage ?? null,
+  error_code: r.errorCode,
   error_message: r.errorMessage,
   progress_percent: live?.progressPercent ?? (r.cloneStatus === 'COMPLETED' || r.cloneStatus === 'CLEANED' ? 100 : null),
   stage: live?.stage ?? null,

@@ -42,7 +42,7 @@ export const connectResponseSchema = z.object({
   repo_id: uuid,
   git_url: z.string(),
   connected: z.literal(true),
-  task_id: z.string().nullable().describe('Temporal run id of the workflow (null when answered from the database)'),
+  task_id: z.string().describe('Temporal run id of the workflow run that admitted the request'),
   workflow_id: z.string(),
   estimated_size_mb: z.number().nullable(),
   clone_status: cloneStatus,
@@ -66,6 +66,7 @@ export const repoStatusSchema = z.object({
   repository_size_mb: z.number().nullable(),
   sandbox_path: z.string().nullable(),
   progress_message: z.string().nullable(),
+  error_code: z.string().nullable().describe('Why it failed (the error table\'s codes, or workflow_lost), while FAILED'),
   error_message: z.string().nullable(),
   progress_percent: z.number().nullable(),
   stage: z.string().nullable(),
@@ -74,7 +75,8 @@ export const repoStatusSchema = z.object({
 });
 
 export const repoListSchema = z.array(repoSchema);
-export const acceptedSchema = z.object({ repo_id: uuid, clone_status: cloneStatus, workflow_id: z.string() });
+export const acceptedSchema = z.object({ repo_id: uuid, clone_status: cloneStatus, workflow_id: z.string().nullable() });
+export const disconnectedSchema = acceptedSchema.extend({ disconnected_at: timestamp });
 
 export const errorSchema = z.object({
   detail: z.looseObject({ error: z.string(), message: z.string() }),

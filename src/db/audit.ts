@@ -1,12 +1,9 @@
 import type { CloneStatus } from '../shared/repo-status.js';
+import type { AuditContext } from '../shared/audit-context.js';
 import type { Queryable } from './client.js';
 
-/** Who caused a change and why; written to `audit_log` beside every state change. */
-export interface AuditContext {
-  correlationId: string;
-  requestId: string;
-  userId: string;
-}
+
+export type { AuditContext };
 
 export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
   /** Null for work no request caused (key rotation, sweeps). */

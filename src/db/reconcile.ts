@@ -33,14 +33,20 @@ export const WORKFLOW_LOST = {
 
 /**
  * Settles a row whose workflow is closed or gone: one that never finished cloning fails as
- * `workflow_lost`; one that holds (or was removing) files is cleaned. Files are removed by their
- * host's sweep, which no longer finds a live row owning them. Every step has its audit row.
+ * `workflow_lost`; one that holds (or was removing) files is cleaned, as is every row of a
+ * disconnected repository. Files are removed by their host's sweep, which no longer finds a live
+ * row owning them. Every step has its audit row.
  */
 export async function settleOrphanedRepo(sql: Sql, repoId: string, audit: AuditContext, metadata: Record<string, unknown>): Promise<CodeRepo | undefined> {
   return sql.begin(async (tx) => {
-    const [row] = await tx<{ clone_status: CloneStatus }[]>`select clone_status from code_repos where id = ${repoId} for update`;
+    const [row] = await tx<{ clone_status: CloneStatus; disconnected_at: Date | null }[]>`
+      select clone_status, disconnected_at from code_repos where id = ${repoId} for update`;
     if (!row) return undefined;
-    const facts = { ...metadata, reason: 'reconciler' };
+    const facts = { reason: 'reconciler', ...metadata };
+    if (row.disconnected_at && row.clone_status !== 'CLEANED') {
+      if (row.clone_status !== 'CLEANING') await applyStatusChange(tx, { repoId, to: 'CLEANING', metadata: facts }, audit);
+      return applyStatusChange(tx, { repoId, to: 'CLEANED', sandboxPath: null, metadata: facts }, audit);
+    }
     switch (row.clone_status) {
       case 'PENDING':
       case 'CLONING':

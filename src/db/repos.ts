@@ -1,3 +1,4 @@
+import type { Admission } from '../shared/connect-repository.js';
 import type { CloneStatus } from '../shared/repo-status.js';
 import { NEXT_STATUSES } from '../shared/repo-status.js';
 import type postgres from 'postgres';
@@ -10,8 +11,9 @@ export interface CodeRepo {
   id: string;
   projectId: string;
   gitUrl: string;
-  tokenCiphertext: Buffer;
-  tokenKid: string;
+  /** Null once the repository is disconnected: the token is destroyed. */
+  tokenCiphertext: Buffer | null;
+  tokenKid: string | null;
   repositorySizeMb: number | null;
   cloneStatus: CloneStatus;
   sandboxPath: string | null;
@@ -23,6 +25,10 @@ export interface CodeRepo {
   hostTaskQueue: string | null;
   fileCount: number | null;
   disconnectedAt: Date | null;
+  /** The run that admitted the request and the estimate it answered: the first answer, for replays. */
+  runId: string | null;
+  estimatedSizeMb: number | null;
+  requestFingerprint: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -31,8 +37,8 @@ interface CodeRepoRow {
   id: string;
   project_id: string;
   git_url: string;
-  token_ciphertext: Buffer;
-  token_kid: string;
+  token_ciphertext: Buffer | null;
+  token_kid: string | null;
   repository_size_mb: string | null;
   clone_status: CloneStatus;
   sandbox_path: string | null;
@@ -43,9 +49,15 @@ interface CodeRepoRow {
   host_task_queue: string | null;
   file_count: number | null;
   disconnected_at: Date | null;
+  run_id: string | null;
+  estimated_size_mb: string | null;
+  request_fingerprint: string | null;
   created_at: Date;
   updated_at: Date;
 }
+
+/** NUMERIC columns arrive as strings. */
+const numberOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
 
 const toRepo = (r: CodeRepoRow): CodeRepo => ({
   id: r.id,
@@ -53,7 +65,7 @@ const toRepo = (r: CodeRepoRow): CodeRepo => ({
   gitUrl: r.git_url,
   tokenCiphertext: r.token_ciphertext,
   tokenKid: r.token_kid,
-  repositorySizeMb: r.repository_size_mb === null ? null : Number(r.repository_size_mb),
+  repositorySizeMb: numberOrNull(r.repository_size_mb),
   cloneStatus: r.clone_status,
   sandboxPath: r.sandbox_path,
   requestId: r.request_id,
@@ -63,13 +75,16 @@ const toRepo = (r: CodeRepoRow): CodeRepo => ({
   hostTaskQueue: r.host_task_queue,
   fileCount: r.file_count,
   disconnectedAt: r.disconnected_at,
+  runId: r.run_id,
+  estimatedSizeMb: numberOrNull(r.estimated_size_mb),
+  requestFingerprint: r.request_fingerprint,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
 const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
   sandbox_path, request_id, workflow_id, error_code, error_message, host_task_queue, file_count, disconnected_at,
-  created_at, updated_at`;
+  run_id, estimated_size_mb, request_fingerprint, created_at, updated_at`;
 
 export interface NewRepo {
   /** Chosen by the workflow, so the token's ciphertext can be bound to it before the row exists. */
@@ -80,23 +95,28 @@ export interface NewRepo {
   tokenKid: string;
   requestId: string;
   workflowId: string;
+  runId: string;
+  estimatedSizeMb: number | null;
+  requestFingerprint: string;
 }
 
 /**
- * Inserts the PENDING row and its audit entry in one transaction. Idempotent by `request_id`:
- * a retried call returns the row the first call created and writes no second audit entry.
+ * Inserts the PENDING row and its audit entry in one transaction. Idempotent by `workflow_id`
+ * (a user's request): a retried call returns the row the first call created and writes no
+ * second audit entry.
  */
 export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): Promise<CodeRepo> {
   return sql.begin(async (tx) => {
     const [created] = await tx<CodeRepoRow[]>`
-      insert into code_repos (id, project_id, git_url, token_ciphertext, token_kid, request_id, workflow_id)
+      insert into code_repos (id, project_id, git_url, token_ciphertext, token_kid, request_id, workflow_id, run_id,
+                              estimated_size_mb, request_fingerprint)
       values (${repo.id}, ${repo.projectId}, ${repo.gitUrl}, ${repo.tokenCiphertext}, ${repo.tokenKid}, ${repo.requestId},
-              ${repo.workflowId})
-      on conflict (request_id) do nothing
+              ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint})
+      on conflict (workflow_id) do nothing
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     if (!created) {
       const [existing] = await tx<CodeRepoRow[]>`
-        select ${tx.unsafe(REPO_COLUMNS)} from code_repos where request_id = ${repo.requestId}`;
+        select ${tx.unsafe(REPO_COLUMNS)} from code_repos where workflow_id = ${repo.workflowId}`;
       return toRepo(existing!);
     }
     await insertAudit(tx, { ...audit, repoId: created.id, action: 'repo.created', fromState: null, toState: 'PENDING' });
@@ -193,9 +213,20 @@ export async function applyStatusChange(tx: postgres.TransactionSql, change: Sta
   return toRepo(updated!);
 }
 
-export async function findRepoByRequestId(sql: Queryable, requestId: string): Promise<CodeRepo | undefined> {
+/** What the request was first answered (a fresh row, PENDING), from the row: the same answer on every repeat. */
+export const firstAnswerOf = (repo: CodeRepo): Admission => ({
+  repoId: repo.id,
+  gitUrl: repo.gitUrl,
+  cloneStatus: 'PENDING',
+  estimatedSizeMb: repo.estimatedSizeMb,
+  createdAt: repo.createdAt.toISOString(),
+  runId: repo.runId ?? '',
+});
+
+/** The row a user's request made, found by its workflow id (which carries the user's scope and the key). */
+export async function findRepoByWorkflowId(sql: Queryable, workflowId: string): Promise<CodeRepo | undefined> {
   const [row] = await sql<CodeRepoRow[]>`
-    select ${sql.unsafe(REPO_COLUMNS)} from code_repos where request_id = ${requestId}`;
+    select ${sql.unsafe(REPO_COLUMNS)} from code_repos where workflow_id = ${workflowId}`;
   return row ? toRepo(row) : undefined;
 }
 
@@ -238,5 +269,25 @@ export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: Au
       errorMessage: null,
       metadata: { new_token: Boolean(change.tokenCiphertext) },
     }, audit);
+  });
+}
+
+/**
+ * Ends a connection's hold on its secret: the token's ciphertext and wrapped key are erased (nothing
+ * can decrypt it again) and `disconnected_at` is set, with an audit row, once. Repeating it
+ * returns the row as it is.
+ */
+export async function disconnectRepo(sql: Sql, repoId: string, audit: AuditContext): Promise<CodeRepo> {
+  return sql.begin(async (tx) => {
+    const [row] = await tx<CodeRepoRow[]>`
+      update code_repos set token_ciphertext = null, token_kid = null, disconnected_at = now(), updated_at = now()
+      where id = ${repoId} and disconnected_at is null
+      returning ${tx.unsafe(REPO_COLUMNS)}`;
+    if (!row) {
+      const [existing] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId}`;
+      return toRepo(existing!);
+    }
+    await insertAudit(tx, { ...audit, repoId, action: 'repo.disconnected', fromState: null, toState: null, metadata: { clone_status: row.clone_status } });
+    return toRepo(row);
   });
 }

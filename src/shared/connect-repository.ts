@@ -11,6 +11,12 @@ export interface SealedSecret {
   keyId: string;
 }
 
+/** A token encrypted for storage (bound to its repository); base64 so it travels through payloads as plain JSON. */
+export interface EncryptedToken {
+  tokenCiphertext: string;
+  tokenKid: string;
+}
+
 /** The authenticated context of a token sealed for its trip through Temporal. */
 export const transportContext = (requestId: string): string => `transport:${requestId}`;
 
@@ -25,31 +31,40 @@ export interface ConnectRepositoryInput {
   sealedToken: SealedSecret;
   /** How long a clone is kept (and a failed run waits for `retry`) before cleanup. */
   sandboxTtlSeconds: number;
+  /** A slow keyed hash of (project, URL, token), computed by the API: recognises a repeat with other parameters. */
+  requestFingerprint: string;
 }
 
 /**
- * What identifies a request besides its id. A second start with the same request_id must carry
- * the same fingerprint, or it is a conflicting reuse of the id.
+ * What identifies a request besides its key (the workflow id). A second start with the same key
+ * must carry the same fingerprint, or it is a conflicting reuse of the key.
  */
 export interface RequestFingerprint {
   projectId: string;
   gitUrl: string;
   userId: string;
+  requestFingerprint: string;
 }
 
 export const fingerprintOf = (i: RequestFingerprint): RequestFingerprint => ({
   projectId: i.projectId,
   gitUrl: i.gitUrl,
   userId: i.userId,
+  requestFingerprint: i.requestFingerprint,
 });
 
-/** What the API answers once the workflow has admitted the request (the early return). */
+export const sameFingerprint = (a: RequestFingerprint, b: RequestFingerprint): boolean =>
+  a.projectId === b.projectId && a.gitUrl === b.gitUrl && a.userId === b.userId && a.requestFingerprint === b.requestFingerprint;
+
+/** What the API answers once the workflow has admitted the request (the early return), and again on every repeat. */
 export interface Admission {
   repoId: string;
   gitUrl: string;
   cloneStatus: CloneStatus;
   estimatedSizeMb: number | null;
   createdAt: string;
+  /** The workflow run that admitted it (the answer's `task_id`). */
+  runId: string;
 }
 
 export type Stage =
@@ -97,7 +112,9 @@ export const admissionUpdate = defineUpdate<Admission, [RequestFingerprint]>('ad
 export const getStateQuery = defineQuery<ConnectRepositoryState>('getState');
 export const cleanupSignal = defineSignal<[{ requestedBy?: string }?]>('cleanup');
 export const retrySignal = defineSignal<[RetryRequest?]>('retry');
+/**
+ * `retry` as the API sends it: answered once the retry is accepted, or refused (not FAILED; or
+ * a too-large failure whose repository a new probe still finds over the limit: 413 at once).
+ */
+export const retryUpdate = defineUpdate<{ accepted: true }, [RetryRequest]>('requestRetry');
 export const cloneProgressSignal = defineSignal<[CloneProgress]>('cloneProgress');
-
-/** One workflow per request: the id depends on `request_id` alone, so a retried request finds the first run. */
-export const workflowIdFor = (requestId: string): string => `connect-repository-${requestId}`;

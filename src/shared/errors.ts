@@ -14,6 +14,10 @@ export const REPO_ERRORS = {
   kms_rejected: { status: 500, retryable: false },
   /** The key management service is throttling or unreachable. */
   kms_unavailable: { status: 503, retryable: true },
+  /** The request does not fit the repository's state (a retry of a repository that has not failed). */
+  invalid_state: { status: 409, retryable: false },
+  /** The repository was disconnected: its token is destroyed, nothing more is done with it. */
+  disconnected: { status: 409, retryable: false },
   /** A request_id reused with different parameters. */
   idempotency_key_reused: { status: 409, retryable: false },
   /** A status change the row's state machine forbids (a bug or a race): never retried. */

@@ -13,24 +13,26 @@ import {
 } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
-import type { EncryptedToken } from '../activities/encrypt-token.js';
-import type { AuditContext } from '../db/repos.js';
+import type { AuditContext } from '../shared/audit-context.js';
 import {
   admissionUpdate,
   cleanupSignal,
   cloneProgressSignal,
   fingerprintOf,
   getStateQuery,
+  sameFingerprint,
   retrySignal,
+  retryUpdate,
   type Admission,
   type ConnectRepositoryInput,
   type ConnectRepositoryState,
+  type EncryptedToken,
   type RetryRequest,
 } from '../shared/connect-repository.js';
 import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
 import { ACTIVITY_OPTIONS } from './activity-options.js';
-import { failureOf, type Failure } from './failures.js';
+import { asApplicationFailure, failureOf, type Failure } from './failures.js';
 
 const quick = proxyActivities<Activities>(ACTIVITY_OPTIONS.quick);
 const { checkRepositorySize } = proxyActivities<Activities>(ACTIVITY_OPTIONS.sizeCheck);
@@ -43,9 +45,6 @@ export interface ConnectRepositoryResult {
   cloneStatus: CloneStatus;
   repositorySizeMb: number | null;
 }
-
-const sameRequest = (a: ConnectRepositoryInput, b: ReturnType<typeof fingerprintOf>) =>
-  a.projectId === b.projectId && a.gitUrl === b.gitUrl && a.userId === b.userId;
 
 /**
  * Connects one repository: encrypt the token, check the size, record the row (the API's answer
@@ -81,7 +80,11 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let rejection: ApplicationFailure | undefined;
   let cleanupRequested = false;
   let retryRequest: RetryRequest | undefined;
+  let retryProbing = false;
   let cloneScope: CancellationScope | undefined;
+  let token: EncryptedToken | undefined;
+  const openTokenFor = (sealedToken: RetryRequest['sealedToken'] & object) =>
+    quick.encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
 
   const ignore = (signal: string) =>
     quick.recordIgnoredSignal({ repoId: admission ? repoId : null, signal, stage: state.stage, audit });
@@ -97,7 +100,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     {
       // Rejected before it reaches history: a reused request_id with other parameters is the caller's error.
       validator: (fingerprint) => {
-        if (!sameRequest(input, fingerprint)) {
+        if (!sameFingerprint(fingerprintOf(input), fingerprint)) {
           throw ApplicationFailure.create({
             type: 'idempotency_key_reused',
             message: 'This request_id was already used with different parameters',
@@ -116,14 +119,38 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     cleanupRequested = true;
     cloneScope?.cancel();
   });
+  const retryable = () => state.stage === 'failed' && admission !== undefined && !retryRequest && !retryProbing && !cleanupRequested;
   setHandler(retrySignal, async (request) => {
-    if (state.stage !== 'failed' || !admission || retryRequest || cleanupRequested) return ignore('retry');
+    if (!retryable()) return ignore('retry');
     retryRequest = request ?? {};
+  });
+  setHandler(retryUpdate, async (request) => {
+    // The row turns FAILED a moment before this run's stage does.
+    await condition(() => state.stage !== 'cloning', '10 seconds');
+    if (!retryable()) {
+      await ignore('retry');
+      throw ApplicationFailure.create({ type: 'invalid_state', message: 'Only a FAILED repository can be retried', nonRetryable: true });
+    }
+    // Too large before: probe again first, so a repository still over the limit is refused at once, not downloaded again.
+    if (state.error?.code === 'repository_too_large') {
+      retryProbing = true;
+      try {
+        const probeToken = request?.sealedToken ? await openTokenFor(request.sealedToken) : token!;
+        const size = await checkRepositorySize({ ...probeToken, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
+        update({ estimatedSizeMb: size.estimatedSizeMb });
+      } catch (err) {
+        throw asApplicationFailure(failureOf(err));
+      } finally {
+        retryProbing = false;
+      }
+    }
+    retryRequest = request ?? {};
+    return { accepted: true as const };
   });
 
   const fail = (failure: Failure) => {
     update({ stage: 'failed', error: { code: failure.code, message: failure.message }, progressMessage: null, progressPercent: 0, bytesReceived: null });
-    return ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true, details: failure.details ? [failure.details] : [] });
+    return asApplicationFailure(failure);
   };
   const finish = async <T>(outcome: T): Promise<T> => {
     await condition(allHandlersFinished);
@@ -164,9 +191,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
 
   async function connect(): Promise<ConnectRepositoryResult> {
     // Admission: nothing is persisted unless the token is encrypted and the size check passes.
-    let token: EncryptedToken;
     try {
-      token = await quick.encryptToken({ sealedToken: input.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+      token = await openTokenFor(input.sealedToken);
       update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
       const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
@@ -177,6 +203,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         projectId: input.projectId,
         gitUrl: input.gitUrl,
         workflowId: workflowInfo().workflowId,
+        runId: workflowInfo().runId,
+        requestFingerprint: input.requestFingerprint,
         estimatedSizeMb: size.estimatedSizeMb,
         audit,
       });
@@ -193,7 +221,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       update({ stage: 'cloning', cloneStatus: 'CLONING', progressMessage: 'Cloning', cloneAttempts: state.cloneAttempts + 1, error: null });
       try {
         cloneScope = new CancellationScope();
-        const cloned = await cloneScope.run(() => cloneRepository({ ...token, repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
+        const cloned = await cloneScope.run(() => cloneRepository({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
         hostTaskQueue = cloned.hostTaskQueue;
         update({
           stage: 'waiting_for_cleanup',

@@ -7,6 +7,10 @@ export interface Failure {
   details?: Record<string, unknown>;
 }
 
+/** The failure as the workflow reports it onward (to an update's caller, or as its own end): never retried. */
+export const asApplicationFailure = (failure: Failure): ApplicationFailure =>
+  ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true, details: failure.details ? [failure.details] : [] });
+
 /** Finds the ApplicationFailure an activity raised (wrapped in an ActivityFailure) and reads it. */
 export function failureOf(err: unknown): Failure {
   let cause: unknown = err;

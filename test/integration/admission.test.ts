@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { createBareRepo } from '../support/git-repos.js';
-import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import { call, DEFAULT_USER, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import { workflowIdFor } from '../../src/api/admission.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -59,7 +60,7 @@ describe('admission (the API answers once the workflow admits or rejects)', () =
     expect(res.status).toBe(401);
     expect(res.body.detail).toMatchObject({ error: 'invalid_credentials' });
     expect(await rowCount(request.request_id)).toBe(0);
-    expect(await attemptsOf(`connect-repository-${request.request_id}`, 'checkRepositorySize')).toBe(1);
+    expect(await attemptsOf(workflowIdFor(DEFAULT_USER, request.request_id), 'checkRepositorySize')).toBe(1);
   });
 
   it('rejects a missing repository with 404', async () => {
@@ -131,10 +132,12 @@ describe('idempotency by request_id', () => {
   it('turns 20 concurrent starts with one request_id into one workflow and one row', async () => {
     const request = body(repoUrl);
     const responses = await Promise.all(Array.from({ length: 20 }, () => connect(request)));
-    for (const r of responses) expect([200, 201]).toContain(r.status);
+    // One first answer, the others the same answer again: all 201, byte for byte the same.
+    for (const r of responses) expect(r.status).toBe(201);
+    expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
     expect(new Set(responses.map((r) => r.body.repo_id)).size).toBe(1);
     expect(await rowCount(request.request_id)).toBe(1);
-    const runs = app.temporal.workflow.list({ query: `WorkflowId = "connect-repository-${request.request_id}"` });
+    const runs = app.temporal.workflow.list({ query: `WorkflowId = "${workflowIdFor(DEFAULT_USER, request.request_id)}"` });
     let count = 0;
     for await (const _ of runs) count += 1;
     expect(count).toBe(1);

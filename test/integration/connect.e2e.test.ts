@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { createBareRepo, createHostileRepo } from '../support/git-repos.js';
-import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import { call, DEFAULT_USER, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import { workflowIdFor } from '../../src/api/admission.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -37,7 +38,7 @@ describe('connectRepository, end to end', () => {
     const requestId = randomUUID();
     const res = await connect(repoUrl, requestId);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ git_url: repoUrl, connected: true, clone_status: 'PENDING', workflow_id: `connect-repository-${requestId}` });
+    expect(res.body).toMatchObject({ git_url: repoUrl, connected: true, clone_status: 'PENDING', workflow_id: workflowIdFor(DEFAULT_USER, requestId) });
     // Tip-only probe × SIZE_ESTIMATE_FACTOR (1.5): at least the 200 kB of incompressible noise.
     expect(res.body.estimated_size_mb).toBeGreaterThanOrEqual(0.19 * 1.5);
     const repoId: string = res.body.repo_id;

@@ -41,7 +41,7 @@ async function storeToken(keys: KeyProvider, token: string): Promise<string> {
   const { ciphertext, keyId } = await encryptSecret(keys, token, context(projectId, repoId));
   await insertRepo(sql, {
     id: repoId, projectId, gitUrl: 'https://example.com/r.git', tokenCiphertext: ciphertext, tokenKid: keyId,
-    requestId: randomUUID(), workflowId: `wf-${repoId}`,
+    requestId: randomUUID(), workflowId: `wf-${repoId}`, runId: randomUUID(), estimatedSizeMb: 0.01, requestFingerprint: 'test',
   }, { correlationId: 'test', requestId: randomUUID(), userId: 'ops' });
   return repoId;
 }

@@ -1,0 +1,145 @@
+import { createHash, scrypt } from 'node:crypto';
+import { promisify } from 'node:util';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from '../config/logger.js';
+import { encryptSecret } from '../crypto/envelope.js';
+import { findRepoByWorkflowId, firstAnswerOf, type CodeRepo } from '../db/repos.js';
+import { metrics } from '../observability/metrics.js';
+import {
+  admissionUpdate,
+  fingerprintOf,
+  transportContext,
+  type Admission,
+  type ConnectRepositoryInput,
+  type SealedSecret,
+} from '../shared/connect-repository.js';
+import { isRepoErrorCode, REPO_ERRORS } from '../shared/errors.js';
+import type { connectRepository } from '../workflows/connect-repository.js';
+import type { ApiDeps } from './deps.js';
+import { ApiError } from './errors.js';
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen: number, options: object) => Promise<Buffer>;
+
+/**
+ * A user's request: the key scoped by a digest of the user, so the same key from two users makes
+ * two requests, and neither can learn that the other's exists.
+ */
+export const workflowIdFor = (userId: string, requestId: string): string =>
+  `connect-repository-${createHash('sha256').update(userId).digest('hex').slice(0, 16)}-${requestId}`;
+
+/**
+ * What the request asks for, hashed slowly (scrypt, salted by the request's workflow id) so that
+ * a repeat can be compared, another access token included, without the token being kept or
+ * guessable from what is kept.
+ */
+export async function requestFingerprintOf(workflowId: string, projectId: string, gitUrl: string, accessToken: string): Promise<string> {
+  const hash = await scryptAsync(JSON.stringify([projectId, gitUrl, accessToken]), workflowId, 32, { N: 2 ** 14, r: 8, p: 1 });
+  return `scrypt1:${hash.toString('base64url')}`;
+}
+
+/** Details a caller may see (the design's 413 body); anything else stays internal. */
+const PUBLIC_DETAILS = ['estimated_size_mb', 'limit_mb'];
+const pick = (from: Record<string, unknown> | undefined, keys: string[]) =>
+  Object.fromEntries(Object.entries(from ?? {}).filter(([k]) => keys.includes(k)));
+
+/** A workflow's refusal (of an admission or a retry), as the API error the design's table gives for it. */
+export function rejectionError(err: WorkflowUpdateFailedError): ApiError {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && isRepoErrorCode(cause.type)) {
+    const [details] = (cause.details ?? []) as Array<Record<string, unknown> | undefined>;
+    return new ApiError(REPO_ERRORS[cause.type].status as 500, cause.type, cause.message, pick(details, PUBLIC_DETAILS));
+  }
+  return new ApiError(500, 'internal_error', 'The repository could not be connected');
+}
+
+export interface ConnectRequest {
+  userId: string;
+  /** The HTTP request's id: the workflow's correlation id. */
+  correlationId: string;
+  /** The idempotency key. */
+  requestId: string;
+  projectId: string;
+  gitUrl: string;
+  accessToken: string;
+}
+
+export interface AdmissionOutcome {
+  admission: Admission;
+  workflowId: string;
+  /** True when this is the first answer again, for a repeated request. */
+  replayed: boolean;
+}
+
+const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This request_id was already used with different parameters');
+
+/**
+ * Admission of a connect request, as clients of idempotent APIs expect (the IETF
+ * Idempotency-Key draft, Stripe): the same key with the same parameters gets the first answer
+ * again, whatever has happened since; a key whose request was rejected left nothing behind and
+ * is evaluated afresh; the same key with other parameters (another token included) is refused.
+ */
+export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps, 'sql' | 'temporal' | 'keys' | 'settings'>) {
+  /** The access token leaves the API only sealed: Temporal's history and its codec endpoint never see it. */
+  const seal = async (accessToken: string, requestId: string): Promise<SealedSecret> => {
+    const { ciphertext, keyId } = await encryptSecret(keys, accessToken, transportContext(requestId));
+    return { ciphertext: ciphertext.toString('base64'), keyId };
+  };
+
+  return {
+    seal,
+    async admit(req: ConnectRequest, log: Logger): Promise<AdmissionOutcome> {
+      const workflowId = workflowIdFor(req.userId, req.requestId);
+      const requestFingerprint = await requestFingerprintOf(workflowId, req.projectId, req.gitUrl, req.accessToken);
+      const replay = (repo: CodeRepo): AdmissionOutcome => {
+        if (repo.requestFingerprint !== requestFingerprint) throw reusedKey();
+        return { admission: firstAnswerOf(repo), workflowId, replayed: true };
+      };
+      const existing = await findRepoByWorkflowId(sql, workflowId);
+      if (existing) return replay(existing);
+
+      const input: ConnectRepositoryInput = {
+        requestId: req.requestId,
+        correlationId: req.correlationId,
+        userId: req.userId,
+        projectId: req.projectId,
+        gitUrl: req.gitUrl,
+        sealedToken: await seal(req.accessToken, req.requestId),
+        sandboxTtlSeconds: settings.sandboxTtlSeconds,
+        requestFingerprint,
+      };
+      const start = new WithStartWorkflowOperation<typeof connectRepository>('connectRepository', {
+        workflowId,
+        taskQueue: settings.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        // A rejected request ended its run as failed and left nothing behind: the key may be used again.
+        // A run that admitted its request has a row, and is answered from it above.
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      });
+      try {
+        const admission = await temporal.workflow.executeUpdateWithStart(admissionUpdate, { args: [fingerprintOf(input)], startWorkflowOperation: start });
+        metrics.repoConnections.inc({ status: 'admitted' });
+        log.info({ repoId: admission.repoId }, 'repository admitted');
+        return { admission, workflowId, replayed: false };
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          const rejection = rejectionError(err);
+          metrics.repoConnections.inc({ status: rejection.code });
+          log.info({ error: rejection.code }, 'repository rejected');
+          throw rejection;
+        }
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          const repo = await findRepoByWorkflowId(sql, workflowId);
+          if (repo) return replay(repo);
+          throw new ApiError(409, 'invalid_state', 'This request_id was already used and did not connect a repository');
+        }
+        throw err;
+      }
+    },
+  };
+}
