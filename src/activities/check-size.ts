@@ -8,11 +8,14 @@ import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import { openToken, type EncryptedToken } from './encrypt-token.js';
+import { logGitFailure } from './git-failure-log.js';
 
 export interface CheckSizeInput extends EncryptedToken {
   gitUrl: string;
   projectId: string;
   repoId: string;
+  /** For the log only; absent in runs started before it was added. */
+  requestId?: string;
 }
 
 export interface SizeCheck {
@@ -23,9 +26,9 @@ export interface SizeCheck {
   refs: number;
 }
 
-const tooLarge = (measuredMb: number, limitMb: number) => {
+const tooLarge = (measuredMb: number, limitMb: number, cause?: unknown) => {
   metrics.oversizedRejections.inc();
-  return new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb });
+  return new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb }, { cause });
 };
 
 /**
@@ -36,7 +39,8 @@ const tooLarge = (measuredMb: number, limitMb: number) => {
  */
 export function createCheckRepositorySize(deps: ActivityDeps) {
   const { settings } = deps;
-  return (input: CheckSizeInput): Promise<SizeCheck> => timed(metrics.sizeCheckDuration, 'outcome', () => checkRepositorySize(input));
+  return (input: CheckSizeInput): Promise<SizeCheck> => timed(metrics.sizeCheckDuration, 'outcome', () => checkRepositorySize(input))
+    .catch(logGitFailure(deps.logger, { repoId: input.repoId, requestId: input.requestId }));
   async function checkRepositorySize(input: CheckSizeInput): Promise<SizeCheck> {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
@@ -59,7 +63,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     try {
       await fetchRepository({ ...access, targetDir: probeDir, shallow: true, limitBytes, measure }).catch((err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') {
-          throw tooLarge(bytesToMb(Math.max(measured, limitBytes)), settings.maxRepoSizeMb);
+          throw tooLarge(bytesToMb(Math.max(measured, limitBytes)), settings.maxRepoSizeMb, err);
         }
         throw err;
       });

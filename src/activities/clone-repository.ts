@@ -10,6 +10,7 @@ import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import { openToken, type EncryptedToken } from './encrypt-token.js';
+import { logGitFailure } from './git-failure-log.js';
 
 export interface CloneRepositoryInput extends EncryptedToken {
   repoId: string;
@@ -69,7 +70,8 @@ function progressReporter() {
  */
 export function createCloneRepository(deps: ActivityDeps) {
   const { sql, logger, settings } = deps;
-  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input));
+  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input))
+    .catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId }));
   async function cloneRepository(input: CloneRepositoryInput): Promise<CloneRepositoryResult> {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
@@ -77,9 +79,9 @@ export function createCloneRepository(deps: ActivityDeps) {
     await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLONING', sandboxPath: null, metadata: { attempt: ctx.info.attempt } }, input.audit);
     const progress = progressReporter();
 
-    const tooLarge = (measuredBytes: number, why = `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`) => {
+    const tooLarge = (measuredBytes: number, why = `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`, cause?: unknown) => {
       metrics.oversizedRejections.inc();
-      return new RepoError('repository_too_large', why, { estimated_size_mb: bytesToMb(measuredBytes), limit_mb: settings.maxRepoSizeMb });
+      return new RepoError('repository_too_large', why, { estimated_size_mb: bytesToMb(measuredBytes), limit_mb: settings.maxRepoSizeMb }, { cause });
     };
     const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
 
@@ -102,7 +104,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         measure,
         onProgress: (g) => progress.fromGit(g),
       }).catch(async (err: unknown) => {
-        if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(Math.max(limitBytes, await measure()));
+        if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(Math.max(limitBytes, await measure()), undefined, err);
         throw err;
       });
 
@@ -114,7 +116,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       if (tree.files > 0) {
         await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure })
           .catch(async (err: unknown) => {
-            if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(await measure());
+            if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(await measure(), undefined, err);
             throw err;
           });
       }
@@ -138,7 +140,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       // Cancelled (a cleanup signal, or the worker shutting down): report it as a cancellation.
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       if (err instanceof RepoError && err.code === 'insufficient_storage') {
-        throw new RepoError(err.code, err.message, { host_task_queue: settings.hostTaskQueue });
+        throw new RepoError(err.code, err.message, { host_task_queue: settings.hostTaskQueue }, { cause: err });
       }
       throw err;
     } finally {

@@ -139,7 +139,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   try {
     token = await quick.encryptToken({ sealedToken: input.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
     update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
-    const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
+    const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
     update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
     admission = await quick.persistRepository({
       ...token,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyGitError, classifyGitFailure } from '../../src/git/classify.js';
 import { gitEnvironment } from '../../src/git/git-env.js';
 import { GitProcessError, parseProgress } from '../../src/git/run-git.js';
+import { stderrTail } from '../../src/git/stderr-tail.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';
 
 describe('gitEnvironment', () => {
@@ -83,6 +84,29 @@ describe('classifyGitFailure (a budget breach only when proven)', () => {
   it('keeps the process error as its cause, for the log', () => {
     const err = failed(midPackDrop);
     expect(classifyGitFailure(err).cause).toBe(err);
+  });
+});
+
+describe('stderrTail', () => {
+  it('keeps the final state of each progress line and git\'s last words', () => {
+    const tail = stderrTail('Receiving objects:  10% (1/10)\rReceiving objects:  50% (5/10)\r\nfatal: early EOF\n');
+    expect(tail).toBe('Receiving objects:  50% (5/10)\nfatal: early EOF');
+  });
+
+  it('bounds the tail to 2 KB, keeping the end', () => {
+    const tail = stderrTail(`${'x'.repeat(5000)}\nfatal: early EOF`);
+    expect(tail.length).toBeLessThanOrEqual(2049);
+    expect(tail.endsWith('fatal: early EOF')).toBe(true);
+  });
+
+  it('removes credentials: header values, URL user info, query values', () => {
+    const tail = stderrTail([
+      '> Authorization: Basic eC1hY2Nlc3MtdG9rZW46c2VjcmV0',
+      "fatal: unable to access 'https://user:ghp_abcdefghijklmnopqrstuvwxyz0123@example.com/r.git/?token=abc': error",
+      'Bearer abcdefghijklmnop',
+    ].join('\n'));
+    expect(tail).not.toMatch(/eC1hY2Nlc3M|ghp_|user:|token=abc|abcdefghijklmnop/);
+    expect(tail).toContain('Authorization: ***');
   });
 });
 
