@@ -78,10 +78,10 @@ function hasTool(name: keyof typeof PROBES): Promise<boolean> {
 }
 
 /**
- * git behind util-linux wrappers when they are installed: `setpriv --pdeathsig KILL` so git
- * dies with the worker (a killed worker must not leave a clone writing into a sandbox its
- * retry is about to reuse), `prlimit --fsize` for the per-file size cap, and `env
- * --ignore-signal` so the cap can be reported (see reportFileSizeCap).
+ * git behind wrappers that exec it, when they work here: util-linux's `setpriv --pdeathsig
+ * KILL` so git dies with the worker (a killed worker must not leave a clone writing into a
+ * sandbox its retry is about to reuse) and `prlimit --fsize` for the per-file size cap, and
+ * coreutils' `env --ignore-signal` so the cap can be reported (see reportFileSizeCap).
  */
 async function commandLine(o: RunGitOptions): Promise<[string, string[]]> {
   let argv = ['git', ...o.args];
