@@ -23,12 +23,15 @@ function basicPassword(req: IncomingMessage): string | undefined {
  *   skip+1 … skip+n answer 503 (the others pass), and `GET /_requests/<key>` lists when each came;
  * - `/drop/<key>/<bytes>/<n>/<repo>.git`: the first n `git-upload-pack` responses under `key`
  *   that grow past `bytes` have their connection destroyed there, mid-pack (smaller ones, such
- *   as protocol v2's ref listing, pass); `GET /_requests/<key>` lists when each drop happened.
+ *   as protocol v2's ref listing, pass); `GET /_requests/<key>` lists when each drop happened;
+ * - `/throttle/<status>/<repo>.git`: every request answers `status` with a rate-limit message,
+ *   as GitHub does (429, or 403 with "rate limit exceeded").
  */
 interface Behaviour {
   bytesPerSecond?: number;
   flaky?: { key: string; skip: number; count: number };
   drop?: { key: string; afterBytes: number; count: number };
+  throttleStatus?: number;
   rest: string;
 }
 
@@ -39,6 +42,8 @@ function parseBehaviour(pathname: string): Behaviour {
   if (flaky) return { flaky: { key: flaky[1]!, skip: Number(flaky[2]), count: Number(flaky[3]) }, rest: flaky[4]! };
   const drop = /^\/drop\/([\w-]+)\/(\d+)\/(\d+)(\/.*)$/.exec(pathname);
   if (drop) return { drop: { key: drop[1]!, afterBytes: Number(drop[2]), count: Number(drop[3]) }, rest: drop[4]! };
+  const throttle = /^\/throttle\/(\d{3})(\/.*)$/.exec(pathname);
+  if (throttle) return { throttleStatus: Number(throttle[1]), rest: throttle[2]! };
   return { rest: pathname };
 }
 
@@ -169,6 +174,11 @@ export function startGitServer(options: { projectRoot: string; token: string }):
         res.end('Service temporarily unavailable\n');
         return;
       }
+    }
+    if (behaviour.throttleStatus) {
+      res.writeHead(behaviour.throttleStatus, { 'Content-Type': 'text/plain', 'Retry-After': '3600', 'X-RateLimit-Remaining': '0' });
+      res.end('API rate limit exceeded\n');
+      return;
     }
     if (basicPassword(req) !== options.token) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test-git"', 'Content-Type': 'text/plain' });

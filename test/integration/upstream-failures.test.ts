@@ -12,7 +12,7 @@ let projectId: string;
 // The budget is far above these repositories: any repository_too_large here would be a false one.
 beforeAll(async () => {
   app = await startAppUnderTest(stack, { MAX_REPO_SIZE_MB: '20', SANDBOX_TTL_SECONDS: '3600' }, { logger: logs.logger });
-  projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'connection-drops' })).body.id;
+  projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'upstream-failures' })).body.id;
 });
 
 afterAll(async () => {
@@ -66,5 +66,21 @@ describe('a connection dropped mid-pack', () => {
     expect(await dropTimes(key)).toHaveLength(1);
     expectDropsLogged(res.body.repo_id, requestId, 1);
     await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+  });
+});
+
+describe('a Git server that rate limits', () => {
+  it.each([429, 403])('answers %i with rate limit text as 429 rate_limited, after the retries, not invalid_credentials', async (status) => {
+    const repo = `throttled-${randomUUID().slice(0, 8)}`;
+    await createBareRepo(stack.gitRoot, repo, { 'README.md': 'throttled\n' });
+    const requestId = randomUUID();
+    const res = await connect(`${stack.gitUrl}/throttle/${status}/${repo}.git`, requestId);
+    expect(res.status).toBe(429);
+    expect(res.body).toEqual({ detail: { error: 'rate_limited', message: 'The Git server is rate limiting requests; try again later' } });
+    // git never shows the server's Retry-After, so the API does not invent one.
+    expect(res.headers.get('retry-after')).toBeNull();
+    const warnings = logs.lines().filter((l) => l.level === 40 && l.msg === 'git failed' && l.requestId === requestId);
+    expect(warnings).toHaveLength(3);
+    for (const warning of warnings) expect(warning.stderrTail).toContain(`returned error: ${status}`);
   });
 });
