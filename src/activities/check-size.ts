@@ -3,17 +3,20 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
-import { bytesToMb, directorySize, removeSandbox } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, overLimitMb, removeSandbox } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import type { EncryptedToken } from '../shared/connect-repository.js';
 import { openToken } from './encrypt-token.js';
+import { logGitFailure } from './git-failure-log.js';
 
 export interface CheckSizeInput extends EncryptedToken {
   gitUrl: string;
   projectId: string;
   repoId: string;
+  /** For the log only; absent in runs started before it was added. */
+  requestId?: string;
 }
 
 export interface SizeCheck {
@@ -24,9 +27,9 @@ export interface SizeCheck {
   refs: number;
 }
 
-const tooLarge = (measuredMb: number, limitMb: number) => {
+const tooLarge = (measuredMb: number, limitMb: number, cause?: unknown) => {
   metrics.oversizedRejections.inc();
-  return new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb });
+  return new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb }, { cause });
 };
 
 /**
@@ -37,7 +40,8 @@ const tooLarge = (measuredMb: number, limitMb: number) => {
  */
 export function createCheckRepositorySize(deps: ActivityDeps) {
   const { settings } = deps;
-  return (input: CheckSizeInput): Promise<SizeCheck> => timed(metrics.sizeCheckDuration, 'outcome', () => checkRepositorySize(input));
+  return (input: CheckSizeInput): Promise<SizeCheck> => timed(metrics.sizeCheckDuration, 'outcome', () => checkRepositorySize(input))
+    .catch(logGitFailure(deps.logger, { repoId: input.repoId, requestId: input.requestId }));
   async function checkRepositorySize(input: CheckSizeInput): Promise<SizeCheck> {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
@@ -60,13 +64,13 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     try {
       await fetchRepository({ ...access, targetDir: probeDir, shallow: true, limitBytes, measure }).catch((err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') {
-          throw tooLarge(bytesToMb(Math.max(measured, limitBytes)), settings.maxRepoSizeMb);
+          throw tooLarge(overLimitMb(measured, limitBytes), settings.maxRepoSizeMb, err);
         }
         throw err;
       });
       const tree = await headTreeStats(probeDir, access.idleTimeoutMs);
       const tipBytes = (await measure()) + tree.bytes;
-      if (tipBytes > limitBytes) throw tooLarge(bytesToMb(tipBytes), settings.maxRepoSizeMb);
+      if (tipBytes > limitBytes) throw tooLarge(overLimitMb(tipBytes, limitBytes), settings.maxRepoSizeMb);
       const tipSizeMb = bytesToMb(tipBytes);
       return { tipSizeMb, estimatedSizeMb: Math.round(tipSizeMb * settings.sizeEstimateFactor * 100) / 100, refs };
     } finally {

@@ -4,12 +4,13 @@ import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, fetchRepository, headTreeStats } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
-import { bytesToMb, directorySize, makeReadOnly, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, makeReadOnly, overLimitMb, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import { openToken } from './encrypt-token.js';
+import { logGitFailure } from './git-failure-log.js';
 
 /** The token is read from the row, never from here: a disconnected repository (token destroyed) cannot be cloned again. */
 export interface CloneRepositoryInput {
@@ -70,7 +71,8 @@ function progressReporter() {
  */
 export function createCloneRepository(deps: ActivityDeps) {
   const { sql, logger, settings } = deps;
-  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input));
+  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input))
+    .catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId }));
   async function cloneRepository(input: CloneRepositoryInput): Promise<CloneRepositoryResult> {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
@@ -96,10 +98,12 @@ export function createCloneRepository(deps: ActivityDeps) {
     }, input.audit);
     const progress = progressReporter();
 
-    const tooLarge = (measuredBytes: number, why = `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`) => {
+    const tooLarge = (estimatedMb: number, why: string, cause?: unknown) => {
       metrics.oversizedRejections.inc();
-      return new RepoError('repository_too_large', why, { estimated_size_mb: bytesToMb(measuredBytes), limit_mb: settings.maxRepoSizeMb });
+      return new RepoError('repository_too_large', why, { estimated_size_mb: estimatedMb, limit_mb: settings.maxRepoSizeMb }, { cause });
     };
+    const overBudget = (measuredBytes: number, cause?: unknown) =>
+      tooLarge(overLimitMb(measuredBytes, limitBytes), `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`, cause);
     const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
 
     try {
@@ -121,24 +125,24 @@ export function createCloneRepository(deps: ActivityDeps) {
         measure,
         onProgress: (g) => progress.fromGit(g),
       }).catch(async (err: unknown) => {
-        if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(Math.max(limitBytes, await measure()));
+        if (err instanceof RepoError && err.code === 'repository_too_large') throw overBudget(await measure(), err);
         throw err;
       });
 
       const tree = await headTreeStats(paths.repository, idleTimeoutMs);
       const gitBytes = await measure();
-      if (tree.files > settings.maxRepoFiles) throw tooLarge(gitBytes + tree.bytes, `Repository has more than ${settings.maxRepoFiles} files`);
-      if (gitBytes + tree.bytes > limitBytes) throw tooLarge(gitBytes + tree.bytes);
+      if (tree.files > settings.maxRepoFiles) throw tooLarge(bytesToMb(gitBytes + tree.bytes), `Repository has more than ${settings.maxRepoFiles} files`);
+      if (gitBytes + tree.bytes > limitBytes) throw overBudget(gitBytes + tree.bytes);
       progress.report({ stage: 'checking out', percent: 90 });
       if (tree.files > 0) {
         await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure })
           .catch(async (err: unknown) => {
-            if (err instanceof RepoError && err.code === 'repository_too_large') throw tooLarge(await measure());
+            if (err instanceof RepoError && err.code === 'repository_too_large') throw overBudget(await measure(), err);
             throw err;
           });
       }
       const { bytes, files } = await directorySize(paths.repository);
-      if (bytes > limitBytes) throw tooLarge(bytes);
+      if (bytes > limitBytes) throw overBudget(bytes);
       await makeReadOnly(paths.repository);
       progress.report({ stage: 'done', percent: 100, bytes });
 
@@ -158,7 +162,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       // Cancelled (a cleanup signal, or the worker shutting down): report it as a cancellation.
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       if (err instanceof RepoError && err.code === 'insufficient_storage') {
-        throw new RepoError(err.code, err.message, { host_task_queue: settings.hostTaskQueue });
+        throw new RepoError(err.code, err.message, { host_task_queue: settings.hostTaskQueue }, { cause: err });
       }
       throw err;
     } finally {

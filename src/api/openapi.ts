@@ -63,6 +63,7 @@ export function openApiDocument(allowLoopback: boolean) {
             404: error('Unknown project (`project_not_found`) or repository (`repository_not_found`)'),
             409: error('request_id reused with other parameters (`idempotency_key_reused`)'),
             413: error('Repository too large (`repository_too_large`, with estimated_size_mb and limit_mb) or body over 64 KiB'),
+            429: error('Too many requests from the caller (`rate_limited`, with Retry-After), or the Git server kept rate limiting the size check (`rate_limited`, no Retry-After: git does not show the server\'s)'),
             502: error('Git server or workflow service unreachable (`upstream_unavailable`)'),
             507: error('No disk space for the clone (`insufficient_storage`)'),
           },

@@ -1,5 +1,4 @@
-import { RepoError } from '../shared/errors.js';
-import { classifyGitError } from './classify.js';
+import { classifyGitFailure } from './classify.js';
 import { gitEnvironment } from './git-env.js';
 import type { PinnedRemote } from './remote-guard.js';
 import { GitProcessError, runGit, type GitProgress } from './run-git.js';
@@ -14,16 +13,9 @@ export interface RemoteAccess {
 
 const envFor = (a: RemoteAccess) => gitEnvironment({ token: a.token, allowHttp: a.allowHttp, curlResolve: a.remote.curlResolve });
 
-/** git's stderr when RLIMIT_FSIZE stopped index-pack (SIGXFSZ is signal 25 on Linux). */
-const FILE_SIZE_LIMIT = /File size limit exceeded|signal 25|invalid index-pack output/;
-
-function mapFailure(err: unknown, limitReason = 'The repository exceeds the size limit'): unknown {
-  if (!(err instanceof GitProcessError)) return err;
-  if (err.reason === 'aborted') return err;
-  if (err.reason === 'watch') return new RepoError('repository_too_large', err.watchReason ?? limitReason);
-  if (err.reason === 'timeout') return new RepoError('upstream_unavailable', 'The Git server stopped responding');
-  if (FILE_SIZE_LIMIT.test(err.stderr)) return new RepoError('repository_too_large', limitReason);
-  return classifyGitError(err.stderr);
+function mapFailure(err: unknown): unknown {
+  if (!(err instanceof GitProcessError) || err.reason === 'aborted') return err;
+  return classifyGitFailure(err);
 }
 
 const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, intervalMs: number) => ({
@@ -66,6 +58,7 @@ export async function fetchRepository(o: FetchOptions): Promise<void> {
       idleTimeoutMs: o.idleTimeoutMs,
       signal: o.signal,
       maxFileBytes: o.limitBytes,
+      reportFileSizeCap: true,
       onProgress: o.onProgress,
       watch: sizeWatch(o, 100),
     });

@@ -17,6 +17,12 @@ export interface RunGitOptions {
   signal?: AbortSignal;
   /** RLIMIT_FSIZE for git and its children: no single file it writes may grow past this. */
   maxFileBytes?: number;
+  /**
+   * Run with SIGXFSZ ignored (inherited through exec), so a write past maxFileBytes fails with
+   * EFBIG, which the writer reports ("File too large"), instead of killing it silently. For
+   * fetches, whose writer (index-pack) is a grandchild: its death by signal is never reported.
+   */
+  reportFileSizeCap?: boolean;
   onProgress?: (progress: GitProgress) => void;
   /** Polled while git runs; a returned reason kills git at once. */
   watch?: { intervalMs: number; check: () => Promise<string | undefined> };
@@ -30,6 +36,8 @@ export class GitProcessError extends Error {
     readonly stderr: string,
     readonly exitCode: number | null,
     readonly watchReason?: string,
+    /** The signal that ended git itself, e.g. SIGXFSZ from the file-size cap. */
+    readonly signal: NodeJS.Signals | null = null,
   ) {
     super(`git ${reason}${exitCode === null ? '' : ` (exit ${exitCode})`}`);
     this.name = 'GitProcessError';
@@ -47,12 +55,21 @@ export function parseProgress(line: string): GitProgress | undefined {
   return progress;
 }
 
-const available = new Map<string, Promise<boolean>>();
-/** Whether a util-linux helper is installed (checked once per process). */
-function hasTool(name: 'prlimit' | 'setpriv'): Promise<boolean> {
+/** Each wrapper, with the command that proves it is installed and does what we need. */
+const PROBES = {
+  prlimit: ['prlimit', '--version'],
+  setpriv: ['setpriv', '--version'],
+  // GNU coreutils 8.31+; busybox's env has no such option.
+  ignoreSignal: ['env', '--ignore-signal=XFSZ', 'true'],
+} as const;
+
+const available = new Map<keyof typeof PROBES, Promise<boolean>>();
+/** Whether a wrapper works here (checked once per process). */
+function hasTool(name: keyof typeof PROBES): Promise<boolean> {
   if (!available.has(name)) {
     available.set(name, new Promise<boolean>((resolve) => {
-      const probe = spawn(name, ['--version'], { stdio: 'ignore' });
+      const [command, ...args] = PROBES[name];
+      const probe = spawn(command, args, { stdio: 'ignore' });
       probe.on('error', () => resolve(false));
       probe.on('exit', (code) => resolve(code === 0));
     }));
@@ -61,13 +78,15 @@ function hasTool(name: 'prlimit' | 'setpriv'): Promise<boolean> {
 }
 
 /**
- * git behind two util-linux wrappers when they are installed: `setpriv --pdeathsig KILL` so git
- * dies with the worker (a killed worker must not leave a clone writing into a sandbox its
- * retry is about to reuse), and `prlimit --fsize` for the per-file size cap.
+ * git behind wrappers that exec it, when they work here: util-linux's `setpriv --pdeathsig
+ * KILL` so git dies with the worker (a killed worker must not leave a clone writing into a
+ * sandbox its retry is about to reuse) and `prlimit --fsize` for the per-file size cap, and
+ * coreutils' `env --ignore-signal` so the cap can be reported (see reportFileSizeCap).
  */
-async function commandLine(args: string[], maxFileBytes: number | undefined): Promise<[string, string[]]> {
-  let argv = ['git', ...args];
-  if (maxFileBytes !== undefined && (await hasTool('prlimit'))) argv = ['prlimit', `--fsize=${Math.floor(maxFileBytes)}`, '--', ...argv];
+async function commandLine(o: RunGitOptions): Promise<[string, string[]]> {
+  let argv = ['git', ...o.args];
+  if (o.maxFileBytes !== undefined && o.reportFileSizeCap && (await hasTool('ignoreSignal'))) argv = ['env', '--ignore-signal=XFSZ', '--', ...argv];
+  if (o.maxFileBytes !== undefined && (await hasTool('prlimit'))) argv = ['prlimit', `--fsize=${Math.floor(o.maxFileBytes)}`, '--', ...argv];
   if (await hasTool('setpriv')) argv = ['setpriv', '--pdeathsig', 'KILL', '--', ...argv];
   return [argv[0]!, argv.slice(1)];
 }
@@ -79,7 +98,7 @@ async function commandLine(args: string[], maxFileBytes: number | undefined): Pr
  */
 export async function runGit(o: RunGitOptions): Promise<string> {
   if (o.signal?.aborted) throw new GitProcessError('aborted', '', null);
-  const [command, args] = await commandLine(o.args, o.maxFileBytes);
+  const [command, args] = await commandLine(o);
   const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 
   return new Promise<string>((resolve, reject) => {
@@ -132,12 +151,12 @@ export async function runGit(o: RunGitOptions): Promise<string> {
       ended ??= 'failed';
       stderr += `\n${err.message}`;
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(idle);
       if (poll) clearInterval(poll);
       o.signal?.removeEventListener('abort', onAbort);
       if (!ended && code === 0) resolve(stdout);
-      else reject(new GitProcessError(ended ?? 'failed', stderr, code, watchReason));
+      else reject(new GitProcessError(ended ?? 'failed', stderr, code, watchReason, signal));
     });
   });
 }

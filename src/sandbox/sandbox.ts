@@ -58,6 +58,13 @@ export async function removeSandbox(dir: string): Promise<void> {
 
 export const bytesToMb = (bytes: number): number => Math.round((bytes / (1024 * 1024)) * 100) / 100;
 
+/**
+ * A size proven over `limitBytes`, in MB rounded up, so what a 413 reports is above the limit
+ * too. A cap that fired proves only "more than the limit": that is at least limit + 1 byte.
+ */
+export const overLimitMb = (bytes: number, limitBytes: number): number =>
+  Math.ceil((Math.max(bytes, limitBytes + 1) / (1024 * 1024)) * 100) / 100;
+
 export interface SandboxEntry {
   projectId: string;
   repoId: string;

@@ -8,6 +8,8 @@ export const REPO_ERRORS = {
   repository_too_large: { status: 413, retryable: false },
   invalid_url: { status: 422, retryable: false },
   upstream_unavailable: { status: 502, retryable: true },
+  /** The Git server is throttling us (429, or a 403 that says "rate limit"): retried with backoff. */
+  rate_limited: { status: 429, retryable: true },
   insufficient_storage: { status: 507, retryable: false },
   git_failed: { status: 502, retryable: false },
   /** The key management service refused (wrong or disabled key, no permission): a configuration problem. */
@@ -45,8 +47,10 @@ export class RepoError extends Error {
     message: string,
     /** Structured facts for the caller, e.g. `{ estimated_size_mb, limit_mb }` for a 413. */
     readonly details?: Record<string, unknown>,
+    /** `cause`: what went wrong underneath (e.g. git's process error), for logs only; never sent to Temporal. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'RepoError';
   }
 }

@@ -136,7 +136,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       retryProbing = true;
       try {
         const probeToken = request?.sealedToken ? await openTokenFor(request.sealedToken) : token!;
-        const size = await checkRepositorySize({ ...probeToken, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
+        const size = await checkRepositorySize({ ...probeToken, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
         update({ estimatedSizeMb: size.estimatedSizeMb });
       } catch (err) {
         throw asApplicationFailure(failureOf(err));
@@ -194,7 +194,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     try {
       token = await openTokenFor(input.sealedToken);
       update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
-      const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId });
+      const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
       admission = await quick.persistRepository({
         ...token,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { directorySize } from '../../src/sandbox/sandbox.js';
-import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { createBareRepo, createRepoWithHeavyHistory, pushCommit } from '../support/git-repos.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
 const stack = inject('stack');
@@ -69,5 +69,28 @@ describe('the clone\'s enforced size budget', () => {
     const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
     expect(state.error).toEqual({ code: 'repository_too_large', message: 'Repository has more than 20 files' });
     expect(existsSync(path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id))).toBe(false);
+  });
+
+  it('a too-large failure says so in /status, and its retry probes again: still over the limit is a 413 at once, nothing downloaded again', async () => {
+    const name = `grown-${randomUUID().slice(0, 8)}`;
+    const bare = await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'light\n' });
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
+      git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+    });
+    expect(res.status).toBe(201);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
+    const status = await call(app, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
+    expect(status.body).toMatchObject({ clone_status: 'FAILED', error_code: 'repository_too_large', progress_percent: 0 });
+
+    // Since then its tip alone has grown over the limit: the new probe proves it.
+    await pushCommit(bare, { 'big.bin': randomBytes(1_500_000) });
+    const retry = await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, {});
+    expect(retry.status).toBe(413);
+    expect(retry.body.detail).toMatchObject({ error: 'repository_too_large', limit_mb: 1 });
+    expect(retry.body.detail.estimated_size_mb).toBeGreaterThan(1);
+    const [row] = await app.sql`select clone_status from code_repos where id = ${res.body.repo_id}`;
+    expect(row!.clone_status).toBe('FAILED');
+    const clones = await app.sql`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and to_state = 'CLONING'`;
+    expect(clones[0]!.n).toBe(1);
   });
 });

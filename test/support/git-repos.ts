@@ -91,3 +91,16 @@ export function createHostileRepo(projectRoot: string, name: string, markerPath:
     await git(['commit', '--quiet', '-m', 'add submodule'], work);
   });
 }
+
+/** Pushes a commit adding `files` onto the default branch of an existing bare repository (someone pushed). */
+export async function pushCommit(bare: string, files: Record<string, string | Buffer>, message = 'a later commit'): Promise<void> {
+  const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
+  try {
+    await git(['clone', '--quiet', bare, work]);
+    await writeFiles(work, files);
+    await commitAll(work, message);
+    await git(['push', '--quiet', 'origin', 'HEAD'], work);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -20,11 +20,18 @@ function basicPassword(req: IncomingMessage): string | undefined {
  * Test behaviours chosen by a path prefix, so tests in other processes can ask for them:
  * - `/slow/<bytes per second>/<repo>.git`: responses are trickled at that rate;
  * - `/flaky/<key>/<skip>/<n>/<repo>.git`: requests for `info/refs` under `key` number
- *   skip+1 … skip+n answer 503 (the others pass), and `GET /_requests/<key>` lists when each came.
+ *   skip+1 … skip+n answer 503 (the others pass), and `GET /_requests/<key>` lists when each came;
+ * - `/drop/<key>/<bytes>/<n>/<repo>.git`: the first n `git-upload-pack` responses under `key`
+ *   that grow past `bytes` have their connection destroyed there, mid-pack (smaller ones, such
+ *   as protocol v2's ref listing, pass); `GET /_requests/<key>` lists when each drop happened;
+ * - `/throttle/<status>/<repo>.git`: every request answers `status` with a rate-limit message,
+ *   as GitHub does (429, or 403 with "rate limit exceeded").
  */
 interface Behaviour {
   bytesPerSecond?: number;
   flaky?: { key: string; skip: number; count: number };
+  drop?: { key: string; afterBytes: number; count: number };
+  throttleStatus?: number;
   rest: string;
 }
 
@@ -33,6 +40,10 @@ function parseBehaviour(pathname: string): Behaviour {
   if (slow) return { bytesPerSecond: Number(slow[1]), rest: slow[2]! };
   const flaky = /^\/flaky\/([\w-]+)\/(\d+)\/(\d+)(\/.*)$/.exec(pathname);
   if (flaky) return { flaky: { key: flaky[1]!, skip: Number(flaky[2]), count: Number(flaky[3]) }, rest: flaky[4]! };
+  const drop = /^\/drop\/([\w-]+)\/(\d+)\/(\d+)(\/.*)$/.exec(pathname);
+  if (drop) return { drop: { key: drop[1]!, afterBytes: Number(drop[2]), count: Number(drop[3]) }, rest: drop[4]! };
+  const throttle = /^\/throttle\/(\d{3})(\/.*)$/.exec(pathname);
+  if (throttle) return { throttleStatus: Number(throttle[1]), rest: throttle[2]! };
   return { rest: pathname };
 }
 
@@ -60,8 +71,27 @@ function throttledWriter(res: ServerResponse, bytesPerSecond: number | undefined
   };
 }
 
+/**
+ * Wraps `write` so the body is cut after `afterBytes`: what fits is written, then the socket is
+ * destroyed, as a server or proxy that dies mid-response would leave it. `mayDrop` is asked at
+ * the moment of the cut, so concurrent responses never drop more than allowed.
+ */
+function droppingWriter(res: ServerResponse, afterBytes: number, mayDrop: () => boolean, write: (data: Buffer) => unknown) {
+  let sent = 0;
+  let dropped = false;
+  return (data: Buffer) => {
+    if (dropped) return undefined;
+    if (sent + data.length <= afterBytes || !mayDrop()) {
+      sent += data.length;
+      return write(data);
+    }
+    dropped = true;
+    return Promise.resolve(write(data.subarray(0, afterBytes - sent))).then(() => res.socket?.destroy());
+  };
+}
+
 /** Runs `git http-backend` as a CGI program for one request and relays its answer. */
-function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRoot: string, url: URL, behaviour: Behaviour): void {
+function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRoot: string, url: URL, behaviour: Behaviour, mayDrop: () => boolean): void {
   const backend = spawn('git', ['http-backend'], {
     env: {
       PATH: process.env.PATH,
@@ -83,7 +113,9 @@ function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRo
   let head = Buffer.alloc(0);
   let headersSent = false;
   let pending = Promise.resolve<unknown>(undefined);
-  const write = throttledWriter(res, behaviour.bytesPerSecond, () => backend.stdout.pause(), () => backend.stdout.resume());
+  const throttled = throttledWriter(res, behaviour.bytesPerSecond, () => backend.stdout.pause(), () => backend.stdout.resume());
+  const isPack = req.method === 'POST' && behaviour.rest.endsWith('/git-upload-pack');
+  const write = behaviour.drop && isPack ? droppingWriter(res, behaviour.drop.afterBytes, mayDrop, throttled) : throttled;
   const send = (data: Buffer) => {
     pending = Promise.resolve(write(data));
   };
@@ -120,6 +152,12 @@ function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRo
  */
 export function startGitServer(options: { projectRoot: string; token: string }): Promise<GitServer> {
   const requests = new Map<string, number[]>();
+  const record = (key: string): number => {
+    const seen = requests.get(key) ?? [];
+    seen.push(Date.now());
+    requests.set(key, seen);
+    return seen.length;
+  };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://git.local');
     const log = /^\/_requests\/([\w-]+)$/.exec(url.pathname);
@@ -130,22 +168,30 @@ export function startGitServer(options: { projectRoot: string; token: string }):
     }
     const behaviour = parseBehaviour(url.pathname);
     if (behaviour.flaky && behaviour.rest.endsWith('/info/refs')) {
-      const seen = requests.get(behaviour.flaky.key) ?? [];
-      seen.push(Date.now());
-      requests.set(behaviour.flaky.key, seen);
-      const n = seen.length;
+      const n = record(behaviour.flaky.key);
       if (n > behaviour.flaky.skip && n <= behaviour.flaky.skip + behaviour.flaky.count) {
         res.writeHead(503, { 'Content-Type': 'text/plain' });
         res.end('Service temporarily unavailable\n');
         return;
       }
     }
+    if (behaviour.throttleStatus) {
+      res.writeHead(behaviour.throttleStatus, { 'Content-Type': 'text/plain', 'Retry-After': '3600', 'X-RateLimit-Remaining': '0' });
+      res.end('API rate limit exceeded\n');
+      return;
+    }
     if (basicPassword(req) !== options.token) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test-git"', 'Content-Type': 'text/plain' });
       res.end('Authentication required\n');
       return;
     }
-    relayToHttpBackend(req, res, options.projectRoot, url, behaviour);
+    const { drop } = behaviour;
+    const mayDrop = () => {
+      if (!drop || (requests.get(drop.key)?.length ?? 0) >= drop.count) return false;
+      record(drop.key);
+      return true;
+    };
+    relayToHttpBackend(req, res, options.projectRoot, url, behaviour, mayDrop);
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {

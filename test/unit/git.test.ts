@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { classifyGitError } from '../../src/git/classify.js';
+import { classifyGitError, classifyGitFailure } from '../../src/git/classify.js';
 import { gitEnvironment } from '../../src/git/git-env.js';
-import { parseProgress } from '../../src/git/run-git.js';
+import { GitProcessError, parseProgress } from '../../src/git/run-git.js';
+import { stderrTail } from '../../src/git/stderr-tail.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';
 
 describe('gitEnvironment', () => {
@@ -36,8 +37,76 @@ describe('classifyGitError', () => {
     ['fatal: unable to access: The requested URL returned error: HTTP 503', 'upstream_unavailable'],
     ['fatal: write error: No space left on device', 'insufficient_storage'],
     ['fatal: something nobody expected', 'git_failed'],
+    ["fatal: unable to access 'https://example.com/r.git/': The requested URL returned error: 401", 'invalid_credentials'],
+    ["remote: Forbidden\nfatal: unable to access 'https://example.com/r.git/': The requested URL returned error: 403", 'invalid_credentials'],
+    ["remote: Too many requests\nfatal: unable to access 'https://example.com/r.git/': The requested URL returned error: 429", 'rate_limited'],
+    ['error: RPC failed; HTTP 429 curl 22 The requested URL returned error: 429', 'rate_limited'],
+    ["remote: API rate limit exceeded for user ID 1.\nfatal: unable to access 'https://example.com/r.git/': The requested URL returned error: 403", 'rate_limited'],
+    ['error: RPC failed; curl 92 HTTP/2 stream 5 was not closed cleanly: PROTOCOL_ERROR (err 1)', 'upstream_unavailable'],
+    ['error: RPC failed; curl 56 GnuTLS recv error (-9): A TLS packet with unexpected length was received.', 'upstream_unavailable'],
+    ['fatal: the remote end hung up unexpectedly', 'upstream_unavailable'],
+    ['fatal: index-pack: premature end of pack file, 1024 bytes missing', 'upstream_unavailable'],
   ])('%s → %s', (stderr, code) => {
     expect(classifyGitError(stderr).code).toBe(code);
+  });
+});
+
+describe('classifyGitFailure (a budget breach only when proven)', () => {
+  const failed = (stderr: string, signal: NodeJS.Signals | null = null) => new GitProcessError('failed', stderr, signal ? null : 128, undefined, signal);
+  const midPackDrop = [
+    'Receiving objects:  40% (2/5), 1.20 MiB | 1.00 MiB/s',
+    'error: RPC failed; curl 18 transfer closed with outstanding read data remaining',
+    'fatal: early EOF',
+    'fatal: fetch-pack: invalid index-pack output',
+  ].join('\n');
+
+  it('reads a connection dropped mid-pack as upstream_unavailable, not as the size cap', () => {
+    expect(classifyGitFailure(failed(midPackDrop)).code).toBe('upstream_unavailable');
+  });
+
+  it('does not take "invalid index-pack output" alone for proof of the size cap', () => {
+    expect(classifyGitFailure(failed('fatal: fetch-pack: invalid index-pack output')).code).not.toBe('repository_too_large');
+  });
+
+  it.each([
+    ['index-pack refused a write past the cap (EFBIG)', failed('Receiving objects:  66% (2/3)\nfatal: write error: File too large\nfatal: fetch-pack: invalid index-pack output')],
+    ['git itself killed by SIGXFSZ', failed('', 'SIGXFSZ')],
+    ['a child reported killed by SIGXFSZ', failed('error: index-pack died of signal 25\nfatal: index-pack failed')],
+    ['our size watch', new GitProcessError('watch', midPackDrop, null, 'The repository exceeds the size limit')],
+  ])('proves a budget breach: %s → repository_too_large', (_, err) => {
+    expect(classifyGitFailure(err).code).toBe('repository_too_large');
+  });
+
+  it('never takes a server\'s words for the size cap', () => {
+    expect(classifyGitFailure(failed('remote: fatal: File too large\nfatal: early EOF')).code).toBe('upstream_unavailable');
+  });
+
+  it('keeps the process error as its cause, for the log', () => {
+    const err = failed(midPackDrop);
+    expect(classifyGitFailure(err).cause).toBe(err);
+  });
+});
+
+describe('stderrTail', () => {
+  it('keeps the final state of each progress line and git\'s last words', () => {
+    const tail = stderrTail('Receiving objects:  10% (1/10)\rReceiving objects:  50% (5/10)\r\nfatal: early EOF\n');
+    expect(tail).toBe('Receiving objects:  50% (5/10)\nfatal: early EOF');
+  });
+
+  it('bounds the tail to 2 KB, keeping the end', () => {
+    const tail = stderrTail(`${'x'.repeat(5000)}\nfatal: early EOF`);
+    expect(tail.length).toBeLessThanOrEqual(2049);
+    expect(tail.endsWith('fatal: early EOF')).toBe(true);
+  });
+
+  it('removes credentials: header values, URL user info, query values', () => {
+    const tail = stderrTail([
+      '> Authorization: Basic eC1hY2Nlc3MtdG9rZW46c2VjcmV0',
+      "fatal: unable to access 'https://user:ghp_abcdefghijklmnopqrstuvwxyz0123@example.com/r.git/?token=abc': error",
+      'Bearer abcdefghijklmnop',
+    ].join('\n'));
+    expect(tail).not.toMatch(/eC1hY2Nlc3M|ghp_|user:|token=abc|abcdefghijklmnop/);
+    expect(tail).toContain('Authorization: ***');
   });
 });
 
