@@ -7,4 +7,5 @@ ALTER TABLE code_repos ADD COLUMN disconnected_at TIMESTAMPTZ;
 
 -- The reconciler walks the rows that are not settled, in id order.
 CREATE INDEX idx_code_repos_unsettled ON code_repos(id)
-    WHERE clone_status IN ('PENDING', 'CLONING', 'COMPLETED', 'CLEANING');
+    WHERE clone_status IN ('PENDING', 'CLONING', 'COMPLETED', 'CLEANING')
+       OR (disconnected_at IS NOT NULL AND clone_status <> 'CLEANED');

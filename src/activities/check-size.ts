@@ -27,9 +27,9 @@ export interface SizeCheck {
   refs: number;
 }
 
-const tooLarge = (measuredMb: number, limitMb: number, cause?: unknown) => {
+const tooLarge = (measuredMb: number, limitMb: number, cause?: unknown, why = `Repository size exceeds ${limitMb}MB limit`) => {
   metrics.oversizedRejections.inc();
-  return new RepoError('repository_too_large', `Repository size exceeds ${limitMb}MB limit`, { estimated_size_mb: measuredMb, limit_mb: limitMb }, { cause });
+  return new RepoError('repository_too_large', why, { estimated_size_mb: measuredMb, limit_mb: limitMb }, { cause });
 };
 
 /**
@@ -71,6 +71,10 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
       const tree = await headTreeStats(probeDir, access.idleTimeoutMs);
       const tipBytes = (await measure()) + tree.bytes;
       if (tipBytes > limitBytes) throw tooLarge(overLimitMb(tipBytes, limitBytes), settings.maxRepoSizeMb);
+      // The tip alone has more files than a clone may: proven as well, and the clone would refuse it.
+      if (tree.files > settings.maxRepoFiles) {
+        throw tooLarge(bytesToMb(tipBytes), settings.maxRepoSizeMb, undefined, `Repository has more than ${settings.maxRepoFiles} files`);
+      }
       const tipSizeMb = bytesToMb(tipBytes);
       return { tipSizeMb, estimatedSizeMb: Math.round(tipSizeMb * settings.sizeEstimateFactor * 100) / 100, refs };
     } finally {

@@ -1,4 +1,5 @@
-import { changeRepoStatus, findRepo, findRepoPresence, type AuditContext } from '../db/repos.js';
+import { beginCleaning, withRepoLocked } from '../db/repo-lifecycle.js';
+import { changeRepoStatus, findRepoPresence, type AuditContext, type RepoPresence } from '../db/repos.js';
 import { listSandboxes, listStaleProbes, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -23,16 +24,13 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
      * is still to pick the removal up. Safe to repeat; nothing to do for a row already cleaned.
      */
     async markRepositoryCleaning(input: Omit<CleanupInput, 'projectId'>): Promise<void> {
-      const repo = await findRepo(sql, input.repoId);
-      if (!repo || repo.cloneStatus === 'CLEANING' || repo.cloneStatus === 'CLEANED') return;
-      await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLEANING', metadata: { reason: input.reason } }, input.audit);
+      await beginCleaning(sql, input.repoId, { reason: input.reason }, input.audit);
     },
 
     /** CLEANING → remove the sandbox → CLEANED with `sandbox_path` cleared. Safe to repeat. */
     async cleanupSandbox(input: CleanupInput): Promise<void> {
-      const repo = await findRepo(sql, input.repoId);
+      const repo = await beginCleaning(sql, input.repoId, { reason: input.reason }, input.audit);
       if (!repo || repo.cloneStatus === 'CLEANED') return;
-      await changeRepoStatus(sql, { repoId: input.repoId, to: 'CLEANING', metadata: { reason: input.reason } }, input.audit);
       await removeSandbox(sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId).root);
       await changeRepoStatus(sql, {
         repoId: input.repoId,
@@ -54,17 +52,23 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
       const entries = await listSandboxes(settings.sandboxBasePath);
       const rows = await findRepoPresence(sql, entries.map((e) => e.repoId));
       const removed: string[] = [];
-      for (const entry of entries) {
-        const row = rows.get(entry.repoId);
+      const doomed = (row: Pick<RepoPresence, 'cloneStatus' | 'hostTaskQueue' | 'updatedAt'> | undefined) => {
         const age = row ? now - row.updatedAt.getTime() : Infinity;
         // Rows from before hosts were recorded (no host) count as this host's.
         const ours = row !== undefined && (row.hostTaskQueue === null || row.hostTaskQueue === settings.hostTaskQueue);
         const live = ours && (row.cloneStatus === 'COMPLETED' || (row.cloneStatus === 'CLONING' && age <= CLONE_MAX_MS));
-        const orphan = !live;
         const expired = options.expired && row?.cloneStatus === 'COMPLETED' && age > settings.sandboxTtlSeconds * 1000;
-        if (!orphan && !expired) continue;
-        await removeSandbox(entry.root);
-        removed.push(entry.root);
+        return !live || expired;
+      };
+      for (const entry of entries) {
+        if (!doomed(rows.get(entry.repoId))) continue;
+        // Decided again under the row's lock: a clone starting on this row takes the same lock first.
+        const gone = await withRepoLocked(sql, entry.repoId, async (row) => {
+          if (!doomed(row)) return false;
+          await removeSandbox(entry.root);
+          return true;
+        });
+        if (gone) removed.push(entry.root);
       }
       for (const probe of await listStaleProbes(settings.sandboxBasePath, new Date(now - CLONE_MAX_MS))) {
         await removeSandbox(probe);

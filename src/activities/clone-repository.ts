@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
+import { beginCloneAttempt } from '../db/repo-lifecycle.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, fetchRepository, headTreeStats } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
@@ -79,9 +80,7 @@ export function createCloneRepository(deps: ActivityDeps) {
     const paths = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
     // Run again after it committed (its result was lost on the way back): the clone is done, on whichever host did it.
     const recorded = await findRepo(sql, input.repoId);
-    if (!recorded?.tokenCiphertext || !recorded.tokenKid) throw new RepoError('disconnected', 'The repository was disconnected');
-    const storedToken = { tokenCiphertext: recorded.tokenCiphertext.toString('base64'), tokenKid: recorded.tokenKid, projectId: input.projectId, repoId: input.repoId };
-    if (recorded.cloneStatus === 'COMPLETED' && recorded.sandboxPath && recorded.hostTaskQueue) {
+    if (recorded?.cloneStatus === 'COMPLETED' && recorded.sandboxPath && recorded.hostTaskQueue) {
       return {
         sandboxPath: recorded.sandboxPath,
         repositorySizeMb: recorded.repositorySizeMb ?? 0,
@@ -89,13 +88,9 @@ export function createCloneRepository(deps: ActivityDeps) {
         hostTaskQueue: recorded.hostTaskQueue,
       };
     }
-    await changeRepoStatus(sql, {
-      repoId: input.repoId,
-      to: 'CLONING',
-      sandboxPath: null,
-      hostTaskQueue: settings.hostTaskQueue,
-      metadata: { attempt: ctx.info.attempt, host_task_queue: settings.hostTaskQueue },
-    }, input.audit);
+    // Refused for a disconnected repository; the row's lock also keeps this host's sweep off the directory from here on.
+    const row = await beginCloneAttempt(sql, { repoId: input.repoId, hostTaskQueue: settings.hostTaskQueue, attempt: ctx.info.attempt }, input.audit);
+    const storedToken = { tokenCiphertext: row.tokenCiphertext!.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
     const progress = progressReporter();
 
     const tooLarge = (estimatedMb: number, why: string, cause?: unknown) => {
@@ -153,6 +148,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         repositorySizeMb,
         sandboxPath: paths.repository,
         fileCount: files,
+        hostTaskQueue: settings.hostTaskQueue,
         metadata: { bytes, files, host_task_queue: settings.hostTaskQueue },
       }, input.audit);
       logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');

@@ -1,6 +1,7 @@
 import type { AuditContext } from '../shared/audit-context.js';
 import { insertAudit } from '../db/audit.js';
-import { changeRepoStatus, firstAnswerOf, insertRepo, resetRepoForRetry } from '../db/repos.js';
+import { resetRepoForRetry } from '../db/repo-lifecycle.js';
+import { changeRepoStatus, firstAnswerOf, insertRepo } from '../db/repos.js';
 import type { Admission } from '../shared/connect-repository.js';
 import type { ActivityDeps } from './deps.js';
 import type { EncryptedToken } from '../shared/connect-repository.js';

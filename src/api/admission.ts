@@ -1,5 +1,4 @@
-import { createHash, scrypt } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -22,8 +21,7 @@ import { isRepoErrorCode, REPO_ERRORS } from '../shared/errors.js';
 import type { connectRepository } from '../workflows/connect-repository.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError } from './errors.js';
-
-const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen: number, options: object) => Promise<Buffer>;
+import { loadFingerprintKey, requestFingerprintOf } from './request-fingerprint.js';
 
 /**
  * A user's request: the key scoped by a digest of the user, so the same key from two users makes
@@ -31,16 +29,6 @@ const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen
  */
 export const workflowIdFor = (userId: string, requestId: string): string =>
   `connect-repository-${createHash('sha256').update(userId).digest('hex').slice(0, 16)}-${requestId}`;
-
-/**
- * What the request asks for, hashed slowly (scrypt, salted by the request's workflow id) so that
- * a repeat can be compared, another access token included, without the token being kept or
- * guessable from what is kept.
- */
-export async function requestFingerprintOf(workflowId: string, projectId: string, gitUrl: string, accessToken: string): Promise<string> {
-  const hash = await scryptAsync(JSON.stringify([projectId, gitUrl, accessToken]), workflowId, 32, { N: 2 ** 14, r: 8, p: 1 });
-  return `scrypt1:${hash.toString('base64url')}`;
-}
 
 /** Details a caller may see (the design's 413 body); anything else stays internal. */
 const PUBLIC_DETAILS = ['estimated_size_mb', 'limit_mb'];
@@ -90,11 +78,18 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
     return { ciphertext: ciphertext.toString('base64'), keyId };
   };
 
+  // Loaded on first use and kept; a failure (database or key service down) is tried again next time.
+  let fingerprintKey: Promise<Buffer> | undefined;
+  const fingerprintKeyOnce = () => (fingerprintKey ??= loadFingerprintKey(sql, keys).catch((err: unknown) => {
+    fingerprintKey = undefined;
+    throw err;
+  }));
+
   return {
     seal,
     async admit(req: ConnectRequest, log: Logger): Promise<AdmissionOutcome> {
       const workflowId = workflowIdFor(req.userId, req.requestId);
-      const requestFingerprint = await requestFingerprintOf(workflowId, req.projectId, req.gitUrl, req.accessToken);
+      const requestFingerprint = requestFingerprintOf(await fingerprintKeyOnce(), { ...req, workflowId });
       const replay = (repo: CodeRepo): AdmissionOutcome => {
         if (repo.requestFingerprint !== requestFingerprint) throw reusedKey();
         return { admission: firstAnswerOf(repo), workflowId, replayed: true };

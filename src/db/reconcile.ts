@@ -12,13 +12,13 @@ export interface UnsettledRepo {
 }
 
 /**
- * A page of the rows not in a resting state (PENDING, CLONING, COMPLETED, CLEANING), in id order
- * after `afterId`: the reconciler walks them all, page by page, each pass.
+ * A page of the rows not at rest (PENDING, CLONING, COMPLETED, CLEANING, or disconnected but not
+ * yet CLEANED), in id order after `afterId`: the reconciler walks them all, page by page, each pass.
  */
 export async function findUnsettledRepos(sql: Queryable, limit: number, afterId?: string): Promise<UnsettledRepo[]> {
   const rows = await sql<{ id: string; project_id: string; request_id: string; workflow_id: string | null; clone_status: CloneStatus }[]>`
     select id, project_id, request_id, workflow_id, clone_status from code_repos
-    where clone_status in ('PENDING', 'CLONING', 'COMPLETED', 'CLEANING')
+    where (clone_status in ('PENDING', 'CLONING', 'COMPLETED', 'CLEANING') or (disconnected_at is not null and clone_status <> 'CLEANED'))
       ${afterId ? sql`and id > ${afterId}` : sql``}
     order by id
     limit ${limit}`;

@@ -33,7 +33,8 @@ export interface CodeRepo {
   updatedAt: Date;
 }
 
-interface CodeRepoRow {
+/** The row as PostgreSQL returns it; for the query modules of src/db only. */
+export interface CodeRepoRow {
   id: string;
   project_id: string;
   git_url: string;
@@ -59,7 +60,7 @@ interface CodeRepoRow {
 /** NUMERIC columns arrive as strings. */
 const numberOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
 
-const toRepo = (r: CodeRepoRow): CodeRepo => ({
+export const toRepo = (r: CodeRepoRow): CodeRepo => ({
   id: r.id,
   projectId: r.project_id,
   gitUrl: r.git_url,
@@ -82,7 +83,7 @@ const toRepo = (r: CodeRepoRow): CodeRepo => ({
   updatedAt: r.updated_at,
 });
 
-const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
+export const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
   sandbox_path, request_id, workflow_id, error_code, error_message, host_task_queue, file_count, disconnected_at,
   run_id, estimated_size_mb, request_fingerprint, created_at, updated_at`;
 
@@ -246,48 +247,4 @@ export async function findRepoPresence(sql: Queryable, ids: string[]): Promise<M
   return new Map(rows.map((r) => [r.id, {
     id: r.id, cloneStatus: r.clone_status, sandboxPath: r.sandbox_path, hostTaskQueue: r.host_task_queue, updatedAt: r.updated_at,
   }]));
-}
-
-export interface RetryChange {
-  repoId: string;
-  /** A new token's ciphertext, when the retry brought one. */
-  tokenCiphertext?: Buffer;
-  tokenKid?: string;
-}
-
-/** FAILED → PENDING for a retry, clearing the error and optionally replacing the token, with its audit row. */
-export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: AuditContext): Promise<CodeRepo> {
-  return sql.begin(async (tx) => {
-    if (change.tokenCiphertext && change.tokenKid) {
-      await tx`update code_repos set token_ciphertext = ${change.tokenCiphertext}, token_kid = ${change.tokenKid}
-               where id = ${change.repoId} and clone_status = 'FAILED'`;
-    }
-    return applyStatusChange(tx, {
-      repoId: change.repoId,
-      to: 'PENDING',
-      errorCode: null,
-      errorMessage: null,
-      metadata: { new_token: Boolean(change.tokenCiphertext) },
-    }, audit);
-  });
-}
-
-/**
- * Ends a connection's hold on its secret: the token's ciphertext and wrapped key are erased (nothing
- * can decrypt it again) and `disconnected_at` is set, with an audit row, once. Repeating it
- * returns the row as it is.
- */
-export async function disconnectRepo(sql: Sql, repoId: string, audit: AuditContext): Promise<CodeRepo> {
-  return sql.begin(async (tx) => {
-    const [row] = await tx<CodeRepoRow[]>`
-      update code_repos set token_ciphertext = null, token_kid = null, disconnected_at = now(), updated_at = now()
-      where id = ${repoId} and disconnected_at is null
-      returning ${tx.unsafe(REPO_COLUMNS)}`;
-    if (!row) {
-      const [existing] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId}`;
-      return toRepo(existing!);
-    }
-    await insertAudit(tx, { ...audit, repoId, action: 'repo.disconnected', fromState: null, toState: null, metadata: { clone_status: row.clone_status } });
-    return toRepo(row);
-  });
 }

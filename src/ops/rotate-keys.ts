@@ -2,6 +2,7 @@ import type { Logger } from '../config/logger.js';
 import { rewrapSecret, type KeyProvider } from '../crypto/envelope.js';
 import type { Sql } from '../db/client.js';
 import { findTokensNotUnder, replaceWrappedToken } from '../db/repo-tokens.js';
+import { findServiceKeysNotUnder, replaceWrappedServiceKey } from '../db/service-keys.js';
 
 export interface RotationReport {
   rewrapped: number;
@@ -10,8 +11,9 @@ export interface RotationReport {
 }
 
 /**
- * Re-wraps every stored token's data key under the current key. Tokens themselves are never
- * decrypted (only their data keys, in memory, zeroed after), and nothing secret is logged.
+ * Re-wraps every stored token's data key, and every service key, under the current key. Tokens
+ * themselves are never decrypted (only their data keys, in memory, zeroed after), and nothing
+ * secret is logged.
  */
 export async function rotateKeys(sql: Sql, keys: KeyProvider, logger: Logger, batchSize = 100): Promise<RotationReport> {
   const report: RotationReport = { rewrapped: 0, skipped: 0, failed: 0 };
@@ -30,6 +32,18 @@ export async function rotateKeys(sql: Sql, keys: KeyProvider, logger: Logger, ba
       }
     }
     after = batch.at(-1)!.id;
+  }
+  for (const key of await findServiceKeysNotUnder(sql, keys.keyId)) {
+    if (!keys.canDecrypt(key.keyId)) continue; // another deployment's keys, in a shared database
+    try {
+      const plaintext = await keys.decryptDataKey(key.wrappedKey, key.keyId);
+      const rewrapped = await keys.wrapDataKey(plaintext).finally(() => plaintext.fill(0));
+      if (await replaceWrappedServiceKey(sql, key, { wrappedKey: rewrapped.wrapped, keyId: rewrapped.keyId })) report.rewrapped += 1;
+      else report.skipped += 1;
+    } catch (err) {
+      report.failed += 1;
+      logger.error({ serviceKey: key.name, fromKeyId: key.keyId, err: { message: (err as Error).message } }, 'could not re-wrap a service key');
+    }
   }
   logger.info({ ...report, keyId: keys.keyId }, 'key rotation finished');
   return report;

@@ -38,6 +38,11 @@ export const ACTIVITY_OPTIONS = {
     startToCloseTimeout: '10 minutes',
     retry: GIT_RETRY,
   },
+  /** The size probe again, for a retry the API's caller is waiting on: bounded to minutes, not half an hour. */
+  sizeRecheck: {
+    startToCloseTimeout: '2 minutes',
+    retry: { ...GIT_RETRY, maximumAttempts: 2 },
+  },
   /** A full clone: long, so progress comes by heartbeat and a dead worker is noticed within 15 s. */
   clone: {
     startToCloseTimeout: '1 hour',

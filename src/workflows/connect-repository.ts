@@ -36,6 +36,7 @@ import { asApplicationFailure, failureOf, type Failure } from './failures.js';
 
 const quick = proxyActivities<Activities>(ACTIVITY_OPTIONS.quick);
 const { checkRepositorySize } = proxyActivities<Activities>(ACTIVITY_OPTIONS.sizeCheck);
+const { checkRepositorySize: recheckRepositorySize } = proxyActivities<Activities>(ACTIVITY_OPTIONS.sizeRecheck);
 const { cloneRepository } = proxyActivities<Activities>(ACTIVITY_OPTIONS.clone);
 const onHost = (taskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue });
 const onAnyHost = proxyActivities<Activities>(ACTIVITY_OPTIONS.hostFiles);
@@ -83,7 +84,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let retryProbing = false;
   let cloneScope: CancellationScope | undefined;
   let token: EncryptedToken | undefined;
-  const openTokenFor = (sealedToken: RetryRequest['sealedToken'] & object) =>
+  const encryptForStorage = (sealedToken: RetryRequest['sealedToken'] & object) =>
     quick.encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
 
   const ignore = (signal: string) =>
@@ -135,8 +136,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     if (state.error?.code === 'repository_too_large') {
       retryProbing = true;
       try {
-        const probeToken = request?.sealedToken ? await openTokenFor(request.sealedToken) : token!;
-        const size = await checkRepositorySize({ ...probeToken, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
+        const probeToken = request?.sealedToken ? await encryptForStorage(request.sealedToken) : token!;
+        const size = await recheckRepositorySize({ ...probeToken, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
         update({ estimatedSizeMb: size.estimatedSizeMb });
       } catch (err) {
         throw asApplicationFailure(failureOf(err));
@@ -192,12 +193,14 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   async function connect(): Promise<ConnectRepositoryResult> {
     // Admission: nothing is persisted unless the token is encrypted and the size check passes.
     try {
-      token = await openTokenFor(input.sealedToken);
+      const encrypted = await encryptForStorage(input.sealedToken);
+      token = encrypted;
       update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
-      const size = await checkRepositorySize({ ...token, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
+      const size = await checkRepositorySize({ ...encrypted, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
-      admission = await quick.persistRepository({
-        ...token,
+      // Once the row may exist, a cancellation must not leave before knowing: cleanup then finds it.
+      admission = await CancellationScope.nonCancellable(() => quick.persistRepository({
+        ...encrypted,
         repoId,
         requestId: input.requestId,
         projectId: input.projectId,
@@ -207,7 +210,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         requestFingerprint: input.requestFingerprint,
         estimatedSizeMb: size.estimatedSizeMb,
         audit,
-      });
+      }));
       update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -245,12 +248,15 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         await quick.markRepositoryFailed({ repoId, errorCode: failure.code, errorMessage: failure.message, audit });
         const failed = fail(failure);
         update({ cloneStatus: 'FAILED' });
-        if (!(await condition(() => retryRequest !== undefined || cleanupRequested, ttlMs))) throw await finish(failed);
+        await condition(() => retryRequest !== undefined || cleanupRequested, ttlMs);
+        // A retry's probe still under way when the TTL ran out is let finish: its caller is waiting for the answer.
+        await condition(() => !retryProbing);
         if (cleanupRequested) break;
+        if (!retryRequest) throw await finish(failed);
         const request = retryRequest!;
         retryRequest = undefined;
         if (request.sealedToken) {
-          token = await quick.encryptToken({ sealedToken: request.sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+          token = await encryptForStorage(request.sealedToken);
         }
         await quick.resetRepositoryForRetry({ repoId, ...(request.sealedToken ? { newToken: token } : {}), audit });
         update({ cloneStatus: 'PENDING', error: null, progressPercent: 20, progressMessage: 'Queued for cloning again' });

@@ -57,18 +57,19 @@ describe('the clone\'s enforced size budget', () => {
     expect(status.body.error_message).toMatch(/exceeds 1MB limit/);
   });
 
-  it('fails a repository with more files than MAX_REPO_FILES before checking anything out', async () => {
+  it('refuses a repository with more files than MAX_REPO_FILES at admission: 413, nothing stored', async () => {
     const name = `many-files-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, name, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.txt`, `${i}\n`])));
+    const requestId = randomUUID();
     const res = await call(app, 'POST', '/api/v1/code/connect', {
       git_url: `${stack.gitUrl}/${name}.git`,
       access_token: stack.gitToken,
       project_id: projectId,
+      request_id: requestId,
     });
-    expect(res.status).toBe(201);
-    const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
-    expect(state.error).toEqual({ code: 'repository_too_large', message: 'Repository has more than 20 files' });
-    expect(existsSync(path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id))).toBe(false);
+    expect(res.status).toBe(413);
+    expect(res.body.detail).toMatchObject({ error: 'repository_too_large', message: 'Repository has more than 20 files', limit_mb: 1 });
+    expect((await app.sql`select count(*)::int as n from code_repos where request_id = ${requestId}`)[0]!.n).toBe(0);
   });
 
   it('a too-large failure says so in /status, and its retry probes again: still over the limit is a 413 at once, nothing downloaded again', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
@@ -71,9 +71,14 @@ describe('idempotency as clients expect', () => {
     expect(other.status).toBe(409);
     expect(JSON.parse(other.text).detail.error).toBe('idempotency_key_reused');
     const [row] = await app.sql`select request_fingerprint from code_repos where request_id = ${body.request_id}`;
-    expect(row!.request_fingerprint).toMatch(/^scrypt1:/);
+    expect(row!.request_fingerprint).toMatch(/^hmac1:[\w-]{43}$/);
     expect(row!.request_fingerprint).not.toContain(stack.gitToken);
-    expect(Buffer.from(row!.request_fingerprint.slice(8), 'base64url').toString('latin1')).not.toContain(stack.gitToken);
+    // Keyed: the same inputs hashed without the service's key do not give it.
+    const unkeyed = createHash('sha256').update(JSON.stringify([JSON.parse(first.text).workflow_id, projectId, body.git_url, stack.gitToken])).digest('base64url');
+    expect(row!.request_fingerprint).not.toContain(unkeyed);
+    // The key itself is stored only wrapped, under this deployment's key.
+    const stored = await app.sql`select wrapped_key from service_keys where name = 'request-fingerprint' and key_id = ${app.keys.keyId}`;
+    expect(stored).toHaveLength(1);
   });
 
   it('another user with the same key gets a request of their own', async () => {

@@ -13,6 +13,7 @@ import { insertRepo } from '../../src/db/repos.js';
 import { migrate } from '../../src/db/migrate.js';
 import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
 import { rotateKeys } from '../../src/ops/rotate-keys.js';
+import { loadFingerprintKey } from '../../src/api/request-fingerprint.js';
 import { createKmsKey, kmsClient } from '../support/kms.js';
 
 const run = promisify(execFile);
@@ -57,6 +58,8 @@ describe('npm run rotate-keys', () => {
     const newKey = randomBytes(32);
     const token = `ghp_rotation_${randomUUID().replace(/-/g, '')}`;
     const repoId = await storeToken(createLocalKeyProvider(oldKey), token);
+    // The fingerprint key the API made under the old key: it must stay the same key, only re-wrapped.
+    const fingerprintKey = await loadFingerprintKey(sql, createLocalKeyProvider(oldKey));
 
     const env = {
       PATH: process.env.PATH!,
@@ -77,6 +80,8 @@ describe('npm run rotate-keys', () => {
     expect(await decryptSecret(current, row.token_ciphertext, row.token_kid, context(projectId, repoId))).toBe(token);
     const [audit] = await sql`select metadata from audit_log where repo_id = ${repoId} and action = 'token.rewrapped'`;
     expect(audit!.metadata).toMatchObject({ to_key_id: current.keyId });
+    expect(await sql`select key_id from service_keys`).toEqual([{ key_id: current.keyId }]);
+    expect(await loadFingerprintKey(sql, current)).toEqual(fingerprintKey);
   });
 
   it('moves tokens from a local master key to AWS KMS (moto)', async () => {

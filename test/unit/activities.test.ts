@@ -25,11 +25,18 @@ afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-/** Activity dependencies with a stand-in for the database: it answers every query with `rows`. */
 const HOST = 'q-host-test';
 
-function depsWith(rows: unknown[] = []): ActivityDeps {
-  const sql = (() => Promise.resolve(rows)) as unknown as Sql;
+/**
+ * Activity dependencies with a stand-in for the database: a query naming one row's id (a row
+ * lock) gets that row, any other query all of `rows`; a transaction runs on the same stand-in.
+ */
+function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
+  const query = (_strings: TemplateStringsArray, ...values: unknown[]) => {
+    const id = values.find((v): v is string => typeof v === 'string' && rows.some((r) => r.id === v));
+    return Promise.resolve(id ? rows.filter((r) => r.id === id) : values.some((v) => typeof v === 'string') ? [] : rows);
+  };
+  const sql = Object.assign(query, { begin: (work: (tx: unknown) => unknown) => work(sql), unsafe: () => '' }) as unknown as Sql;
   return {
     sql,
     keys: createLocalKeyProvider(randomBytes(32)),

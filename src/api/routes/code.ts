@@ -3,7 +3,8 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { Hono } from 'hono';
 import { findOwnedProject } from '../../db/projects.js';
 import { settleOrphanedRepo } from '../../db/reconcile.js';
-import { disconnectRepo, findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';
+import { disconnectRepo } from '../../db/repo-lifecycle.js';
+import { findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';
 import { cleanupSignal, getStateQuery, retryUpdate, type ConnectRepositoryState } from '../../shared/connect-repository.js';
 import { createAdmission, rejectionError } from '../admission.js';
 import type { ApiEnv } from '../context.js';
