@@ -45,11 +45,14 @@ export interface FetchOptions extends RemoteAccess {
 
 /**
  * Clones objects only (`--no-checkout`): the working tree is written later, after its size is
- * known from the tree itself. Killed as too large once what it wrote passes `limitBytes`; no
- * single file (the pack) may grow past it either.
+ * known from the tree itself. The pack and its index together never pass `limitBytes` (the
+ * kernel's file-size cap on index-pack, see pack-budget.ts); git is also killed as too large once
+ * what it wrote, as polled, passes it.
  */
 export async function fetchRepository(o: FetchOptions): Promise<void> {
-  const args = ['clone', '--no-checkout', '--template=', '--no-recurse-submodules', '--progress',
+  // No reverse index (git ≥ 2.41 writes one by default) and never loose objects: index-pack
+  // is then the only writer of objects, and its output is what the pack budget predicts.
+  const args = ['-c', 'pack.writeReverseIndex=false', '-c', 'transfer.unpackLimit=1', 'clone', '--no-checkout', '--template=', '--no-recurse-submodules', '--progress',
     ...(o.shallow ? ['--depth=1', '--single-branch', '--no-tags'] : []), '--', o.remote.url, o.targetDir];
   try {
     await runGit({
@@ -59,8 +62,10 @@ export async function fetchRepository(o: FetchOptions): Promise<void> {
       signal: o.signal,
       maxFileBytes: o.limitBytes,
       reportFileSizeCap: true,
+      packBudgetBytes: o.limitBytes,
       onProgress: o.onProgress,
-      watch: sizeWatch(o, 100),
+      // The kernel holds pack + index to the limit; the watch covers the rest (refs, config).
+      watch: sizeWatch(o, 20),
     });
   } catch (err) {
     throw mapFailure(err);

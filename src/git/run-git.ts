@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { packBudgetEnvironment } from './pack-budget.js';
 
 /** One progress line of git's stderr, e.g. `Receiving objects:  45% (9/20), 1.20 MiB | 2.00 MiB/s`. */
 export interface GitProgress {
@@ -23,6 +24,8 @@ export interface RunGitOptions {
    * fetches, whose writer (index-pack) is a grandchild: its death by signal is never reported.
    */
   reportFileSizeCap?: boolean;
+  /** What the pack and its index together may take: index-pack runs capped accordingly (see pack-budget.ts). */
+  packBudgetBytes?: number;
   onProgress?: (progress: GitProgress) => void;
   /** Polled while git runs; a returned reason kills git at once. */
   watch?: { intervalMs: number; check: () => Promise<string | undefined> };
@@ -99,7 +102,8 @@ async function commandLine(o: RunGitOptions): Promise<[string, string[]]> {
 export async function runGit(o: RunGitOptions): Promise<string> {
   if (o.signal?.aborted) throw new GitProcessError('aborted', '', null);
   const [command, args] = await commandLine(o);
-  const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const env = o.packBudgetBytes !== undefined && (await hasTool('prlimit')) ? await packBudgetEnvironment(o.env, o.packBudgetBytes) : o.env;
+  const child = spawn(command, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 
   return new Promise<string>((resolve, reject) => {
     let stdout = '';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { directorySize } from '../../src/sandbox/sandbox.js';
-import { createBareRepo, createRepoWithHeavyHistory, pushCommit } from '../support/git-repos.js';
+import { createBareRepo, createRepoWithHeavyHistory, createRepoWithTinyObjects, pushCommit } from '../support/git-repos.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
 const stack = inject('stack');
@@ -19,6 +19,53 @@ afterAll(async () => {
   await app?.stop();
 });
 
+const MIB = 1024 * 1024;
+/** The limit (1 MB) plus the 5 % the budget allows for git's small files. */
+const CEILING = 1.05 * MIB;
+
+/** Waits for the clone to end in `status`, sampling the sandbox's size every 20 ms meanwhile. */
+async function sampledUntil(sandbox: string, workflowId: string, status: 'FAILED' | 'COMPLETED') {
+  let largest = 0;
+  let samples = 0;
+  const sampler = setInterval(() => {
+    void directorySize(sandbox).then(({ bytes }) => {
+      samples += 1;
+      largest = Math.max(largest, bytes);
+    }, () => {});
+  }, 20);
+  try {
+    const state = await waitForState(app, workflowId, (s) => s.cloneStatus === status);
+    return { state, largest, samples };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** The clone fails as too large, and the sandbox, sampled all along, never held more than the ceiling. */
+async function expectTooLargeWithinCeiling(sandbox: string, workflowId: string) {
+  const { state, largest, samples } = await sampledUntil(sandbox, workflowId, 'FAILED');
+  expect(state.error).toMatchObject({ code: 'repository_too_large' });
+  expect(samples).toBeGreaterThan(10);
+  expect(largest).toBeGreaterThan(0);
+  expect(largest).toBeLessThanOrEqual(CEILING);
+  expect(existsSync(sandbox)).toBe(false);
+}
+
+/**
+ * `objects` blobs of 8 random bytes in the history, one small file at the tip. Each blob costs
+ * ~40 bytes of pack (its entry plus its line in the tree) and 28 of index: the index is large
+ * next to the pack. Served at 1 MB/s, so the sampling sees the clone in progress.
+ */
+async function connectTinyObjects(objects: number) {
+  const name = `tiny-objects-${objects}-${randomUUID().slice(0, 8)}`;
+  await createRepoWithTinyObjects(stack.gitRoot, name, objects);
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: `${stack.gitUrl}/slow/1000000/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+  });
+  expect(res.status).toBe(201);
+  return { res, sandbox: path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id) };
+}
+
 describe('the clone\'s enforced size budget', () => {
   it('admits a light tip over a heavy history, then fails it as too large without ever holding more than the limit + 5 %', async () => {
     const name = `heavy-history-${randomUUID().slice(0, 8)}`;
@@ -33,28 +80,27 @@ describe('the clone\'s enforced size budget', () => {
     expect(res.status).toBe(201);
     const sandbox = path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id);
 
-    let largest = 0;
-    let samples = 0;
-    const sampler = setInterval(() => {
-      void directorySize(sandbox).then(({ bytes }) => {
-        samples += 1;
-        largest = Math.max(largest, bytes);
-      }, () => {});
-    }, 20);
-    try {
-      const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
-      expect(state.error).toMatchObject({ code: 'repository_too_large' });
-    } finally {
-      clearInterval(sampler);
-    }
-    expect(samples).toBeGreaterThan(10);
-    expect(largest).toBeGreaterThan(0);
-    expect(largest).toBeLessThanOrEqual(1.05 * 1024 * 1024);
-    expect(existsSync(sandbox)).toBe(false);
+    await expectTooLargeWithinCeiling(sandbox, res.body.workflow_id);
 
     const status = await call(app, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
     expect(status.body).toMatchObject({ clone_status: 'FAILED', sandbox_path: null });
     expect(status.body.error_message).toMatch(/exceeds 1MB limit/);
+  });
+
+  it('holds a pack under the limit whose index would take it over (18 000 tiny objects: ~0.73 MB of pack, 0.5 MB of index) to the limit, and fails it as too large', async () => {
+    const { res, sandbox } = await connectTinyObjects(18_000);
+    await expectTooLargeWithinCeiling(sandbox, res.body.workflow_id);
+  });
+
+  it('completes a repository of tiny objects that fits (11 000 objects: pack + index ~0.75 MB)', async () => {
+    const { res, sandbox } = await connectTinyObjects(11_000);
+    const { largest } = await sampledUntil(sandbox, res.body.workflow_id, 'COMPLETED');
+    const status = await call(app, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
+    expect(status.body).toMatchObject({ clone_status: 'COMPLETED', sandbox_path: path.join(sandbox, 'repository') });
+    const { bytes } = await directorySize(sandbox);
+    expect(bytes).toBeGreaterThan(0.6 * MIB);
+    expect(bytes).toBeLessThanOrEqual(MIB);
+    expect(largest).toBeLessThanOrEqual(MIB);
   });
 
   it('refuses a repository with more files than MAX_REPO_FILES at admission: 413, nothing stored', async () => {

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,6 +73,29 @@ export function createRepoWithHeavyHistory(
     await writeFiles(work, tipFiles);
     await commitAll(work, 'light tip');
   });
+}
+
+/**
+ * A repository whose history holds `blobs` blobs of `blobBytes` random bytes (under `t/`) and
+ * whose tip holds one small file: many tiny objects, so a large pack index next to its pack.
+ * Built by `git fast-import` straight into one pack, which is quick even for many thousands.
+ */
+export async function createRepoWithTinyObjects(projectRoot: string, name: string, blobs: number, blobBytes = 8): Promise<string> {
+  const bare = path.join(projectRoot, `${name}.git`);
+  await git(['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+  const committer = 'committer Test <test@example.com> 1700000000 +0000\n';
+  const parts: Buffer[] = [];
+  for (let i = 1; i <= blobs; i++) parts.push(Buffer.from(`blob\nmark :${i}\ndata ${blobBytes}\n`), randomBytes(blobBytes), Buffer.from('\n'));
+  const files = Array.from({ length: blobs }, (_, i) => `M 100644 :${i + 1} t/${i}\n`).join('');
+  parts.push(Buffer.from(`commit refs/heads/main\n${committer}data 13\nheavy history\n${files}\n`));
+  parts.push(Buffer.from(`commit refs/heads/main\n${committer}data 9\nlight tip\nD t\nM 100644 inline README.md\ndata 6\nlight\n\n`));
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('git', ['--git-dir', bare, 'fast-import', '--quiet'], { env: GIT_ENV, stdio: ['pipe', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`git fast-import exited ${code}`))));
+    child.stdin.end(Buffer.concat(parts));
+  });
+  return bare;
 }
 
 /**
