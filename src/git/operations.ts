@@ -1,5 +1,8 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { classifyGitFailure } from './classify.js';
 import { gitEnvironment } from './git-env.js';
+import { checkoutIndexBytes } from './index-size.js';
 import type { PinnedRemote } from './remote-guard.js';
 import { GitProcessError, runGit, type GitProgress } from './run-git.js';
 
@@ -73,7 +76,7 @@ export async function fetchRepository(o: FetchOptions): Promise<void> {
 }
 
 export interface TreeStats {
-  /** Sum of the sizes of every file the checkout will write. */
+  /** Sum of the sizes of every file the checkout will write: the working tree's, and `.git/index`. */
   bytes: number;
   files: number;
 }
@@ -93,19 +96,29 @@ export async function headTreeStats(repoDir: string, idleTimeoutMs: number): Pro
     throw mapFailure(err);
   }
   let bytes = 0;
-  let files = 0;
+  const paths: string[] = [];
   for (const entry of out.split('\0')) {
-    const [meta] = entry.split('\t');
-    const [, type, , size] = (meta ?? '').trim().split(/\s+/);
+    const tab = entry.indexOf('\t');
+    const [, type, , size] = entry.slice(0, tab).trim().split(/\s+/);
     if (type !== 'blob') continue; // gitlinks (submodules) are never fetched
     bytes += Number(size);
-    files += 1;
+    paths.push(entry.slice(tab + 1));
   }
-  return { bytes, files };
+  return { bytes: bytes + (paths.length ? checkoutIndexBytes(paths) : 0), files: paths.length };
 }
 
-/** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters). */
+/**
+ * Checkout writes blobs as they are: no end-of-line conversion, no re-encoding, no ident
+ * expansion, whatever the repository's .gitattributes ask. So the working tree is exactly the
+ * size read from the tree before checkout (eol=crlf or a UTF-16 working-tree-encoding could
+ * otherwise double it past the budget), and byte for byte what the repository holds.
+ */
+const VERBATIM_CHECKOUT_ATTRIBUTES = '* -text -ident -working-tree-encoding\n';
+
+/** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters, no conversions). */
 export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number> }): Promise<void> {
+  await mkdir(path.join(repoDir, '.git', 'info'), { recursive: true });
+  await writeFile(path.join(repoDir, '.git', 'info', 'attributes'), VERBATIM_CHECKOUT_ATTRIBUTES);
   try {
     await runGit({
       args: ['-C', repoDir, 'checkout', '--quiet', 'HEAD', '--', '.'],

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { directorySize } from '../../src/sandbox/sandbox.js';
@@ -140,4 +141,20 @@ describe('the clone\'s enforced size budget', () => {
     const clones = await app.sql`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and to_state = 'CLONING'`;
     expect(clones[0]!.n).toBe(1);
   });
+
+  it('checks out blobs verbatim: .gitattributes asking for CRLF cannot grow a working tree past the size read before checkout', async () => {
+    const name = `crlf-${randomUUID().slice(0, 8)}`;
+    // 600 kB of newlines: as CRLF it would be 1.2 MB, over the 1 MB limit.
+    await createBareRepo(stack.gitRoot, name, { '.gitattributes': '* text eol=crlf\n', 'lines.txt': '\n'.repeat(600_000) });
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
+      git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+    });
+    expect(res.status).toBe(201);
+    const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED' || s.cloneStatus === 'FAILED');
+    expect(state).toMatchObject({ cloneStatus: 'COMPLETED', error: null });
+    const checkedOut = await readFile(path.join(state.sandboxPath!, 'lines.txt'));
+    expect(checkedOut.length).toBe(600_000);
+    expect(checkedOut.includes(13)).toBe(false);
+  });
 });
+
