@@ -87,6 +87,17 @@ describe('every row reaches a terminal state', () => {
     expect(await readdir(path.dirname(sandbox))).toEqual([repoId]);
   });
 
+  it('an ignored signal recorded twice (its activity retried after the first commit) leaves one audit row', async () => {
+    const activities = createActivities({ sql: app.sql, keys: app.keys, logger: createLogger({ level: 'silent' }), settings: activitySettingsOf(app.config) });
+    const requestId = randomUUID();
+    const info = { activityId: '7', workflowExecution: { workflowId: 'wf-twice', runId: randomUUID() } };
+    const input = { repoId: null, signal: 'retry', stage: 'cloning', audit: { correlationId: 'twice', requestId, userId: 'test' } };
+    await new MockActivityEnvironment({ ...info, attempt: 1 }).run(activities.recordIgnoredSignal, input);
+    await new MockActivityEnvironment({ ...info, attempt: 2 }).run(activities.recordIgnoredSignal, input);
+    const rows = await app.sql`select action from audit_log where request_id = ${requestId}`;
+    expect(rows.map((r) => r.action)).toEqual(['signal.retry.ignored']);
+  });
+
   it('a workflow cancelled mid-clone removes what it made and ends CLEANED', async () => {
     const { repoId, workflowId, sandbox } = await connect(slowRepo, 200_000);
     await cloningStarted(workflowId);
