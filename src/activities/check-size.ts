@@ -27,6 +27,8 @@ export interface SizeCheck {
   refs: number;
 }
 
+const PROBE_HEARTBEAT_INTERVAL_MS = 2000;
+
 const tooLarge = (measuredMb: number, limitMb: number, cause?: unknown, why = `Repository size exceeds ${limitMb}MB limit`) => {
   metrics.oversizedRejections.inc();
   return new RepoError('repository_too_large', why, { estimated_size_mb: measuredMb, limit_mb: limitMb }, { cause });
@@ -44,6 +46,15 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     .catch(logGitFailure(deps.logger, { repoId: input.repoId, requestId: input.requestId }));
   async function checkRepositorySize(input: CheckSizeInput): Promise<SizeCheck> {
     const ctx = Context.current();
+    // Alive, even while git is silent; a cancellation comes back the same way.
+    const beat = setInterval(() => ctx.heartbeat(), PROBE_HEARTBEAT_INTERVAL_MS);
+    try {
+      return await probe(ctx, input);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+  async function probe(ctx: Context, input: CheckSizeInput): Promise<SizeCheck> {
     const limitBytes = limitBytesOf(settings);
     const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
     const access = {

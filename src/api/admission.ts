@@ -56,12 +56,18 @@ export interface ConnectRequest {
   accessToken: string;
 }
 
-export interface AdmissionOutcome {
-  admission: Admission;
-  workflowId: string;
-  /** True when this is the first answer again, for a repeated request. */
-  replayed: boolean;
-}
+export type AdmissionOutcome =
+  | {
+      admission: Admission;
+      workflowId: string;
+      /** True when this is the first answer again, for a repeated request. */
+      replayed: boolean;
+    }
+  | {
+      /** Not answered within ADMISSION_WAIT_SECONDS: the same request, sent again, gets the outcome. */
+      pending: true;
+      workflowId: string;
+    };
 
 const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This request_id was already used with different parameters');
 
@@ -116,12 +122,19 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
         // A run that admitted its request has a row, and is answered from it above.
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       });
+      const waited = new AbortController();
+      const timer = setTimeout(() => waited.abort(), settings.admissionWaitSeconds * 1000);
       try {
-        const admission = await temporal.workflow.executeUpdateWithStart(admissionUpdate, { args: [fingerprintOf(input)], startWorkflowOperation: start });
+        const admission = await temporal.connection.withAbortSignal(waited.signal, () =>
+          temporal.workflow.executeUpdateWithStart(admissionUpdate, { args: [fingerprintOf(input)], startWorkflowOperation: start }));
         metrics.repoConnections.inc({ status: 'admitted' });
         log.info({ repoId: admission.repoId }, 'repository admitted');
         return { admission, workflowId, replayed: false };
       } catch (err) {
+        if (waited.signal.aborted) {
+          log.info('admission still under way; answered 202');
+          return { pending: true, workflowId };
+        }
         if (err instanceof WorkflowUpdateFailedError) {
           const rejection = rejectionError(err);
           metrics.repoConnections.inc({ status: rejection.code });
@@ -134,6 +147,8 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
           throw new ApiError(409, 'invalid_state', 'This request_id was already used and did not connect a repository');
         }
         throw err;
+      } finally {
+        clearTimeout(timer);
       }
     },
   };

@@ -16,6 +16,8 @@ export interface ApiDeps {
     taskQueue: string;
     allowLoopback: boolean;
     sandboxTtlSeconds: number;
+    /** How long a connect request waits for admission before it is answered 202 (ask again for the outcome). */
+    admissionWaitSeconds: number;
     jwtSecret?: string;
     jwksUrl?: string;
     allowedOrigins: string[];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   acceptedSchema,
+  admissionPendingSchema,
   disconnectedSchema,
   connectRequestSchema,
   connectResponseSchema,
@@ -58,6 +59,7 @@ export function openApiDocument(allowLoopback: boolean) {
           requestBody: body(connectRequestSchema(allowLoopback)),
           responses: {
             201: ok('Admitted (or the first answer again, with `Idempotent-Replayed: true`)', connectResponseSchema),
+            202: ok('Admission outlasted ADMISSION_WAIT_SECONDS: send the same request again (see Retry-After) for the outcome', admissionPendingSchema),
             ...posting,
             401: error('Bearer token invalid (`unauthorized`) or Git token rejected (`invalid_credentials`)'),
             404: error('Unknown project (`project_not_found`) or repository (`repository_not_found`)'),

@@ -18,6 +18,14 @@ export const connectBody = (admission: Admission, workflowId: string) => ({
   created_at: iso(admission.createdAt),
 });
 
+/** 202 to a connect whose admission outlasted ADMISSION_WAIT_SECONDS: where its outcome will be. */
+export const pendingBody = (workflowId: string, requestId: string) => ({
+  workflow_id: workflowId,
+  request_id: requestId,
+  status: 'admission_pending' as const,
+  message: 'Admission is still under way; send the same request again (same request_id) for its outcome',
+});
+
 export const repoBody = (r: CodeRepo) => ({
   id: r.id,
   project_id: r.projectId,

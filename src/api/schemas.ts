@@ -75,6 +75,12 @@ export const repoStatusSchema = z.object({
 });
 
 export const repoListSchema = z.array(repoSchema);
+export const admissionPendingSchema = z.object({
+  workflow_id: z.string(),
+  request_id: uuid,
+  status: z.literal('admission_pending'),
+  message: z.string(),
+});
 export const acceptedSchema = z.object({ repo_id: uuid, clone_status: cloneStatus, workflow_id: z.string().nullable() });
 export const disconnectedSchema = acceptedSchema.extend({ disconnected_at: timestamp });
 

@@ -45,6 +45,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       allowLoopback: config.GIT_ALLOW_LOOPBACK,
       sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
+      admissionWaitSeconds: config.ADMISSION_WAIT_SECONDS,
       jwtSecret: config.JWT_SECRET,
       jwksUrl: config.JWKS_URL,
       allowedOrigins: config.ALLOWED_ORIGINS,

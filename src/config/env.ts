@@ -67,7 +67,12 @@ export const envSchema = z.object({
   /** Disk kept free beyond a clone's own budget (MAX_REPO_SIZE_MB + 5 %) before a clone may start. */
   SANDBOX_MIN_FREE_MB: z.coerce.number().min(0).default(0),
   GIT_ALLOW_LOOPBACK: flag.default(false),
+  /** Clones one worker runs at once (disk and network heavy). */
   WORKER_CONCURRENCY: positiveInt.default(4),
+  /** Admission activities (encryption, size probes, database steps) one worker runs at once, apart from clones. */
+  ADMISSION_CONCURRENCY: positiveInt.default(8),
+  /** How long the API waits for the workflow to admit or reject a request before answering 202. */
+  ADMISSION_WAIT_SECONDS: positiveInt.default(30),
   /** How often the reconciler (a Temporal Schedule) settles rows whose workflow ended without settling them. */
   RECONCILE_INTERVAL_SECONDS: positiveInt.default(300),
   /** How often each worker removes sandboxes on its disk that no live row of its host owns. */

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, createHostActivities, type ActivityDeps } from '../activities/index.js';
+import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
 
 /** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
 const WORKFLOWS_PATH = fileURLToPath(
@@ -12,35 +13,40 @@ const WORKFLOWS_PATH = fileURLToPath(
 export interface WorkerSettings {
   namespace: string;
   taskQueue: string;
-  /** Activities this worker runs at once (clones are disk and network heavy). */
+  /** Clones this worker runs at once (disk and network heavy). */
   concurrency: number;
+  /** Admission activities this worker runs at once, in slots of their own. */
+  admissionConcurrency: number;
   /** The process's one encrypted data converter (one payload data key per process). */
   dataConverter: DataConverter;
 }
 
+/** Activities scheduled on the workflows' own queue by runs started before the queues were split. */
+const LEGACY_ACTIVITY_SLOTS = 2;
+
 /**
- * The two workers of one host, sharing a connection and one data converter (so one payload
- * data key per process): the shared queue (every workflow, and every activity that may run
- * anywhere), and this host's own queue (cleanup and sweeps of the sandboxes on its disk).
+ * The workers of one host, sharing a connection and one data converter (so one payload data key
+ * per process), each with slots of its own: the workflows' queue; admission (encryption, size
+ * probes, database steps); clones; and this host's own queue (cleanup and sweeps of the
+ * sandboxes on its disk). A host full of clones still admits at once.
  */
 export async function createWorkers(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker[]> {
   const common = {
     connection,
     namespace: settings.namespace,
     dataConverter: settings.dataConverter,
-    maxConcurrentActivityTaskExecutions: settings.concurrency,
     // Give running clones time to see the cancellation and clean up on shutdown.
     shutdownGraceTime: '5 seconds',
+    // Heartbeats carry cancellation back to git: send them often, so a cleanup signal stops it within seconds.
+    maxHeartbeatThrottleInterval: '1 second',
   };
+  const activities = createActivities(deps);
+  const on = (taskQueue: string, slots: number) =>
+    Worker.create({ ...common, taskQueue, activities, maxConcurrentActivityTaskExecutions: slots });
   return [
-    await Worker.create({
-      ...common,
-      taskQueue: settings.taskQueue,
-      workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities(deps),
-      // Heartbeats carry cancellation back to a clone: send them often, so a cleanup signal stops git within seconds.
-      maxHeartbeatThrottleInterval: '1 second',
-    }),
+    await Worker.create({ ...common, taskQueue: settings.taskQueue, workflowsPath: WORKFLOWS_PATH, activities, maxConcurrentActivityTaskExecutions: LEGACY_ACTIVITY_SLOTS }),
+    await on(admissionQueueOf(settings.taskQueue), settings.admissionConcurrency),
+    await on(cloneQueueOf(settings.taskQueue), settings.concurrency),
     await Worker.create({ ...common, taskQueue: deps.settings.hostTaskQueue, activities: createHostActivities(deps) }),
   ];
 }

@@ -54,7 +54,8 @@ async function connectTemporal(config: ConnectedConfig, logger: Logger): Promise
 export async function startWorkerService(config: ConnectedConfig, logger: Logger): Promise<WorkerService> {
   installTemporalRuntime(logger);
   const keys = createKeyProvider(config);
-  const sql = createSql(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2, applicationName: 'repo-connector-worker' });
+  // Every activity slot may hold a connection, plus the sweeps'.
+  const sql = createSql(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + config.ADMISSION_CONCURRENCY + 2, applicationName: 'repo-connector-worker' });
   const deps: ActivityDeps = { sql, keys, logger, settings: activitySettingsOf(config) };
   let sweeps: NodeJS.Timeout | undefined;
   try {
@@ -74,7 +75,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
         await connection.close();
         throw err;
       });
-    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY, dataConverter };
+    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY, admissionConcurrency: config.ADMISSION_CONCURRENCY, dataConverter };
     const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     // One worker failing stops the other, so `done` settles and the process can exit.

@@ -36,11 +36,14 @@ export const ACTIVITY_OPTIONS = {
   /** ls-remote and a tip-only probe: bounded by the size limit, and git's own idle timeout. */
   sizeCheck: {
     startToCloseTimeout: '10 minutes',
+    // The API's caller is waiting: a worker that died mid-probe is noticed in seconds, not at the timeout.
+    heartbeatTimeout: '10 seconds',
     retry: GIT_RETRY,
   },
   /** The size probe again, for a retry the API's caller is waiting on: bounded to minutes, not half an hour. */
   sizeRecheck: {
     startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '10 seconds',
     retry: { ...GIT_RETRY, maximumAttempts: 2 },
   },
   /** A full clone: long, so progress comes by heartbeat and a dead worker is noticed within 15 s. */

@@ -5,14 +5,12 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
-import type { Activities } from '../activities/index.js';
 import type { AuditContext } from '../shared/audit-context.js';
 import {
   admissionUpdate,
@@ -31,15 +29,9 @@ import {
 } from '../shared/connect-repository.js';
 import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
-import { ACTIVITY_OPTIONS } from './activity-options.js';
+import { activitiesFor } from './activity-proxies.js';
 import { asApplicationFailure, failureOf, type Failure } from './failures.js';
 
-const quick = proxyActivities<Activities>(ACTIVITY_OPTIONS.quick);
-const { checkRepositorySize } = proxyActivities<Activities>(ACTIVITY_OPTIONS.sizeCheck);
-const { checkRepositorySize: recheckRepositorySize } = proxyActivities<Activities>(ACTIVITY_OPTIONS.sizeRecheck);
-const { cloneRepository } = proxyActivities<Activities>(ACTIVITY_OPTIONS.clone);
-const onHost = (taskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue });
-const onAnyHost = proxyActivities<Activities>(ACTIVITY_OPTIONS.hostFiles);
 
 export interface ConnectRepositoryResult {
   repoId: string;
@@ -53,6 +45,7 @@ export interface ConnectRepositoryResult {
  * clean up on the host that holds the files. Only the token's ciphertext leaves the first step.
  */
 export async function connectRepository(input: ConnectRepositoryInput): Promise<ConnectRepositoryResult> {
+  const { quick, checkRepositorySize, recheckRepositorySize, cloneRepository, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
   const startedAt = new Date().toISOString();
   const state: ConnectRepositoryState = {
     stage: 'encrypting',

@@ -1,16 +1,13 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { ACTIVITY_OPTIONS } from './activity-options.js';
-
-const { findOrphanedRepositories } = proxyActivities<Activities>(ACTIVITY_OPTIONS.scan);
-const { settleOrphanedRepository } = proxyActivities<Activities>(ACTIVITY_OPTIONS.quick);
+import { workflowInfo } from '@temporalio/workflow';
+import { activitiesFor } from './activity-proxies.js';
 
 /**
  * Run by a Temporal Schedule: settles every row whose workflow ended (terminated, lost, failed
  * in a way its own code could not catch) without bringing it to a terminal state.
  */
 export async function reconcileRepositories(): Promise<{ settled: number }> {
-  const orphans = await findOrphanedRepositories();
-  for (const orphan of orphans) await settleOrphanedRepository(orphan);
+  const { scan, quick } = activitiesFor(workflowInfo().taskQueue);
+  const orphans = await scan.findOrphanedRepositories();
+  for (const orphan of orphans) await quick.settleOrphanedRepository(orphan);
   return { settled: orphans.length };
 }

@@ -159,6 +159,7 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
       taskQueue: app.config.TEMPORAL_TASK_QUEUE,
       allowLoopback: app.config.GIT_ALLOW_LOOPBACK,
       sandboxTtlSeconds: app.config.SANDBOX_TTL_SECONDS,
+      admissionWaitSeconds: app.config.ADMISSION_WAIT_SECONDS,
       jwtSecret: app.config.JWT_SECRET,
       allowedOrigins: ['https://ui.example'],
       rateLimit: { burst: 1000, perMinute: 1000 },

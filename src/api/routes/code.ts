@@ -11,7 +11,7 @@ import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
-import { connectBody, repoBody, statusBody } from '../presenters.js';
+import { connectBody, pendingBody, repoBody, statusBody } from '../presenters.js';
 import {
   connectRequestSchema,
   idempotencyHeaderSchema,
@@ -21,6 +21,9 @@ import {
   retryRequestSchema,
 } from '../schemas.js';
 import { validate } from '../validation.js';
+
+/** When a client whose admission is still under way should ask again. */
+const ADMISSION_RETRY_AFTER_SECONDS = 2;
 
 const repoNotFound = () => new ApiError(404, 'not_found', 'Repository not found');
 
@@ -79,6 +82,10 @@ export function codeRoutes(deps: ApiDeps) {
           { userId, correlationId: c.get('requestId'), requestId, projectId: body.project_id, gitUrl: body.git_url, accessToken: body.access_token },
           c.get('log').child({ idempotencyKey: requestId }),
         );
+        if ('pending' in outcome) {
+          c.header('Retry-After', String(ADMISSION_RETRY_AFTER_SECONDS));
+          return c.json(pendingBody(outcome.workflowId, requestId), 202);
+        }
         if (outcome.replayed) c.header('Idempotent-Replayed', 'true');
         return c.json(connectBody(outcome.admission, outcome.workflowId), 201);
       },

@@ -1,0 +1,19 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
+import { ACTIVITY_OPTIONS } from './activity-options.js';
+
+/** Every activity a workflow of `taskQueue` calls, each on the queue whose slots it should use. */
+export function activitiesFor(taskQueue: string) {
+  const admission = admissionQueueOf(taskQueue);
+  return {
+    quick: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.quick, taskQueue: admission }),
+    scan: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.scan, taskQueue: admission }),
+    checkRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeCheck, taskQueue: admission }).checkRepositorySize,
+    recheckRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeRecheck, taskQueue: admission }).checkRepositorySize,
+    cloneRepository: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, taskQueue: cloneQueueOf(taskQueue) }).cloneRepository,
+    onHost: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: hostTaskQueue }),
+    /** Files of a host that is gone (or never known): any worker, from the admission queue. */
+    onAnyHost: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: admission }),
+  };
+}
