@@ -36,12 +36,16 @@ export const packCap = (budgetBytes: number, objects: number): number => Math.ma
  * `dd bs=1` reads exactly 12 bytes; the rest of the pack stays on stdin for index-pack.
  */
 export const SHIM_SCRIPT = `#!/bin/sh
-if [ "$1" != index-pack ] || [ -z "$RC_PACK_BUDGET_BYTES" ]; then exec "$RC_REAL_GIT" "$@"; fi
-shift
-header=
+# git may put its own options before the command (--shallow-file <f> for shallow repositories).
+command=; header=; skip=
 for arg in "$@"; do
+  if [ -n "$skip" ]; then skip=; continue; fi
+  if [ -z "$command" ]; then
+    case "$arg" in --shallow-file|-c|-C|--git-dir|--work-tree|--namespace) skip=1; continue ;; -*) continue ;; *) command=$arg; continue ;; esac
+  fi
   case "$arg" in --pack_header=*) header=\${arg#--pack_header=} ;; esac
 done
+if [ "$command" != index-pack ] || [ -z "$RC_PACK_BUDGET_BYTES" ]; then exec "$RC_REAL_GIT" "$@"; fi
 if [ -z "$header" ]; then
   set_header() {
     [ "$#" -eq 12 ] && [ "$1 $2 $3 $4" = "80 65 67 75" ] || return 1
@@ -50,12 +54,18 @@ if [ -z "$header" ]; then
   bytes=$(dd bs=1 count=12 2>/dev/null | od -An -tu1 -v)
   if [ -z "$bytes" ] || [ "$(echo $bytes | wc -w)" -lt 12 ]; then echo 'fatal: early EOF' >&2; exit 128; fi
   set_header $bytes || { echo 'fatal: protocol error: bad pack header' >&2; exit 128; }
-  set -- "--pack_header=$header" "$@"
+  # The header is read: index-pack is told it, right after its name.
+  seen=
+  for arg in "$@"; do
+    if [ -z "$seen" ]; then set --; seen=1; fi
+    set -- "$@" "$arg"
+    if [ "$arg" = index-pack ]; then set -- "$@" "--pack_header=$header"; fi
+  done
 fi
 objects=\${header#*,}
 cap=$(( RC_PACK_BUDGET_BYTES - ${INDEX_FIXED_BYTES} - RC_INDEX_BYTES_PER_OBJECT * objects ))
 [ "$cap" -gt 0 ] || cap=0
-exec prlimit --fsize="$cap" -- "$RC_REAL_GIT" index-pack "$@"
+exec prlimit --fsize="$cap" -- "$RC_REAL_GIT" "$@"
 `;
 
 const run = promisify(execFile);

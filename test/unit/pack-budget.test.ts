@@ -73,6 +73,14 @@ describe('the index-pack shim', () => {
     expect(out.stdout).toContain('stdin: 300');
   });
 
+  it('finds index-pack behind git\'s own options, as a shallow clone or fetch runs it (--shallow-file)', async () => {
+    const out = await runShim(['--shallow-file', '', 'index-pack', '--stdin', '--fix-thin'], Buffer.concat([packHeader(500), Buffer.alloc(900)]));
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('args: --shallow-file  index-pack --pack_header=2,500 --stdin --fix-thin');
+    expect(out.stdout).toContain(`fsize: ${packCap(200_000, 500)} ${packCap(200_000, 500)}`);
+    expect(out.stdout).toContain('stdin: 900');
+  });
+
   it('caps at nothing when the index alone is over the budget', async () => {
     const out = await runShim(['index-pack', '--stdin'], packHeader(100_000));
     expect(out.stdout).toContain('fsize: 0 0');
