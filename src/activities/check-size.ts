@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
-import { bytesToMb, directorySize, overLimitMb, removeSandbox } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, overLimitMb, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
@@ -17,11 +17,15 @@ export interface CheckSizeInput extends EncryptedToken {
   repoId: string;
   /** For the log only; absent in runs started before it was added. */
   requestId?: string;
+  /** Admission's probe: kept in the sandbox on success, for a clone on this host to deepen. */
+  keepForClone?: boolean;
 }
 
 export interface SizeCheck {
   /** Bytes on disk of a checkout of the tip alone (working tree + .git): a proven lower bound. */
   tipSizeMb: number;
+  /** The host queue of the worker that kept the probe for the clone (absent when nothing was kept). */
+  probeHostTaskQueue?: string;
   /** tipSizeMb × SIZE_ESTIMATE_FACTOR: reported to the caller, never a reason to reject. */
   estimatedSizeMb: number;
   refs: number;
@@ -68,8 +72,12 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
     if (refs === 0) return { tipSizeMb: 0, estimatedSizeMb: 0, refs };
 
-    const probeDir = path.join(settings.sandboxBasePath, '.probes', `${input.repoId}-${ctx.info.attempt}`);
+    // Admission probes where the clone will be, so a clone on this host deepens it instead of fetching again.
+    const sandbox = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
+    const probeDir = input.keepForClone ? sandbox.repository : path.join(settings.sandboxBasePath, '.probes', `${input.repoId}-${ctx.info.attempt}`);
+    await removeSandbox(probeDir);
     await mkdir(path.dirname(probeDir), { recursive: true, mode: 0o750 });
+    let kept = false;
     let measured = 0;
     const measure = async () => (measured = (await directorySize(probeDir).catch(() => ({ bytes: 0 }))).bytes);
     try {
@@ -87,9 +95,19 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
         throw tooLarge(bytesToMb(tipBytes), settings.maxRepoSizeMb, undefined, `Repository has more than ${settings.maxRepoFiles} files`);
       }
       const tipSizeMb = bytesToMb(tipBytes);
-      return { tipSizeMb, estimatedSizeMb: Math.round(tipSizeMb * settings.sizeEstimateFactor * 100) / 100, refs };
+      kept = Boolean(input.keepForClone);
+      return {
+        tipSizeMb,
+        estimatedSizeMb: Math.round(tipSizeMb * settings.sizeEstimateFactor * 100) / 100,
+        refs,
+        ...(kept ? { probeHostTaskQueue: settings.hostTaskQueue } : {}),
+      };
     } finally {
-      await removeSandbox(probeDir);
+      if (!kept && input.keepForClone) {
+        await removeSandbox(sandbox.root);
+        // A rejected request leaves nothing, not even its project's folder (unless other clones are in it).
+        await rmdir(path.dirname(sandbox.root)).catch(() => {});
+      } else if (!kept) await removeSandbox(probeDir);
     }
   }
 }

@@ -1,8 +1,11 @@
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { beginCloneAttempt } from '../db/repo-lifecycle.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
-import { checkoutHead, fetchRepository, headTreeStats } from '../git/operations.js';
+import { checkoutHead, deepenRepository, fetchRepository, headTreeStats } from '../git/operations.js';
+import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
 import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
 import { bytesToMb, directorySize, makeReadOnly, overLimitMb, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
@@ -27,6 +30,17 @@ export interface CloneRepositoryResult {
   fileCount: number;
   /** The host-specific queue of the worker that holds the files; cleanup goes there. */
   hostTaskQueue: string;
+}
+
+/** Admission's shallow probe, if this host kept one for the clone: its size and how many objects it holds. */
+async function keptProbe(repoDir: string): Promise<{ bytes: number; objects: number } | undefined> {
+  if (!existsSync(path.join(repoDir, '.git', 'shallow'))) return undefined;
+  const packDir = path.join(repoDir, '.git', 'objects', 'pack');
+  let objects = 0;
+  for (const file of await readdir(packDir).catch(() => [] as string[])) {
+    if (file.endsWith('.idx')) objects += objectsInIndex((await stat(path.join(packDir, file))).size);
+  }
+  return { bytes: (await directorySize(repoDir)).bytes, objects };
 }
 
 /** Progress reaches the workflow at most this often (each signal is a history event). */
@@ -102,24 +116,30 @@ export function createCloneRepository(deps: ActivityDeps) {
     const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
 
     try {
-      // A previous attempt may have died half way; start from an empty directory.
-      await removeSandbox(paths.repository);
+      // Admission's probe, kept on this host, is deepened on the first attempt; anything else (a
+      // previous attempt that died half way) is removed, and the clone starts from nothing.
+      const probe = ctx.info.attempt === 1 ? await keptProbe(paths.repository) : undefined;
+      if (!probe) await removeSandbox(paths.repository);
       await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
       await mkdir(paths.root, { recursive: true, mode: 0o750 });
       const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
       const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
-      await fetchRepository({
+      const access = {
         remote,
         token: await openToken(deps, storedToken),
         allowHttp: settings.allowLoopback,
         idleTimeoutMs,
         signal: ctx.cancellationSignal,
-        targetDir: paths.repository,
-        shallow: false,
         limitBytes,
         measure,
-        onProgress: (g) => progress.fromGit(g),
-      }).catch(async (err: unknown) => {
+        onProgress: (g: GitProgress) => progress.fromGit(g),
+      };
+      // The deepening pack may carry, appended, bases the probe holds (a thin pack made whole): the
+      // index then lists those too, so the budget keeps room for one more entry per probe object.
+      const fetched = probe
+        ? deepenRepository({ ...access, repoDir: paths.repository, packBudgetBytes: limitBytes - probe.bytes - probe.objects * indexBytesPerObject(limitBytes) })
+        : fetchRepository({ ...access, targetDir: paths.repository, shallow: false });
+      await fetched.catch(async (err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') throw overBudget(await measure(), err);
         throw err;
       });

@@ -18,7 +18,7 @@ function mapFailures<T extends Record<string, (input: never) => Promise<unknown>
   return wrapped as T;
 }
 
-/** Every activity the worker registers on the shared task queue. */
+/** Every activity; each queue a worker polls registers them all, and the workflow's routing decides what runs where. */
 export function createActivities(deps: ActivityDeps) {
   return mapFailures({
     encryptToken: createEncryptToken(deps),
@@ -28,11 +28,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createCleanupActivities(deps),
     ...createReconcileActivities(deps),
   });
-}
-
-/** The activities that touch this host's files, registered on its host-specific task queue. */
-export function createHostActivities(deps: ActivityDeps) {
-  return mapFailures(createCleanupActivities(deps));
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -75,6 +75,43 @@ export async function fetchRepository(o: FetchOptions): Promise<void> {
   }
 }
 
+export interface DeepenOptions extends RemoteAccess {
+  /** A repository the size probe fetched (`--depth=1 --single-branch`, objects only). */
+  repoDir: string;
+  /** What the pack this fetch writes, with its index, may take. */
+  packBudgetBytes: number;
+  limitBytes: number;
+  measure: () => Promise<number>;
+  onProgress?: (progress: GitProgress) => void;
+}
+
+/**
+ * Turns the probe's shallow repository into what a full clone holds: the rest of the history
+ * and every branch and tag, sent as one pack of what the probe does not hold already, so a
+ * connect costs the Git server about one clone, not a probe and then a clone. No maintenance
+ * after it: a repack would hold everything twice for a while.
+ */
+export async function deepenRepository(o: DeepenOptions): Promise<void> {
+  const args = ['-c', 'pack.writeReverseIndex=false', '-c', 'transfer.unpackLimit=1', '-c', 'maintenance.auto=false', '-c', 'gc.auto=0',
+    '-C', o.repoDir, 'fetch', '--unshallow', '--tags', '--update-head-ok', '--no-recurse-submodules', '--progress', '--',
+    o.remote.url, '+refs/heads/*:refs/heads/*'];
+  try {
+    await runGit({
+      args,
+      env: envFor(o),
+      idleTimeoutMs: o.idleTimeoutMs,
+      signal: o.signal,
+      maxFileBytes: o.limitBytes,
+      reportFileSizeCap: true,
+      packBudgetBytes: o.packBudgetBytes,
+      onProgress: o.onProgress,
+      watch: sizeWatch(o, 20),
+    });
+  } catch (err) {
+    throw mapFailure(err);
+  }
+}
+
 export interface TreeStats {
   /** Sum of the sizes of every file the checkout will write: the working tree's, and `.git/index`. */
   bytes: number;

@@ -19,6 +19,9 @@ export const indexBytesPerObject = (packBytes: number): number => INDEX_BYTES_PE
 
 export const indexBytes = (objects: number, packBytes: number): number => INDEX_FIXED_BYTES + objects * indexBytesPerObject(packBytes);
 
+/** How many objects an index of `bytes` bytes lists (the inverse of indexBytes, for packs under 2 GiB). */
+export const objectsInIndex = (bytes: number): number => Math.max(0, Math.ceil((bytes - INDEX_FIXED_BYTES) / INDEX_BYTES_PER_OBJECT));
+
 /** How long the pack may grow so that it and its index stay within `budgetBytes` (0 when even the index does not fit). */
 export const packCap = (budgetBytes: number, objects: number): number => Math.max(0, budgetBytes - indexBytes(objects, budgetBytes));
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities, createHostActivities, type ActivityDeps } from '../activities/index.js';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
 
 /** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
@@ -23,6 +23,8 @@ export interface WorkerSettings {
 
 /** Activities scheduled on the workflows' own queue by runs started before the queues were split. */
 const LEGACY_ACTIVITY_SLOTS = 2;
+/** Cleanups and sweeps on a host's queue, beside the clones it may run there. */
+const HOST_FILE_SLOTS = 2;
 
 /**
  * The workers of one host, sharing a connection and one data converter (so one payload data key
@@ -47,6 +49,7 @@ export async function createWorkers(connection: NativeConnection, settings: Work
     await Worker.create({ ...common, taskQueue: settings.taskQueue, workflowsPath: WORKFLOWS_PATH, activities, maxConcurrentActivityTaskExecutions: LEGACY_ACTIVITY_SLOTS }),
     await on(admissionQueueOf(settings.taskQueue), settings.admissionConcurrency),
     await on(cloneQueueOf(settings.taskQueue), settings.concurrency),
-    await Worker.create({ ...common, taskQueue: deps.settings.hostTaskQueue, activities: createHostActivities(deps) }),
+    // This host's own queue: cleanups and sweeps of its files, and clones that deepen a probe it kept.
+    await on(deps.settings.hostTaskQueue, settings.concurrency + HOST_FILE_SLOTS),
   ];
 }

@@ -54,6 +54,10 @@ export const ACTIVITY_OPTIONS = {
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: GIT_RETRY,
   },
+  /** A host busy with clones for longer than this gives the clone to any host, which fetches it afresh. */
+  cloneOnProbeHost: {
+    scheduleToStartTimeout: '30 seconds',
+  },
   /**
    * Work on one host's files, sent to that host's queue. If no worker of that host picks it up
    * within 10 minutes (a schedule-to-start timeout, and only that) the host is taken as gone:

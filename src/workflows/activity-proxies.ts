@@ -12,6 +12,9 @@ export function activitiesFor(taskQueue: string) {
     checkRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeCheck, taskQueue: admission }).checkRepositorySize,
     recheckRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeRecheck, taskQueue: admission }).checkRepositorySize,
     cloneRepository: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, taskQueue: cloneQueueOf(taskQueue) }).cloneRepository,
+    /** The clone on the host that kept admission's probe (to deepen it), if that host takes it soon. */
+    cloneOnHost: (hostTaskQueue: string) =>
+      proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, ...ACTIVITY_OPTIONS.cloneOnProbeHost, taskQueue: hostTaskQueue }).cloneRepository,
     onHost: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: hostTaskQueue }),
     /** Files of a host that is gone (or never known): any worker, from the admission queue. */
     onAnyHost: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: admission }),

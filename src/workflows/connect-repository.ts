@@ -1,7 +1,6 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  TimeoutFailure,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -10,7 +9,6 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { TimeoutType } from '@temporalio/common';
 import type { AuditContext } from '../shared/audit-context.js';
 import {
   admissionUpdate,
@@ -30,7 +28,7 @@ import {
 import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
 import { activitiesFor } from './activity-proxies.js';
-import { asApplicationFailure, failureOf, type Failure } from './failures.js';
+import { asApplicationFailure, failureOf, notPickedUp, type Failure } from './failures.js';
 
 
 export interface ConnectRepositoryResult {
@@ -45,7 +43,7 @@ export interface ConnectRepositoryResult {
  * clean up on the host that holds the files. Only the token's ciphertext leaves the first step.
  */
 export async function connectRepository(input: ConnectRepositoryInput): Promise<ConnectRepositoryResult> {
-  const { quick, checkRepositorySize, recheckRepositorySize, cloneRepository, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
+  const { quick, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
   const startedAt = new Date().toISOString();
   const state: ConnectRepositoryState = {
     stage: 'encrypting',
@@ -157,6 +155,20 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   ]);
 
   let hostTaskQueue: string | undefined;
+  let probeHost: string | undefined;
+  /** The first attempt goes to the host that kept admission's probe, to deepen it; later ones, or if that host is busy, to any. */
+  const cloneOnce = async (cloneInput: Parameters<typeof cloneRepository>[0]) => {
+    const host = probeHost;
+    probeHost = undefined;
+    if (host) {
+      try {
+        return await cloneOnHost(host)(cloneInput);
+      } catch (err) {
+        if (!notPickedUp(err)) throw err;
+      }
+    }
+    return cloneRepository(cloneInput);
+  };
   /** CLEANING at once (from the shared queue), then the files removed on the host that holds them. */
   const cleanUp = async (reason: 'signal' | 'ttl' | 'cancelled') => {
     update({ stage: 'cleaning', cloneStatus: 'CLEANING', progressMessage: 'Removing the sandbox' });
@@ -165,8 +177,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       await (hostTaskQueue ? onHost(hostTaskQueue) : onAnyHost).cleanupSandbox({ repoId, projectId: input.projectId, audit, reason });
     } catch (err) {
       // No worker of that host took the task at all: the host is gone. Settle the row here; its sweep removes the files when it returns.
-      const notPickedUp = err instanceof Error && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
-      if (!notPickedUp) throw err;
+      if (!notPickedUp(err)) throw err;
       await onAnyHost.cleanupSandbox({ repoId, projectId: input.projectId, audit, reason: 'host_lost' });
     }
     update({ stage: 'done', cloneStatus: 'CLEANED', sandboxPath: null, progressMessage: 'Sandbox removed' });
@@ -189,7 +200,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       const encrypted = await encryptForStorage(input.sealedToken);
       token = encrypted;
       update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
-      const size = await checkRepositorySize({ ...encrypted, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
+      const size = await checkRepositorySize({ ...encrypted, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId, keepForClone: true });
+      probeHost = size.probeHostTaskQueue;
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
       // Once the row may exist, a cancellation must not leave before knowing: cleanup then finds it.
       admission = await CancellationScope.nonCancellable(() => quick.persistRepository({
@@ -202,6 +214,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         runId: workflowInfo().runId,
         requestFingerprint: input.requestFingerprint,
         estimatedSizeMb: size.estimatedSizeMb,
+        probeHostTaskQueue: size.probeHostTaskQueue,
         audit,
       }));
       update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
@@ -217,7 +230,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       update({ stage: 'cloning', cloneStatus: 'CLONING', progressMessage: 'Cloning', cloneAttempts: state.cloneAttempts + 1, error: null });
       try {
         cloneScope = new CancellationScope();
-        const cloned = await cloneScope.run(() => cloneRepository({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
+        const cloned = await cloneScope.run(() => cloneOnce({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
         hostTaskQueue = cloned.hostTaskQueue;
         update({
           stage: 'waiting_for_cleanup',

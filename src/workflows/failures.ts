@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import { ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 
 /** A failure as the workflow reports it: a code from the closed set, a safe message, and details. */
 export interface Failure {
@@ -6,6 +7,10 @@ export interface Failure {
   message: string;
   details?: Record<string, unknown>;
 }
+
+/** An activity no worker of its queue took at all (a host that is gone, or too busy): the only timeout that says so. */
+export const notPickedUp = (err: unknown): boolean =>
+  err instanceof Error && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
 
 /** The failure as the workflow reports it onward (to an update's caller, or as its own end): never retried. */
 export const asApplicationFailure = (failure: Failure): ApplicationFailure =>
