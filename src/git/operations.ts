@@ -36,10 +36,7 @@ export async function lsRemote(a: RemoteAccess): Promise<number> {
   }
 }
 
-export interface FetchOptions extends RemoteAccess {
-  targetDir: string;
-  /** Only the tip of the default branch (the size probe). */
-  shallow: boolean;
+interface BudgetedFetch extends RemoteAccess {
   limitBytes: number;
   /** Bytes the target holds now; polled so git is killed the moment it passes the limit. */
   measure: () => Promise<number>;
@@ -47,27 +44,28 @@ export interface FetchOptions extends RemoteAccess {
 }
 
 /**
- * Clones objects only (`--no-checkout`): the working tree is written later, after its size is
- * known from the tree itself. The pack and its index together never pass `limitBytes` (the
- * kernel's file-size cap on index-pack, see pack-budget.ts); git is also killed as too large once
- * what it wrote, as polled, passes it.
+ * No reverse index (git ≥ 2.41 writes one by default), never loose objects, no maintenance
+ * afterwards (a repack would hold everything twice for a while): index-pack is then the only
+ * writer of objects, and its output is what the pack budget predicts.
  */
-export async function fetchRepository(o: FetchOptions): Promise<void> {
-  // No reverse index (git ≥ 2.41 writes one by default) and never loose objects: index-pack
-  // is then the only writer of objects, and its output is what the pack budget predicts.
-  const args = ['-c', 'pack.writeReverseIndex=false', '-c', 'transfer.unpackLimit=1', 'clone', '--no-checkout', '--template=', '--no-recurse-submodules', '--progress',
-    ...(o.shallow ? ['--depth=1', '--single-branch', '--no-tags'] : []), '--', o.remote.url, o.targetDir];
+const OBJECTS_ONLY_BY_INDEX_PACK = ['-c', 'pack.writeReverseIndex=false', '-c', 'transfer.unpackLimit=1', '-c', 'maintenance.auto=false', '-c', 'gc.auto=0'];
+
+/**
+ * Runs a fetching git command whose pack and index together never pass `packBudgetBytes` (the
+ * kernel's file-size cap on index-pack, see pack-budget.ts); git is also killed as too large once
+ * the directory, as polled, passes the limit (refs, config: what the cap does not cover).
+ */
+async function fetchUnderBudget(args: string[], o: BudgetedFetch, packBudgetBytes: number): Promise<void> {
   try {
     await runGit({
-      args,
+      args: [...OBJECTS_ONLY_BY_INDEX_PACK, ...args],
       env: envFor(o),
       idleTimeoutMs: o.idleTimeoutMs,
       signal: o.signal,
       maxFileBytes: o.limitBytes,
       reportFileSizeCap: true,
-      packBudgetBytes: o.limitBytes,
+      packBudgetBytes,
       onProgress: o.onProgress,
-      // The kernel holds pack + index to the limit; the watch covers the rest (refs, config).
       watch: sizeWatch(o, 20),
     });
   } catch (err) {
@@ -75,41 +73,33 @@ export async function fetchRepository(o: FetchOptions): Promise<void> {
   }
 }
 
-export interface DeepenOptions extends RemoteAccess {
+export interface FetchOptions extends BudgetedFetch {
+  targetDir: string;
+  /** Only the tip of the default branch (the size probe). */
+  shallow: boolean;
+}
+
+/** Clones objects only (`--no-checkout`): the working tree is written later, after its size is known from the tree itself. */
+export function fetchRepository(o: FetchOptions): Promise<void> {
+  return fetchUnderBudget(['clone', '--no-checkout', '--template=', '--no-recurse-submodules', '--progress',
+    ...(o.shallow ? ['--depth=1', '--single-branch', '--no-tags'] : []), '--', o.remote.url, o.targetDir], o, o.limitBytes);
+}
+
+export interface DeepenOptions extends BudgetedFetch {
   /** A repository the size probe fetched (`--depth=1 --single-branch`, objects only). */
   repoDir: string;
   /** What the pack this fetch writes, with its index, may take. */
   packBudgetBytes: number;
-  limitBytes: number;
-  measure: () => Promise<number>;
-  onProgress?: (progress: GitProgress) => void;
 }
 
 /**
  * Turns the probe's shallow repository into what a full clone holds: the rest of the history
  * and every branch and tag, sent as one pack of what the probe does not hold already, so a
- * connect costs the Git server about one clone, not a probe and then a clone. No maintenance
- * after it: a repack would hold everything twice for a while.
+ * connect costs the Git server about one clone, not a probe and then a clone.
  */
-export async function deepenRepository(o: DeepenOptions): Promise<void> {
-  const args = ['-c', 'pack.writeReverseIndex=false', '-c', 'transfer.unpackLimit=1', '-c', 'maintenance.auto=false', '-c', 'gc.auto=0',
-    '-C', o.repoDir, 'fetch', '--unshallow', '--tags', '--update-head-ok', '--no-recurse-submodules', '--progress', '--',
-    o.remote.url, '+refs/heads/*:refs/heads/*'];
-  try {
-    await runGit({
-      args,
-      env: envFor(o),
-      idleTimeoutMs: o.idleTimeoutMs,
-      signal: o.signal,
-      maxFileBytes: o.limitBytes,
-      reportFileSizeCap: true,
-      packBudgetBytes: o.packBudgetBytes,
-      onProgress: o.onProgress,
-      watch: sizeWatch(o, 20),
-    });
-  } catch (err) {
-    throw mapFailure(err);
-  }
+export function deepenRepository(o: DeepenOptions): Promise<void> {
+  return fetchUnderBudget(['-C', o.repoDir, 'fetch', '--unshallow', '--tags', '--update-head-ok', '--no-recurse-submodules', '--progress', '--',
+    o.remote.url, '+refs/heads/*:refs/heads/*'], o, o.packBudgetBytes);
 }
 
 export interface TreeStats {
