@@ -68,7 +68,7 @@ export function createApp(deps: ApiDeps) {
   const auth = requireUser({ jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl });
   app.route('/codec', codecRoutes({ codec: deps.codec, uiOrigin: settings.temporalUiOrigins, ...(settings.codecRequiresAuth ? { auth } : {}) }));
   app.use('/api/v1/*', auth);
-  const limited = rateLimit<ApiEnv>(settings.rateLimit);
+  const limited = rateLimit<ApiEnv>(deps.sql, settings.rateLimit);
   app.use('/api/v1/*', async (c, next) => (c.req.method === 'POST' ? limited(c, next) : next()));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));

@@ -1,4 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
+import type { Logger } from '../config/logger.js';
+import type { Sql } from '../db/client.js';
+import { expireIdleBuckets, takeToken } from '../db/rate-limit-buckets.js';
 import { ApiError } from './errors.js';
 
 export interface RateLimitSettings {
@@ -6,40 +9,40 @@ export interface RateLimitSettings {
   burst: number;
   /** Tokens added back per minute. */
   perMinute: number;
-  /** Buckets idle this long are dropped, so memory stays bounded by active users. */
-  idleMs?: number;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
+/** How often each API instance deletes idle buckets; any instance's sweep serves them all. */
+const SWEEP_EVERY_MS = 60_000;
 
 /**
- * A token bucket per user (in this process; behind several API instances each keeps its own).
- * An empty bucket answers 429 with Retry-After: the seconds until one token is back.
+ * A token bucket per user, kept in PostgreSQL (src/db/rate-limit-buckets.ts) so that every API
+ * instance draws from the same bucket. An empty bucket answers 429 with Retry-After: the seconds
+ * until one token is back.
+ *
+ * If PostgreSQL does not answer, the request goes through (fail-open) and a warning is logged:
+ * every POST handler needs PostgreSQL itself (projects, admission, the row), so it fails on its
+ * own without it and the limiter adds no protection there; failing closed would only turn a
+ * database blip into 429s for every user.
  */
-export function rateLimit<E extends { Variables: { userId: string } }>(settings: RateLimitSettings, now: () => number = Date.now): MiddlewareHandler<E> {
-  const buckets = new Map<string, Bucket>();
-  const perMs = settings.perMinute / 60_000;
-  const idleMs = settings.idleMs ?? 10 * 60_000;
-  let lastSweep = now();
+export function rateLimit<E extends { Variables: { userId: string; log: Logger } }>(sql: Sql, settings: RateLimitSettings): MiddlewareHandler<E> {
+  const spec = { burst: settings.burst, perSecond: settings.perMinute / 60 };
+  // A bucket idle this long is full again, and a missing bucket is a full one: deleting it changes nothing.
+  const idleSeconds = Math.ceil(settings.burst / spec.perSecond);
+  let nextSweep = 0;
   return async (c, next) => {
-    const t = now();
-    if (t - lastSweep > idleMs) {
-      for (const [user, b] of buckets) if (t - b.at > idleMs) buckets.delete(user);
-      lastSweep = t;
+    const log = c.get('log');
+    if (Date.now() >= nextSweep) {
+      nextSweep = Date.now() + SWEEP_EVERY_MS;
+      await expireIdleBuckets(sql, idleSeconds).catch((err: unknown) => log.warn({ err }, 'rate limit: idle buckets not expired'));
     }
-    const user = c.get('userId');
-    const bucket = buckets.get(user) ?? { tokens: settings.burst, at: t };
-    bucket.tokens = Math.min(settings.burst, bucket.tokens + (t - bucket.at) * perMs);
-    bucket.at = t;
-    buckets.set(user, bucket);
-    if (bucket.tokens < 1) {
-      const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
+    const taken = await takeToken(sql, c.get('userId'), spec).catch((err: unknown) => {
+      log.warn({ err }, 'rate limit: PostgreSQL unavailable, request let through');
+      return undefined;
+    });
+    if (taken && !taken.allowed) {
+      const retryAfter = Math.max(1, Math.ceil((1 - taken.tokens) / spec.perSecond));
       throw new ApiError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s`, { retry_after_seconds: retryAfter }, { 'Retry-After': String(retryAfter) });
     }
-    bucket.tokens -= 1;
     await next();
   };
 }

@@ -170,17 +170,27 @@ describe('every error answers in the one envelope, with the right code', () => {
   });
 
   it('429 rate_limited with Retry-After once a user\'s bucket is empty', async () => {
+    // Buckets live in the run's one database: users of their own, so no other test's bucket is touched.
     const limited = honoFor(app, silent, { rateLimit: { burst: 2, perMinute: 6 } });
-    expect((await post('/api/v1/projects', { name: 'one' }, {}, limited)).status).toBe(201);
-    expect((await post('/api/v1/projects', { name: 'two' }, {}, limited)).status).toBe(201);
-    const third = await post('/api/v1/projects', { name: 'three' }, {}, limited);
+    const as = async (user: string) => ({ authorization: `Bearer ${await app.tokenFor(user)}` });
+    const user = await as(`limited-${randomUUID()}`);
+    expect((await post('/api/v1/projects', { name: 'one' }, user, limited)).status).toBe(201);
+    expect((await post('/api/v1/projects', { name: 'two' }, user, limited)).status).toBe(201);
+    const third = await post('/api/v1/projects', { name: 'three' }, user, limited);
     expect(third.status).toBe(429);
     expect((await detail(third)).error).toBe('rate_limited');
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Another user has a bucket of their own; GETs are not limited.
-    const other = { authorization: `Bearer ${await app.tokenFor('someone-else')}` };
-    expect((await post('/api/v1/projects', { name: 'other' }, other, limited)).status).toBe(201);
+    expect((await post('/api/v1/projects', { name: 'other' }, await as(`other-${randomUUID()}`), limited)).status).toBe(201);
     expect((await get(`/api/v1/projects/${projectId}`, limited)).status).toBe(200);
+  });
+
+  it('429 for exactly the requests past the burst when they arrive at once', async () => {
+    const limited = honoFor(app, silent, { rateLimit: { burst: 5, perMinute: 1 } });
+    const user = { authorization: `Bearer ${await app.tokenFor(`burst-${randomUUID()}`)}` };
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => (async () => (await post('/api/v1/projects', { name: `p${i}` }, user, limited)).status)()));
+    expect(statuses.filter((s) => s === 201)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
   });
 
   it('502 upstream_unavailable when the Git server cannot be reached', async () => {

@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { exited } from '../../src/infra/child-process.js';
 import { freePort } from '../../src/infra/ports.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { call, configEnv, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import { killAll, startEntryPoint } from '../support/processes.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -18,18 +18,8 @@ const workers: ChildProcess[] = [];
 
 /** `npm run start:worker`'s program, from the sources, as its own OS process; resolves once it polls. */
 async function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
-    env: { ...configEnv(app.config), PATH: process.env.PATH!, LOG_LEVEL: 'info', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  workers.push(child);
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.includes('"worker running"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
-  return child;
+  const env = { ...configEnv(app.config), LOG_LEVEL: 'info', ...extraEnv };
+  return (await startEntryPoint(workers, 'src/worker/main.ts', env, 'worker running')).child;
 }
 
 /** Pids of live processes whose command line contains `text`. */
@@ -50,7 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const w of workers) w.kill('SIGKILL');
+  await killAll(workers);
   await app?.stop();
 });
 

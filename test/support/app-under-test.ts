@@ -33,16 +33,9 @@ export interface AppUnderTest {
   stop(): Promise<void>;
 }
 
-/**
- * The real API and worker, in this test process, wired to the run's real services. Each call
- * gets its own task queue and sandbox root, so test files never pick up each other's work.
- */
-export async function startAppUnderTest(
-  stack: TestStack,
-  env: Record<string, string> = {},
-  options: { worker?: boolean; logger?: Logger } = {},
-): Promise<AppUnderTest> {
-  const config = loadConfig({
+/** A configuration of the run's real services with a task queue, sandbox root, keys and host of its own. */
+export function testConfig(stack: TestStack, env: Record<string, string> = {}): ConnectedConfig {
+  return loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
     DATABASE_URL: stack.databaseUrl,
@@ -58,6 +51,18 @@ export async function startAppUnderTest(
     WORKER_HOST_ID: `test-host-${randomUUID()}`,
     ...env,
   }) as ConnectedConfig;
+}
+
+/**
+ * The real API and worker, in this test process, wired to the run's real services. Each call
+ * gets its own task queue and sandbox root, so test files never pick up each other's work.
+ */
+export async function startAppUnderTest(
+  stack: TestStack,
+  env: Record<string, string> = {},
+  options: { worker?: boolean; logger?: Logger } = {},
+): Promise<AppUnderTest> {
+  const config = testConfig(stack, env);
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: false });
   const worker = options.worker === false ? undefined : await startWorkerService(config, logger);
   const api = await startApiService(config, logger);
@@ -121,9 +126,20 @@ export async function call(
   body?: unknown,
   as?: string,
 ): Promise<{ status: number; body: any; headers: Headers }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${await app.tokenFor(as)}` };
+  return callAt(app.api.url, await app.tokenFor(as), method, route, body);
+}
+
+/** JSON request against an API at `baseUrl` (e.g. one running as its own process), with a bearer token. */
+export async function callAt(
+  baseUrl: string,
+  token: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${app.api.url}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: res.status, body: await res.json(), headers: res.headers };
 }
 

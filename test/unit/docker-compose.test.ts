@@ -7,13 +7,26 @@ import { envSchema } from '../../src/config/env.js';
 // the file parses, each service is there with a healthcheck where it matters, and the app's
 // environment names only settings the code knows.
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; build?: string; command?: string[]; environment?: Record<string, string>; healthcheck?: unknown }>;
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
 };
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: unknown;
+  deploy?: { replicas?: number };
+  ports?: string[];
+  volumes?: string[];
+}
 const known = Object.keys(envSchema.shape);
+const workers = Object.keys(compose.services).filter((name) => /^worker-\d+$/.test(name)).sort();
+const apps = ['api', ...workers, 'migrate'];
 
 describe('docker-compose.yml', () => {
   it('defines the production-shaped stack', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker-1', 'worker-2']);
     expect(compose.services.postgres!.image).toMatch(/^postgres:\d+/);
     expect(compose.services.temporal!.image).toMatch(/^temporalio\/auto-setup:\d+\.\d+\.\d+$/);
     expect(compose.services['temporal-ui']!.image).toMatch(/^temporalio\/ui:\d+\.\d+\.\d+$/);
@@ -24,9 +37,9 @@ describe('docker-compose.yml', () => {
 
   it('builds api, worker and migrate from this repository and runs their compiled entry points', () => {
     expect(compose.services.api!.command).toEqual(['node', 'dist/api/server.js']);
-    expect(compose.services.worker!.command).toEqual(['node', 'dist/worker/main.js']);
+    for (const name of workers) expect(compose.services[name]!.command).toEqual(['node', 'dist/worker/main.js']);
     expect(compose.services.migrate!.command).toEqual(['node', 'dist/db/migrate-main.js']);
-    for (const name of ['api', 'worker', 'migrate']) expect(compose.services[name]!.build).toBe('.');
+    for (const name of apps) expect(compose.services[name]!.build).toBe('.');
   });
 
   it('gives the stateful services and the API healthchecks', () => {
@@ -34,9 +47,35 @@ describe('docker-compose.yml', () => {
   });
 
   it('sets only configuration the code reads', () => {
-    for (const name of ['api', 'worker', 'migrate']) {
+    for (const name of apps) {
       const unknown = Object.keys(compose.services[name]!.environment ?? {}).filter((k) => !known.includes(k));
       expect(unknown, name).toEqual([]);
     }
+  });
+
+  it('runs the API as replicas, each on a port of its own', () => {
+    const api = compose.services.api!;
+    const replicas = api.deploy?.replicas ?? 1;
+    expect(replicas).toBeGreaterThanOrEqual(2);
+    const [range] = api.ports ?? [];
+    const match = /^(\d+)-(\d+):8000$/.exec(range ?? '');
+    expect(match, range).not.toBeNull();
+    expect(Number(match![2]) - Number(match![1]) + 1).toBe(replicas);
+  });
+
+  it('runs each worker as a service of its own: a stable host id and a volume no other worker mounts', () => {
+    expect(workers.length).toBeGreaterThanOrEqual(2);
+    const hostIds = workers.map((name) => compose.services[name]!.environment?.WORKER_HOST_ID);
+    expect(hostIds).toEqual(workers);
+    const sandboxes = workers.map((name) => {
+      const service = compose.services[name]!;
+      // A replicated worker would share one host id between processes holding different files.
+      expect(service.deploy?.replicas ?? 1, name).toBe(1);
+      const mount = (service.volumes ?? []).find((v) => v.endsWith(`:${service.environment!.SANDBOX_BASE_PATH}`));
+      expect(mount, name).toBeDefined();
+      return mount!.split(':')[0]!;
+    });
+    expect(new Set(sandboxes).size).toBe(workers.length);
+    for (const volume of sandboxes) expect(Object.keys(compose.volumes)).toContain(volume);
   });
 });
