@@ -106,7 +106,8 @@ try {
   await writeJson(options.json, rows, { date: new Date().toISOString(), machine, runs: options.runs, seconds });
   say(`done in ${seconds} s; results in ${options.json}`);
 } catch (err) {
-  say(`failed: ${(err as Error).stack ?? err}`);
+  // After Ctrl-C the row in flight fails as its services go away; that is not news.
+  if (!stopping) say(`failed: ${(err as Error).stack ?? err}`);
   process.exitCode = 1;
 } finally {
   await stopAll();
