@@ -25,17 +25,22 @@ function basicPassword(req: IncomingMessage): string | undefined {
  *   that grow past `bytes` have their connection destroyed there, mid-pack (smaller ones, such
  *   as protocol v2's ref listing, pass); `GET /_requests/<key>` lists when each drop happened;
  * - `/throttle/<status>/<repo>.git`: every request answers `status` with a rate-limit message,
- *   as GitHub does (429, or 403 with "rate limit exceeded").
+ *   as GitHub does (429, or 403 with "rate limit exceeded");
+ * - `/count/<key>/...`: the response bytes sent under `key` are added up, and `GET /_bytes/<key>`
+ *   returns the sum; it may stand before any of the prefixes above.
  */
 interface Behaviour {
   bytesPerSecond?: number;
   flaky?: { key: string; skip: number; count: number };
   drop?: { key: string; afterBytes: number; count: number };
   throttleStatus?: number;
+  countKey?: string;
   rest: string;
 }
 
 function parseBehaviour(pathname: string): Behaviour {
+  const count = /^\/count\/([\w-]+)(\/.*)$/.exec(pathname);
+  if (count) return { ...parseBehaviour(count[2]!), countKey: count[1]! };
   const slow = /^\/slow\/(\d+)(\/.*)$/.exec(pathname);
   if (slow) return { bytesPerSecond: Number(slow[1]), rest: slow[2]! };
   const flaky = /^\/flaky\/([\w-]+)\/(\d+)\/(\d+)(\/.*)$/.exec(pathname);
@@ -91,7 +96,14 @@ function droppingWriter(res: ServerResponse, afterBytes: number, mayDrop: () => 
 }
 
 /** Runs `git http-backend` as a CGI program for one request and relays its answer. */
-function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRoot: string, url: URL, behaviour: Behaviour, mayDrop: () => boolean): void {
+function relayToHttpBackend(
+  req: IncomingMessage,
+  res: ServerResponse,
+  projectRoot: string,
+  url: URL,
+  behaviour: Behaviour,
+  hooks: { mayDrop: () => boolean; sent: (bytes: number) => void },
+): void {
   const backend = spawn('git', ['http-backend'], {
     env: {
       PATH: process.env.PATH,
@@ -115,8 +127,9 @@ function relayToHttpBackend(req: IncomingMessage, res: ServerResponse, projectRo
   let pending = Promise.resolve<unknown>(undefined);
   const throttled = throttledWriter(res, behaviour.bytesPerSecond, () => backend.stdout.pause(), () => backend.stdout.resume());
   const isPack = req.method === 'POST' && behaviour.rest.endsWith('/git-upload-pack');
-  const write = behaviour.drop && isPack ? droppingWriter(res, behaviour.drop.afterBytes, mayDrop, throttled) : throttled;
+  const write = behaviour.drop && isPack ? droppingWriter(res, behaviour.drop.afterBytes, hooks.mayDrop, throttled) : throttled;
   const send = (data: Buffer) => {
+    hooks.sent(data.length);
     pending = Promise.resolve(write(data));
   };
   res.on('close', () => backend.kill());
@@ -158,12 +171,13 @@ export function startGitServer(options: { projectRoot: string; token: string }):
     requests.set(key, seen);
     return seen.length;
   };
+  const bytes = new Map<string, number>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://git.local');
-    const log = /^\/_requests\/([\w-]+)$/.exec(url.pathname);
+    const log = /^\/_(requests|bytes)\/([\w-]+)$/.exec(url.pathname);
     if (log) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(requests.get(log[1]!) ?? []));
+      res.end(JSON.stringify(log[1] === 'bytes' ? bytes.get(log[2]!) ?? 0 : requests.get(log[2]!) ?? []));
       return;
     }
     const behaviour = parseBehaviour(url.pathname);
@@ -191,7 +205,11 @@ export function startGitServer(options: { projectRoot: string; token: string }):
       record(drop.key);
       return true;
     };
-    relayToHttpBackend(req, res, options.projectRoot, url, behaviour, mayDrop);
+    const { countKey } = behaviour;
+    const sent = (n: number) => {
+      if (countKey) bytes.set(countKey, (bytes.get(countKey) ?? 0) + n);
+    };
+    relayToHttpBackend(req, res, options.projectRoot, url, behaviour, { mayDrop, sent });
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {

@@ -1,95 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createLogger } from '../../src/config/logger.js';
-import { createSql } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
-import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
-import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres.js';
-import { freePort } from '../../src/infra/ports.js';
-import { findTemporalCli } from '../../src/infra/temporal-cli.js';
-import { startTemporalDevServer } from '../../src/infra/temporal-dev-server.js';
-import { startGitServer } from './git-server.js';
-import { startMotoServer } from './moto-server.js';
-import type { TestStack } from './stack.js';
-
-type Teardown = () => Promise<unknown>;
-
-/** The machine's PostgreSQL when DATABASE_URL is given (a fresh database per run), else an embedded one. */
-async function startPostgres(workDir: string, teardowns: Teardown[]): Promise<{ adminUrl: string; databaseUrl: string }> {
-  const logger = createLogger({ level: 'warn', pretty: false });
-  const given = process.env.DATABASE_URL;
-  if (!given) {
-    const pg = await startEmbeddedPostgres({ dataDir: path.join(workDir, 'pg'), database: 'rc_test', logger });
-    teardowns.push(pg.stop);
-    return { adminUrl: pg.adminUrl, databaseUrl: pg.url };
-  }
-  const database = `rc_test_${randomBytes(6).toString('hex')}`;
-  const adminUrl = new URL(given);
-  adminUrl.pathname = '/postgres';
-  const databaseUrl = new URL(given);
-  databaseUrl.pathname = `/${database}`;
-  await ensureDatabase(adminUrl.href, database);
-  teardowns.push(() => dropDatabase(adminUrl.href, database));
-  return { adminUrl: adminUrl.href, databaseUrl: databaseUrl.href };
-}
+import { startStack } from './start-stack.js';
 
 /**
- * Starts the real services the integration tests run against, on free ports: PostgreSQL,
- * the Temporal dev server (the same provisioned CLI as `npm start`), and a Git smart-HTTP
- * server. Everything is torn down at the end, also when a test or this setup fails.
+ * Starts the real services the integration tests run against (see `startStack`) and hands them
+ * to every test through `inject('stack')`. Everything is torn down at the end, also when a test
+ * or this setup fails.
  */
-export default async function setup(project: TestProject): Promise<Teardown> {
-  const logger = createLogger({ level: 'info', pretty: false });
-  const workDir = await mkdtemp(path.join(tmpdir(), 'rc-test-'));
-  // The embedded PostgreSQL runs as the `postgres` user, which must be able to enter this folder.
-  await chmod(workDir, 0o755);
-  const teardowns: Teardown[] = [() => rm(workDir, { recursive: true, force: true })];
-  const teardown = async () => {
-    for (const step of teardowns.reverse()) await step().catch(() => {});
-  };
-  try {
-    const { adminUrl, databaseUrl } = await startPostgres(workDir, teardowns);
-    const sql = createSql(databaseUrl, { max: 1 });
-    await migrate(sql).finally(() => sql.end());
-
-    const temporalCliPath = await findTemporalCli({ logger });
-    const temporal = await startTemporalDevServer({
-      cliPath: temporalCliPath,
-      port: await freePort(),
-      uiPort: await freePort(),
-      namespace: 'default',
-      headless: true,
-      logger,
-    });
-    teardowns.push(temporal.stop);
-
-    const gitRoot = path.join(workDir, 'git');
-    await mkdir(gitRoot);
-    const gitToken = `test-token-${randomBytes(12).toString('hex')}`;
-    const git = await startGitServer({ projectRoot: gitRoot, token: gitToken });
-    teardowns.push(git.stop);
-
-    const moto = await startMotoServer(logger);
-    teardowns.push(moto.stop);
-
-    const stack: TestStack = {
-      kmsEndpoint: moto.endpoint,
-      databaseUrl,
-      adminUrl,
-      temporalAddress: temporal.address,
-      temporalCliPath,
-      gitUrl: git.url,
-      gitRoot,
-      gitToken,
-      workDir,
-    };
-    project.provide('stack', stack);
-  } catch (err) {
-    await teardown();
-    throw err;
-  }
-  return teardown;
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const { stack, stop } = await startStack(createLogger({ level: 'info', pretty: false }));
+  project.provide('stack', stack);
+  return stop;
 }

@@ -1,0 +1,37 @@
+import type { Bench } from '../context.js';
+import { mb, pool } from '../stats.js';
+
+const OPEN_WORKFLOWS = 200;
+
+/**
+ * B8: resident memory of the API and the worker processes with 200 open workflows (cloned
+ * repositories waiting for their TTL); the connects of earlier rows count, the rest are made here.
+ */
+export const memory: Bench = {
+  ids: ['B8'],
+  async run(ctx) {
+    const missing = Math.max(0, OPEN_WORKFLOWS - ctx.openWorkflows);
+    if (missing > 0) {
+      const project = await ctx.project();
+      const repoIds = await pool(missing, 20, async () => {
+        const admitted = await ctx.api.connect(project, ctx.url(ctx.repos.tiny));
+        if (admitted.status !== 201) throw new Error(`B8: connect answered ${admitted.status}`);
+        ctx.openWorkflows++;
+        return admitted.repoId!;
+      });
+      await ctx.api.waitAllCompleted(project, repoIds);
+    }
+    const open = await ctx.countWorkflows('ExecutionStatus = "Running"');
+    const { api, worker } = await ctx.services.rss();
+    return [{
+      id: 'B8',
+      what: `RSS of API and worker with ${open} open workflows`,
+      measured: `worker ${mb(worker)}, API ${mb(api)}`,
+      floor: '—',
+      ratio: '—',
+      goal: '≤ 300 MB worker, ≤ 150 MB API',
+      met: worker <= 300 * 1024 * 1024 && api <= 150 * 1024 * 1024,
+      data: { workerBytes: worker, apiBytes: api, openWorkflows: open },
+    }];
+  },
+};
