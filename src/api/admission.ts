@@ -84,6 +84,8 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
     return { ciphertext: ciphertext.toString('base64'), keyId };
   };
 
+  /** Admissions under way in this process, by request (workflow id and fingerprint). */
+  const inFlight = new Map<string, Promise<AdmissionOutcome>>();
   // Loaded on first use and kept; a failure (database or key service down) is tried again next time.
   let fingerprintKey: Promise<Buffer> | undefined;
   const fingerprintKeyOnce = () => (fingerprintKey ??= loadFingerprintKey(sql, keys).catch((err: unknown) => {
@@ -103,53 +105,72 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       const existing = await findRepoByWorkflowId(sql, workflowId);
       if (existing) return replay(existing);
 
-      const input: ConnectRepositoryInput = {
-        requestId: req.requestId,
-        correlationId: req.correlationId,
-        userId: req.userId,
-        projectId: req.projectId,
-        gitUrl: req.gitUrl,
-        sealedToken: await seal(req.accessToken, req.requestId),
-        sandboxTtlSeconds: settings.sandboxTtlSeconds,
-        requestFingerprint,
-      };
-      const start = new WithStartWorkflowOperation<typeof connectRepository>('connectRepository', {
-        workflowId,
-        taskQueue: settings.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        // A rejected request ended its run as failed and left nothing behind: the key may be used again.
-        // A run that admitted its request has a row, and is answered from it above.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      });
-      const waited = new AbortController();
-      const timer = setTimeout(() => waited.abort(), settings.admissionWaitSeconds * 1000);
-      try {
-        const admission = await temporal.connection.withAbortSignal(waited.signal, () =>
-          temporal.workflow.executeUpdateWithStart(admissionUpdate, { args: [fingerprintOf(input)], startWorkflowOperation: start }));
-        metrics.repoConnections.inc({ status: 'admitted' });
-        log.info({ repoId: admission.repoId }, 'repository admitted');
-        return { admission, workflowId, replayed: false };
-      } catch (err) {
-        if (waited.signal.aborted) {
-          log.info('admission still under way; answered 202');
-          return { pending: true, workflowId };
-        }
-        if (err instanceof WorkflowUpdateFailedError) {
-          const rejection = rejectionError(err);
-          metrics.repoConnections.inc({ status: rejection.code });
-          log.info({ error: rejection.code }, 'repository rejected');
-          throw rejection;
-        }
-        if (err instanceof WorkflowExecutionAlreadyStartedError) {
-          const repo = await findRepoByWorkflowId(sql, workflowId);
-          if (repo) return replay(repo);
-          throw new ApiError(409, 'invalid_state', 'This request_id was already used and did not connect a repository');
-        }
-        throw err;
-      } finally {
-        clearTimeout(timer);
+      // The same request already on its way through this process: one admission serves them all.
+      const key = `${workflowId} ${requestFingerprint}`;
+      const leader = inFlight.get(key);
+      if (leader) {
+        const outcome = await leader;
+        return 'pending' in outcome ? outcome : { ...outcome, replayed: true };
       }
+      const started = startAdmission(req, log, workflowId, requestFingerprint, replay).finally(() => inFlight.delete(key));
+      inFlight.set(key, started);
+      return started;
     },
   };
+
+  async function startAdmission(
+    req: ConnectRequest,
+    log: Logger,
+    workflowId: string,
+    requestFingerprint: string,
+    replay: (repo: CodeRepo) => AdmissionOutcome,
+  ): Promise<AdmissionOutcome> {
+    const input: ConnectRepositoryInput = {
+      requestId: req.requestId,
+      correlationId: req.correlationId,
+      userId: req.userId,
+      projectId: req.projectId,
+      gitUrl: req.gitUrl,
+      sealedToken: await seal(req.accessToken, req.requestId),
+      sandboxTtlSeconds: settings.sandboxTtlSeconds,
+      requestFingerprint,
+    };
+    const start = new WithStartWorkflowOperation<typeof connectRepository>('connectRepository', {
+      workflowId,
+      taskQueue: settings.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A rejected request ended its run as failed and left nothing behind: the key may be used again.
+      // A run that admitted its request has a row, and is answered from it above.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
+    const waited = new AbortController();
+    const timer = setTimeout(() => waited.abort(), settings.admissionWaitSeconds * 1000);
+    try {
+      const admission = await temporal.connection.withAbortSignal(waited.signal, () =>
+        temporal.workflow.executeUpdateWithStart(admissionUpdate, { args: [fingerprintOf(input)], startWorkflowOperation: start }));
+      metrics.repoConnections.inc({ status: 'admitted' });
+      log.info({ repoId: admission.repoId }, 'repository admitted');
+      return { admission, workflowId, replayed: false };
+    } catch (err) {
+      if (waited.signal.aborted) {
+        log.info('admission still under way; answered 202');
+        return { pending: true, workflowId };
+      }
+      if (err instanceof WorkflowUpdateFailedError) {
+        const rejection = rejectionError(err);
+        metrics.repoConnections.inc({ status: rejection.code });
+        log.info({ error: rejection.code }, 'repository rejected');
+        throw rejection;
+      }
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        const repo = await findRepoByWorkflowId(sql, workflowId);
+        if (repo) return replay(repo);
+        throw new ApiError(409, 'invalid_state', 'This request_id was already used and did not connect a repository');
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }

@@ -135,6 +135,8 @@ describe('idempotency by request_id', () => {
     // One first answer, the others the same answer again: all 201, byte for byte the same.
     for (const r of responses) expect(r.status).toBe(201);
     expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    // One of them is the first answer; every other is that answer again, and says so.
+    expect(responses.filter((r) => r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
     expect(new Set(responses.map((r) => r.body.repo_id)).size).toBe(1);
     expect(await rowCount(request.request_id)).toBe(1);
     const runs = app.temporal.workflow.list({ query: `WorkflowId = "${workflowIdFor(DEFAULT_USER, request.request_id)}"` });
