@@ -3,9 +3,10 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
-import { bytesToMb, directorySize, overLimitMb, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
+import { overFileLimit, overSizeLimit } from './too-large.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import type { EncryptedToken } from '../shared/connect-repository.js';
 import { openToken } from './encrypt-token.js';
@@ -33,10 +34,6 @@ export interface SizeCheck {
 
 const PROBE_HEARTBEAT_INTERVAL_MS = 2000;
 
-const tooLarge = (measuredMb: number, limitMb: number, cause?: unknown, why = `Repository size exceeds ${limitMb}MB limit`) => {
-  metrics.oversizedRejections.inc();
-  return new RepoError('repository_too_large', why, { estimated_size_mb: measuredMb, limit_mb: limitMb }, { cause });
-};
 
 /**
  * Authenticates and looks the repository up (`ls-remote`), then fetches the tip alone into a
@@ -83,17 +80,15 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     try {
       await fetchRepository({ ...access, targetDir: probeDir, shallow: true, limitBytes, measure }).catch((err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') {
-          throw tooLarge(overLimitMb(measured, limitBytes), settings.maxRepoSizeMb, err);
+          throw overSizeLimit(settings, measured, err);
         }
         throw err;
       });
       const tree = await headTreeStats(probeDir, access.idleTimeoutMs);
       const tipBytes = (await measure()) + tree.bytes;
-      if (tipBytes > limitBytes) throw tooLarge(overLimitMb(tipBytes, limitBytes), settings.maxRepoSizeMb);
+      if (tipBytes > limitBytes) throw overSizeLimit(settings, tipBytes);
       // The tip alone has more files than a clone may: proven as well, and the clone would refuse it.
-      if (tree.files > settings.maxRepoFiles) {
-        throw tooLarge(bytesToMb(tipBytes), settings.maxRepoSizeMb, undefined, `Repository has more than ${settings.maxRepoFiles} files`);
-      }
+      if (tree.files > settings.maxRepoFiles) throw overFileLimit(settings, tipBytes);
       const tipSizeMb = bytesToMb(tipBytes);
       kept = Boolean(input.keepForClone);
       return {

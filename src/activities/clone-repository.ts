@@ -8,10 +8,11 @@ import { checkoutHead, deepenRepository, fetchRepository, headTreeStats } from '
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
 import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
-import { bytesToMb, directorySize, makeReadOnly, overLimitMb, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, makeReadOnly, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
+import { overFileLimit, overSizeLimit } from './too-large.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
 import { openToken } from './encrypt-token.js';
 import { logGitFailure } from './git-failure-log.js';
@@ -107,12 +108,6 @@ export function createCloneRepository(deps: ActivityDeps) {
     const storedToken = { tokenCiphertext: row.tokenCiphertext!.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
     const progress = progressReporter();
 
-    const tooLarge = (estimatedMb: number, why: string, cause?: unknown) => {
-      metrics.oversizedRejections.inc();
-      return new RepoError('repository_too_large', why, { estimated_size_mb: estimatedMb, limit_mb: settings.maxRepoSizeMb }, { cause });
-    };
-    const overBudget = (measuredBytes: number, cause?: unknown) =>
-      tooLarge(overLimitMb(measuredBytes, limitBytes), `Repository size exceeds ${settings.maxRepoSizeMb}MB limit`, cause);
     const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
 
     try {
@@ -140,24 +135,24 @@ export function createCloneRepository(deps: ActivityDeps) {
         ? deepenRepository({ ...access, repoDir: paths.repository, packBudgetBytes: limitBytes - probe.bytes - probe.objects * indexBytesPerObject(limitBytes) })
         : fetchRepository({ ...access, targetDir: paths.repository, shallow: false });
       await fetched.catch(async (err: unknown) => {
-        if (err instanceof RepoError && err.code === 'repository_too_large') throw overBudget(await measure(), err);
+        if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit(settings, await measure(), err);
         throw err;
       });
 
       const tree = await headTreeStats(paths.repository, idleTimeoutMs);
       const gitBytes = await measure();
-      if (tree.files > settings.maxRepoFiles) throw tooLarge(bytesToMb(gitBytes + tree.bytes), `Repository has more than ${settings.maxRepoFiles} files`);
-      if (gitBytes + tree.bytes > limitBytes) throw overBudget(gitBytes + tree.bytes);
+      if (tree.files > settings.maxRepoFiles) throw overFileLimit(settings, gitBytes + tree.bytes);
+      if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit(settings, gitBytes + tree.bytes);
       progress.report({ stage: 'checking out', percent: 90 });
       if (tree.files > 0) {
         await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure })
           .catch(async (err: unknown) => {
-            if (err instanceof RepoError && err.code === 'repository_too_large') throw overBudget(await measure(), err);
+            if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit(settings, await measure(), err);
             throw err;
           });
       }
       const { bytes, files } = await directorySize(paths.repository);
-      if (bytes > limitBytes) throw overBudget(bytes);
+      if (bytes > limitBytes) throw overSizeLimit(settings, bytes);
       await makeReadOnly(paths.repository);
       progress.report({ stage: 'done', percent: 100, bytes });
 

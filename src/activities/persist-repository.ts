@@ -1,6 +1,6 @@
 import type { AuditContext } from '../shared/audit-context.js';
 import { Context } from '@temporalio/activity';
-import { insertAuditOnce } from '../db/audit.js';
+import { insertAudit } from '../db/audit.js';
 import { resetRepoForRetry } from '../db/repo-lifecycle.js';
 import { changeRepoStatus, firstAnswerOf, insertRepo } from '../db/repos.js';
 import type { Admission } from '../shared/connect-repository.js';
@@ -84,7 +84,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
     /** A signal that made no sense in the workflow's state: ignored, but on the record. */
     async recordIgnoredSignal(input: IgnoredSignalInput): Promise<void> {
       const { workflowExecution, activityId } = Context.current().info;
-      await insertAuditOnce(sql, {
+      await insertAudit(sql, {
         ...input.audit,
         repoId: input.repoId,
         action: `signal.${input.signal}.ignored`,

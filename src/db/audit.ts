@@ -16,20 +16,13 @@ export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
 }
 
 /**
- * An audit row written once per `onceKey` (e.g. the activity that writes it): a retried activity
- * whose first attempt committed leaves one row, not two.
+ * Writes an audit row. With `onceKey` (e.g. the activity that writes it) the row is written once
+ * per key: a retried activity whose first attempt committed leaves one row, not two.
  */
-export async function insertAuditOnce(sql: Queryable, e: AuditEntry, onceKey: string): Promise<void> {
-  const metadata = { ...(e.metadata ?? {}), once: onceKey };
+export async function insertAudit(sql: Queryable, e: AuditEntry, onceKey?: string): Promise<void> {
+  const metadata = onceKey === undefined ? (e.metadata ?? {}) : { ...e.metadata, once: onceKey };
   await sql`
     insert into audit_log (correlation_id, request_id, repo_id, action, from_state, to_state, user_id, metadata)
     select ${e.correlationId}, ${e.requestId}, ${e.repoId}, ${e.action}, ${e.fromState}, ${e.toState}, ${e.userId}, ${sql.json(metadata as never)}
-    where not exists (select 1 from audit_log where request_id = ${e.requestId} and metadata->>'once' = ${onceKey})`;
-}
-
-export async function insertAudit(sql: Queryable, e: AuditEntry): Promise<void> {
-  await sql`
-    insert into audit_log (correlation_id, request_id, repo_id, action, from_state, to_state, user_id, metadata)
-    values (${e.correlationId}, ${e.requestId}, ${e.repoId}, ${e.action}, ${e.fromState}, ${e.toState},
-            ${e.userId}, ${sql.json((e.metadata ?? {}) as never)})`;
+    ${onceKey === undefined ? sql`` : sql`where not exists (select 1 from audit_log where request_id = ${e.requestId} and metadata->>'once' = ${onceKey})`}`;
 }

@@ -1,7 +1,7 @@
 import type { CloneStatus } from '../shared/repo-status.js';
 import type { AuditContext } from './audit.js';
 import type { Queryable, Sql } from './client.js';
-import { applyStatusChange, type CodeRepo } from './repos.js';
+import { applyStatusChange, lockRepoRow, type CodeRepo } from './repos.js';
 
 export interface UnsettledRepo {
   id: string;
@@ -39,8 +39,7 @@ export const WORKFLOW_LOST = {
  */
 export async function settleOrphanedRepo(sql: Sql, repoId: string, audit: AuditContext, metadata: Record<string, unknown>): Promise<CodeRepo | undefined> {
   return sql.begin(async (tx) => {
-    const [row] = await tx<{ clone_status: CloneStatus; disconnected_at: Date | null }[]>`
-      select clone_status, disconnected_at from code_repos where id = ${repoId} for update`;
+    const row = await lockRepoRow(tx, repoId);
     if (!row) return undefined;
     const facts = { reason: 'reconciler', ...metadata };
     if (row.disconnected_at && row.clone_status !== 'CLEANED') {

@@ -3,11 +3,11 @@ import type { AuditContext } from '../shared/audit-context.js';
 import { RepoError } from '../shared/errors.js';
 import { insertAudit } from './audit.js';
 import type { Sql } from './client.js';
-import { applyStatusChange, InvalidTransitionError, REPO_COLUMNS, toRepo, type CodeRepo, type CodeRepoRow } from './repos.js';
+import { applyStatusChange, InvalidTransitionError, lockRepoRow, REPO_COLUMNS, toRepo, type CodeRepo, type CodeRepoRow } from './repos.js';
 
 /** Locks the row; a disconnected repository is never worked on again (its token is gone for good). */
 async function lockConnected(tx: postgres.TransactionSql, repoId: string): Promise<CodeRepoRow> {
-  const [row] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId} for update`;
+  const row = await lockRepoRow(tx, repoId);
   if (!row) throw new InvalidTransitionError(repoId, null, 'CLONING');
   if (row.disconnected_at) throw new RepoError('disconnected', 'The repository was disconnected');
   return row;
@@ -36,7 +36,7 @@ export async function beginCloneAttempt(sql: Sql, o: { repoId: string; hostTaskQ
 /** CLEANING, unless it is already being (or has been) cleaned: safe to run twice, and at once. */
 export async function beginCleaning(sql: Sql, repoId: string, metadata: Record<string, unknown>, audit: AuditContext): Promise<CodeRepo | undefined> {
   return sql.begin(async (tx) => {
-    const [row] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId} for update`;
+    const row = await lockRepoRow(tx, repoId);
     if (!row) return undefined;
     if (row.clone_status === 'CLEANING' || row.clone_status === 'CLEANED') return toRepo(row);
     return applyStatusChange(tx, { repoId, to: 'CLEANING', metadata }, audit);
@@ -49,7 +49,7 @@ export async function beginCleaning(sql: Sql, repoId: string, metadata: Record<s
  */
 export async function withRepoLocked<T>(sql: Sql, repoId: string, work: (row: CodeRepo | undefined) => Promise<T>): Promise<T> {
   return sql.begin(async (tx) => {
-    const [row] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId} for update`;
+    const row = await lockRepoRow(tx, repoId);
     return work(row ? toRepo(row) : undefined);
   }) as Promise<T>;
 }

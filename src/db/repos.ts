@@ -183,10 +183,15 @@ export async function changeRepoStatus(sql: Sql, change: StatusChange, audit: Au
   return sql.begin((tx) => applyStatusChange(tx, change, audit));
 }
 
+/** The row, locked until the transaction ends: every change of a row's state takes this lock first. */
+export async function lockRepoRow(tx: postgres.TransactionSql, repoId: string): Promise<CodeRepoRow | undefined> {
+  const [row] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId} for update`;
+  return row;
+}
+
 /** The body of changeRepoStatus, for callers already inside a transaction. */
 export async function applyStatusChange(tx: postgres.TransactionSql, change: StatusChange, audit: AuditContext): Promise<CodeRepo> {
-  const [current] = await tx<CodeRepoRow[]>`
-    select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${change.repoId} for update`;
+  const current = await lockRepoRow(tx, change.repoId);
   if (!current) throw new InvalidTransitionError(change.repoId, null, change.to);
   if (current.clone_status === change.to) return toRepo(current);
   if (!NEXT_STATUSES[current.clone_status].includes(change.to)) {

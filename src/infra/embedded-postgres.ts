@@ -41,13 +41,32 @@ async function clusterPassword(dataDir: string): Promise<string> {
 /** Only what PostgreSQL needs: none of this process's settings (keys, secrets) reach its environment. */
 const serverEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C' });
 
-function spawnServerProcess(p: PostgresPlacement, program: string, args: string[]): ChildProcess {
-  return spawn(path.join(p.binDir, program), args, {
+interface ServerProcess {
+  child: ChildProcess;
+  /** The tail of what it printed, stdout and stderr together. */
+  output: ReturnType<typeof tail>;
+  /** Why it could not be started at all, as a sentence, if it could not. */
+  spawnFailure(): StartupError | undefined;
+}
+
+/** Starts one of PostgreSQL's programs as the placement's user, keeping what it prints and whether it started at all. */
+function spawnServerProcess(p: PostgresPlacement, program: string, args: string[]): ServerProcess {
+  const child = spawn(path.join(p.binDir, program), args, {
     ...(p.runAs ?? {}),
     cwd: '/',
     env: serverEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const output = tail();
+  child.stdout!.on('data', output.push);
+  child.stderr!.on('data', output.push);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  return {
+    child,
+    output,
+    spawnFailure: () => spawnError && new StartupError(`could not run PostgreSQL's ${program} (${spawnError.message}); run npm ci again, or set DATABASE_URL`),
+  };
 }
 
 /** The lines of PostgreSQL's output that say why it stopped, without its routine chatter. */
@@ -59,14 +78,10 @@ function reason(output: string): string {
 
 /** Runs a program to completion; its output and spawn errors become one sentence on failure. */
 async function runToEnd(p: PostgresPlacement, program: string, args: string[]): Promise<void> {
-  const child = spawnServerProcess(p, program, args);
-  const output = tail();
-  child.stdout!.on('data', output.push);
-  child.stderr!.on('data', output.push);
-  let spawnError: Error | undefined;
-  child.once('error', (err) => (spawnError = err));
+  const { child, output, spawnFailure } = spawnServerProcess(p, program, args);
   await exited(child);
-  if (spawnError) throw new StartupError(`could not run PostgreSQL's ${program} (${spawnError.message}); run npm ci again, or set DATABASE_URL`);
+  const failure = spawnFailure();
+  if (failure) throw failure;
   if (child.exitCode !== 0) throw new StartupError(`PostgreSQL's ${program} failed: ${reason(output.text())}`);
 }
 
@@ -91,16 +106,12 @@ async function initialise(p: PostgresPlacement, password: string): Promise<void>
 
 /** Starts the server and resolves once it accepts connections; rejects with PostgreSQL's own reason. */
 async function serve(p: PostgresPlacement, port: number, timeoutMs = 60_000): Promise<ChildProcess> {
-  const child = spawnServerProcess(p, 'postgres', [
+  const { child, output, spawnFailure } = spawnServerProcess(p, 'postgres', [
     '-D', p.clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
   ]);
-  const output = tail();
-  child.stdout!.on('data', output.push);
-  let spawnError: Error | undefined;
-  child.once('error', (err) => (spawnError = err));
   const ready = new Promise<boolean>((resolve) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      output.push(chunk);
+    // After the output's own listener, so the chunk is already in it.
+    child.stderr!.on('data', () => {
       if (output.text().includes('database system is ready to accept connections')) resolve(true);
     });
     void exited(child).then(() => resolve(false));
@@ -111,7 +122,8 @@ async function serve(p: PostgresPlacement, port: number, timeoutMs = 60_000): Pr
   clearTimeout(timer);
   if (outcome === true) return child;
   await terminate(child, 2000, 'SIGINT');
-  if (spawnError) throw new StartupError(`could not run PostgreSQL (${spawnError.message}); run npm ci again, or set DATABASE_URL`);
+  const failure = spawnFailure();
+  if (failure) throw failure;
   if (outcome === 'timeout') throw new StartupError(`PostgreSQL did not become ready within ${timeoutMs / 1000} s: ${reason(output.text())}`);
   throw new StartupError(`PostgreSQL stopped during start-up: ${reason(output.text())}`);
 }

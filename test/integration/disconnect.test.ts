@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { processesMentioning } from '../support/processes.js';
 
 const stack = inject('stack');
 const run = promisify(execFile);
@@ -33,17 +34,6 @@ async function connect(gitUrl: string) {
   const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
   expect(res.status).toBe(201);
   return { repoId: res.body.repo_id as string, workflowId: res.body.workflow_id as string, sandbox: path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id) };
-}
-
-/** Command lines of every live process that mention `needle` (a git still writing into a sandbox would). */
-async function processesMentioning(needle: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
-    if (cmdline.includes(needle)) found.push(cmdline);
-  }
-  return found;
 }
 
 /** DELETE, then everything the issue asks to be gone, gone; and the same answer again when repeated. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { exited } from '../../src/infra/child-process.js';
@@ -9,7 +9,7 @@ import { freePort } from '../../src/infra/ports.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { call, configEnv, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
-import { killAll, startEntryPoint } from '../support/processes.js';
+import { killAll, processesMentioning, startEntryPoint } from '../support/processes.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -20,17 +20,6 @@ const workers: ChildProcess[] = [];
 async function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
   const env = { ...configEnv(app.config), LOG_LEVEL: 'info', ...extraEnv };
   return (await startEntryPoint(workers, 'src/worker/main.ts', env, 'worker running')).child;
-}
-
-/** Pids of live processes whose command line contains `text`. */
-async function processesMentioning(text: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(text)) found.push(Number(entry));
-  }
-  return found;
 }
 
 beforeAll(async () => {

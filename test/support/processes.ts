@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { exited } from '../../src/infra/child-process.js';
 
@@ -44,4 +45,15 @@ export async function killAll(started: ChildProcess[]): Promise<void> {
     child.kill('SIGKILL');
     await exited(child);
   }));
+}
+
+/** Pids of live processes (this one aside) whose command line contains `text`: a git still at work on a sandbox, say. */
+export async function processesMentioning(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text)) found.push(Number(entry));
+  }
+  return found;
 }
