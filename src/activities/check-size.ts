@@ -1,9 +1,9 @@
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
 import { pinRemote } from '../git/remote-guard.js';
-import { bytesToMb, directorySize, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, probePath, removeSandbox } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { overFileLimit, overSizeLimit } from './too-large.js';
@@ -18,7 +18,7 @@ export interface CheckSizeInput extends EncryptedToken {
   repoId: string;
   /** For the log only; absent in runs started before it was added. */
   requestId?: string;
-  /** Admission's probe: kept in the sandbox on success, for a clone on this host to deepen. */
+  /** Admission's probe: kept on success (`probePath`), for a clone on this host to deepen. */
   keepForClone?: boolean;
 }
 
@@ -69,9 +69,8 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
     if (refs === 0) return { tipSizeMb: 0, estimatedSizeMb: 0, refs };
 
-    // Admission probes where the clone will be, so a clone on this host deepens it instead of fetching again.
-    const sandbox = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
-    const probeDir = input.keepForClone ? sandbox.repository : path.join(settings.sandboxBasePath, '.probes', `${input.repoId}-${ctx.info.attempt}`);
+    // Admission's probe is kept for the clone on this host to deepen, instead of fetching everything again.
+    const probeDir = probePath(settings.sandboxBasePath, input.repoId, input.keepForClone ? undefined : ctx.info.attempt);
     await removeSandbox(probeDir);
     await mkdir(path.dirname(probeDir), { recursive: true, mode: 0o750 });
     let kept = false;
@@ -98,11 +97,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
         ...(kept ? { probeHostTaskQueue: settings.hostTaskQueue } : {}),
       };
     } finally {
-      if (!kept && input.keepForClone) {
-        await removeSandbox(sandbox.root);
-        // A rejected request leaves nothing, not even its project's folder (unless other clones are in it).
-        await rmdir(path.dirname(sandbox.root)).catch(() => {});
-      } else if (!kept) await removeSandbox(probeDir);
+      if (!kept) await removeSandbox(probeDir);
     }
   }
 }

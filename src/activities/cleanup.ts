@@ -56,8 +56,7 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
         const age = row ? now - row.updatedAt.getTime() : Infinity;
         // Rows from before hosts were recorded (no host) count as this host's.
         const ours = row !== undefined && (row.hostTaskQueue === null || row.hostTaskQueue === settings.hostTaskQueue);
-        // PENDING on this host: admission's probe, kept for the clone to deepen.
-        const live = ours && (row.cloneStatus === 'COMPLETED' || ((row.cloneStatus === 'CLONING' || row.cloneStatus === 'PENDING') && age <= CLONE_MAX_MS));
+        const live = ours && (row.cloneStatus === 'COMPLETED' || (row.cloneStatus === 'CLONING' && age <= CLONE_MAX_MS));
         const expired = options.expired && row?.cloneStatus === 'COMPLETED' && age > settings.sandboxTtlSeconds * 1000;
         return !live || expired;
       };

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { beginCloneAttempt } from '../db/repo-lifecycle.js';
@@ -8,7 +8,7 @@ import { checkoutHead, deepenRepository, fetchRepository, headTreeStats } from '
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
 import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
-import { bytesToMb, directorySize, makeReadOnly, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, makeReadOnly, probePath, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
@@ -111,12 +111,16 @@ export function createCloneRepository(deps: ActivityDeps) {
     const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
 
     try {
-      // Admission's probe, kept on this host, is deepened on the first attempt; anything else (a
-      // previous attempt that died half way) is removed, and the clone starts from nothing.
-      const probe = ctx.info.attempt === 1 ? await keptProbe(paths.repository) : undefined;
-      if (!probe) await removeSandbox(paths.repository);
+      // Admission's probe, kept on this host, becomes the repository (the row is CLONING here now,
+      // so sweeps leave it be) and is deepened, on the first attempt; anything else (a previous
+      // attempt that died half way) is removed, and the clone starts from nothing.
+      const kept = probePath(settings.sandboxBasePath, input.repoId);
+      const probe = ctx.info.attempt === 1 ? await keptProbe(kept) : undefined;
+      await removeSandbox(paths.repository);
       await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
       await mkdir(paths.root, { recursive: true, mode: 0o750 });
+      if (probe) await rename(kept, paths.repository);
+      else await removeSandbox(kept);
       const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
       const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
       const access = {

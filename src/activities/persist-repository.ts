@@ -16,8 +16,6 @@ export interface PersistRepositoryInput extends EncryptedToken {
   runId: string;
   requestFingerprint: string;
   estimatedSizeMb: number | null;
-  /** The host that kept admission's probe in the sandbox, if one did. */
-  probeHostTaskQueue?: string;
   audit: AuditContext;
 }
 
@@ -56,7 +54,6 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         runId: input.runId,
         estimatedSizeMb: input.estimatedSizeMb,
         requestFingerprint: input.requestFingerprint,
-        hostTaskQueue: input.probeHostTaskQueue ?? null,
       }, input.audit);
       return firstAnswerOf(repo);
     },

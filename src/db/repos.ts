@@ -99,8 +99,6 @@ export interface NewRepo {
   runId: string;
   estimatedSizeMb: number | null;
   requestFingerprint: string;
-  /** The host holding admission's probe, if one was kept. */
-  hostTaskQueue?: string | null;
 }
 
 /**
@@ -112,9 +110,9 @@ export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): 
   return sql.begin(async (tx) => {
     const [created] = await tx<CodeRepoRow[]>`
       insert into code_repos (id, project_id, git_url, token_ciphertext, token_kid, request_id, workflow_id, run_id,
-                              estimated_size_mb, request_fingerprint, host_task_queue)
+                              estimated_size_mb, request_fingerprint)
       values (${repo.id}, ${repo.projectId}, ${repo.gitUrl}, ${repo.tokenCiphertext}, ${repo.tokenKid}, ${repo.requestId},
-              ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint}, ${repo.hostTaskQueue ?? null})
+              ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint})
       on conflict (workflow_id) do nothing
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     if (!created) {

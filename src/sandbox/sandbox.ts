@@ -16,6 +16,16 @@ export function sandboxPaths(basePath: string, projectId: string, repoId: string
   return { root, repository: path.join(root, 'repository') };
 }
 
+/**
+ * Where a size probe fetches: `<base>/.probes/<repo_id>-<attempt>`, or, for admission's probe
+ * kept for the clone, `<base>/.probes/<repo_id>`. Never under the sandbox itself: no row owns the
+ * repository yet, and the sweep would take it for an orphan. Stale probes go after an hour.
+ */
+export function probePath(basePath: string, repoId: string, attempt?: number): string {
+  if (!UUID.test(repoId)) throw new Error('repo_id is not a UUID');
+  return path.join(path.resolve(basePath), '.probes', attempt === undefined ? repoId.toLowerCase() : `${repoId.toLowerCase()}-${attempt}`);
+}
+
 /** Visits every entry under `dir` without following symlinks. */
 async function walk(dir: string, visit: (file: string, stats: Stats) => Promise<void>): Promise<void> {
   for (const entry of await readdir(dir)) {

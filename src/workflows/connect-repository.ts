@@ -214,7 +214,6 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         runId: workflowInfo().runId,
         requestFingerprint: input.requestFingerprint,
         estimatedSizeMb: size.estimatedSizeMb,
-        probeHostTaskQueue: size.probeHostTaskQueue,
         audit,
       }));
       update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });

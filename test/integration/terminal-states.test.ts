@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createLogger } from '../../src/config/logger.js';
+import { probePath } from '../../src/sandbox/sandbox.js';
 import { activitySettingsOf } from '../../src/worker/start-worker.js';
 import { ensureReconcilerSchedule, reconcilerScheduleId } from '../../src/worker/reconciler-schedule.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
@@ -134,6 +135,16 @@ describe('every row reaches a terminal state', () => {
     await mkdir(planted, { recursive: true });
     await writeFile(path.join(planted, 'left-behind.txt'), 'nobody owns me\n');
     await vi.waitFor(() => expect(existsSync(path.dirname(planted))).toBe(false), SETTLED_WITHIN);
+  });
+
+  it('a size probe under way, which no row owns yet, is not taken for an orphan', async () => {
+    const probe = probePath(app.config.SANDBOX_BASE_PATH, randomUUID());
+    await mkdir(probe, { recursive: true });
+    const planted = path.join(app.config.SANDBOX_BASE_PATH, randomUUID(), randomUUID(), 'repository');
+    await mkdir(planted, { recursive: true });
+    // The sweep that removes the orphan has looked at the probe too.
+    await vi.waitFor(() => expect(existsSync(path.dirname(planted))).toBe(false), SETTLED_WITHIN);
+    expect(existsSync(probe)).toBe(true);
   });
 
   it('the reconciler runs on a Temporal Schedule created at start-up, idempotently', async () => {
