@@ -132,6 +132,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         limitBytes,
         measure,
         onProgress: (g: GitProgress) => progress.fromGit(g),
+        background: true,
       };
       // The deepening pack may carry, appended, bases the probe holds (a thin pack made whole): the
       // index then lists those too, so the budget keeps room for one more entry per probe object.
@@ -149,7 +150,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit(settings, gitBytes + tree.bytes);
       progress.report({ stage: 'checking out', percent: 90 });
       if (tree.files > 0) {
-        await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure })
+        await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure, background: true })
           .catch(async (err: unknown) => {
             if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit(settings, await measure(), err);
             throw err;

@@ -71,6 +71,12 @@ export const envSchema = z.object({
   WORKER_CONCURRENCY: positiveInt.default(4),
   /** Admission activities (encryption, size probes, database steps) one worker runs at once, apart from clones. */
   ADMISSION_CONCURRENCY: positiveInt.default(8),
+  /**
+   * Workflows one worker keeps in memory (~0.6 MB each). Ours wait a day for their TTL between a
+   * few moments of work; one evicted is replayed from its short history when it wakes. At least
+   * 50: above the workflow tasks a worker runs at once (40), so a busy run is never evicted.
+   */
+  WORKFLOW_CACHE_SIZE: positiveInt.min(50).default(100),
   /** How long the API waits for the workflow to admit or reject a request before answering 202. */
   ADMISSION_WAIT_SECONDS: positiveInt.default(30),
   /** How often the reconciler (a Temporal Schedule) settles rows whose workflow ended without settling them. */

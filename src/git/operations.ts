@@ -12,6 +12,8 @@ export interface RemoteAccess {
   allowHttp: boolean;
   idleTimeoutMs: number;
   signal?: AbortSignal;
+  /** A clone, not a probe someone waits on: run at a lower CPU priority. */
+  background?: boolean;
 }
 
 const envFor = (a: RemoteAccess) => gitEnvironment({ token: a.token, allowHttp: a.allowHttp, curlResolve: a.remote.curlResolve });
@@ -20,6 +22,13 @@ function mapFailure(err: unknown): unknown {
   if (!(err instanceof GitProcessError) || err.reason === 'aborted') return err;
   return classifyGitFailure(err);
 }
+
+/**
+ * How often a fetch's directory is measured. The pack and its index, nearly all of what a fetch
+ * writes, are held by the kernel's cap (pack-budget.ts) and every file by RLIMIT_FSIZE; the walk
+ * only catches the rest (refs, shallow, config) and must not cost a busy host more than the fetch.
+ */
+const SIZE_WATCH_INTERVAL_MS = 250;
 
 const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, intervalMs: number) => ({
   intervalMs,
@@ -66,7 +75,8 @@ async function fetchUnderBudget(args: string[], o: BudgetedFetch, packBudgetByte
       reportFileSizeCap: true,
       packBudgetBytes,
       onProgress: o.onProgress,
-      watch: sizeWatch(o, 20),
+      background: o.background,
+      watch: sizeWatch(o, SIZE_WATCH_INTERVAL_MS),
     });
   } catch (err) {
     throw mapFailure(err);
@@ -143,7 +153,7 @@ export async function headTreeStats(repoDir: string, idleTimeoutMs: number): Pro
 const VERBATIM_CHECKOUT_ATTRIBUTES = '* -text -ident -working-tree-encoding\n';
 
 /** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters, no conversions). */
-export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number> }): Promise<void> {
+export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number>; background?: boolean }): Promise<void> {
   await mkdir(path.join(repoDir, '.git', 'info'), { recursive: true });
   await writeFile(path.join(repoDir, '.git', 'info', 'attributes'), VERBATIM_CHECKOUT_ATTRIBUTES);
   try {
@@ -153,6 +163,7 @@ export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; 
       idleTimeoutMs: o.idleTimeoutMs,
       signal: o.signal,
       maxFileBytes: o.limitBytes,
+      background: o.background,
       // The tree's size was checked before checkout; this is the safety net, so it may look less often.
       watch: sizeWatch(o, 1000),
     });

@@ -27,6 +27,11 @@ export interface RunGitOptions {
   /** What the pack and its index together may take: index-pack runs capped accordingly (see pack-budget.ts). */
   packBudgetBytes?: number;
   onProgress?: (progress: GitProgress) => void;
+  /**
+   * Bulk work (a clone): git runs at a lower CPU priority (nice 10), so on a busy host the size
+   * probes a caller is waiting on, and the worker itself, are served first.
+   */
+  background?: boolean;
   /** Polled while git runs; a returned reason kills git at once. */
   watch?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
@@ -64,6 +69,7 @@ const PROBES = {
   setpriv: ['setpriv', '--version'],
   // GNU coreutils 8.31+; busybox's env has no such option.
   ignoreSignal: ['env', '--ignore-signal=XFSZ', 'true'],
+  nice: ['nice', '-n', '10', 'true'],
 } as const;
 
 const available = new Map<keyof typeof PROBES, Promise<boolean>>();
@@ -84,12 +90,14 @@ function hasTool(name: keyof typeof PROBES): Promise<boolean> {
  * git behind wrappers that exec it, when they work here: util-linux's `setpriv --pdeathsig
  * KILL` so git dies with the worker (a killed worker must not leave a clone writing into a
  * sandbox its retry is about to reuse) and `prlimit --fsize` for the per-file size cap, and
- * coreutils' `env --ignore-signal` so the cap can be reported (see reportFileSizeCap).
+ * coreutils' `env --ignore-signal` so the cap can be reported (see reportFileSizeCap), and `nice`
+ * for background work.
  */
 async function commandLine(o: RunGitOptions): Promise<[string, string[]]> {
   let argv = ['git', ...o.args];
   if (o.maxFileBytes !== undefined && o.reportFileSizeCap && (await hasTool('ignoreSignal'))) argv = ['env', '--ignore-signal=XFSZ', '--', ...argv];
   if (o.maxFileBytes !== undefined && (await hasTool('prlimit'))) argv = ['prlimit', `--fsize=${Math.floor(o.maxFileBytes)}`, '--', ...argv];
+  if (o.background && (await hasTool('nice'))) argv = ['nice', '-n', '10', '--', ...argv];
   if (await hasTool('setpriv')) argv = ['setpriv', '--pdeathsig', 'KILL', '--', ...argv];
   return [argv[0]!, argv.slice(1)];
 }
@@ -126,16 +134,22 @@ export async function runGit(o: RunGitOptions): Promise<string> {
     touch();
     const onAbort = () => kill('aborted');
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    const poll = o.watch
-      ? setInterval(() => {
-          o.watch!.check().then((reason) => {
-            if (reason && !ended) {
-              watchReason = reason;
-              kill('watch');
-            }
-          }, () => {});
-        }, o.watch.intervalMs)
-      : undefined;
+    // One check at a time: on a busy host a check can outlast the interval, and they must not pile up.
+    let poll: NodeJS.Timeout | undefined;
+    let closed = false;
+    const watch = o.watch;
+    const schedule = () => {
+      if (!watch || ended || closed) return;
+      poll = setTimeout(() => {
+        watch.check().then((reason) => {
+          if (reason && !ended) {
+            watchReason = reason;
+            kill('watch');
+          }
+        }, () => {}).finally(schedule);
+      }, watch.intervalMs);
+    };
+    schedule();
 
     child.stdout.on('data', (chunk: Buffer) => {
       touch();
@@ -156,8 +170,9 @@ export async function runGit(o: RunGitOptions): Promise<string> {
       stderr += `\n${err.message}`;
     });
     child.on('close', (code, signal) => {
+      closed = true;
       clearTimeout(idle);
-      if (poll) clearInterval(poll);
+      clearTimeout(poll);
       o.signal?.removeEventListener('abort', onAbort);
       if (!ended && code === 0) resolve(stdout);
       else reject(new GitProcessError(ended ?? 'failed', stderr, code, watchReason, signal));

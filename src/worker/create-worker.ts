@@ -1,14 +1,9 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
+import { workflowCode } from './workflow-code.js';
 
-/** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
-const WORKFLOWS_PATH = fileURLToPath(
-  new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
 
 export interface WorkerSettings {
   namespace: string;
@@ -17,6 +12,8 @@ export interface WorkerSettings {
   concurrency: number;
   /** Admission activities this worker runs at once, in slots of their own. */
   admissionConcurrency: number;
+  /** Workflows kept in memory between their workflow tasks (WORKFLOW_CACHE_SIZE). */
+  workflowCacheSize: number;
   /** The process's one encrypted data converter (one payload data key per process). */
   dataConverter: DataConverter;
 }
@@ -43,10 +40,21 @@ export async function createWorkers(connection: NativeConnection, settings: Work
     maxHeartbeatThrottleInterval: '1 second',
   };
   const activities = createActivities(deps);
+  const code = workflowCode();
+  deps.logger.info('workflowBundle' in code ? { workflowBundle: code.workflowBundle.codePath } : { workflowsPath: code.workflowsPath }, 'workflow code');
   const on = (taskQueue: string, slots: number) =>
     Worker.create({ ...common, taskQueue, activities, maxConcurrentActivityTaskExecutions: slots });
   return [
-    await Worker.create({ ...common, taskQueue: settings.taskQueue, workflowsPath: WORKFLOWS_PATH, activities, maxConcurrentActivityTaskExecutions: LEGACY_ACTIVITY_SLOTS }),
+    await Worker.create({
+      ...common,
+      taskQueue: settings.taskQueue,
+      ...workflowCode(),
+      activities,
+      maxConcurrentActivityTaskExecutions: LEGACY_ACTIVITY_SLOTS,
+      // Admission's encryption and insert run here as local activities, bounded like the rest of admission.
+      maxConcurrentLocalActivityExecutions: settings.admissionConcurrency,
+      maxCachedWorkflows: settings.workflowCacheSize,
+    }),
     await on(admissionQueueOf(settings.taskQueue), settings.admissionConcurrency),
     await on(cloneQueueOf(settings.taskQueue), settings.concurrency),
     // This host's own queue: cleanups and sweeps of its files, and clones that deepen a probe it kept.

@@ -75,7 +75,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
         await connection.close();
         throw err;
       });
-    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY, admissionConcurrency: config.ADMISSION_CONCURRENCY, dataConverter };
+    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY, admissionConcurrency: config.ADMISSION_CONCURRENCY, workflowCacheSize: config.WORKFLOW_CACHE_SIZE, dataConverter };
     const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     // One worker failing stops the other, so `done` settles and the process can exit.

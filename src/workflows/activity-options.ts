@@ -1,4 +1,4 @@
-import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
 
 /** Network failures (the only retryable type) get three attempts with exponential backoff, as the design says. */
@@ -10,6 +10,15 @@ const GIT_RETRY = {
   nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
 };
 
+/** Database blips and restarts: keep trying for a few minutes rather than failing the request. */
+const QUICK_RETRY = {
+  initialInterval: '500 milliseconds',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+};
+
 /**
  * Every activity's timeouts and retry policy, in one place. Failure types listed in
  * NON_RETRYABLE_ERROR_TYPES (bad token, missing repository, too large…) are never retried.
@@ -18,14 +27,18 @@ export const ACTIVITY_OPTIONS = {
   /** Encryption, single-row writes, audit entries: fast, so a short timeout catches a hung worker quickly. */
   quick: {
     startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '500 milliseconds',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      // Database blips and restarts: keep trying for a few minutes rather than failing the request.
-      maximumAttempts: 10,
-      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-    },
+    retry: QUICK_RETRY,
+  },
+  /**
+   * Admission's own quick steps (encrypting the token, inserting the row), run as local activities
+   * by the workflow's worker: the caller waits on them, and a round trip through a task queue
+   * costs more than the step. Retries as `quick`; a wait longer than a minute between attempts
+   * becomes a durable timer.
+   */
+  admissionStep: {
+    startToCloseTimeout: '30 seconds',
+    localRetryThreshold: '1 minute',
+    retry: QUICK_RETRY,
   },
   /** The reconciler's walk over unsettled rows: one describe per row, so it heartbeats as it goes. */
   scan: {
@@ -68,4 +81,4 @@ export const ACTIVITY_OPTIONS = {
     startToCloseTimeout: '5 minutes',
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
   },
-} as const satisfies Record<string, ActivityOptions>;
+} as const satisfies Record<string, ActivityOptions | LocalActivityOptions>;

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
 import { ACTIVITY_OPTIONS } from './activity-options.js';
@@ -8,6 +8,8 @@ export function activitiesFor(taskQueue: string) {
   const admission = admissionQueueOf(taskQueue);
   return {
     quick: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.quick, taskQueue: admission }),
+    /** Admission's encryption and insert, run by the workflow's own worker while the caller waits. */
+    admissionStep: proxyLocalActivities<Activities>(ACTIVITY_OPTIONS.admissionStep),
     scan: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.scan, taskQueue: admission }),
     checkRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeCheck, taskQueue: admission }).checkRepositorySize,
     recheckRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeRecheck, taskQueue: admission }).checkRepositorySize,

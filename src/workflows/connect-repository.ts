@@ -43,7 +43,7 @@ export interface ConnectRepositoryResult {
  * clean up on the host that holds the files. Only the token's ciphertext leaves the first step.
  */
 export async function connectRepository(input: ConnectRepositoryInput): Promise<ConnectRepositoryResult> {
-  const { quick, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
+  const { quick, admissionStep, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
   const startedAt = new Date().toISOString();
   const state: ConnectRepositoryState = {
     stage: 'encrypting',
@@ -76,7 +76,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let cloneScope: CancellationScope | undefined;
   let token: EncryptedToken | undefined;
   const encryptForStorage = (sealedToken: RetryRequest['sealedToken'] & object) =>
-    quick.encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+    admissionStep.encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
 
   const ignore = (signal: string) =>
     quick.recordIgnoredSignal({ repoId: admission ? repoId : null, signal, stage: state.stage, audit });
@@ -204,7 +204,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       probeHost = size.probeHostTaskQueue;
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
       // Once the row may exist, a cancellation must not leave before knowing: cleanup then finds it.
-      admission = await CancellationScope.nonCancellable(() => quick.persistRepository({
+      admission = await CancellationScope.nonCancellable(() => admissionStep.persistRepository({
         ...encrypted,
         repoId,
         requestId: input.requestId,

@@ -35,9 +35,18 @@ afterAll(async () => {
   await app?.stop();
 });
 
+/** What Temporal's core writes, not through our codec, into a local activity's marker (`data`). */
+const LOCAL_ACTIVITY_MARKER_FIELDS = ['seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time'];
+
+const localActivityMarkers = async () =>
+  ((await plain.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
+    .map((e) => e.markerRecordedEventAttributes)
+    .filter((m) => m?.markerName === 'core_local_activity');
+
 /**
  * Every payload in the workflow's stored history, as Temporal holds it, except search
- * attributes: the server must be able to index those (ProjectId, RepoId, CloneStatus hold no secret).
+ * attributes (the server must be able to index those: ProjectId, RepoId, CloneStatus hold no
+ * secret) and the local activity markers' own `data` (checked on their own below).
  */
 async function storedPayloads(): Promise<Payload[]> {
   const history = await plain.workflow.getHandle(workflowId).fetchHistory();
@@ -47,7 +56,11 @@ async function storedPayloads(): Promise<Payload[]> {
     if ('metadata' in value && 'data' in value && (value as Payload).metadata?.encoding) found.push(value as Payload);
     for (const [key, v] of Object.entries(value)) if (key !== 'searchAttributes') visit(v);
   };
-  visit(history.events);
+  for (const event of history.events ?? []) {
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') visit(marker.details?.result);
+    else visit(event);
+  }
   return found;
 }
 
@@ -73,6 +86,20 @@ describe('encrypted Temporal payloads', () => {
     const raw = JSON.stringify(await plain.workflow.getHandle(workflowId).fetchHistory());
     expect(raw).not.toContain(gitUrl);
     expect(raw).not.toContain('sealedToken');
+  });
+
+  it('leaves plain only what local activity markers say of themselves: which activity, which attempt, when', async () => {
+    const markers = await localActivityMarkers();
+    const data = markers.map((m) => {
+      const [payload] = m!.details!.data!.payloads!;
+      expect(Buffer.from(payload!.metadata!.encoding!).toString()).toBe('json/plain');
+      return JSON.parse(Buffer.from(payload!.data!).toString()) as Record<string, unknown>;
+    });
+    // Admission's encryption and insert; what ActivityTaskScheduled shows in plain for any activity.
+    expect(data.map((d) => d.activity_type).sort()).toEqual(['encryptToken', 'persistRepository']);
+    for (const d of data) expect(LOCAL_ACTIVITY_MARKER_FIELDS).toEqual(expect.arrayContaining(Object.keys(d)));
+    // Their results go through the codec like every other payload.
+    for (const m of markers) expect(Buffer.from(m!.details!.result!.payloads![0]!.metadata!.encoding!).toString()).toBe('binary/encrypted');
   });
 
   it('the codec endpoint decodes them for the Web UI, but the access token stays sealed', async () => {

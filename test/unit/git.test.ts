@@ -1,7 +1,8 @@
+import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { classifyGitError, classifyGitFailure } from '../../src/git/classify.js';
 import { gitEnvironment } from '../../src/git/git-env.js';
-import { GitProcessError, parseProgress } from '../../src/git/run-git.js';
+import { GitProcessError, parseProgress, runGit } from '../../src/git/run-git.js';
 import { stderrTail } from '../../src/git/stderr-tail.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';
 
@@ -150,5 +151,21 @@ describe('gitEnvironment hardening', () => {
       'credential.helper': '',
       'http.curloptResolve': 'github.com:443:140.82.112.3',
     });
+  });
+});
+
+describe('runGit priority', () => {
+  /** The nice value git runs at, read by a shell alias git runs as its child (field 19 of /proc/self/stat). */
+  const niceOfGit = async (background: boolean) => Number((await runGit({
+    args: ['-c', 'alias.niceness=!cut -d" " -f19 /proc/self/stat', 'niceness'],
+    env: { PATH: process.env.PATH!, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+    idleTimeoutMs: 10_000,
+    background,
+  })).trim());
+
+  it('runs a clone\'s git at a lower CPU priority, and a probe\'s at the worker\'s own', async () => {
+    const own = getPriority();
+    expect(await niceOfGit(false)).toBe(own);
+    expect(await niceOfGit(true)).toBe(Math.min(own + 10, 19));
   });
 });
