@@ -1,4 +1,5 @@
 import type { TestStack } from '../test/support/stack.js';
+import type { AdmissionBreakdown } from './breakdown.js';
 import type { ApiClient } from './client.js';
 import type { RawGit } from './raw-git.js';
 import type { BenchRepos } from './repos.js';
@@ -31,12 +32,18 @@ export interface BenchContext {
   /** Bytes the Git server has sent under `/count/<key>`. */
   bytesSent(key: string): Promise<number>;
   limitMb: number;
+  /** RSS of the API and the worker right after they started, before any connect (B8 compares). */
+  rssAtStart: { api: number; worker: number };
   /** Connects made so far whose workflows stay open (completed clones wait for their TTL). */
   openWorkflows: number;
   /** Rows measured so far in this run, by id (B9 compares with B1). */
   results: Map<string, Row>;
   /** Workflows Temporal's visibility counts for `query` (after letting it catch up). */
   countWorkflows(query: string): Promise<number>;
+  /** Where a connect's time went until its admission (or its clone) completed, read from its workflow's history. */
+  breakdown(workflowId: string, through?: 'admission' | 'clone'): Promise<AdmissionBreakdown>;
+  /** CPU seconds each part of the system spends while `work` runs, with its result. */
+  cpu<T>(work: () => Promise<T>): Promise<{ value: T; cpuSeconds: Record<string, number> }>;
   /** A project of its own for a row's connects. */
   project(): Promise<string>;
 }

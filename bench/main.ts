@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection, WorkflowClient } from '@temporalio/client';
 import { createLogger } from '../src/config/logger.js';
 import { startStack } from '../test/support/start-stack.js';
+import { admissionBreakdown } from './breakdown.js';
+import { cpuByPart, cpuSnapshot, type PartOf } from './cpu.js';
 import { apiClient } from './client.js';
 import type { Bench, BenchContext, Row } from './context.js';
 import { parseOptions } from './options.js';
@@ -20,11 +22,14 @@ import { idempotency } from './rows/idempotency.js';
 import { memory } from './rows/memory.js';
 import { oversize } from './rows/oversize.js';
 import { throughput } from './rows/throughput.js';
-import { startServices } from './services.js';
+import { buildService, startServices } from './services.js';
 
 /** In table order; B8 after the rows whose connects it counts, B9 after B1. */
 const BENCHES: Bench[] = [admission, clone, throughput, idempotency, envelope, oversize, memory, contention];
 const LIMIT_MB = 100;
+/** Settings the bench passes on from its own environment, to measure the service tuned otherwise. */
+const TUNABLE = ['WORKER_CONCURRENCY', 'ADMISSION_CONCURRENCY', 'WORKFLOW_CACHE_SIZE'];
+const tuning = Object.fromEntries(TUNABLE.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
 
 const options = (() => {
   try {
@@ -58,8 +63,11 @@ try {
   teardowns.push(stop);
   say('creating repositories');
   const repos = await createBenchRepos(stack.gitRoot, LIMIT_MB, options.reposDir && path.resolve(options.reposDir));
+  say('building the service (npm run build)');
+  await buildService();
   say('starting the API and the worker');
-  const services = await startServices(stack, { MAX_REPO_SIZE_MB: String(LIMIT_MB) });
+  const profiling = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfileDir)}`] : [];
+  const services = await startServices(stack, { MAX_REPO_SIZE_MB: String(LIMIT_MB), ...tuning }, profiling);
   teardowns.push(services.stop);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   teardowns.push(() => connection.close());
@@ -68,6 +76,14 @@ try {
   const scratch = path.join(stack.workDir, 'raw');
   await mkdir(scratch);
   let projects = 0;
+  const partOf: PartOf = (pid, comm) => {
+    if (pid === services.pids.worker) return { self: 'worker', children: 'worker\'s git' };
+    if (pid === services.pids.api) return { self: 'API', children: 'API' };
+    if (pid === process.pid) return { self: 'bench (clients, Git server front)', children: 'Git server (git http-backend)' };
+    if (comm === 'temporal') return { self: 'Temporal server', children: 'Temporal server' };
+    if (comm === 'postgres') return { self: 'PostgreSQL', children: 'PostgreSQL' };
+    return undefined;
+  };
   const ctx: BenchContext = {
     runs: options.runs,
     stack,
@@ -78,8 +94,15 @@ try {
     url: (name, prefix = '') => `${stack.gitUrl}${prefix}/${name}.git`,
     bytesSent: async (key) => (await (await fetch(`${stack.gitUrl}/_bytes/${key}`)).json()) as number,
     limitMb: LIMIT_MB,
+    rssAtStart: await services.rss(),
     openWorkflows: 0,
     results: new Map(),
+    breakdown: (workflowId, through) => admissionBreakdown(workflows, workflowId, through),
+    async cpu(work) {
+      const before = await cpuSnapshot();
+      const value = await work();
+      return { value, cpuSeconds: cpuByPart(before, await cpuSnapshot(), partOf) };
+    },
     project: () => api.createProject(`bench-${++projects}`),
     async countWorkflows(query) {
       await sleep(1500);

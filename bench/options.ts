@@ -6,9 +6,11 @@ export interface BenchOptions {
   only: string[];
   reposDir: string | undefined;
   json: string;
+  /** Where the API and the worker write V8 CPU profiles (`.cpuprofile`) when they stop. */
+  cpuProfileDir: string | undefined;
 }
 
-export const USAGE = 'usage: npm run bench -- [--runs N (≥ 1, default 3)] [--only B1,B4] [--repos DIR] [--json PATH (default bench-results.json)]';
+export const USAGE = 'usage: npm run bench -- [--runs N (≥ 1, default 3)] [--only B1,B4] [--repos DIR] [--json PATH (default bench-results.json)] [--cpu-prof DIR]';
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -18,6 +20,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       only: { type: 'string', default: '' },
       repos: { type: 'string' },
       json: { type: 'string', default: 'bench-results.json' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -28,5 +31,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     only: values.only.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean),
     reposDir: values.repos,
     json: values.json,
+    cpuProfileDir: values['cpu-prof'],
   };
 }

@@ -12,14 +12,24 @@ export interface Services {
   apiUrl: string;
   jwtSecret: string;
   env: Record<string, string>;
+  pids: { api: number; worker: number };
   /** Resident set size of each process now, in bytes (VmRSS). */
   rss(): Promise<{ api: number; worker: number }>;
   stop(): Promise<void>;
 }
 
-/** Starts `entry` as its own Node process and resolves once it logs `readyMessage`. */
-async function startProcess(entry: string, env: Record<string, string>, readyMessage: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `npm run build`: the compiled service and its prebuilt workflow bundle, as production runs them. */
+export async function buildService(): Promise<void> {
+  const build = spawn('npm', ['run', 'build', '--silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const output = tail();
+  build.stderr!.on('data', output.push);
+  await exited(build);
+  if (build.exitCode !== 0) throw new Error(`npm run build failed:\n${output.text()}`);
+}
+
+/** Starts the compiled `entry` as its own Node process and resolves once it logs `readyMessage`. */
+async function startProcess(entry: string, env: Record<string, string>, readyMessage: string, nodeArgs: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = tail();
   child.stderr!.on('data', output.push);
   const ready = new Promise<void>((resolve, reject) => {
@@ -51,11 +61,12 @@ async function vmRss(pid: number): Promise<number> {
 }
 
 /**
- * The API and the worker as production runs them (`src/api/server.ts`, `src/worker/main.ts`),
- * each its own process so each has its own RSS, with the service's defaults except what a local
- * Git server and a bench need (loopback Git, no rate limit, a task queue and sandbox of its own).
+ * The API and the worker as production runs them (`node dist/api/server.js`, `node dist/worker/main.js`,
+ * built by `buildService`), each its own process so each has its own RSS, with the service's defaults
+ * except what a local Git server and a bench need (loopback Git, no rate limit, a task queue and
+ * sandbox of its own).
  */
-export async function startServices(stack: TestStack, extraEnv: Record<string, string> = {}): Promise<Services> {
+export async function startServices(stack: TestStack, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Services> {
   const jwtSecret = randomBytes(32).toString('base64url');
   const env: Record<string, string> = {
     PATH: process.env.PATH!,
@@ -77,10 +88,10 @@ export async function startServices(stack: TestStack, extraEnv: Record<string, s
     WORKER_HOST_ID: 'bench-host',
     ...extraEnv,
   };
-  const worker = await startProcess('src/worker/main.ts', env, 'worker running');
+  const worker = await startProcess('dist/worker/main.js', env, 'worker running', nodeArgs);
   let api: ChildProcess;
   try {
-    api = await startProcess('src/api/server.ts', env, 'API listening');
+    api = await startProcess('dist/api/server.js', env, 'API listening', nodeArgs);
   } catch (err) {
     await terminate(worker);
     throw err;
@@ -89,6 +100,7 @@ export async function startServices(stack: TestStack, extraEnv: Record<string, s
     apiUrl: `http://127.0.0.1:${env.PORT}`,
     jwtSecret,
     env,
+    pids: { api: api.pid!, worker: worker.pid! },
     rss: async () => ({ api: await vmRss(api.pid!), worker: await vmRss(worker.pid!) }),
     async stop() {
       await terminate(api, 10_000);

@@ -1,4 +1,5 @@
 import type { Bench, BenchContext, Row } from '../context.js';
+import { describeBreakdown } from '../breakdown.js';
 import { factor } from '../report.js';
 import { mb, median, ms, repeat, timed } from '../stats.js';
 
@@ -7,17 +8,19 @@ async function measure(ctx: BenchContext, name: string, key: string) {
   const perRun = await repeat(ctx.runs, async (run) => {
     const project = await ctx.project();
     const countKey = `${key}-${run}`;
-    const { ms: serviceMs } = await timed(async () => {
+    const { ms: serviceMs, value: workflowId } = await timed(async () => {
       const admitted = await ctx.api.connect(project, ctx.url(name, `/count/${countKey}`));
       if (admitted.status !== 201) throw new Error(`B2: connect of ${name} answered ${admitted.status}`);
       ctx.openWorkflows++;
       await ctx.api.waitCompleted(admitted.repoId!);
+      return admitted.workflowId!;
     });
     const serviceBytes = await ctx.bytesSent(countKey);
     const rawMs = await ctx.raw.clone(ctx.url(name, `/count/${countKey}-raw`));
-    return { serviceMs, rawMs, serviceBytes, rawBytes: await ctx.bytesSent(`${countKey}-raw`) };
+    const whereTimeGoes = describeBreakdown(await ctx.breakdown(workflowId, 'clone'));
+    return { serviceMs, rawMs, serviceBytes, rawBytes: await ctx.bytesSent(`${countKey}-raw`), whereTimeGoes };
   });
-  const pick = (k: keyof (typeof perRun)[number]) => median(perRun.map((r) => r[k]));
+  const pick = (k: 'serviceMs' | 'rawMs' | 'serviceBytes' | 'rawBytes') => median(perRun.map((r) => r[k]));
   return { serviceMs: pick('serviceMs'), rawMs: pick('rawMs'), serviceBytes: pick('serviceBytes'), rawBytes: pick('rawBytes'), perRun };
 }
 

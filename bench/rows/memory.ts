@@ -26,12 +26,12 @@ export const memory: Bench = {
     return [{
       id: 'B8',
       what: `RSS of API and worker with ${open} open workflows`,
-      measured: `worker ${mb(worker)}, API ${mb(api)}`,
+      measured: `worker ${mb(worker)}, API ${mb(api)} (at start, before any connect: worker ${mb(ctx.rssAtStart.worker)}, API ${mb(ctx.rssAtStart.api)})`,
       floor: '—',
       ratio: '—',
       goal: '≤ 300 MB worker, ≤ 150 MB API',
       met: worker <= 300 * 1024 * 1024 && api <= 150 * 1024 * 1024,
-      data: { workerBytes: worker, apiBytes: api, openWorkflows: open },
+      data: { workerBytes: worker, apiBytes: api, openWorkflows: open, atStart: ctx.rssAtStart },
     }];
   },
 };
