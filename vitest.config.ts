@@ -13,6 +13,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'replay',
+          include: ['test/replay/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
@@ -20,6 +28,18 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      // Re-records test/histories/*.json against the real services: only on purpose (`npm run histories:record`).
+      ...(process.env.RECORD_HISTORIES
+        ? [{
+          test: {
+            name: 'histories',
+            include: ['test/histories/record.test.ts'],
+            globalSetup: ['test/support/global-setup.ts'],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+          },
+        }]
+        : []),
     ],
   },
 });

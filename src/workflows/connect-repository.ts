@@ -1,3 +1,4 @@
+// Open runs replay this code: change what it does only behind patched() (README, "Changing the workflow"); test/replay checks.
 import {
   ApplicationFailure,
   CancellationScope,

@@ -1,0 +1,154 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { cleanupSignal, retrySignal } from '../../src/shared/connect-repository.js';
+import { workflowIdFor } from '../../src/api/admission.js';
+import { call, DEFAULT_USER, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { FIXTURE_MASTER_ENCRYPTION_KEY } from './fixture-key.js';
+
+/**
+ * Records real histories of the workflows' paths into test/histories/<name>.json, for the replay
+ * test. Run on purpose only (`npm run histories:record`): see the README's "Changing the workflow".
+ */
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
+const stack = inject('stack');
+let app: AppUnderTest;
+let ttlApp: AppUnderTest;
+let projectId: string;
+let tiny: string;
+let heavy: string;
+let tooLarge: string;
+let flaky: string;
+let heavyOverLimit: string;
+
+beforeAll(async () => {
+  const keys = { MASTER_ENCRYPTION_KEY: FIXTURE_MASTER_ENCRYPTION_KEY, MAX_REPO_SIZE_MB: '5' };
+  app = await startAppUnderTest(stack, { ...keys, SANDBOX_TTL_SECONDS: '3600' });
+  ttlApp = await startAppUnderTest(stack, { ...keys, SANDBOX_TTL_SECONDS: '2', RECONCILE_INTERVAL_SECONDS: '1' });
+  projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'histories' })).body.id;
+  const name = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+  tiny = await named(name('tiny'), (n) => createBareRepo(stack.gitRoot, n, { 'README.md': 'hello\n' }));
+  flaky = await named(name('flaky'), (n) => createBareRepo(stack.gitRoot, n, { 'README.md': 'retry me\n', 'data.bin': randomBytes(300_000) }));
+  tooLarge = await named(name('large'), (n) => createBareRepo(stack.gitRoot, n, { 'big.bin': randomBytes(6_000_000) }));
+  heavyOverLimit = await named(name('over'), (n) => createRepoWithHeavyHistory(stack.gitRoot, n, { 'old.bin': randomBytes(6_000_000) }, { 'README.md': 'tip\n' }));
+  heavy = await named(name('heavy'), (n) => createRepoWithHeavyHistory(stack.gitRoot, n, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' }));
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await ttlApp?.stop();
+});
+
+async function named(name: string, create: (name: string) => Promise<unknown>): Promise<string> {
+  await create(name);
+  return name;
+}
+
+const url = (repo: string, prefix = '') => `${stack.gitUrl}${prefix}/${repo}.git`;
+
+/** POST /code/connect; `workflowId` is the run's, whether it was admitted or rejected. */
+async function connect(on: AppUnderTest, gitUrl: string, accessToken = stack.gitToken) {
+  const project = on === app ? projectId : (await call(on, 'POST', '/api/v1/projects', { name: 'histories-ttl' })).body.id;
+  const requestId = randomUUID();
+  const res = await call(on, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: accessToken, project_id: project, request_id: requestId });
+  return { ...res, workflowId: workflowIdFor(DEFAULT_USER, requestId) };
+}
+
+/** A connect of the heavy repository served slowly, once its clone is receiving (~10 s to go). */
+async function midClone() {
+  const res = await connect(app, url(heavy, '/slow/200000'));
+  expect(res.status).toBe(201);
+  await waitForState(app, res.body.workflow_id, (s) => s.stage === 'cloning' && (s.bytesReceived ?? 0) > 0);
+  return res;
+}
+
+/** Waits for the run to close, then writes its history as the server gives it (`temporal workflow show --output json`). */
+async function record(on: AppUnderTest, name: string, workflowId: string): Promise<void> {
+  await on.temporal.workflow.getHandle(workflowId).result().catch(() => undefined);
+  const { stdout } = await run(stack.temporalCliPath, ['workflow', 'show', '--address', stack.temporalAddress, '--workflow-id', workflowId, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+  await writeFile(path.join(HERE, `${name}.json`), stdout);
+}
+
+describe('recorded histories', () => {
+  it('admitted, completed, then the cleanup signal', async () => {
+    const res = await connect(app, url(tiny));
+    expect(res.status).toBe(201);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+    expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/cleanup`)).status).toBe(202);
+    await record(app, 'completed-then-cleanup-signal', res.body.workflow_id);
+  });
+
+  it('completed, then cleaned by the TTL timer', async () => {
+    const res = await connect(ttlApp, url(tiny));
+    expect(res.status).toBe(201);
+    await record(ttlApp, 'completed-then-ttl-cleanup', res.body.workflow_id);
+  });
+
+  it('rejected at admission: 401', async () => {
+    const res = await connect(app, url(tiny), 'wrong-token-0123456789');
+    expect(res.status).toBe(401);
+    await record(app, 'rejected-401', res.workflowId);
+  });
+
+  it('rejected at admission: 413', async () => {
+    const res = await connect(app, url(tooLarge));
+    expect(res.status).toBe(413);
+    await record(app, 'rejected-413', res.workflowId);
+  });
+
+  it('transient 503s at admission, then completed', async () => {
+    const res = await connect(app, url(flaky, `/flaky/${randomUUID()}/0/2`));
+    expect(res.status).toBe(201);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+    await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+    await record(app, 'transient-503-then-completed', res.body.workflow_id);
+  });
+
+  it('FAILED, then the retry with a new token, then COMPLETED (and a retry ignored)', async () => {
+    const res = await connect(app, url(flaky, `/flaky/${randomUUID()}/2/3`));
+    expect(res.status).toBe(201);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
+    expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, { access_token: stack.gitToken })).status).toBe(202);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+    const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
+    await handle.signal(retrySignal, {});
+    await handle.signal(cleanupSignal);
+    await record(app, 'failed-retry-new-token-completed', res.body.workflow_id);
+  });
+
+  it('FAILED as too large during the clone, retried (the size probed again), FAILED again, cleaned', async () => {
+    const res = await connect(app, url(heavyOverLimit));
+    expect(res.status).toBe(201);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED' && s.error?.code === 'repository_too_large');
+    expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, {})).status).toBe(202);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED' && s.cloneAttempts === 2);
+    await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+    await record(app, 'failed-too-large-retried', res.body.workflow_id);
+  });
+
+  it('cleanup during a clone', async () => {
+    const res = await midClone();
+    await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+    await record(app, 'cleanup-during-clone', res.body.workflow_id);
+  });
+
+  it('disconnected (DELETE) during a clone', async () => {
+    const res = await midClone();
+    expect((await call(app, 'DELETE', `/api/v1/code/repos/${res.body.repo_id}`)).status).toBe(202);
+    await record(app, 'disconnected-during-clone', res.body.workflow_id);
+  });
+
+  it('the reconciler\'s scheduled run', async () => {
+    const id = await vi.waitFor(async () => {
+      for await (const wf of ttlApp.temporal.workflow.list({ query: `TaskQueue = "${ttlApp.config.TEMPORAL_TASK_QUEUE}" AND WorkflowType = "reconcileRepositories" AND ExecutionStatus = "Completed"` })) return wf.workflowId;
+      throw new Error('no completed reconciler run yet');
+    }, { timeout: 30_000, interval: 500 });
+    await record(ttlApp, 'reconcile-repositories', id);
+  });
+});

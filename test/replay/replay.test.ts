@@ -1,0 +1,70 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
+import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
+import { WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
+import { FIXTURE_MASTER_ENCRYPTION_KEY } from '../histories/fixture-key.js';
+import { readHistory } from './history-file.js';
+
+/**
+ * Every recorded history (test/histories/*.json, real runs of the workflows' paths) replayed
+ * against today's workflow code: a change that would break runs already open fails here.
+ */
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const HISTORIES = fileURLToPath(new URL('../histories/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+
+const options = (interceptorModule?: string): ReplayWorkerOptions => ({
+  workflowsPath: WORKFLOWS_PATH,
+  dataConverter: encryptedDataConverter(createLocalKeyProvider(Buffer.from(FIXTURE_MASTER_ENCRYPTION_KEY, 'base64'), [])),
+  ...(interceptorModule ? { interceptors: { workflowModules: [path.join(FIXTURES, interceptorModule)] } } : {}),
+});
+
+/** Replays every history in one replay worker; the error (if any) each one ended with, by file. */
+async function replayAll(o: ReplayWorkerOptions): Promise<Map<string, Error | undefined>> {
+  const histories = files.map((file) => ({ workflowId: file, history: readHistory(path.join(HISTORIES, file)) }));
+  const results = new Map<string, Error | undefined>();
+  for await (const r of Worker.runReplayHistories(o, histories)) results.set(r.workflowId, r.error);
+  return results;
+}
+
+/** The paths a change must keep working; each needs its recorded history. */
+const REQUIRED = [
+  'completed-then-cleanup-signal', 'completed-then-ttl-cleanup', 'rejected-401', 'rejected-413', 'transient-503-then-completed',
+  'failed-retry-new-token-completed', 'failed-too-large-retried', 'cleanup-during-clone', 'disconnected-during-clone', 'reconcile-repositories',
+];
+
+describe('replaying recorded histories', () => {
+  let today: Map<string, Error | undefined>;
+  beforeAll(async () => {
+    today = await replayAll(options());
+  });
+
+  it('has a recorded history for every path', () => {
+    expect(files.map((f) => f.replace(/\.json$/, ''))).toEqual(expect.arrayContaining(REQUIRED));
+  });
+
+  it.each(files)('%s replays against today\'s workflow code', (file) => {
+    expect(today.has(file)).toBe(true);
+    expect(today.get(file)).toBeUndefined();
+  });
+
+  it('fails on a change made without versioning: an activity call before the clone', async () => {
+    const results = await replayAll(options('unversioned-step-before-clone.ts'));
+    // Every run that reached its clone now disagrees with its history; the rejected ones and the reconciler never got there.
+    const broken = [...results].filter(([, err]) => err instanceof DeterminismViolationError).map(([file]) => file).sort();
+    expect(broken).toEqual(files.filter((f) => !/^(rejected-|reconcile-)/.test(f)));
+    expect(results.get('rejected-401.json')).toBeUndefined();
+  });
+
+  it('passes with the same change behind patched()', async () => {
+    const results = await replayAll(options('patched-step-before-clone.ts'));
+    expect([...results].filter(([, err]) => err !== undefined)).toEqual([]);
+  });
+});
