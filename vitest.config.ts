@@ -36,6 +36,15 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+        },
+      },
       // Re-records test/histories/*.json against the real services: only on purpose (`npm run histories:record`).
       ...(process.env.RECORD_HISTORIES
         ? [{

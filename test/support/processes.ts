@@ -3,6 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { exited } from '../../src/infra/child-process.js';
 
+const READY_TIMEOUT_MS = 60_000;
+
 /**
  * Runs an entry point from the sources (`node --import tsx <entry>`) as its own OS process, as
  * `npm run start:api` / `start:worker` would, and resolves with the first JSON log line whose
@@ -20,13 +22,16 @@ export async function startEntryPoint(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   started.push(child);
+  let timer: NodeJS.Timeout | undefined;
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const logged = parseLogLine(line);
       if (logged?.msg === readyMessage) resolve(logged);
     });
     child.once('exit', (code, signal) => reject(new Error(`${entry} exited before it was ready (${code ?? signal})`)));
-  });
+    // A child that never says it is ready (a log level that hides the message, say) fails here, not at the test's timeout.
+    timer = setTimeout(() => reject(new Error(`${entry} did not log "${readyMessage}" within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+  }).finally(() => clearTimeout(timer));
   return { child, ready };
 }
 
