@@ -3,9 +3,11 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { registry } from '../observability/metrics.js';
+import { REPO_ERRORS, RepoError } from '../shared/errors.js';
 import { requireUser } from './auth.js';
 import type { ApiEnv } from './context.js';
 import type { ApiDeps } from './deps.js';
@@ -82,6 +84,11 @@ export function createApp(deps: ApiDeps) {
       return c.json(errorBody(status === 400 ? 'bad_request' : 'http_error', message), status);
     }
     const requestId = c.get('requestId');
+    // A failure of the closed set raised in the API itself (the key service sealing a token, say): its own status and code.
+    if (err instanceof RepoError) {
+      c.get('log').warn({ err: { code: err.code, message: err.message } }, 'request failed');
+      return sendError(c, new ApiError(REPO_ERRORS[err.code].status as ContentfulStatusCode, err.code, err.message, { ...err.details, request_id: requestId }));
+    }
     if (err instanceof ServiceError) {
       c.get('log').warn({ err }, 'Temporal unavailable');
       return c.json(errorBody('upstream_unavailable', 'The workflow service is unavailable; try again shortly', { request_id: requestId }), 502);
