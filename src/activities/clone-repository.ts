@@ -3,6 +3,7 @@ import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { beginCloneAttempt } from '../db/repo-lifecycle.js';
+import { waitingForDatabase } from './database-wait.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, deepenRepository, fetchRepository, headTreeStats } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
@@ -94,7 +95,7 @@ export function createCloneRepository(deps: ActivityDeps) {
     const limitBytes = limitBytesOf(settings);
     const paths = sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId);
     // Run again after it committed (its result was lost on the way back): the clone is done, on whichever host did it.
-    const recorded = await findRepo(sql, input.repoId);
+    const recorded = await waitingForDatabase(() => findRepo(sql, input.repoId));
     if (recorded?.cloneStatus === 'COMPLETED' && recorded.sandboxPath && recorded.hostTaskQueue) {
       return {
         sandboxPath: recorded.sandboxPath,
@@ -104,7 +105,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       };
     }
     // Refused for a disconnected repository; the row's lock also keeps this host's sweep off the directory from here on.
-    const row = await beginCloneAttempt(sql, { repoId: input.repoId, hostTaskQueue: settings.hostTaskQueue, attempt: ctx.info.attempt }, input.audit);
+    const row = await waitingForDatabase(() => beginCloneAttempt(sql, { repoId: input.repoId, hostTaskQueue: settings.hostTaskQueue, attempt: ctx.info.attempt }, input.audit));
     const storedToken = { tokenCiphertext: row.tokenCiphertext!.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
     const progress = progressReporter();
 
@@ -162,7 +163,8 @@ export function createCloneRepository(deps: ActivityDeps) {
       progress.report({ stage: 'done', percent: 100, bytes });
 
       const repositorySizeMb = bytesToMb(bytes);
-      await changeRepoStatus(sql, {
+      // The download is done: a database that is down for a moment must not throw it away.
+      await waitingForDatabase(() => changeRepoStatus(sql, {
         repoId: input.repoId,
         to: 'COMPLETED',
         repositorySizeMb,
@@ -170,7 +172,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         fileCount: files,
         hostTaskQueue: settings.hostTaskQueue,
         metadata: { bytes, files, host_task_queue: settings.hostTaskQueue },
-      }, input.audit);
+      }, input.audit), () => progress.report({ stage: 'done', percent: 100, bytes }));
       logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
       return { sandboxPath: paths.repository, repositorySizeMb, fileCount: files, hostTaskQueue: settings.hostTaskQueue };
     } catch (err) {

@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { registry } from '../observability/metrics.js';
+import { isDatabaseUnavailable } from '../db/client.js';
 import { REPO_ERRORS, RepoError } from '../shared/errors.js';
 import { requireUser } from './auth.js';
 import type { ApiEnv } from './context.js';
@@ -88,6 +89,10 @@ export function createApp(deps: ApiDeps) {
     if (err instanceof RepoError) {
       c.get('log').warn({ err: { code: err.code, message: err.message } }, 'request failed');
       return sendError(c, new ApiError(REPO_ERRORS[err.code].status as ContentfulStatusCode, err.code, err.message, { ...err.details, request_id: requestId }));
+    }
+    if (isDatabaseUnavailable(err)) {
+      c.get('log').warn({ err: { message: (err as Error).message } }, 'database unavailable');
+      return c.json(errorBody('upstream_unavailable', 'The database is unavailable; try again shortly', { request_id: requestId }), 502);
     }
     if (err instanceof ServiceError) {
       c.get('log').warn({ err }, 'Temporal unavailable');

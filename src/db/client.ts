@@ -23,3 +23,21 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
 export async function pingDatabase(sql: Sql): Promise<void> {
   await sql`select 1`;
 }
+
+/** Node's network errors and postgres.js's own for a connection that could not be made or was lost. */
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether `err` says the database cannot be reached right now (down, restarting, refusing
+ * connections), as opposed to a query that failed: SQLSTATE class 08 (connection exception),
+ * 57P01–57P03 (shut down, or not yet accepting connections), 53300 (too many connections).
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return CONNECTION_ERRORS.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code);
+}

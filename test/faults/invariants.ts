@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { getStateQuery } from '../../src/shared/connect-repository.js';
+import { cleanupSignal, getStateQuery } from '../../src/shared/connect-repository.js';
 import type { AppUnderTest } from '../support/app-under-test.js';
 import { processesMentioning } from '../support/processes.js';
 
@@ -48,4 +48,13 @@ export async function checkInvariants(app: AppUnderTest, projectIds: string[]): 
   if (!cloning) expect(git, 'git processes at work on the sandbox root').toEqual([]);
   const statuses = Object.entries(byStatus).map(([s, n]) => `${s} ${n}`).join(', ');
   return `${rows.length} rows (${statuses}), each as its workflow says; ${directories} directories, each owned by a live row; ${git.length} git processes`;
+}
+
+/** Sends every run the cleanup signal and waits for each to end CLEANED, so a case leaves nothing running. */
+export async function cleanUpAll(app: AppUnderTest, workflowIds: string[]): Promise<void> {
+  await Promise.all(workflowIds.map(async (id) => {
+    const handle = app.temporal.workflow.getHandle(id);
+    await handle.signal(cleanupSignal);
+    expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+  }));
 }

@@ -4,11 +4,10 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { exited } from '../../src/infra/child-process.js';
-import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { call, configEnv, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { killAll, processesMentioning, startEntryPoint } from '../support/processes.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, cleanUpAll } from './invariants.js';
 
 const CLONES = 20;
 const stack = inject('stack');
@@ -57,11 +56,7 @@ describe('R1: the worker process SIGKILLed while 20 clones are in flight', () =>
     expect((await readdir(path.join(app.config.SANDBOX_BASE_PATH, projectId))).sort()).toEqual(admitted.map((a) => a.repoId).sort());
     console.log(`R1 invariants: ${await checkInvariants(app, [projectId])}`);
 
-    await Promise.all(admitted.map(async (a) => {
-      const handle = app.temporal.workflow.getHandle(a.workflowId);
-      await handle.signal(cleanupSignal);
-      expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
-    }));
+    await cleanUpAll(app, admitted.map((a) => a.workflowId));
     console.log(`R1 invariants after cleanup: ${await checkInvariants(app, [projectId])}`);
   }, 240_000);
 });

@@ -4,10 +4,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/config/logger.js';
 import { freePort } from '../../src/infra/ports.js';
 import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerOptions } from '../../src/infra/temporal-dev-server.js';
-import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, cleanUpAll } from './invariants.js';
 
 const RUNS = 20;
 const stack = inject('stack');
@@ -75,10 +74,6 @@ describe('R2: the Temporal server stopped while 20 runs wait between admission a
     expect(rows!.n).toBe(RUNS + 1);
     console.log(`R2 invariants: ${await checkInvariants(app, [projectId])}`);
 
-    await Promise.all(admitted.map(async (a) => {
-      const handle = app.temporal.workflow.getHandle(a.workflow_id);
-      await handle.signal(cleanupSignal);
-      await handle.result();
-    }));
+    await cleanUpAll(app, admitted.map((a) => a.workflow_id));
   }, 240_000);
 });
