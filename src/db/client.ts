@@ -24,10 +24,14 @@ export async function pingDatabase(sql: Sql): Promise<void> {
   await sql`select 1`;
 }
 
-/** Node's network errors and postgres.js's own for a connection that could not be made or was lost. */
+/**
+ * Node's network errors and postgres.js's own for a connection that could not be made or that
+ * the server closed. Not CONNECTION_ENDED / CONNECTION_DESTROYED: those mean our own pool was
+ * ended (`sql.end()`), a bug of ours rather than an outage.
+ */
 const CONNECTION_ERRORS = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH',
-  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED', 'CONNECT_TIMEOUT',
 ]);
 
 /**

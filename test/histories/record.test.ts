@@ -1,12 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { cleanupSignal, retrySignal } from '../../src/shared/connect-repository.js';
 import { workflowIdFor } from '../../src/api/admission.js';
+import { createLogger } from '../../src/config/logger.js';
+import { startWorkerService, type WorkerService } from '../../src/worker/start-worker.js';
 import { call, DEFAULT_USER, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { FIXTURE_MASTER_ENCRYPTION_KEY } from './fixture-key.js';
@@ -27,10 +29,11 @@ let tooLarge: string;
 let flaky: string;
 let heavyOverLimit: string;
 
+const KEYS = { MASTER_ENCRYPTION_KEY: FIXTURE_MASTER_ENCRYPTION_KEY, MAX_REPO_SIZE_MB: '5' };
+
 beforeAll(async () => {
-  const keys = { MASTER_ENCRYPTION_KEY: FIXTURE_MASTER_ENCRYPTION_KEY, MAX_REPO_SIZE_MB: '5' };
-  app = await startAppUnderTest(stack, { ...keys, SANDBOX_TTL_SECONDS: '3600' });
-  ttlApp = await startAppUnderTest(stack, { ...keys, SANDBOX_TTL_SECONDS: '2', RECONCILE_INTERVAL_SECONDS: '1' });
+  app = await startAppUnderTest(stack, { ...KEYS, SANDBOX_TTL_SECONDS: '3600' });
+  ttlApp = await startAppUnderTest(stack, { ...KEYS, SANDBOX_TTL_SECONDS: '2', RECONCILE_INTERVAL_SECONDS: '1' });
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'histories' })).body.id;
   const name = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
   tiny = await named(name('tiny'), (n) => createBareRepo(stack.gitRoot, n, { 'README.md': 'hello\n' }));
@@ -59,6 +62,9 @@ async function connect(on: AppUnderTest, gitUrl: string, accessToken = stack.git
   const res = await call(on, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: accessToken, project_id: project, request_id: requestId });
   return { ...res, workflowId: workflowIdFor(DEFAULT_USER, requestId) };
 }
+
+/** A recorded history's text. */
+const recorded = (name: string) => readFile(path.join(HERE, `${name}.json`), 'utf8');
 
 /** A connect of the heavy repository served slowly, once its clone is receiving (~10 s to go). */
 async function midClone() {
@@ -143,6 +149,46 @@ describe('recorded histories', () => {
     expect((await call(app, 'DELETE', `/api/v1/code/repos/${res.body.repo_id}`)).status).toBe(202);
     await record(app, 'disconnected-during-clone', res.body.workflow_id);
   });
+
+  it('the host holding the files gone: the cleanup settled from any host after 10 minutes without a pickup', async () => {
+    // A worker of one host clones; it goes away for good; a worker of another host is left.
+    const hostApp = await startAppUnderTest(stack, { ...KEYS, SANDBOX_TTL_SECONDS: '3600' }, { worker: false });
+    const logger = createLogger({ level: 'error', pretty: false });
+    const gone = await startWorkerService({ ...hostApp.config, WORKER_HOST_ID: 'host-gone' }, logger);
+    let survivor: WorkerService | undefined;
+    try {
+      const res = await connect(hostApp, url(tiny));
+      expect(res.status).toBe(201);
+      await waitForState(hostApp, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+      await gone.stop();
+      survivor = await startWorkerService({ ...hostApp.config, WORKER_HOST_ID: 'host-survivor' }, logger);
+      await hostApp.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+      await record(hostApp, 'host-lost-cleanup', res.body.workflow_id);
+      expect(await recorded('host-lost-cleanup')).toContain('TIMEOUT_TYPE_SCHEDULE_TO_START');
+    } finally {
+      await survivor?.stop();
+      await hostApp.stop();
+    }
+  }, 15 * 60_000);
+
+  it('the probe\'s host too busy: the clone taken by any host after 30 s', async () => {
+    // One clone slot (three on the host's own queue): three slow clones keep this host's queue full for ~50 s.
+    const busyApp = await startAppUnderTest(stack, { ...KEYS, SANDBOX_TTL_SECONDS: '3600', WORKER_CONCURRENCY: '1' });
+    try {
+      const slow = await Promise.all([1, 2, 3].map(() => connect(busyApp, url(heavy, '/slow/40000'))));
+      await Promise.all(slow.map((r) => waitForState(busyApp, r.body.workflow_id, (s) => s.stage === 'cloning' && (s.bytesReceived ?? 0) > 0)));
+      const res = await connect(busyApp, url(tiny));
+      expect(res.status).toBe(201);
+      await waitForState(busyApp, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED', 90_000);
+      await busyApp.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+      await record(busyApp, 'probe-host-busy-clone-elsewhere', res.body.workflow_id);
+      expect(await recorded('probe-host-busy-clone-elsewhere')).toContain('TIMEOUT_TYPE_SCHEDULE_TO_START');
+      for (const r of slow) await busyApp.temporal.workflow.getHandle(r.body.workflow_id).signal(cleanupSignal);
+      await Promise.all(slow.map((r) => busyApp.temporal.workflow.getHandle(r.body.workflow_id).result()));
+    } finally {
+      await busyApp.stop();
+    }
+  }, 5 * 60_000);
 
   it('the reconciler\'s scheduled run', async () => {
     const id = await vi.waitFor(async () => {

@@ -37,7 +37,8 @@ async function replayAll(o: ReplayWorkerOptions): Promise<Map<string, Error | un
 /** The paths a change must keep working; each needs its recorded history. */
 const REQUIRED = [
   'completed-then-cleanup-signal', 'completed-then-ttl-cleanup', 'rejected-401', 'rejected-413', 'transient-503-then-completed',
-  'failed-retry-new-token-completed', 'failed-too-large-retried', 'cleanup-during-clone', 'disconnected-during-clone', 'reconcile-repositories',
+  'failed-retry-new-token-completed', 'failed-too-large-retried', 'cleanup-during-clone', 'disconnected-during-clone', 'host-lost-cleanup',
+  'probe-host-busy-clone-elsewhere', 'reconcile-repositories',
 ];
 
 describe('replaying recorded histories', () => {

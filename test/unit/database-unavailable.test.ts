@@ -10,8 +10,8 @@ describe('isDatabaseUnavailable', () => {
     }
   });
 
-  it('does not take a failed query for an unavailable database', () => {
-    for (const code of ['23505', '42P01', '40001', 'ENOENT']) expect(isDatabaseUnavailable(withCode(code)), code).toBe(false);
+  it('does not take a failed query, or our own pool ended, for an unavailable database', () => {
+    for (const code of ['23505', '42P01', '40001', 'ENOENT', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']) expect(isDatabaseUnavailable(withCode(code)), code).toBe(false);
     expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
     expect(isDatabaseUnavailable('ECONNREFUSED')).toBe(false);
   });
