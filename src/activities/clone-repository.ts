@@ -110,6 +110,7 @@ export function createCloneRepository(deps: ActivityDeps) {
     const progress = progressReporter();
 
     const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
+    let committing = false;
 
     try {
       // Admission's probe, kept on this host, becomes the repository (the row is CLONING here now,
@@ -163,7 +164,9 @@ export function createCloneRepository(deps: ActivityDeps) {
       progress.report({ stage: 'done', percent: 100, bytes });
 
       const repositorySizeMb = bytesToMb(bytes);
-      // The download is done: a database that is down for a moment must not throw it away.
+      // The download is done: a database that is down for a moment must not throw it away, and from
+      // here the row may say COMPLETED (a commit whose answer was lost), so a failure keeps the files.
+      committing = true;
       await waitingForDatabase(() => changeRepoStatus(sql, {
         repoId: input.repoId,
         to: 'COMPLETED',
@@ -172,11 +175,14 @@ export function createCloneRepository(deps: ActivityDeps) {
         fileCount: files,
         hostTaskQueue: settings.hostTaskQueue,
         metadata: { bytes, files, host_task_queue: settings.hostTaskQueue },
-      }, input.audit), () => progress.report({ stage: 'done', percent: 100, bytes }));
+      }, input.audit), () => {
+        // The progress reporter heartbeats on its own meanwhile; no signal for each wait.
+      });
       logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
       return { sandboxPath: paths.repository, repositorySizeMb, fileCount: files, hostTaskQueue: settings.hostTaskQueue };
     } catch (err) {
-      await removeSandbox(paths.root);
+      // A retry finds either the COMPLETED row with its files, or a CLONING row and starts over (removing them).
+      if (!committing) await removeSandbox(paths.root);
       // Cancelled (a cleanup signal, or the worker shutting down): report it as a cancellation.
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       if (err instanceof RepoError && err.code === 'insufficient_storage') {

@@ -87,8 +87,10 @@ export function createApp(deps: ApiDeps) {
     const requestId = c.get('requestId');
     // A failure of the closed set raised in the API itself (the key service sealing a token, say): its own status and code.
     if (err instanceof RepoError) {
-      c.get('log').warn({ err: { code: err.code, message: err.message } }, 'request failed');
-      return sendError(c, new ApiError(REPO_ERRORS[err.code].status as ContentfulStatusCode, err.code, err.message, { ...err.details, request_id: requestId }));
+      const status = REPO_ERRORS[err.code].status as ContentfulStatusCode;
+      // A refused key (500) is a configuration problem for an operator; an unavailable one (503) a passing outage.
+      c.get('log')[status >= 500 && status !== 503 ? 'error' : 'warn']({ err: { code: err.code, message: err.message } }, 'request failed');
+      return sendError(c, new ApiError(status, err.code, err.message, { ...err.details, request_id: requestId }));
     }
     if (isDatabaseUnavailable(err)) {
       c.get('log').warn({ err: { message: (err as Error).message } }, 'database unavailable');

@@ -67,7 +67,7 @@ export class EncryptionCodec implements PayloadCodec {
 }
 
 /** `.ts` under tsx and vitest, `.js` once compiled. */
-const FAILURE_CONVERTER_PATH = fileURLToPath(
+export const FAILURE_CONVERTER_PATH = fileURLToPath(
   new URL(`../shared/failure-converter${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
 );
 

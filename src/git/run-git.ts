@@ -119,7 +119,10 @@ export async function runGit(o: RunGitOptions): Promise<string> {
     let ended: GitProcessError['reason'] | undefined;
     let watchReason: string | undefined;
     let idle: NodeJS.Timeout;
+    let closed = false;
     const kill = (reason: NonNullable<typeof ended>) => {
+      // Once closed, its process group id may already belong to someone else.
+      if (closed) return;
       ended ??= reason;
       try {
         process.kill(-child.pid!, 'SIGKILL');
@@ -136,7 +139,6 @@ export async function runGit(o: RunGitOptions): Promise<string> {
     o.signal?.addEventListener('abort', onAbort, { once: true });
     // One check at a time: on a busy host a check can outlast the interval, and they must not pile up.
     let poll: NodeJS.Timeout | undefined;
-    let closed = false;
     const watch = o.watch;
     const schedule = () => {
       if (!watch || ended || closed) return;

@@ -48,7 +48,7 @@ export async function createWorkers(connection: NativeConnection, settings: Work
     await Worker.create({
       ...common,
       taskQueue: settings.taskQueue,
-      ...workflowCode(),
+      ...code,
       activities,
       maxConcurrentActivityTaskExecutions: LEGACY_ACTIVITY_SLOTS,
       // Admission's encryption and insert run here as local activities, bounded like the rest of admission.

@@ -1,6 +1,10 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, type Logger as SdkLogger } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../crypto/payload-codec.js';
 
 const here = fileURLToPath(import.meta.url);
 const compiled = path.extname(here) === '.js';
@@ -8,26 +12,48 @@ const compiled = path.extname(here) === '.js';
 /** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${path.extname(here)}`, import.meta.url));
 
-/** Where `npm run build` writes the workflow bundle: beside the compiled sources it was made from. */
+/** Where `npm run build` writes the workflow bundle: beside the compiled sources it is made from. */
 export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+/** The digest of what the bundle was made from (bundleSourcesDigest), written beside it. */
+export const BUNDLE_SOURCES_FILE = fileURLToPath(new URL('../workflow-bundle.sources', import.meta.url));
 
-/** What the bundle is made of: the workflows and the definitions they share with the rest. */
+/** What goes into the bundle besides the SDK: the workflows and what they share with the rest. */
 const BUNDLED_DIRS = ['workflows', 'shared'].map((dir) => fileURLToPath(new URL(`../${dir}/`, import.meta.url)));
 
 export type WorkflowCode = { workflowBundle: { codePath: string } } | { workflowsPath: string };
 
 /**
- * The prebuilt bundle when running compiled and it is newer than every file it was made from;
- * otherwise the sources, which the worker bundles at start. Bundling (webpack) in the worker
- * costs a second or two of start-up and leaves ~100 MB in the process for its whole life.
+ * The workflow code, bundled as every worker must run it: with the failure converter, so the
+ * messages and stacks of the workflow's own failures reach history encrypted like everything else.
  */
-export function workflowCode(): WorkflowCode {
-  if (compiled && bundleIsCurrent()) return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
-  return { workflowsPath: WORKFLOWS_PATH };
+export async function bundleWorkflows(logger?: SdkLogger): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, ...(logger ? { logger } : {}) });
+  return code;
 }
 
-function bundleIsCurrent(): boolean {
-  if (!existsSync(WORKFLOW_BUNDLE_PATH)) return false;
-  const built = statSync(WORKFLOW_BUNDLE_PATH).mtimeMs;
-  return BUNDLED_DIRS.every((dir) => readdirSync(dir).every((file) => statSync(path.join(dir, file)).mtimeMs <= built));
+/** A digest of everything the bundle is made from: each source file's path and bytes, and the SDK's version. */
+export function bundleSourcesDigest(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (!entry.name.endsWith('.map')) hash.update(file).update(readFileSync(file));
+    }
+  };
+  BUNDLED_DIRS.forEach(walk);
+  hash.update(createRequire(import.meta.url)('@temporalio/workflow/package.json').version as string);
+  hash.update(FAILURE_CONVERTER_PATH);
+  return hash.digest('hex');
+}
+
+/**
+ * The prebuilt bundle when running compiled and it was made from exactly the sources and SDK
+ * present now; otherwise the sources, which the worker bundles at start. Bundling (webpack) in
+ * the worker costs a second or two of start-up and leaves ~100 MB in the process for its life.
+ */
+export function workflowCode(): WorkflowCode {
+  const current = compiled && existsSync(WORKFLOW_BUNDLE_PATH) && existsSync(BUNDLE_SOURCES_FILE)
+    && readFileSync(BUNDLE_SOURCES_FILE, 'utf8').trim() === bundleSourcesDigest();
+  return current ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH };
 }

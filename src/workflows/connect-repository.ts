@@ -5,6 +5,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -31,6 +32,9 @@ import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.j
 import { activitiesFor } from './activity-proxies.js';
 import { asApplicationFailure, failureOf, notPickedUp, type Failure } from './failures.js';
 
+
+/** Patch: encryptToken and persistRepository as local activities (2026-11-26). */
+const ADMISSION_AS_LOCAL_ACTIVITIES = 'admission-local-activities';
 
 export interface ConnectRepositoryResult {
   repoId: string;
@@ -76,8 +80,10 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let retryProbing = false;
   let cloneScope: CancellationScope | undefined;
   let token: EncryptedToken | undefined;
+  // Runs started before admission's quick steps became local activities replay them as activities.
+  const admissionSteps = () => (patched(ADMISSION_AS_LOCAL_ACTIVITIES) ? admissionStep : quick);
   const encryptForStorage = (sealedToken: RetryRequest['sealedToken'] & object) =>
-    admissionStep.encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+    admissionSteps().encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
 
   const ignore = (signal: string) =>
     quick.recordIgnoredSignal({ repoId: admission ? repoId : null, signal, stage: state.stage, audit });
@@ -205,7 +211,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       probeHost = size.probeHostTaskQueue;
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
       // Once the row may exist, a cancellation must not leave before knowing: cleanup then finds it.
-      admission = await CancellationScope.nonCancellable(() => admissionStep.persistRepository({
+      admission = await CancellationScope.nonCancellable(() => admissionSteps().persistRepository({
         ...encrypted,
         repoId,
         requestId: input.requestId,

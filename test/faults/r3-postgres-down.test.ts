@@ -69,6 +69,12 @@ describe('R3: PostgreSQL stopped for 10 s while runs are in flight', () => {
     pg = await startEmbeddedPostgres(pgOptions);
     await Promise.all(admitted.map((a) => waitForState(app, a.workflow_id, (s) => s.cloneStatus === 'COMPLETED', 120_000)));
     expect((await fetch(`${app.api.url}/readyz`)).status).toBe(200);
+    // Waited out, not retried: every clone finished on its first attempt, though the database went away under it.
+    for (const a of admitted) {
+      const events = (await app.temporal.workflow.getHandle(a.workflow_id).fetchHistory()).events ?? [];
+      const attempts = events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(attempts.every((n) => n === 1), `activity attempts of ${a.workflow_id}: ${attempts.join(',')}`).toBe(true);
+    }
     const rows = await app.sql<{ request_id: string }[]>`select request_id from code_repos where project_id = ${projectId}`;
     // The requests refused while the database was down left nothing behind.
     expect(rows.map((r) => r.request_id).sort()).toEqual([...requestIds].sort());

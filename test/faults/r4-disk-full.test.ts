@@ -36,8 +36,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.stop();
-  if (mountPoint && existsSync(mountPoint)) await run('umount', ['-l', mountPoint]).catch(() => undefined);
+  try {
+    await app?.stop();
+  } finally {
+    if (mountPoint && existsSync(mountPoint)) await run('umount', ['-l', mountPoint]).catch(() => undefined);
+  }
 });
 
 const connect = (repo: string) => call(app, 'POST', '/api/v1/code/connect', {

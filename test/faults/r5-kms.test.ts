@@ -33,6 +33,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
+  await kms?.down();
   await moto?.stop();
   await otherKms?.stop();
 });

@@ -39,6 +39,8 @@ const REQUIRED = [
   'completed-then-cleanup-signal', 'completed-then-ttl-cleanup', 'rejected-401', 'rejected-413', 'transient-503-then-completed',
   'failed-retry-new-token-completed', 'failed-too-large-retried', 'cleanup-during-clone', 'disconnected-during-clone', 'host-lost-cleanup',
   'probe-host-busy-clone-elsewhere', 'reconcile-repositories',
+  // Recorded with the code before admission's quick steps became local activities (patch admission-local-activities).
+  'v0-admission-activities-completed-then-cleanup-signal', 'v0-admission-activities-failed-retry-new-token-completed',
 ];
 
 describe('replaying recorded histories', () => {

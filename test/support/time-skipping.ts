@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createLogger } from '../../src/config/logger.js';
 import { isExecutable, TOOLS_DIR } from '../../src/infra/temporal-cli.js';
@@ -23,6 +24,9 @@ async function findTestServer(): Promise<string> {
 }
 
 /** Temporal's time-skipping test server (timers and timeouts pass at once while a client waits on a result). */
-export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: await findTestServer() } } });
+export async function timeSkippingEnvironment(dataConverter?: DataConverter): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: await findTestServer() } },
+    ...(dataConverter ? { client: { dataConverter } } : {}),
+  });
 }

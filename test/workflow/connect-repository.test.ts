@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Activities } from '../../src/activities/index.js';
 import {
@@ -18,7 +18,9 @@ import {
 } from '../../src/shared/connect-repository.js';
 import { asKeywords } from '../../src/infra/search-attributes.js';
 import { admissionQueueOf, cloneQueueOf } from '../../src/shared/task-queues.js';
-import { WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
+import { bundleWorkflows } from '../../src/worker/workflow-code.js';
+import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
+import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
 import { timeSkippingEnvironment } from '../support/time-skipping.js';
 
 /**
@@ -30,12 +32,15 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: { code: string };
+/** As production: payloads and failures encrypted (a local key stands in for KMS). */
+const dataConverter = encryptedDataConverter(createLocalKeyProvider(randomBytes(32)));
 
 beforeAll(async () => {
-  env = await timeSkippingEnvironment();
+  env = await timeSkippingEnvironment(dataConverter);
   // The test server cannot list search attributes (so the worker's own check cannot run), but registers them.
   await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes: asKeywords() });
-  workflowBundle = { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code };
+  // The bundle `npm run build` makes for production workers, built the same way.
+  workflowBundle = { code: await bundleWorkflows(new DefaultLogger('WARN')) };
 });
 
 afterAll(async () => {
@@ -101,7 +106,7 @@ async function withWorkers(
   }]));
   const queues = [q.admission, q.clone, ...(options.hosts ?? ['a']).map(q.host)];
   // As in production (create-worker.ts): heartbeats go out often, so a cancellation reaches a running clone at once.
-  const common = { connection: env.nativeConnection, activities, maxHeartbeatThrottleInterval: '100 milliseconds' };
+  const common = { connection: env.nativeConnection, activities, dataConverter, maxHeartbeatThrottleInterval: '100 milliseconds' };
   const workers = [
     await Worker.create({ ...common, taskQueue: workflow, workflowBundle }),
     ...(await Promise.all(queues.map((taskQueue) => Worker.create({ ...common, taskQueue })))),
@@ -180,6 +185,10 @@ describe('connectRepository', () => {
       expect((rejected as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'invalid_credentials' });
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       expect(named(calls, 'persistRepository')).toEqual([]);
+      // The workflow's own failure reached history through the bundle's failure converter: encrypted, message and all.
+      const raw = JSON.stringify(await handle.fetchHistory());
+      expect(raw).not.toContain('invalid_credentials (mocked)');
+      expect(raw).toContain('Encoded failure');
       expect(named(calls, 'cloneRepository')).toEqual([]);
     });
   });
