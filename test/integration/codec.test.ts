@@ -46,7 +46,7 @@ const localActivityMarkers = async () =>
 /**
  * Every payload in the workflow's stored history, as Temporal holds it, except search
  * attributes (the server must be able to index those: ProjectId, RepoId, CloneStatus hold no
- * secret) and the local activity markers' own `data` (checked on their own below).
+ * secret), the local activity markers' own `data` and the patch markers (checked on their own below).
  */
 async function storedPayloads(): Promise<Payload[]> {
   const history = await plain.workflow.getHandle(workflowId).fetchHistory();
@@ -59,7 +59,7 @@ async function storedPayloads(): Promise<Payload[]> {
   for (const event of history.events ?? []) {
     const marker = event.markerRecordedEventAttributes;
     if (marker?.markerName === 'core_local_activity') visit(marker.details?.result);
-    else visit(event);
+    else if (marker?.markerName !== 'core_patch') visit(event);
   }
   return found;
 }
@@ -100,6 +100,21 @@ describe('encrypted Temporal payloads', () => {
     for (const d of data) expect(LOCAL_ACTIVITY_MARKER_FIELDS).toEqual(expect.arrayContaining(Object.keys(d)));
     // Their results go through the codec like every other payload.
     for (const m of markers) expect(Buffer.from(m!.details!.result!.payloads![0]!.metadata!.encoding!).toString()).toBe('binary/encrypted');
+  });
+
+  it('leaves plain only what a patch marker says of itself: the patch\'s name', async () => {
+    const events = (await plain.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const patches = events.map((e) => e.markerRecordedEventAttributes).filter((m) => m?.markerName === 'core_patch');
+    expect(patches.length).toBeGreaterThan(0);
+    for (const m of patches) {
+      for (const { payloads } of Object.values(m!.details ?? {})) {
+        for (const p of payloads ?? []) {
+          const data = JSON.parse(Buffer.from(p.data!).toString()) as Record<string, unknown>;
+          expect(['id', 'deprecated']).toEqual(expect.arrayContaining(Object.keys(data)));
+          expect(data.id).toBe('admission-local-activities');
+        }
+      }
+    }
   });
 
   it('the codec endpoint decodes them for the Web UI, but the access token stays sealed', async () => {
