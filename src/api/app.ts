@@ -92,13 +92,16 @@ export function createApp(deps: ApiDeps) {
       c.get('log')[status >= 500 && status !== 503 ? 'error' : 'warn']({ err: { code: err.code, message: err.message } }, 'request failed');
       return sendError(c, new ApiError(status, err.code, err.message, { ...err.details, request_id: requestId }));
     }
+    // A dependency that cannot be reached right now: the caller may try again shortly.
+    const unavailable = (what: string) =>
+      c.json(errorBody('upstream_unavailable', `The ${what} is unavailable; try again shortly`, { request_id: requestId }), 502);
     if (isDatabaseUnavailable(err)) {
       c.get('log').warn({ err: { message: (err as Error).message } }, 'database unavailable');
-      return c.json(errorBody('upstream_unavailable', 'The database is unavailable; try again shortly', { request_id: requestId }), 502);
+      return unavailable('database');
     }
     if (err instanceof ServiceError) {
       c.get('log').warn({ err }, 'Temporal unavailable');
-      return c.json(errorBody('upstream_unavailable', 'The workflow service is unavailable; try again shortly', { request_id: requestId }), 502);
+      return unavailable('workflow service');
     }
     c.get('log').error({ err }, 'unhandled error');
     return c.json(errorBody('internal_error', `Internal error; quote request id ${requestId}`, { request_id: requestId }), 500);
