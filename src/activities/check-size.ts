@@ -79,15 +79,15 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     try {
       await fetchRepository({ ...access, targetDir: probeDir, shallow: true, limitBytes, measure }).catch((err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') {
-          throw overSizeLimit(settings, measured, err);
+          throw overSizeLimit('size_check', settings, measured, err);
         }
         throw err;
       });
       const tree = await headTreeStats(probeDir, access.idleTimeoutMs);
       const tipBytes = (await measure()) + tree.bytes;
-      if (tipBytes > limitBytes) throw overSizeLimit(settings, tipBytes);
+      if (tipBytes > limitBytes) throw overSizeLimit('size_check', settings, tipBytes);
       // The tip alone has more files than a clone may: proven as well, and the clone would refuse it.
-      if (tree.files > settings.maxRepoFiles) throw overFileLimit(settings, tipBytes);
+      if (tree.files > settings.maxRepoFiles) throw overFileLimit('size_check', settings, tipBytes);
       const tipSizeMb = bytesToMb(tipBytes);
       kept = Boolean(input.keepForClone);
       return {

@@ -11,7 +11,7 @@ import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
 import { bytesToMb, directorySize, makeReadOnly, probePath, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
-import { metrics, timed } from '../observability/metrics.js';
+import { metrics, sizeCategory, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { overFileLimit, overSizeLimit } from './too-large.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
@@ -88,7 +88,7 @@ function progressReporter() {
  */
 export function createCloneRepository(deps: ActivityDeps) {
   const { sql, logger, settings } = deps;
-  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input))
+  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input), (r) => ({ size_category: sizeCategory(r?.repositorySizeMb) }))
     .catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId }));
   async function cloneRepository(input: CloneRepositoryInput): Promise<CloneRepositoryResult> {
     const ctx = Context.current();
@@ -142,24 +142,24 @@ export function createCloneRepository(deps: ActivityDeps) {
         ? deepenRepository({ ...access, repoDir: paths.repository, packBudgetBytes: limitBytes - probe.bytes - probe.objects * indexBytesPerObject(limitBytes) })
         : fetchRepository({ ...access, targetDir: paths.repository, shallow: false });
       await fetched.catch(async (err: unknown) => {
-        if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit(settings, await measure(), err);
+        if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit('clone', settings, await measure(), err);
         throw err;
       });
 
       const tree = await headTreeStats(paths.repository, idleTimeoutMs);
       const gitBytes = await measure();
-      if (tree.files > settings.maxRepoFiles) throw overFileLimit(settings, gitBytes + tree.bytes);
-      if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit(settings, gitBytes + tree.bytes);
+      if (tree.files > settings.maxRepoFiles) throw overFileLimit('clone', settings, gitBytes + tree.bytes);
+      if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit('clone', settings, gitBytes + tree.bytes);
       progress.report({ stage: 'checking out', percent: 90 });
       if (tree.files > 0) {
         await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure, background: true })
           .catch(async (err: unknown) => {
-            if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit(settings, await measure(), err);
+            if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit('clone', settings, await measure(), err);
             throw err;
           });
       }
       const { bytes, files } = await directorySize(paths.repository);
-      if (bytes > limitBytes) throw overSizeLimit(settings, bytes);
+      if (bytes > limitBytes) throw overSizeLimit('clone', settings, bytes);
       await makeReadOnly(paths.repository);
       progress.report({ stage: 'done', percent: 100, bytes });
 

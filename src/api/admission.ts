@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../config/logger.js';
 import { encryptSecret } from '../crypto/envelope.js';
 import { findRepoByWorkflowId, firstAnswerOf, type CodeRepo } from '../db/repos.js';
-import { metrics } from '../observability/metrics.js';
+import { countedEncryption, metrics } from '../observability/metrics.js';
 import {
   admissionUpdate,
   fingerprintOf,
@@ -80,7 +80,7 @@ const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This reques
 export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps, 'sql' | 'temporal' | 'keys' | 'settings'>) {
   /** The access token leaves the API only sealed: Temporal's history and its codec endpoint never see it. */
   const seal = async (accessToken: string, requestId: string): Promise<SealedSecret> => {
-    const { ciphertext, keyId } = await encryptSecret(keys, accessToken, transportContext(requestId));
+    const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () => encryptSecret(keys, accessToken, transportContext(requestId)));
     return { ciphertext: ciphertext.toString('base64'), keyId };
   };
 

@@ -6,7 +6,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import { registry } from '../observability/metrics.js';
+import { metricsAuthorized } from '../observability/metrics-server.js';
+import { METRICS_CONTENT_TYPE, scrapeMetrics } from '../observability/scrape.js';
 import { isDatabaseUnavailable } from '../db/client.js';
 import { REPO_ERRORS, RepoError } from '../shared/errors.js';
 import { requireUser } from './auth.js';
@@ -15,6 +16,7 @@ import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, sendError } from './errors.js';
 import { DOCS_PAGE, openApiDocument } from './openapi.js';
 import { rateLimit } from './rate-limit.js';
+import { traceRequests } from './tracing.js';
 import { codeRoutes } from './routes/code.js';
 import { codecRoutes } from './routes/codec.js';
 import { healthRoutes } from './routes/health.js';
@@ -25,18 +27,19 @@ const MAX_CODEC_BODY_BYTES = 8 * 1024 * 1024;
 
 /**
  * The whole HTTP surface, built from its dependencies; no side effects until a request arrives.
- * Order: request id → security headers → CORS → request log → body limit → (auth → rate limit) → routes.
+ * Order: request id → trace span → security headers → CORS → request log → body limit → (auth → rate limit) → routes.
  */
 export function createApp(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const { settings } = deps;
 
   app.use(requestId({ limitLength: 128, headerName: 'X-Request-Id' }));
+  app.use(traceRequests());
   app.use(secureHeaders({ contentSecurityPolicy: undefined }));
   const apiCors = cors({
     origin: settings.allowedOrigins,
     allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
-    exposeHeaders: ['X-Request-Id', 'X-Next-Cursor', 'Retry-After'],
+    exposeHeaders: ['X-Request-Id', 'X-Trace-Id', 'X-Next-Cursor', 'Retry-After'],
     maxAge: 600,
   });
   // /codec has its own CORS: only the Temporal UI's origin may call it.
@@ -65,7 +68,14 @@ export function createApp(deps: ApiDeps) {
   const openApi = openApiDocument(settings.allowLoopback);
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(DOCS_PAGE));
-  app.get('/metrics', async (c) => c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }));
+  if (settings.metricsOnApiPort !== false) {
+    app.get('/metrics', async (c) => {
+      if (!metricsAuthorized(c.req.header('Authorization'), settings.metricsToken)) {
+        return c.json(errorBody('unauthorized', 'Metrics need the bearer token METRICS_TOKEN names'), 401);
+      }
+      return c.text(await scrapeMetrics(), 200, { 'Content-Type': METRICS_CONTENT_TYPE });
+    });
+  }
   app.route('/', healthRoutes(deps));
 
   const auth = requireUser({ jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl });

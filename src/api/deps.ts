@@ -26,5 +26,9 @@ export interface ApiDeps {
     temporalUiOrigins: string[];
     /** Whether /codec needs the API's bearer token (only the embedded default turns this off). */
     codecRequiresAuth: boolean;
+    /** False when API_METRICS_PORT serves /metrics elsewhere (default: served here). */
+    metricsOnApiPort?: boolean;
+    /** METRICS_TOKEN: the bearer token /metrics asks for, when set. */
+    metricsToken?: string;
   };
 }

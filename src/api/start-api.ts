@@ -6,6 +6,11 @@ import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
+import { recordKeyInService } from '../db/encryption-keys.js';
+import { serveMetrics } from '../observability/metrics-server.js';
+import { clientInterceptors } from '../observability/tracing.js';
+import { businessProbe, databaseProbe } from '../observability/probes.js';
+import { addScrapeProbe } from '../observability/scrape.js';
 import { createApp } from './app.js';
 
 export interface ApiService {
@@ -34,7 +39,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const keys = createKeyProvider(config);
   const dataConverter = encryptedDataConverter(keys);
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter, interceptors: clientInterceptors() });
   const app = createApp({
     sql,
     temporal,
@@ -52,14 +57,25 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
       temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
       codecRequiresAuth: config.CODEC_REQUIRE_AUTH,
+      metricsOnApiPort: config.API_METRICS_PORT === undefined,
+      metricsToken: config.METRICS_TOKEN,
     },
   });
+  // Best effort: the key's age is a gauge, and the API serves (and /readyz reports) while the database is down.
+  await recordKeyInService(sql, keys.keyId).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'could not record the encryption key in service'));
+  const probes = [
+    addScrapeProbe(databaseProbe(sql)),
+    addScrapeProbe(businessProbe(sql, { currentKeyId: keys.keyId, maxRepoSizeMb: config.MAX_REPO_SIZE_MB })),
+  ];
+  const metricsServer = config.API_METRICS_PORT ? await serveMetrics(config.HOST, config.API_METRICS_PORT, config.METRICS_TOKEN) : undefined;
   const server = await listen(app, config.HOST, config.PORT);
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
   return {
     url,
     async stop() {
+      probes.forEach((remove) => remove());
+      await metricsServer?.stop();
       await close(server);
       await connection.close();
       await sql.end({ timeout: 5 });

@@ -55,8 +55,12 @@ export const envSchema = z.object({
   /** Token bucket per user for POST endpoints: capacity, and tokens refilled per minute. */
   RATE_LIMIT_BURST: positiveInt.default(20),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
-  /** When set, the worker serves Prometheus metrics on this port (the API always serves /metrics). */
+  /** When set, the worker serves Prometheus metrics on this port. */
   WORKER_METRICS_PORT: optional(z.coerce.number().int().min(1).max(65535)),
+  /** When set, the API serves /metrics on this port only, instead of beside its routes on PORT. */
+  API_METRICS_PORT: optional(z.coerce.number().int().min(1).max(65535)),
+  /** When set, every /metrics endpoint asks for `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: optional(z.string().min(16, 'must be at least 16 characters')),
   MAX_REPO_SIZE_MB: z.coerce.number().positive().default(100),
   MAX_REPO_FILES: positiveInt.default(100_000),
   /** Admission estimate = on-disk size of a tip-only probe × this factor (reported, never used to reject). */

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { activeTrace } from '../observability/trace-context.js';
 import { maskDeep, maskString } from './masking.js';
 
 export type { Logger };
@@ -33,6 +34,11 @@ export function createLogger(settings: LoggerSettings, destination?: NodeJS.Writ
     level: settings.level,
     ...masking,
     base: settings.name ? { service: settings.name } : {},
+    // Each line written inside a traced request, workflow or activity names its trace.
+    mixin: () => {
+      const active = activeTrace();
+      return active ? { trace_id: active.traceId, span_id: active.spanId } : {};
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (destination) return pino(options, destination as pino.DestinationStream);

@@ -1,5 +1,6 @@
 import type { CloneStatus } from '../shared/repo-status.js';
 import type { AuditContext } from '../shared/audit-context.js';
+import { currentTraceId } from '../observability/trace-context.js';
 import type { Queryable } from './client.js';
 
 
@@ -22,7 +23,7 @@ export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
 export async function insertAudit(sql: Queryable, e: AuditEntry, onceKey?: string): Promise<void> {
   const metadata = onceKey === undefined ? (e.metadata ?? {}) : { ...e.metadata, once: onceKey };
   await sql`
-    insert into audit_log (correlation_id, request_id, repo_id, action, from_state, to_state, user_id, metadata)
-    select ${e.correlationId}, ${e.requestId}, ${e.repoId}, ${e.action}, ${e.fromState}, ${e.toState}, ${e.userId}, ${sql.json(metadata as never)}
+    insert into audit_log (correlation_id, request_id, repo_id, action, from_state, to_state, user_id, metadata, trace_id)
+    select ${e.correlationId}, ${e.requestId}, ${e.repoId}, ${e.action}, ${e.fromState}, ${e.toState}, ${e.userId}, ${sql.json(metadata as never)}, ${currentTraceId() ?? null}
     ${onceKey === undefined ? sql`` : sql`where not exists (select 1 from audit_log where request_id = ${e.requestId} and metadata->>'once' = ${onceKey})`}`;
 }

@@ -12,6 +12,7 @@ import { StartupError } from '../infra/startup-error.js';
 import { portInUse } from '../infra/ports.js';
 import { findTemporalCli } from '../infra/temporal-cli.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
+import { startTracing } from '../observability/tracing.js';
 import { startWorkerService } from '../worker/start-worker.js';
 
 /**
@@ -92,6 +93,7 @@ await runUntilSignal(logger, async (register) => {
     await sql.end({ timeout: 5 });
   }
 
+  register({ name: 'tracing', ...startTracing('repo-connector', logger) });
   const worker = await startWorkerService(connected, logger);
   register({ name: 'worker', stop: worker.stop, done: worker.done });
   const api = await startApiService(connected, logger);

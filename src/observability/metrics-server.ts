@@ -1,21 +1,42 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
-import { registry } from './metrics.js';
+import { METRICS_CONTENT_TYPE, scrapeMetrics } from './scrape.js';
 
-/** Serves this process's metrics at `GET /metrics` (for the worker, which has no HTTP API of its own). */
-export function serveMetrics(host: string, port: number): Promise<{ stop(): Promise<void> }> {
+/** Whether an Authorization header carries METRICS_TOKEN (always, when no token is set). */
+export function metricsAuthorized(header: string | undefined, token: string | undefined): boolean {
+  if (!token) return true;
+  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * Serves this process's metrics at `GET /metrics` on a port of its own: the worker's (it has no
+ * HTTP API), and the API's when API_METRICS_PORT moves them off the public port.
+ */
+export function serveMetrics(host: string, port: number, token?: string): Promise<{ port: number; stop(): Promise<void> }> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+    if (!metricsAuthorized(req.headers.authorization, token)) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end();
+      return;
+    }
+    scrapeMetrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE }).end(text),
       () => res.writeHead(500).end(),
     );
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () =>
-      resolve({ stop: () => new Promise<void>((done) => server.close(() => done())) }));
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve({
+        port: typeof address === 'object' && address ? address.port : port,
+        stop: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
   });
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../config/logger.js';
 import { rewrapSecret, type KeyProvider } from '../crypto/envelope.js';
+import { countedEncryption } from '../observability/metrics.js';
 import type { Sql } from '../db/client.js';
 import { findTokensNotUnder, replaceWrappedToken } from '../db/repo-tokens.js';
 import { findServiceKeysNotUnder, replaceWrappedServiceKey } from '../db/service-keys.js';
@@ -23,7 +24,7 @@ export async function rotateKeys(sql: Sql, keys: KeyProvider, logger: Logger, ba
     if (batch.length === 0) break;
     for (const row of batch) {
       try {
-        const rewrapped = await rewrapSecret(keys, row.tokenCiphertext, row.tokenKid);
+        const rewrapped = await countedEncryption('rewrap', row.tokenKid, () => rewrapSecret(keys, row.tokenCiphertext, row.tokenKid));
         if (await replaceWrappedToken(sql, row, { tokenCiphertext: rewrapped.ciphertext, tokenKid: rewrapped.keyId })) report.rewrapped += 1;
         else report.skipped += 1;
       } catch (err) {

@@ -2,7 +2,8 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
-import { workflowCode } from './workflow-code.js';
+import { activityInterceptors, workflowTracingSinks } from '../observability/tracing.js';
+import { WORKFLOW_INTERCEPTOR_MODULES, workflowCode } from './workflow-code.js';
 
 
 export interface WorkerSettings {
@@ -38,6 +39,7 @@ export async function createWorkers(connection: NativeConnection, settings: Work
     shutdownGraceTime: '5 seconds',
     // Heartbeats carry cancellation back to git: send them often, so a cleanup signal stops it within seconds.
     maxHeartbeatThrottleInterval: '1 second',
+    interceptors: { activity: [activityInterceptors] },
   };
   const activities = createActivities(deps);
   const code = workflowCode();
@@ -49,6 +51,9 @@ export async function createWorkers(connection: NativeConnection, settings: Work
       ...common,
       taskQueue: settings.taskQueue,
       ...code,
+      // A prebuilt bundle holds the workflow interceptors already; sources are bundled with them here.
+      interceptors: { ...common.interceptors, ...('workflowsPath' in code ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}) },
+      sinks: workflowTracingSinks(),
       activities,
       maxConcurrentActivityTaskExecutions: LEGACY_ACTIVITY_SLOTS,
       // Admission's encryption and insert run here as local activities, bounded like the rest of admission.

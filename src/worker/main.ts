@@ -2,13 +2,15 @@ import { loadConnectedConfigOrExit } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { runUntilSignal } from '../infra/lifecycle.js';
 import { serveMetrics } from '../observability/metrics-server.js';
+import { startTracing } from '../observability/tracing.js';
 import { startWorkerService } from './start-worker.js';
 
 const config = loadConnectedConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 await runUntilSignal(logger, async (register) => {
+  register({ name: 'tracing', ...startTracing('repo-connector-worker', logger) });
   if (config.WORKER_METRICS_PORT) {
-    const metrics = await serveMetrics(config.HOST, config.WORKER_METRICS_PORT);
+    const metrics = await serveMetrics(config.HOST, config.WORKER_METRICS_PORT, config.METRICS_TOKEN);
     register({ name: 'metrics', stop: metrics.stop });
   }
   const worker = await startWorkerService(config, logger);

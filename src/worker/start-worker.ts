@@ -9,7 +9,10 @@ import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
+import { recordKeyInService } from '../db/encryption-keys.js';
 import { ensureSearchAttributes } from '../infra/search-attributes.js';
+import { databaseProbe, sandboxDiskProbe } from '../observability/probes.js';
+import { addScrapeProbe } from '../observability/scrape.js';
 import { createWorkers } from './create-worker.js';
 import { ensureReconcilerSchedule } from './reconciler-schedule.js';
 import { installTemporalRuntime } from './runtime.js';
@@ -52,16 +55,22 @@ async function connectTemporal(config: ConnectedConfig, logger: Logger): Promise
 }
 
 export async function startWorkerService(config: ConnectedConfig, logger: Logger): Promise<WorkerService> {
-  installTemporalRuntime(logger);
+  await installTemporalRuntime(logger);
   const keys = createKeyProvider(config);
   // Every activity slot may hold a connection, plus the sweeps'.
   const sql = createSql(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + config.ADMISSION_CONCURRENCY + 2, applicationName: 'repo-connector-worker' });
   const deps: ActivityDeps = { sql, keys, logger, settings: activitySettingsOf(config) };
   let sweeps: NodeJS.Timeout | undefined;
+  const probes = [
+    addScrapeProbe(databaseProbe(sql)),
+    addScrapeProbe(sandboxDiskProbe(config.SANDBOX_BASE_PATH, config.WORKER_HOST_ID ?? hostname())),
+  ];
+  const removeProbes = () => probes.forEach((remove) => remove());
   try {
     // Whatever a previous run of this host left behind (a crash mid-clone, a lost cleanup) goes first.
     const { sweepSandboxes } = createCleanupActivities(deps);
     await sweepSandboxes({ expired: false });
+    await recordKeyInService(sql, keys.keyId);
     // Then again and again: files of rows the reconciler settled, or whose clone moved to another host.
     sweeps = setInterval(() => {
       sweepSandboxes({ expired: false }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'sandbox sweep failed'));
@@ -82,6 +91,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
     const runs = workers.map((w) => w.run().catch((err: unknown) => (stopAll(), Promise.reject(err))));
     const done = Promise.all(runs).then(() => undefined).finally(async () => {
       clearInterval(sweeps);
+      removeProbes();
       await connection.close();
       await sql.end({ timeout: 5 });
     });
@@ -95,6 +105,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
     };
   } catch (err) {
     clearInterval(sweeps);
+    removeProbes();
     await sql.end({ timeout: 5 });
     throw err;
   }

@@ -20,6 +20,12 @@ export const BUNDLE_SOURCES_FILE = fileURLToPath(new URL('../workflow-bundle.sou
 /** What goes into the bundle besides the SDK: the workflows and what they share with the rest. */
 const BUNDLED_DIRS = ['workflows', 'shared'].map((dir) => fileURLToPath(new URL(`../${dir}/`, import.meta.url)));
 
+const require = createRequire(import.meta.url);
+/** Temporal's OpenTelemetry interceptors, run inside every workflow: the trace goes on through the workflow to its activities. */
+const TRACING_INTERCEPTORS_PATH = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+/** The interceptors every workflow runs with (a worker that bundles at start, or replays, passes them itself). */
+export const WORKFLOW_INTERCEPTOR_MODULES = [TRACING_INTERCEPTORS_PATH];
+
 export type WorkflowCode = { workflowBundle: { codePath: string } } | { workflowsPath: string };
 
 /**
@@ -27,7 +33,12 @@ export type WorkflowCode = { workflowBundle: { codePath: string } } | { workflow
  * messages and stacks of the workflow's own failures reach history encrypted like everything else.
  */
 export async function bundleWorkflows(logger?: SdkLogger): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, ...(logger ? { logger } : {}) });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    ...(logger ? { logger } : {}),
+  });
   return code;
 }
 
@@ -42,8 +53,8 @@ export function bundleSourcesDigest(): string {
     }
   };
   BUNDLED_DIRS.forEach(walk);
-  hash.update(createRequire(import.meta.url)('@temporalio/workflow/package.json').version as string);
-  hash.update(FAILURE_CONVERTER_PATH);
+  for (const pkg of ['@temporalio/workflow', '@temporalio/interceptors-opentelemetry']) hash.update(require(`${pkg}/package.json`).version as string);
+  hash.update(FAILURE_CONVERTER_PATH).update(TRACING_INTERCEPTORS_PATH);
   return hash.digest('hex');
 }
 

@@ -125,7 +125,7 @@ describe('the rest of the API', () => {
       expect(text).toContain(`# TYPE ${name}`);
     }
     expect(text).toMatch(/repo_connections_total\{status="admitted"\} [1-9]/);
-    expect(text).toMatch(/oversized_repo_rejections_total [1-9]/);
-    expect(text).toMatch(/encryption_operations_total\{operation="encrypt"\} [1-9]/);
+    expect(text).toMatch(/oversized_repo_rejections_total\{stage="size_check"\} [1-9]/);
+    expect(text).toMatch(/encryption_operations_total\{operation="encrypt",key_id="[^"]+",outcome="ok"\} [1-9]/);
   });
 });

@@ -43,25 +43,37 @@ const localActivityMarkers = async () =>
     .map((e) => e.markerRecordedEventAttributes)
     .filter((m) => m?.markerName === 'core_local_activity');
 
+/** The header Temporal's OpenTelemetry interceptors carry the trace context in, written by their own converter. */
+const TRACE_HEADER = '_tracer-data';
+
 /**
  * Every payload in the workflow's stored history, as Temporal holds it, except search
  * attributes (the server must be able to index those: ProjectId, RepoId, CloneStatus hold no
- * secret), the local activity markers' own `data` and the patch markers (checked on their own below).
+ * secret), the local activity markers' own `data`, the patch markers and the trace context
+ * headers (each checked on its own below).
  */
 async function storedPayloads(): Promise<Payload[]> {
+  return (await historyPayloads()).encoded;
+}
+
+async function historyPayloads(): Promise<{ encoded: Payload[]; traceHeaders: Payload[] }> {
   const history = await plain.workflow.getHandle(workflowId).fetchHistory();
   const found: Payload[] = [];
+  const traceHeaders: Payload[] = [];
   const visit = (value: unknown) => {
     if (!value || typeof value !== 'object') return;
     if ('metadata' in value && 'data' in value && (value as Payload).metadata?.encoding) found.push(value as Payload);
-    for (const [key, v] of Object.entries(value)) if (key !== 'searchAttributes') visit(v);
+    for (const [key, v] of Object.entries(value)) {
+      if (key === TRACE_HEADER) traceHeaders.push(v as Payload);
+      else if (key !== 'searchAttributes') visit(v);
+    }
   };
   for (const event of history.events ?? []) {
     const marker = event.markerRecordedEventAttributes;
     if (marker?.markerName === 'core_local_activity') visit(marker.details?.result);
     else if (marker?.markerName !== 'core_patch') visit(event);
   }
-  return found;
+  return { encoded: found, traceHeaders };
 }
 
 const asJson = (payloads: Payload[]) => ({
@@ -100,6 +112,18 @@ describe('encrypted Temporal payloads', () => {
     for (const d of data) expect(LOCAL_ACTIVITY_MARKER_FIELDS).toEqual(expect.arrayContaining(Object.keys(d)));
     // Their results go through the codec like every other payload.
     for (const m of markers) expect(Buffer.from(m!.details!.result!.payloads![0]!.metadata!.encoding!).toString()).toBe('binary/encrypted');
+  });
+
+  it('leaves plain only the trace context in the tracing header: W3C trace and span ids, nothing else', async () => {
+    const { traceHeaders } = await historyPayloads();
+    // The start, the admission update and each scheduled activity carry one.
+    expect(traceHeaders.length).toBeGreaterThan(3);
+    for (const p of traceHeaders) {
+      expect(Buffer.from(p.metadata!.encoding!).toString()).toBe('json/plain');
+      const carrier = JSON.parse(Buffer.from(p.data!).toString()) as Record<string, unknown>;
+      expect(['traceparent', 'tracestate']).toEqual(expect.arrayContaining(Object.keys(carrier)));
+      if (carrier.traceparent !== undefined) expect(carrier.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    }
   });
 
   it('leaves plain only what a patch marker says of itself: the patch\'s name', async () => {

@@ -67,7 +67,7 @@ describe('a worker killed mid-clone', () => {
 
     // The worker serves its own metrics: the replacement saw one successful clone.
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    expect(metrics).toMatch(/repo_clone_duration_seconds_count\{status="ok"\} 1/);
+    expect(metrics).toMatch(/repo_clone_duration_seconds_count\{status="ok",size_category="small"\} 1/);
 
     const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
     await handle.signal(cleanupSignal);

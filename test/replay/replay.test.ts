@@ -6,7 +6,8 @@ import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@tempo
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
-import { WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
+import { workflowTracingSinks } from '../../src/observability/tracing.js';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
 import { FIXTURE_MASTER_ENCRYPTION_KEY } from '../histories/fixture-key.js';
 import { readHistory } from './history-file.js';
 
@@ -23,7 +24,9 @@ const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
 const options = (interceptorModule?: string): ReplayWorkerOptions => ({
   workflowsPath: WORKFLOWS_PATH,
   dataConverter: encryptedDataConverter(createLocalKeyProvider(Buffer.from(FIXTURE_MASTER_ENCRYPTION_KEY, 'base64'), [])),
-  ...(interceptorModule ? { interceptors: { workflowModules: [path.join(FIXTURES, interceptorModule)] } } : {}),
+  // As production runs them: with the tracing interceptors, and the fixture's when a check adds one.
+  interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...(interceptorModule ? [path.join(FIXTURES, interceptorModule)] : [])] },
+  sinks: workflowTracingSinks(),
 });
 
 /** Replays every history in one replay worker; the error (if any) each one ended with, by file. */

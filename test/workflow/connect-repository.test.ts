@@ -18,6 +18,7 @@ import {
 } from '../../src/shared/connect-repository.js';
 import { asKeywords } from '../../src/infra/search-attributes.js';
 import { admissionQueueOf, cloneQueueOf } from '../../src/shared/task-queues.js';
+import { workflowTracingSinks } from '../../src/observability/tracing.js';
 import { bundleWorkflows } from '../../src/worker/workflow-code.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
@@ -108,7 +109,7 @@ async function withWorkers(
   // As in production (create-worker.ts): heartbeats go out often, so a cancellation reaches a running clone at once.
   const common = { connection: env.nativeConnection, activities, dataConverter, maxHeartbeatThrottleInterval: '100 milliseconds' };
   const workers = [
-    await Worker.create({ ...common, taskQueue: workflow, workflowBundle }),
+    await Worker.create({ ...common, taskQueue: workflow, workflowBundle, sinks: workflowTracingSinks() }),
     ...(await Promise.all(queues.map((taskQueue) => Worker.create({ ...common, taskQueue })))),
   ];
   const runs = workers.map((w) => w.run());

@@ -1,0 +1,52 @@
+import { statfs } from 'node:fs/promises';
+import { pingDatabase, type Sql } from '../db/client.js';
+import { keyAgeDays } from '../db/encryption-keys.js';
+import { readServiceStats } from '../db/service-stats.js';
+import { directorySize } from '../sandbox/sandbox.js';
+import { metrics } from './metrics.js';
+import type { ScrapeProbe } from './scrape.js';
+
+/** `database_up`: whether this process's pool answers `select 1` now. */
+export function databaseProbe(sql: Sql): ScrapeProbe {
+  return async () => {
+    try {
+      await pingDatabase(sql);
+      metrics.databaseUp.set(1);
+    } catch {
+      metrics.databaseUp.set(0);
+    }
+  };
+}
+
+/** The business gauges, read from the database (the API's; any one API process gives the fleet's numbers). */
+export function businessProbe(sql: Sql, settings: { currentKeyId: string; maxRepoSizeMb: number }): ScrapeProbe {
+  return async () => {
+    const [stats, age] = await Promise.all([readServiceStats(sql, settings.maxRepoSizeMb), keyAgeDays(sql, settings.currentKeyId)]);
+    metrics.projectsWithRepos.set(stats.projectsWithRepos);
+    metrics.reposOverSizeLimit.set(stats.completedOverLimit);
+    metrics.keyRotationAge.reset();
+    if (age !== undefined) metrics.keyRotationAge.set({ key_id: settings.currentKeyId }, age);
+  };
+}
+
+/** Walking every sandbox is real work on a full disk: at most once per this interval. */
+const DISK_WALK_INTERVAL_MS = 15_000;
+
+/** The sandbox disk of one worker: what the sandboxes hold (walked), and the filesystem's size and free space. */
+export function sandboxDiskProbe(basePath: string, workerId: string): ScrapeProbe {
+  let walked = 0;
+  let walking: Promise<void> | undefined;
+  const walk = async () => {
+    const { bytes } = await directorySize(basePath).catch(() => ({ bytes: 0 }));
+    metrics.sandboxDiskUsage.set({ worker_id: workerId }, bytes);
+    walked = Date.now();
+  };
+  return async () => {
+    const fs = await statfs(basePath).catch(() => undefined);
+    if (fs) {
+      metrics.sandboxFilesystemSize.set({ worker_id: workerId }, fs.blocks * fs.bsize);
+      metrics.sandboxFilesystemFree.set({ worker_id: workerId }, fs.bavail * fs.bsize);
+    }
+    if (Date.now() - walked >= DISK_WALK_INTERVAL_MS) await (walking ??= walk().finally(() => { walking = undefined; }));
+  };
+}

@@ -1,0 +1,38 @@
+import { registry } from './metrics.js';
+
+/** Reads something at scrape time (the database, the disk) into the registry's gauges. */
+export type ScrapeProbe = () => Promise<void>;
+/** Text in Prometheus's exposition format from elsewhere in this process (the Temporal SDK's own metrics). */
+export type TextSource = () => Promise<string>;
+
+/** A scrape never waits longer than this for a probe; a gauge whose probe is late keeps its last value. */
+const PROBE_TIMEOUT_MS = 2000;
+
+const probes = new Set<ScrapeProbe>();
+const sources = new Set<TextSource>();
+
+/** Registers a probe run before each scrape; the returned function removes it (when its service stops). */
+export function addScrapeProbe(probe: ScrapeProbe): () => void {
+  probes.add(probe);
+  return () => probes.delete(probe);
+}
+
+export function addTextSource(source: TextSource): () => void {
+  sources.add(source);
+  return () => sources.delete(source);
+}
+
+function bounded(work: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, PROBE_TIMEOUT_MS); });
+  return Promise.race([work.catch(() => undefined), late]).finally(() => clearTimeout(timer));
+}
+
+export const METRICS_CONTENT_TYPE = registry.contentType;
+
+/** This process's metrics: the registry after its probes ran, then every other source's text. */
+export async function scrapeMetrics(): Promise<string> {
+  await Promise.all([...probes].map((probe) => bounded(probe())));
+  const extra = await Promise.all([...sources].map((source) => source().catch(() => '')));
+  return [await registry.metrics(), ...extra.filter(Boolean)].join('\n');
+}

@@ -1,0 +1,63 @@
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { Resource } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  makeWorkflowExporter,
+} from '@temporalio/interceptors-opentelemetry/lib/worker/index.js';
+import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry/lib/workflow/definitions.js';
+import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
+import type { Logger } from '../config/logger.js';
+
+/**
+ * OpenTelemetry tracing, configured by the standard OTEL_* variables (README, "Tracing"). Off
+ * unless an OTLP endpoint is set: then nothing is exported and the spans our code and
+ * Temporal's interceptors open are the API's non-recording ones, which cost next to nothing.
+ */
+let processor: SpanProcessor = new NoopSpanProcessor();
+let resource = Resource.default();
+
+export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/** The OTLP exporter for the protocol the environment names (http/protobuf unless told otherwise). */
+function exporterFromEnv(env: NodeJS.ProcessEnv): SpanExporter {
+  switch (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf') {
+    case 'http/json': return new JsonExporter();
+    case 'grpc': return new GrpcExporter();
+    default: return new ProtobufExporter();
+  }
+}
+
+/**
+ * Starts tracing for this process when the environment asks for it; entry points call this
+ * first. `stop()` flushes what is still buffered.
+ */
+export function startTracing(serviceName: string, logger: Logger, env: NodeJS.ProcessEnv = process.env): { stop(): Promise<void> } {
+  if (!tracingEnabled(env)) return { stop: async () => {} };
+  resource = Resource.default().merge(new Resource({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName }));
+  processor = new BatchSpanProcessor(exporterFromEnv(env));
+  const sdk = new NodeSDK({ resource, spanProcessors: [processor], instrumentations: [] });
+  sdk.start();
+  logger.info({ serviceName: env.OTEL_SERVICE_NAME ?? serviceName }, 'tracing to an OTLP endpoint');
+  return { stop: () => sdk.shutdown() };
+}
+
+/** Carries the trace into workflows started, signalled and queried through a client. */
+export const clientInterceptors = () => ({ workflow: [new OpenTelemetryWorkflowClientInterceptor()] });
+
+/** Continues the trace in every activity (its span is `RunActivity:<name>`). */
+export const activityInterceptors: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+  outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+});
+
+/** Where the workflow's own spans (made in its sandbox) leave it: every workflow worker registers it. */
+export const workflowTracingSinks = (): InjectedSinks<OpenTelemetrySinks> => ({ exporter: makeWorkflowExporter(processor, resource) });

@@ -1,0 +1,275 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import type { ConnectedConfig } from '../../src/config/env.js';
+import { createSql, type Sql } from '../../src/db/client.js';
+import { freePort } from '../../src/infra/ports.js';
+import { callAt, configEnv, testConfig, tokenFor } from '../support/app-under-test.js';
+import { createBareRepo } from '../support/git-repos.js';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
+import { killAll, startEntryPoint } from '../support/processes.js';
+import { familiesOf, find, parseSamples, valueOf, type Sample } from '../support/prometheus-text.js';
+
+/*
+ * The API and the worker as their own processes, as deployed, tracing to an OTLP receiver in
+ * this test and serving /metrics on ports of their own behind METRICS_TOKEN. One connect that
+ * completes and is cleaned up, one 413 and one 401; then the traces, metrics and logs they left.
+ */
+const stack = inject('stack');
+const METRICS_TOKEN = randomBytes(24).toString('base64url');
+const started: ChildProcess[] = [];
+const logs = { api: [] as Array<Record<string, unknown>>, worker: [] as Array<Record<string, unknown>> };
+let config: ConnectedConfig;
+let sql: Sql;
+let receiver: OtlpReceiver;
+let api: string;
+let apiMetrics: string;
+let workerMetrics: string;
+let workerId: string;
+let user: string;
+let projectId: string;
+
+/** Every JSON line a child writes to stdout, kept for the log assertions. */
+function keepLogs(child: ChildProcess, into: Array<Record<string, unknown>>): void {
+  let rest = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString('utf8')).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      try {
+        into.push(JSON.parse(line) as Record<string, unknown>);
+      } catch { /* not a log line */ }
+    }
+  });
+}
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  config = testConfig(stack, { MAX_REPO_SIZE_MB: '1', SANDBOX_TTL_SECONDS: '3600' });
+  sql = createSql(config.DATABASE_URL, { max: 2 });
+  [apiMetrics, workerMetrics] = await Promise.all([freePort(), freePort()]).then((ports) => ports.map((p) => `http://127.0.0.1:${p}/metrics`));
+  workerId = config.WORKER_HOST_ID!;
+  const env = {
+    ...configEnv(config),
+    LOG_LEVEL: 'info',
+    METRICS_TOKEN,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    // Export within a fraction of a second, so the test need not wait for the default 5 s batches.
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+  };
+  const [apiProcess, workerProcess] = await Promise.all([
+    startEntryPoint(started, 'src/api/server.ts', { ...env, API_METRICS_PORT: new URL(apiMetrics).port }, 'API listening'),
+    // The worker speaks OTLP's JSON encoding, the API its default protobuf: both must arrive.
+    startEntryPoint(started, 'src/worker/main.ts', { ...env, WORKER_METRICS_PORT: new URL(workerMetrics).port, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, 'worker running'),
+  ]);
+  keepLogs(apiProcess.child, logs.api);
+  keepLogs(workerProcess.child, logs.worker);
+  api = String(apiProcess.ready.url);
+  user = `obs-${randomUUID().slice(0, 8)}`;
+  const project = await callApi('POST', '/api/v1/projects', { name: 'observability' });
+  expect(project.status).toBe(201);
+  projectId = project.body.id;
+}, 120_000);
+
+afterAll(async () => {
+  await killAll(started);
+  await sql?.end();
+  await receiver?.stop();
+});
+
+async function callApi(method: string, route: string, body?: unknown) {
+  return callAt(api, await tokenFor(config.JWT_SECRET!, user), method, route, body);
+}
+
+const connectBody = (gitUrl: string, accessToken = stack.gitToken) => ({ git_url: gitUrl, access_token: accessToken, project_id: projectId, request_id: randomUUID() });
+
+async function scrape(url: string): Promise<Sample[]> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  expect(res.status).toBe(200);
+  return parseSamples(await res.text());
+}
+
+async function waitForStatus(repoId: string, status: string): Promise<void> {
+  await vi.waitFor(async () => {
+    const [row] = await sql<Array<{ clone_status: string }>>`select clone_status from code_repos where id = ${repoId}`;
+    if (row?.clone_status !== status) throw new Error(`${row?.clone_status} is not ${status} yet`);
+  }, { timeout: 60_000, interval: 200 });
+}
+
+/** What every test below looks at: one connect that completed and was cleaned up, a 413 and a 401. */
+let connected: { repoId: string; traceId: string; requestId: string; sizeMb: number };
+let workerWhileKept: Sample[];
+
+describe('observability of a connect, as deployed', () => {
+  beforeAll(async () => {
+    const small = `obs-small-${randomUUID().slice(0, 8)}`;
+    const huge = `obs-huge-${randomUUID().slice(0, 8)}`;
+    await createBareRepo(stack.gitRoot, small, { 'README.md': '# observed\n', 'data.bin': randomBytes(200_000) });
+    await createBareRepo(stack.gitRoot, huge, { 'big.bin': randomBytes(1_500_000) });
+    const ok = await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${small}.git`));
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    await waitForStatus(ok.body.repo_id, 'COMPLETED');
+    const [row] = await sql<Array<{ request_id: string; repository_size_mb: string }>>`select request_id, repository_size_mb from code_repos where id = ${ok.body.repo_id}`;
+    connected = { repoId: ok.body.repo_id, traceId: ok.headers.get('x-trace-id') ?? '', requestId: ok.headers.get('x-request-id') ?? '', sizeMb: Number(row!.repository_size_mb) };
+    workerWhileKept = await scrape(workerMetrics);
+
+    expect((await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${huge}.git`))).status).toBe(413);
+    expect((await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${small}.git`, 'not-the-token'))).status).toBe(401);
+    expect((await callApi('POST', `/api/v1/code/repos/${connected.repoId}/cleanup`)).status).toBe(202);
+    await waitForStatus(connected.repoId, 'CLEANED');
+  }, 180_000);
+
+  describe('one trace from the HTTP request through every activity', () => {
+    let trace: ReceivedSpan[];
+    const ACTIVITIES = ['encryptToken', 'checkRepositorySize', 'persistRepository', 'cloneRepository', 'cleanupSandbox'];
+    const DESIGN_SPANS = ['token-encryption', 'size-validation', 'db-insert', 'git-clone', 'sandbox-cleanup'];
+
+    beforeAll(async () => {
+      expect(connected.traceId).toMatch(/^[0-9a-f]{32}$/);
+      // Spans leave in batches, each when it ends: wait for the last, the cleanup's and the workflow run's own.
+      trace = await vi.waitFor(() => {
+        const spans = receiver.spans.filter((s) => s.traceId === connected.traceId);
+        const last = ['sandbox-cleanup', 'RunWorkflow:connectRepository'];
+        if (!last.every((name) => spans.some((s) => s.name === name))) throw new Error(`${spans.length} spans so far`);
+        return spans;
+      }, { timeout: 30_000, interval: 200 });
+    });
+
+    it('starts at the http-request span of POST /api/v1/code/connect, the root of the trace', () => {
+      const http = trace.filter((s) => s.name === 'http-request');
+      expect(http).toHaveLength(1);
+      expect(http[0]).toMatchObject({ parentSpanId: '', attributes: { 'http.request.method': 'POST', 'url.path': '/api/v1/code/connect', 'http.response.status_code': 201 } });
+      expect(http[0]!.resource['service.name']).toBe('repo-connector-api');
+    });
+
+    it('goes on through the workflow and every activity, each on the worker', () => {
+      const names = trace.map((s) => s.name);
+      expect(names).toEqual(expect.arrayContaining([
+        'UpdateWithStartWorkflow:admission',
+        'RunWorkflow:connectRepository',
+        ...ACTIVITIES.map((a) => `RunActivity:${a}`),
+        ...DESIGN_SPANS,
+      ]));
+      for (const name of [...ACTIVITIES.map((a) => `RunActivity:${a}`), ...DESIGN_SPANS]) {
+        expect(trace.find((s) => s.name === name)!.resource['service.name'], name).toBe('repo-connector-worker');
+      }
+    });
+
+    it('links every span to its parent within the trace', () => {
+      const ids = new Set(trace.map((s) => s.spanId));
+      for (const span of trace.filter((s) => s.parentSpanId)) expect(ids.has(span.parentSpanId), span.name).toBe(true);
+      // Each design span sits inside its activity's span.
+      for (const [i, name] of DESIGN_SPANS.entries()) {
+        const parent = trace.find((s) => s.spanId === trace.find((d) => d.name === name)!.parentSpanId);
+        expect(parent?.name).toBe(`RunActivity:${ACTIVITIES[i]}`);
+      }
+    });
+
+    it('says which repository, project, outcome and size each design span concerns', () => {
+      for (const name of DESIGN_SPANS) {
+        expect(trace.find((s) => s.name === name)!.attributes, name).toMatchObject({ 'repo.id': connected.repoId, 'project.id': projectId, outcome: 'ok' });
+      }
+      expect(trace.find((s) => s.name === 'git-clone')!.attributes['repo.size_mb']).toBe(connected.sizeMb);
+    });
+
+    it('holds no token, credential or key in any attribute of any span received', () => {
+      const text = JSON.stringify(receiver.spans);
+      for (const secret of [stack.gitToken, 'not-the-token', config.JWT_SECRET!, config.MASTER_ENCRYPTION_KEY!, METRICS_TOKEN]) {
+        expect(text.includes(secret)).toBe(false);
+      }
+      expect(text).not.toMatch(/Bearer|authorization|:\/\/[^/"]*@/i);
+    });
+
+    it('arrived in both OTLP encodings: protobuf from the API, JSON from the worker', () => {
+      expect([...receiver.contentTypes].sort()).toEqual(['application/json', 'application/x-protobuf']);
+    });
+
+    it('names the trace in every log line of the request and in every audit row of the repository', async () => {
+      const requestLines = logs.api.filter((l) => l.requestId === connected.requestId);
+      expect(requestLines.length).toBeGreaterThan(0);
+      for (const line of requestLines) expect(line.trace_id, String(line.msg)).toBe(connected.traceId);
+      const workerLines = logs.worker.filter((l) => l.repoId === connected.repoId);
+      expect(workerLines.map((l) => l.msg)).toContain('repository cloned');
+      for (const line of workerLines) expect(line.trace_id, String(line.msg)).toBe(connected.traceId);
+      const audit = await sql<Array<{ action: string; trace_id: string | null }>>`select action, trace_id from audit_log where repo_id = ${connected.repoId}`;
+      expect(audit.length).toBeGreaterThanOrEqual(3);
+      for (const row of audit) expect(row.trace_id, row.action).toBe(connected.traceId);
+    });
+  });
+
+  describe('the design\'s metrics on both /metrics endpoints', () => {
+    let apiSamples: Sample[];
+    let workerSamples: Sample[];
+    beforeAll(async () => {
+      [apiSamples, workerSamples] = await Promise.all([scrape(apiMetrics), scrape(workerMetrics)]);
+    });
+
+    it('asks for METRICS_TOKEN, and is off the API\'s own port when API_METRICS_PORT is set', async () => {
+      for (const url of [apiMetrics, workerMetrics]) {
+        expect((await fetch(url)).status).toBe(401);
+        expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      }
+      expect((await fetch(`${api}/metrics`)).status).toBe(404);
+    });
+
+    it('counts each connect request by its outcome at admission (API)', () => {
+      expect(valueOf(apiSamples, 'repo_connections_total', { status: 'admitted' })).toBe(1);
+      expect(valueOf(apiSamples, 'repo_connections_total', { status: 'repository_too_large' })).toBe(1);
+      expect(valueOf(apiSamples, 'repo_connections_total', { status: 'invalid_credentials' })).toBe(1);
+      expect(find(apiSamples, 'repo_connections_total').every((s) => Object.keys(s.labels).join() === 'status')).toBe(true);
+    });
+
+    it('times size checks by outcome and clones by status and size category, and counts the oversized (worker)', () => {
+      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'ok' })).toBe(1);
+      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'repository_too_large' })).toBe(1);
+      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'invalid_credentials' })).toBe(1);
+      expect(valueOf(workerSamples, 'repo_clone_duration_seconds_count', { status: 'ok', size_category: 'small' })).toBe(1);
+      expect(valueOf(workerSamples, 'repo_clone_duration_seconds_bucket', { status: 'ok', size_category: 'small', le: '+Inf' })).toBe(1);
+      expect(valueOf(workerSamples, 'oversized_repo_rejections_total', { stage: 'size_check' })).toBe(1);
+    });
+
+    it('counts encryption operations by operation, key and outcome on both', () => {
+      const key = (samples: Sample[]) => find(samples, 'encryption_operations_total').map((s) => s.labels.key_id);
+      // Three tokens sealed for their trip through Temporal, by the API.
+      expect(valueOf(apiSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(3);
+      // Each opened and encrypted for storage by the worker, then opened for its probe; the admitted one again for its clone.
+      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(3);
+      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'decrypt', outcome: 'ok' })).toBeGreaterThanOrEqual(7);
+      expect(new Set([...key(apiSamples), ...key(workerSamples)]).size).toBe(1);
+      expect(valueOf(workerSamples, 'encryption_operations_total', { outcome: 'failed' })).toBeUndefined();
+    });
+
+    it('reads the sandbox disk while a clone is kept (worker)', () => {
+      const usage = valueOf(workerWhileKept, 'sandbox_disk_usage_bytes', { worker_id: workerId })!;
+      // repository_size_mb is rounded to hundredths.
+      expect(usage).toBeGreaterThanOrEqual((connected.sizeMb - 0.01) * 1024 * 1024);
+      const size = valueOf(workerSamples, 'sandbox_filesystem_size_bytes', { worker_id: workerId })!;
+      const free = valueOf(workerSamples, 'sandbox_filesystem_free_bytes', { worker_id: workerId })!;
+      expect(size).toBeGreaterThan(0);
+      expect(free).toBeGreaterThan(0);
+      expect(free).toBeLessThanOrEqual(size);
+    });
+
+    it('shows the business gauges and the database as up (API)', async () => {
+      expect(valueOf(apiSamples, 'database_up')).toBe(1);
+      expect(valueOf(workerSamples, 'database_up')).toBe(1);
+      expect(valueOf(apiSamples, 'projects_with_repos_total')).toBeGreaterThanOrEqual(1);
+      const age = find(apiSamples, 'encryption_key_rotation_age_days');
+      expect(age).toHaveLength(1);
+      expect(age[0]!.value).toBeGreaterThanOrEqual(0);
+      expect(age[0]!.value).toBeLessThan(1);
+      expect(valueOf(apiSamples, 'completed_repos_over_size_limit')).toBeGreaterThanOrEqual(0);
+    });
+
+    it('exports the Temporal SDK\'s own metrics on the worker: task latencies, slots, sticky cache, poll failures', () => {
+      const families = familiesOf(workerSamples);
+      for (const name of [
+        'temporal_workflow_task_schedule_to_start_latency_seconds',
+        'temporal_activity_schedule_to_start_latency_seconds',
+        'temporal_worker_task_slots_available',
+        'temporal_sticky_cache_size',
+        'temporal_num_pollers',
+      ]) expect(families.has(name), name).toBe(true);
+    });
+  });
+});
