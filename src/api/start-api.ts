@@ -35,12 +35,14 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   const keys = createKeyProvider(config);
   const dataConverter = encryptedDataConverter(keys);
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  const shutdown = new AbortController();
   const app = createApp({
     sql,
     temporal,
     keys,
     codec: dataConverter.payloadCodecs![0]!,
     logger,
+    shutdown: shutdown.signal,
     settings: {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       allowLoopback: config.GIT_ALLOW_LOOPBACK,
@@ -60,6 +62,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   return {
     url,
     async stop() {
+      shutdown.abort();
       await close(server);
       await connection.close();
       await sql.end({ timeout: 5 });
