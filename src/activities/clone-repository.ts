@@ -32,6 +32,8 @@ export interface CloneRepositoryResult {
   fileCount: number;
   /** The host-specific queue of the worker that holds the files; cleanup goes there. */
   hostTaskQueue: string;
+  /** What git received, as it last reported; absent when it reported nothing (or the clone was done before this attempt). */
+  bytesReceived?: number | null;
 }
 
 /** Admission's shallow probe, if this host kept one for the clone: its size and how many objects it holds. */
@@ -58,7 +60,7 @@ const HEARTBEAT_INTERVAL_MS = 2000;
 function progressReporter() {
   const ctx = Context.current();
   let lastSignal = 0;
-  let latest: CloneProgress = { stage: 'starting', percent: 0, bytes: null };
+  let latest: CloneProgress = { stage: 'starting', percent: 0, bytes: null, bytesPerSecond: null };
   const beat = setInterval(() => ctx.heartbeat(latest), HEARTBEAT_INTERVAL_MS);
   const signalWorkflow = () => {
     lastSignal = Date.now();
@@ -73,10 +75,12 @@ function progressReporter() {
       if (Date.now() - lastSignal >= PROGRESS_SIGNAL_INTERVAL_MS) signalWorkflow();
     },
     stop: () => clearInterval(beat),
-    /** Fetching is 0–90 %, checkout the rest. */
+    bytesReceived: () => latest.bytes,
+    /** Fetching is 0–90 %, checkout the rest; a rate only while objects are received. */
     fromGit(g: GitProgress) {
-      if (g.stage === 'receiving objects') this.report({ stage: 'receiving', percent: Math.round(g.percent * 0.8), bytes: g.bytes ?? latest.bytes });
-      else if (g.stage === 'resolving deltas') this.report({ stage: 'resolving', percent: 80 + Math.round(g.percent * 0.1) });
+      if (g.stage === 'receiving objects') {
+        this.report({ stage: 'receiving', percent: Math.round(g.percent * 0.8), bytes: g.bytes ?? latest.bytes, bytesPerSecond: g.bytesPerSecond ?? latest.bytesPerSecond });
+      } else if (g.stage === 'resolving deltas') this.report({ stage: 'resolving', percent: 80 + Math.round(g.percent * 0.1), bytesPerSecond: null });
     },
   };
 }
@@ -150,7 +154,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       const gitBytes = await measure();
       if (tree.files > settings.maxRepoFiles) throw overFileLimit('clone', settings, gitBytes + tree.bytes);
       if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit('clone', settings, gitBytes + tree.bytes);
-      progress.report({ stage: 'checking out', percent: 90 });
+      progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
       if (tree.files > 0) {
         await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure, background: true })
           .catch(async (err: unknown) => {
@@ -161,7 +165,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       const { bytes, files } = await directorySize(paths.repository);
       if (bytes > limitBytes) throw overSizeLimit('clone', settings, bytes);
       await makeReadOnly(paths.repository);
-      progress.report({ stage: 'done', percent: 100, bytes });
+      progress.report({ stage: 'done', percent: 100, bytesPerSecond: null });
 
       const repositorySizeMb = bytesToMb(bytes);
       // The download is done: a database that is down for a moment must not throw it away, and from
@@ -179,7 +183,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         // The progress reporter heartbeats on its own meanwhile; no signal for each wait.
       });
       logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
-      return { sandboxPath: paths.repository, repositorySizeMb, fileCount: files, hostTaskQueue: settings.hostTaskQueue };
+      return { sandboxPath: paths.repository, repositorySizeMb, fileCount: files, hostTaskQueue: settings.hostTaskQueue, bytesReceived: progress.bytesReceived() };
     } catch (err) {
       // A retry finds either the COMPLETED row with its files, or a CLONING row and starts over (removing them).
       if (!committing) await removeSandbox(paths.root);

@@ -12,6 +12,8 @@ export interface ApiDeps {
   /** The payload codec the API's Temporal client uses; also served at /codec for the Web UI. */
   codec: PayloadCodec;
   logger: Logger;
+  /** Aborted when the API stops: long-lived responses (status streams) end, so the server can close. */
+  shutdown?: AbortSignal;
   settings: {
     taskQueue: string;
     allowLoopback: boolean;

@@ -24,6 +24,19 @@ const ok = (description: string, schema: z.ZodType) => ({ description, content: 
 const error = (description: string) => ({ description, content: json(errorSchema) });
 const uuidParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } });
 const body = (schema: z.ZodType) => ({ required: true, content: json(schema, 'input') });
+/** A text/event-stream body (OpenAPI 3.1 has no word for one): the sequence of its events, each `data` a JSON document. */
+const eventStream = (event: string, data: z.ZodType) => ({
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['event', 'id', 'data'],
+    properties: {
+      event: { const: event },
+      id: { type: 'string', description: 'Increases with each event' },
+      data: { type: 'string', contentMediaType: 'application/json', contentSchema: jsonSchema(data) },
+    },
+  },
+});
 
 /** Errors every authenticated endpoint can answer. */
 const common = {
@@ -85,6 +98,20 @@ export function openApiDocument(allowLoopback: boolean) {
       '/api/v1/code/repos/{repo_id}/status': {
         get: { ...authed, summary: 'Clone status and live progress', parameters: [uuidParam('repo_id')],
           responses: { 200: ok('Status', repoStatusSchema), 404: error('No such repository (`not_found`)'), ...common } },
+      },
+      '/api/v1/code/repos/{repo_id}/events': {
+        get: {
+          ...authed,
+          summary: 'Clone status and live progress as a stream of Server-Sent Events',
+          description: 'An `event: status` at once, then one each time the status changes; its `data` is the JSON of `/status`, its `id` increases. The stream closes after the first COMPLETED, FAILED or CLEANED status (close the EventSource there: a reconnect gets that status again), and after 30 minutes in any case (an EventSource reconnects, sending Last-Event-ID). A comment line keeps a quiet stream alive every 15 s.',
+          parameters: [uuidParam('repo_id'), { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Sent by an EventSource when it reconnects: the ids go on after it' }],
+          responses: {
+            200: { description: 'The stream', content: { 'text/event-stream': { schema: eventStream('status', repoStatusSchema) } } },
+            404: error('No such repository (`not_found`)'),
+            429: error('The caller already holds 5 open event streams (`rate_limited`)'),
+            ...common,
+          },
+        },
       },
       '/api/v1/code/projects/{project_id}/repos': {
         get: {

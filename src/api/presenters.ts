@@ -47,6 +47,9 @@ export const statusBody = (r: CodeRepo, live: ConnectRepositoryState | undefined
   error_code: r.errorCode,
   error_message: r.errorMessage,
   progress_percent: live?.progressPercent ?? (r.cloneStatus === 'COMPLETED' || r.cloneStatus === 'CLEANED' ? 100 : null),
+  // A worker that predates the rate answers without it.
+  bytes_received: live?.bytesReceived ?? null,
+  bytes_per_second: live?.bytesPerSecond ?? null,
   stage: live?.stage ?? null,
   workflow_id: r.workflowId,
   updated_at: iso(r.updatedAt),

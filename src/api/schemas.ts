@@ -69,6 +69,8 @@ export const repoStatusSchema = z.object({
   error_code: z.string().nullable().describe('Why it failed (the error table\'s codes, or workflow_lost), while FAILED'),
   error_message: z.string().nullable(),
   progress_percent: z.number().nullable(),
+  bytes_received: z.number().int().nullable().describe('Bytes the clone has received (its total once COMPLETED); null before git reports any, and after a failure'),
+  bytes_per_second: z.number().nullable().describe('The current receive rate, as git reports it, while the clone receives objects; null otherwise'),
   stage: z.string().nullable(),
   workflow_id: z.string().nullable(),
   updated_at: timestamp,

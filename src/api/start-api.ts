@@ -40,12 +40,14 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   const keys = createKeyProvider(config);
   const dataConverter = encryptedDataConverter(keys);
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter, interceptors: clientInterceptors() });
+  const shutdown = new AbortController();
   const app = createApp({
     sql,
     temporal,
     keys,
     codec: dataConverter.payloadCodecs![0]!,
     logger,
+    shutdown: shutdown.signal,
     settings: {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       allowLoopback: config.GIT_ALLOW_LOOPBACK,
@@ -74,6 +76,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   return {
     url,
     async stop() {
+      shutdown.abort();
       probes.forEach((remove) => remove());
       await metricsServer?.stop();
       await close(server);

@@ -84,7 +84,10 @@ export interface ConnectRepositoryState {
   repoId: string | null;
   progressPercent: number;
   progressMessage: string | null;
+  /** Bytes the clone has received (its total once COMPLETED); null before git reports any, and after a failure. */
   bytesReceived: number | null;
+  /** git's current receive rate (bytes per second) while it receives objects; null otherwise. */
+  bytesPerSecond: number | null;
   estimatedSizeMb: number | null;
   repositorySizeMb: number | null;
   sandboxPath: string | null;
@@ -99,6 +102,8 @@ export interface ConnectRepositoryState {
 export interface CloneProgress {
   percent: number;
   bytes: number | null;
+  /** git's receive rate (bytes per second) while it receives objects; absent in signals sent before it existed. */
+  bytesPerSecond?: number | null;
   stage: string;
 }
 

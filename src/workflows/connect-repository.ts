@@ -57,6 +57,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     progressPercent: 0,
     progressMessage: 'Encrypting the access token',
     bytesReceived: null,
+    bytesPerSecond: null,
     estimatedSizeMb: null,
     repositorySizeMb: null,
     sandboxPath: null,
@@ -111,7 +112,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   );
   setHandler(cloneProgressSignal, (p) => {
     if (state.stage !== 'cloning') return;
-    update({ progressPercent: 20 + Math.round(p.percent * 0.8), bytesReceived: p.bytes, progressMessage: `Cloning: ${p.stage}` });
+    // Signals sent before the rate existed carry none: null, as for a stage without one.
+    update({ progressPercent: 20 + Math.round(p.percent * 0.8), bytesReceived: p.bytes, bytesPerSecond: p.bytesPerSecond ?? null, progressMessage: `Cloning: ${p.stage}` });
   });
   setHandler(cleanupSignal, async () => {
     if (!admission || cleanupRequested || state.stage === 'cleaning' || state.stage === 'done') return ignore('cleanup');
@@ -148,7 +150,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   });
 
   const fail = (failure: Failure) => {
-    update({ stage: 'failed', error: { code: failure.code, message: failure.message }, progressMessage: null, progressPercent: 0, bytesReceived: null });
+    update({ stage: 'failed', error: { code: failure.code, message: failure.message }, progressMessage: null, progressPercent: 0, bytesReceived: null, bytesPerSecond: null });
     return asApplicationFailure(failure);
   };
   const finish = async <T>(outcome: T): Promise<T> => {
@@ -245,7 +247,9 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
           progressMessage: 'Cloned; kept until cleanup',
           repositorySizeMb: cloned.repositorySizeMb,
           sandboxPath: cloned.sandboxPath,
-          bytesReceived: null,
+          // What the clone received; results recorded before it was reported carry none.
+          bytesReceived: cloned.bytesReceived ?? null,
+          bytesPerSecond: null,
         });
       } catch (err) {
         if (cleanupRequested && isCancellation(err)) break;

@@ -131,7 +131,7 @@ describe('every error answers in the one envelope, with the right code', () => {
     expect(missingProject.status).toBe(404);
     expect((await detail(missingProject)).error).toBe('project_not_found');
 
-    for (const path of [`/api/v1/code/repos/${randomUUID()}`, `/api/v1/code/repos/${randomUUID()}/status`]) {
+    for (const path of [`/api/v1/code/repos/${randomUUID()}`, `/api/v1/code/repos/${randomUUID()}/status`, `/api/v1/code/repos/${randomUUID()}/events`]) {
       const res = await get(path);
       expect(res.status).toBe(404);
       expect((await detail(res)).error).toBe('not_found');

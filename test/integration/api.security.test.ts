@@ -46,6 +46,8 @@ const endpoints = () => [
   { method: 'POST', path: '/api/v1/code/connect', body: { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId }, owned: true },
   { method: 'GET', path: `/api/v1/code/repos/${repoId}`, owned: true },
   { method: 'GET', path: `/api/v1/code/repos/${repoId}/status`, owned: true },
+  // Refused before any stream starts: a JSON error like the others.
+  { method: 'GET', path: `/api/v1/code/repos/${repoId}/events`, owned: true },
   { method: 'GET', path: `/api/v1/code/projects/${projectId}/repos`, owned: true },
   { method: 'POST', path: `/api/v1/code/repos/${repoId}/cleanup`, body: {}, owned: true },
   { method: 'POST', path: `/api/v1/code/repos/${repoId}/retry`, body: {}, owned: true },

@@ -9,6 +9,7 @@ import { createBareRepo } from '../support/git-repos.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
 import { killAll, startEntryPoint } from '../support/processes.js';
 import { familiesOf, find, parseSamples, valueOf, type Sample } from '../support/prometheus-text.js';
+import { deployQueries, metricNamesIn, recordedNames } from '../support/promql.js';
 
 /*
  * The API and the worker as their own processes, as deployed, tracing to an OTLP receiver in
@@ -270,6 +271,18 @@ describe('observability of a connect, as deployed', () => {
         'temporal_sticky_cache_size',
         'temporal_num_pollers',
       ]) expect(families.has(name), name).toBe(true);
+      // Per task queue, as the backlog rules group them.
+      expect(find(workerSamples, 'temporal_activity_schedule_to_start_latency_seconds_count').every((s) => s.labels.task_queue)).toBe(true);
+    });
+
+    it('exports every metric the alert rules and the Grafana dashboard query', () => {
+      const live = familiesOf([...apiSamples, ...workerSamples]);
+      // Recorded by the rules themselves; the Temporal server's own (not a process of ours); and the
+      // SDK's long-poll failures, a counter its core creates at the first failure, which a healthy run never has.
+      const elsewhere = new Set([...recordedNames(), 'approximate_backlog_count', 'temporal_long_request_failure_total']);
+      const missing = deployQueries().flatMap(({ source, expr }) =>
+        metricNamesIn(expr).filter((name) => !elsewhere.has(name) && !live.has(name)).map((name) => `${name} (${source})`));
+      expect(missing).toEqual([]);
     });
   });
 });

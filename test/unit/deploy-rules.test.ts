@@ -12,10 +12,10 @@ import {
 const KNOWN = new Set([
   // API
   'repo_connections_total', 'projects_with_repos_total', 'encryption_key_rotation_age_days',
-  'encryption_operations_total', 'database_up',
+  'encryption_operations_total', 'database_up', 'completed_repos_over_size_limit',
   // worker
   'repo_clone_duration_seconds', 'git_size_check_duration_seconds', 'oversized_repo_rejections_total',
-  'repo_size_bypass_total', 'sandbox_disk_usage_bytes', 'sandbox_filesystem_size_bytes', 'sandbox_filesystem_free_bytes',
+  'sandbox_disk_usage_bytes', 'sandbox_filesystem_size_bytes', 'sandbox_filesystem_free_bytes',
   // Temporal SDK, in the worker
   'temporal_workflow_task_schedule_to_start_latency_seconds', 'temporal_activity_schedule_to_start_latency_seconds',
   'temporal_worker_task_slots_available', 'temporal_sticky_cache_size', 'temporal_long_request_failure_total',

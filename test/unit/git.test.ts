@@ -127,10 +127,24 @@ describe('sandboxPaths', () => {
 
 describe('parseProgress', () => {
   it('reads stage, percent and bytes from git\'s progress lines', () => {
-    expect(parseProgress('Receiving objects:  45% (9/20), 1.50 MiB | 2.00 MiB/s')).toEqual({ stage: 'receiving objects', percent: 45, bytes: 1572864 });
+    expect(parseProgress('Receiving objects:  45% (9/20), 1.50 MiB | 2.00 MiB/s')).toEqual({ stage: 'receiving objects', percent: 45, bytes: 1572864, bytesPerSecond: 2097152 });
     expect(parseProgress('Resolving deltas: 100% (3/3), done.')).toEqual({ stage: 'resolving deltas', percent: 100 });
     expect(parseProgress('remote: Counting objects: 10% (1/10)')).toEqual({ stage: 'counting objects', percent: 10 });
     expect(parseProgress('Cloning into \'x\'...')).toBeUndefined();
+  });
+
+  it('reads git\'s receive rate next to the bytes, in any of its units', () => {
+    expect(parseProgress('Receiving objects:  45% (9/20), 1.20 MiB | 2.00 MiB/s')).toMatchObject({ bytes: 1258291, bytesPerSecond: 2097152 });
+    expect(parseProgress('Receiving objects: 100% (20/20), 3.50 GiB | 512.00 KiB/s, done.')).toMatchObject({ percent: 100, bytesPerSecond: 524288 });
+    expect(parseProgress('Receiving objects:   5% (1/20), 900 bytes | 450 bytes/s')).toMatchObject({ bytes: 900, bytesPerSecond: 450 });
+    expect(parseProgress('Receiving objects:   5% (1/20), 1 byte | 1 byte/s')).toMatchObject({ bytes: 1, bytesPerSecond: 1 });
+    expect(parseProgress('remote: Compressing objects:  50% (5/10), 1.50 KiB | 1.00 KiB/s')).toMatchObject({ stage: 'compressing objects', bytesPerSecond: 1024 });
+  });
+
+  it('has no rate where git shows none: before it has measured one, and in stages without bytes', () => {
+    expect(parseProgress('Receiving objects:  10% (2/20)')).toEqual({ stage: 'receiving objects', percent: 10 });
+    expect(parseProgress('Receiving objects:  10% (2/20), 64.00 KiB')).toEqual({ stage: 'receiving objects', percent: 10, bytes: 65536 });
+    expect(parseProgress('Resolving deltas:  50% (3/6)')).not.toHaveProperty('bytesPerSecond');
   });
 });
 

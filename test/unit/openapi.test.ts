@@ -27,7 +27,8 @@ describe('the OpenAPI document', () => {
         const success = Object.entries(op.responses as Record<string, any>).find(([status]) => status.startsWith('2'));
         expect(success, `${method} ${path} has a success response`).toBeDefined();
         if (path.startsWith('/api/')) {
-          expect(success![1].content['application/json'].schema, `${method} ${path}`).toBeDefined();
+          const content = success![1].content;
+          expect((content['application/json'] ?? content['text/event-stream']).schema, `${method} ${path}`).toBeDefined();
           expect(op.responses['401'], `${method} ${path} documents 401`).toBeDefined();
           expect(op.security).toEqual([{ bearerAuth: [] }]);
         }
@@ -36,6 +37,15 @@ describe('the OpenAPI document', () => {
         }
       }
     }
+  });
+
+  it('documents the status stream as events whose data is the status body', async () => {
+    const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, any>> };
+    const status = doc.paths['/api/v1/code/repos/{repo_id}/status']!.get.responses['200'].content['application/json'].schema;
+    expect(status.properties).toHaveProperty('bytes_received');
+    expect(status.properties).toHaveProperty('bytes_per_second');
+    const stream = doc.paths['/api/v1/code/repos/{repo_id}/events']!.get.responses['200'].content['text/event-stream'].schema;
+    expect(stream.items.properties.data.contentSchema).toEqual(status);
   });
 
   it('documents the connect body exactly as validated', async () => {

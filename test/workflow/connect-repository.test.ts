@@ -9,6 +9,7 @@ import type { Activities } from '../../src/activities/index.js';
 import {
   admissionUpdate,
   cleanupSignal,
+  cloneProgressSignal,
   fingerprintOf,
   getStateQuery,
   retrySignal,
@@ -167,6 +168,35 @@ describe('connectRepository', () => {
     // Admission's encryption and insert ran in the workflow's worker (local activities); the probe on the admission queue.
     expect(calls.map((c) => c.activity)).toEqual(['encryptToken', 'checkRepositorySize', 'persistRepository', 'cloneRepository', 'markRepositoryCleaning', 'cleanupSandbox']);
     expect(calls.slice(0, 3).map((c) => c.queue)).toEqual([calls[0]!.queue, admissionQueueOf(calls[0]!.queue), calls[0]!.queue]);
+  });
+
+  it('progress signals carry bytes and rate into the state; a signal without a rate reads null; the clone\'s end keeps its bytes, not its rate', async () => {
+    let released = false;
+    const mocks = (q: Queues): Mocks => ({
+      cloneRepository: async (i) => {
+        const ctx = Context.current();
+        while (!released) {
+          ctx.heartbeat();
+          await ctx.sleep(50);
+        }
+        return { sandboxPath: `/sandbox/${i.repoId}`, repositorySizeMb: 2, fileCount: 3, hostTaskQueue: q.host('a'), bytesReceived: 4096 };
+      },
+    });
+    await withWorkers({ mocks }, async ({ start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.stage === 'cloning');
+      await handle.signal(cloneProgressSignal, { stage: 'receiving', percent: 50, bytes: 2048, bytesPerSecond: 1024 });
+      expect(await stateOf(handle, (s) => s.bytesReceived === 2048)).toMatchObject({ bytesPerSecond: 1024, progressPercent: 60 });
+      // As a clone activity of before the rate sends it.
+      await handle.signal(cloneProgressSignal, { stage: 'receiving', percent: 75, bytes: 3072 });
+      expect(await stateOf(handle, (s) => s.bytesReceived === 3072)).toMatchObject({ bytesPerSecond: null, progressPercent: 80 });
+      await handle.signal(cloneProgressSignal, { stage: 'receiving', percent: 80, bytes: 3584, bytesPerSecond: 2048 });
+      await stateOf(handle, (s) => s.bytesPerSecond === 2048);
+      released = true;
+      expect(await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED')).toMatchObject({ bytesReceived: 4096, bytesPerSecond: null, progressPercent: 100 });
+      await handle.signal(cleanupSignal);
+      await handle.result();
+    });
   });
 
   it('cleans up by itself when the TTL runs out', async () => {

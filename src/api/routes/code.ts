@@ -5,13 +5,13 @@ import { findOwnedProject } from '../../db/projects.js';
 import { settleOrphanedRepo } from '../../db/reconcile.js';
 import { disconnectRepo } from '../../db/repo-lifecycle.js';
 import { findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';
-import { cleanupSignal, getStateQuery, retryUpdate, type ConnectRepositoryState } from '../../shared/connect-repository.js';
+import { cleanupSignal, retryUpdate } from '../../shared/connect-repository.js';
 import { createAdmission, rejectionError } from '../admission.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
-import { connectBody, pendingBody, repoBody, statusBody } from '../presenters.js';
+import { connectBody, pendingBody, repoBody } from '../presenters.js';
 import {
   connectRequestSchema,
   idempotencyHeaderSchema,
@@ -20,22 +20,14 @@ import {
   repoParamsSchema,
   retryRequestSchema,
 } from '../schemas.js';
+import { readStatus } from '../status.js';
+import { MAX_STREAMS_PER_USER, lastEventIdOf, streamQuota, streamStatus } from '../status-stream.js';
 import { validate } from '../validation.js';
 
 /** When a client whose admission is still under way should ask again. */
 const ADMISSION_RETRY_AFTER_SECONDS = 2;
 
 const repoNotFound = () => new ApiError(404, 'not_found', 'Repository not found');
-
-/** The workflow's live state, if Temporal answers within a moment; the database row is served either way. */
-async function liveState(temporal: Client, workflowId: string): Promise<ConnectRepositoryState | undefined> {
-  try {
-    return await temporal.connection.withDeadline(Date.now() + 1500, () =>
-      temporal.workflow.getHandle(workflowId).query(getStateQuery));
-  } catch {
-    return undefined;
-  }
-}
 
 /** Runs `send` against the repository's workflow; false when the workflow has already ended. */
 async function toWorkflow(temporal: Client, repo: CodeRepo, send: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<unknown>): Promise<boolean> {
@@ -55,6 +47,7 @@ const accepted = (repo: CodeRepo) => ({ repo_id: repo.id, clone_status: repo.clo
 export function codeRoutes(deps: ApiDeps) {
   const { sql, temporal } = deps;
   const admission = createAdmission(deps);
+  const streams = streamQuota();
   const ownedRepo = async (repoId: string, userId: string) => {
     const repo = await findOwnedRepo(sql, repoId, userId);
     if (!repo) throw repoNotFound();
@@ -96,9 +89,25 @@ export function codeRoutes(deps: ApiDeps) {
       return c.json(repoBody(repo));
     })
     .get('/repos/:repo_id/status', validate('param', repoParamsSchema), async (c) => {
-      const repo = await findOwnedRepo(sql, c.req.valid('param').repo_id, c.get('userId'));
-      if (!repo) throw repoNotFound();
-      return c.json(statusBody(repo, repo.workflowId ? await liveState(temporal, repo.workflowId) : undefined));
+      const status = await readStatus(deps, c.req.valid('param').repo_id, c.get('userId'));
+      if (!status) throw repoNotFound();
+      return c.json(status.body);
+    })
+    .get('/repos/:repo_id/events', validate('param', repoParamsSchema), async (c) => {
+      const read = () => readStatus(deps, c.req.valid('param').repo_id, c.get('userId'));
+      // Ownership (and a reachable database) before the stream starts: a 404 or 502 as for /status.
+      const first = await read();
+      if (!first) throw repoNotFound();
+      const userId = c.get('userId');
+      if (!streams.open(userId)) {
+        throw new ApiError(429, 'rate_limited', `At most ${MAX_STREAMS_PER_USER} event streams may be open at once; close one first`);
+      }
+      return streamStatus(c, first, read, {
+        log: c.get('log'),
+        shutdown: deps.shutdown,
+        lastEventId: lastEventIdOf(c.req.header('last-event-id')),
+        onEnd: () => streams.close(userId),
+      });
     })
     .get('/projects/:project_id/repos', validate('param', projectParamsSchema), validate('query', listReposQuerySchema), async (c) => {
       const project = await findOwnedProject(sql, c.req.valid('param').project_id, c.get('userId'));
