@@ -16,8 +16,9 @@ import type { Logger } from '../config/logger.js';
 
 /**
  * OpenTelemetry tracing, configured by the standard OTEL_* variables (README, "Tracing"). Off
- * unless an OTLP endpoint is set: then nothing is exported and the spans our code and
- * Temporal's interceptors open are the API's non-recording ones, which cost next to nothing.
+ * unless an OTLP endpoint is set: then no SDK starts, the spans our code and Temporal's client and
+ * activity interceptors open are the API's non-recording ones, and the workflow's (made in its
+ * sandbox) are dropped at the sink, all of which costs next to nothing.
  */
 let processor: SpanProcessor = new NoopSpanProcessor();
 let resource = Resource.default();

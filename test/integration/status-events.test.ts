@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { StatusBody } from '../../src/api/status.js';
 import { call, startAppUnderTest, type AppUnderTest } from '../support/app-under-test.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
@@ -9,18 +9,32 @@ const stack = inject('stack');
 let app: AppUnderTest;
 let projectId: string;
 let slowUrl: string;
+let blockerUrls: string[];
+
+/**
+ * Clones that hold every slot the measured clone could run in, until the test cleans them up. With
+ * WORKER_CONCURRENCY=1 a host runs 1 + 2 clones on its own queue (where a clone that deepens the
+ * probe admission kept on this host goes): three blockers fill it.
+ */
+const BLOCKERS = 3;
 
 /** Long enough for the whole clone, with room to spare; a stream still open then fails the test. */
 const STREAM_BOUND_MS = 50_000;
 
 beforeAll(async () => {
-  app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600' });
+  app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600', WORKER_CONCURRENCY: '1' });
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'status events' })).body.id;
   // A light tip over 2 MB of incompressible history, served at 200 kB/s: admitted at once, then a
   // download of ~10 s, so git reports progress over several throttled signals (one per 3 s).
   const name = `events-${randomUUID().slice(0, 8)}`;
   await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' });
   slowUrl = `${stack.gitUrl}/slow/200000/${name}.git`;
+  // The same history at 20 kB/s: a clone that lasts until it is cleaned up.
+  blockerUrls = await Promise.all(Array.from({ length: BLOCKERS }, async (_, i) => {
+    const blocker = `${name}-blocker-${i}`;
+    await createRepoWithHeavyHistory(stack.gitRoot, blocker, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' });
+    return `${stack.gitUrl}/slow/20000/${blocker}.git`;
+  }));
 });
 
 afterAll(async () => {
@@ -35,8 +49,8 @@ interface Streamed {
   closedByServer: boolean;
 }
 
-/** Opens `/events` as the default user and reads it until the server closes it, or the bound runs out. */
-async function streamEvents(repoId: string): Promise<Streamed> {
+/** Opens `/events` as the default user and reads it until the server closes it, or the bound runs out; `onFirst` runs at the first event. */
+async function streamEvents(repoId: string, onFirst?: () => Promise<void>): Promise<Streamed> {
   const bound = AbortSignal.timeout(STREAM_BOUND_MS);
   const res = await fetch(`${app.api.url}/api/v1/code/repos/${repoId}/events`, {
     headers: { authorization: `Bearer ${await app.tokenFor()}`, accept: 'text/event-stream' },
@@ -45,7 +59,10 @@ async function streamEvents(repoId: string): Promise<Streamed> {
   const blocks: SseBlock[] = [];
   let closedByServer = false;
   try {
-    for await (const block of sseBlocks(res.body!)) blocks.push(block);
+    for await (const block of sseBlocks(res.body!)) {
+      blocks.push(block);
+      if (blocks.length === 1) await onFirst?.();
+    }
     closedByServer = true;
   } catch (err) {
     if (!bound.aborted) throw err;
@@ -60,18 +77,30 @@ describe('GET /code/repos/{repo_id}/events', () => {
   let repoId: string;
 
   it('streams a clone from PENDING to COMPLETED: each change once, bytes and a rate on the way, then closes', async () => {
-    const connected = await call(app, 'POST', '/api/v1/code/connect', { git_url: slowUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+    const connect = (gitUrl: string) => call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+    const blockers = await Promise.all(blockerUrls.map(connect));
+    expect(blockers.map((b) => b.status)).toEqual(blockerUrls.map(() => 201));
+    await vi.waitFor(async () => {
+      const statuses = await Promise.all(blockers.map((b) => call(app, 'GET', `/api/v1/code/repos/${b.body.repo_id}/status`)));
+      if (!statuses.every((s) => s.body.clone_status === 'CLONING')) throw new Error('the blockers are not all cloning yet');
+    }, { timeout: 20_000, interval: 100 });
+    const connected = await connect(slowUrl);
     expect(connected.status).toBe(201);
     repoId = connected.body.repo_id;
 
-    const streamed = await streamEvents(repoId);
+    // Queued behind the blockers, it is PENDING when the stream starts; then the blockers go, and it clones.
+    const freeTheSlots = async () => {
+      await Promise.all(blockers.map((b) => call(app, 'POST', `/api/v1/code/repos/${b.body.repo_id}/cleanup`)));
+    };
+    const streamed = await streamEvents(repoId, freeTheSlots);
     expect(streamed.status).toBe(200);
     expect(streamed.contentType).toBe('text/event-stream');
     expect(streamed.closedByServer).toBe(true);
     const events = statusesOf(streamed.blocks);
     const bodies = events.map(bodyOf);
 
-    expect(['PENDING', 'CLONING']).toContain(bodies[0]!.clone_status);
+    expect(bodies[0]).toMatchObject({ clone_status: 'PENDING', bytes_received: null });
+    expect(bodies.map((b) => b.clone_status)).toContain('CLONING');
     const ids = events.map((e) => Number(e.id));
     ids.slice(1).forEach((id, i) => expect(id).toBeGreaterThan(ids[i]!));
     // Only changes are sent.
