@@ -21,7 +21,14 @@ const DESIGN_SPANS: Record<string, string> = {
 };
 
 /** What a span may say about an activity's input and result: ids and sizes, never a token or a URL. */
-const SPAN_ATTRIBUTES = { repoId: 'repo.id', projectId: 'project.id', estimatedSizeMb: 'repo.estimated_size_mb', repositorySizeMb: 'repo.size_mb', fileCount: 'repo.files' } as const;
+const SPAN_ATTRIBUTES = {
+  repoId: 'repo.id',
+  projectId: 'project.id',
+  estimatedSizeMb: 'repo.estimated_size_mb',
+  repositorySizeMb: 'repo.size_mb',
+  fileCount: 'repo.files',
+  bytesReceived: 'repo.bytes_received',
+} as const;
 
 function attributesOf(value: unknown): Attributes {
   const attributes: Attributes = {};

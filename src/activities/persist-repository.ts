@@ -2,8 +2,10 @@ import type { AuditContext } from '../shared/audit-context.js';
 import { Context } from '@temporalio/activity';
 import { insertAudit } from '../db/audit.js';
 import { resetRepoForRetry } from '../db/repo-lifecycle.js';
-import { changeRepoStatus, firstAnswerOf, insertRepo } from '../db/repos.js';
+import { changeRepoStatus, findRepo, firstAnswerOf, insertRepo } from '../db/repos.js';
+import { metrics } from '../observability/metrics.js';
 import type { Admission } from '../shared/connect-repository.js';
+import { outcomeOf } from '../shared/errors.js';
 import type { ActivityDeps } from './deps.js';
 import type { EncryptedToken } from '../shared/connect-repository.js';
 
@@ -59,6 +61,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
     },
 
     async markRepositoryFailed(input: MarkFailedInput): Promise<void> {
+      const before = await findRepo(sql, input.repoId);
       await changeRepoStatus(sql, {
         repoId: input.repoId,
         to: 'FAILED',
@@ -67,6 +70,8 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         errorMessage: input.errorMessage,
         metadata: { error_code: input.errorCode },
       }, input.audit);
+      // Once per failure: a retry of this activity after its change committed finds the row FAILED already.
+      if (before?.cloneStatus !== 'FAILED') metrics.clonesFailed.inc({ error_code: outcomeOf({ code: input.errorCode }) });
     },
 
     async resetRepositoryForRetry(input: ResetForRetryInput): Promise<void> {

@@ -154,6 +154,8 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       return { admission, workflowId, replayed: false };
     } catch (err) {
       if (waited.signal.aborted) {
+        // Counted as it was answered: the same request sent again is answered from the row, not counted twice.
+        metrics.repoConnections.inc({ status: 'admission_pending' });
         log.info('admission still under way; answered 202');
         return { pending: true, workflowId };
       }

@@ -38,7 +38,7 @@ export function createApp(deps: ApiDeps) {
   app.use(secureHeaders({ contentSecurityPolicy: undefined }));
   const apiCors = cors({
     origin: settings.allowedOrigins,
-    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'Last-Event-ID'],
     exposeHeaders: ['X-Request-Id', 'X-Trace-Id', 'X-Next-Cursor', 'Retry-After'],
     maxAge: 600,
   });
@@ -71,7 +71,7 @@ export function createApp(deps: ApiDeps) {
   if (settings.metricsOnApiPort !== false) {
     app.get('/metrics', async (c) => {
       if (!metricsAuthorized(c.req.header('Authorization'), settings.metricsToken)) {
-        return c.json(errorBody('unauthorized', 'Metrics need the bearer token METRICS_TOKEN names'), 401);
+        return c.json(errorBody('unauthorized', 'Metrics need the bearer token METRICS_TOKEN names'), 401, { 'WWW-Authenticate': 'Bearer' });
       }
       return c.text(await scrapeMetrics(), 200, { 'Content-Type': METRICS_CONTENT_TYPE });
     });

@@ -108,7 +108,7 @@ export function openApiDocument(allowLoopback: boolean) {
           responses: {
             200: { description: 'The stream', content: { 'text/event-stream': { schema: eventStream('status', repoStatusSchema) } } },
             404: error('No such repository (`not_found`)'),
-            429: error('The caller already holds 5 open event streams (`rate_limited`)'),
+            429: error('Too many event streams open: the caller holds 5, or the API its most (`rate_limited`)'),
             ...common,
           },
         },

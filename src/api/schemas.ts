@@ -69,7 +69,7 @@ export const repoStatusSchema = z.object({
   error_code: z.string().nullable().describe('Why it failed (the error table\'s codes, or workflow_lost), while FAILED'),
   error_message: z.string().nullable(),
   progress_percent: z.number().nullable(),
-  bytes_received: z.number().int().nullable().describe('Bytes the clone has received (its total once COMPLETED); null before git reports any, and after a failure'),
+  bytes_received: z.number().int().nullable().describe('Bytes the clone\'s download has received as git reports them (once COMPLETED, what it received in all: the history beyond what admission\'s size check already fetched, when the clone deepened that); null before git reports any, and after a failure'),
   bytes_per_second: z.number().nullable().describe('The current receive rate, as git reports it, while the clone receives objects; null otherwise'),
   stage: z.string().nullable(),
   workflow_id: z.string().nullable(),

@@ -6,9 +6,9 @@ import { startApiService } from './start-api.js';
 
 const config = loadConnectedConfigOrExit(process.env, requireAuth);
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
-await runUntilSignal(logger, async () => {
-  const tracing = startTracing('repo-connector-api', logger);
+await runUntilSignal(logger, async (register) => {
+  register({ name: 'tracing', ...startTracing('repo-connector-api', logger) });
   const api = await startApiService(config, logger);
+  register({ name: 'api', stop: api.stop });
   logger.info({ url: api.url }, 'API listening');
-  return [{ name: 'tracing', stop: tracing.stop }, { name: 'api', stop: api.stop }];
 });

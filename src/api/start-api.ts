@@ -69,19 +69,31 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
     addScrapeProbe(databaseProbe(sql)),
     addScrapeProbe(businessProbe(sql, { currentKeyId: keys.keyId, maxRepoSizeMb: config.MAX_REPO_SIZE_MB })),
   ];
-  const metricsServer = config.API_METRICS_PORT ? await serveMetrics(config.HOST, config.API_METRICS_PORT, config.METRICS_TOKEN) : undefined;
-  const server = await listen(app, config.HOST, config.PORT);
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  /** Everything but the API's own listener: also released when a port cannot be had. */
+  const release = async () => {
+    shutdown.abort();
+    probes.forEach((remove) => remove());
+    await metricsServer?.stop();
+    await connection.close();
+    await sql.end({ timeout: 5 });
+  };
+  let server: ServerType;
+  try {
+    if (config.API_METRICS_PORT) metricsServer = await serveMetrics(config.HOST, config.API_METRICS_PORT, config.METRICS_TOKEN);
+    server = await listen(app, config.HOST, config.PORT);
+  } catch (err) {
+    await release();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
   return {
     url,
     async stop() {
       shutdown.abort();
-      probes.forEach((remove) => remove());
-      await metricsServer?.stop();
       await close(server);
-      await connection.close();
-      await sql.end({ timeout: 5 });
+      await release();
     },
   };
 }

@@ -46,22 +46,28 @@ export interface StatusStreamOptions {
   onEnd?: () => void;
 }
 
-/** Each open stream polls the database and Temporal: one user may hold this many at once (per API process). */
+/** Each open stream polls the database and Temporal: one user may hold this many at once (per API process)… */
 export const MAX_STREAMS_PER_USER = 5;
+/** …and all users together this many, two reads each per poll interval. */
+export const MAX_STREAMS = 200;
 
-/** Counts each user's open streams; `open` is false when the user already holds the most allowed. */
-export function streamQuota(max = MAX_STREAMS_PER_USER) {
+/** Counts open streams; `open` is false when the user, or the process, already holds the most allowed. */
+export function streamQuota(perUser = MAX_STREAMS_PER_USER, total = MAX_STREAMS) {
   const open = new Map<string, number>();
+  let all = 0;
   return {
     open(userId: string): boolean {
       const n = open.get(userId) ?? 0;
-      if (n >= max) return false;
+      if (n >= perUser || all >= total) return false;
       open.set(userId, n + 1);
+      all += 1;
       return true;
     },
     close(userId: string): void {
-      const n = (open.get(userId) ?? 1) - 1;
-      if (n > 0) open.set(userId, n);
+      const n = open.get(userId);
+      if (n === undefined) return;
+      all -= 1;
+      if (n > 1) open.set(userId, n - 1);
       else open.delete(userId);
     },
   };

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { outcomeOf } from '../shared/errors.js';
 
 /**
  * The design's metrics (README, "Metrics"), in one registry per process. The API counts
@@ -17,7 +18,7 @@ const workerGauge = (name: string, help: string) => new Gauge({ name, help, labe
 export const metrics = {
   repoConnections: new Counter({
     name: 'repo_connections_total',
-    help: 'Repository connection requests, by outcome at admission (admitted, or the error code)',
+    help: 'Repository connection requests, by outcome at admission (admitted, admission_pending for a 202, or the error code)',
     labelNames: ['status'] as const,
     registers,
   }),
@@ -34,6 +35,12 @@ export const metrics = {
     buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
     registers,
   }),
+  clonesFailed: new Counter({
+    name: 'repo_clones_failed_total',
+    help: 'Admitted repositories whose clone failed (the row turned FAILED), by error code',
+    labelNames: ['error_code'] as const,
+    registers,
+  }),
   sizeCheckDuration: new Histogram({
     name: 'git_size_check_duration_seconds',
     help: 'Time of the admission size check, by outcome (ok, or the error code)',
@@ -43,7 +50,7 @@ export const metrics = {
   }),
   encryptionOperations: new Counter({
     name: 'encryption_operations_total',
-    help: 'Envelope operations on secrets, by operation, wrapping key and outcome (ok, kms_unavailable, failed)',
+    help: 'Envelope operations on secrets, by operation, wrapping key and outcome (ok, kms_unavailable, kms_rejected, failed)',
     labelNames: ['operation', 'key_id', 'outcome'] as const,
     registers,
   }),
@@ -86,7 +93,7 @@ export async function timed<T, L extends string>(
     end({ [label]: 'ok', ...more(result) } as Partial<Record<L, string>>);
     return result;
   } catch (err) {
-    end({ [label]: (err as { code?: string }).code ?? 'error', ...more(undefined) } as Partial<Record<L, string>>);
+    end({ [label]: outcomeOf(err), ...more(undefined) } as Partial<Record<L, string>>);
     throw err;
   }
 }
@@ -105,8 +112,10 @@ export async function countedEncryption<T>(operation: 'encrypt' | 'decrypt' | 'r
     metrics.encryptionOperations.inc({ operation, key_id: keyId, outcome: 'ok' });
     return result;
   } catch (err) {
-    const unavailable = (err as { code?: string }).code === 'kms_unavailable';
-    metrics.encryptionOperations.inc({ operation, key_id: keyId, outcome: unavailable ? 'kms_unavailable' : 'failed' });
+    const code = outcomeOf(err);
+    // The key service down or refusing (a key, a permission); anything else: the secret did not open.
+    const outcome = code === 'kms_unavailable' || code === 'kms_rejected' ? code : 'failed';
+    metrics.encryptionOperations.inc({ operation, key_id: keyId, outcome });
     throw err;
   }
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { pingDatabase, type Sql } from '../db/client.js';
 import { keyAgeDays } from '../db/encryption-keys.js';
@@ -6,14 +7,21 @@ import { directorySize } from '../sandbox/sandbox.js';
 import { metrics } from './metrics.js';
 import type { ScrapeProbe } from './scrape.js';
 
+/** A database that takes longer than this to answer `select 1` counts as down: a hung one must not read as up. */
+const DATABASE_PING_DEADLINE_MS = 1500;
+
 /** `database_up`: whether this process's pool answers `select 1` now. */
 export function databaseProbe(sql: Sql): ScrapeProbe {
   return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer')), DATABASE_PING_DEADLINE_MS); });
     try {
-      await pingDatabase(sql);
+      await Promise.race([pingDatabase(sql), deadline]);
       metrics.databaseUp.set(1);
     } catch {
       metrics.databaseUp.set(0);
+    } finally {
+      clearTimeout(timer);
     }
   };
 }
@@ -37,9 +45,14 @@ export function sandboxDiskProbe(basePath: string, workerId: string): ScrapeProb
   let walked = 0;
   let walking: Promise<void> | undefined;
   const walk = async () => {
-    const { bytes } = await directorySize(basePath).catch(() => ({ bytes: 0 }));
-    metrics.sandboxDiskUsage.set({ worker_id: workerId }, bytes);
-    walked = Date.now();
+    try {
+      metrics.sandboxDiskUsage.set({ worker_id: workerId }, (await directorySize(basePath)).bytes);
+    } catch (err) {
+      // No sandbox yet: nothing held. Any other failure (a file removed mid-walk): the last value stands until the next walk.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(basePath)) metrics.sandboxDiskUsage.set({ worker_id: workerId }, 0);
+    } finally {
+      walked = Date.now();
+    }
   };
   return async () => {
     const fs = await statfs(basePath).catch(() => undefined);

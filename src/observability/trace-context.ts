@@ -1,4 +1,5 @@
 import { SpanStatusCode, context, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { outcomeOf } from '../shared/errors.js';
 
 /**
  * The trace and span this code runs in, when tracing records it (README, "Tracing"): for log
@@ -23,7 +24,7 @@ export async function inSpan<T>(name: string, attributes: Attributes, work: (spa
       span.setAttribute('outcome', 'ok');
       return result;
     } catch (err) {
-      span.setAttribute('outcome', (err as { code?: string }).code ?? 'error');
+      span.setAttribute('outcome', outcomeOf(err));
       span.setStatus({ code: SpanStatusCode.ERROR });
       throw err;
     } finally {

@@ -3,7 +3,9 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { Resource } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Context } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BatchSpanProcessor, NoopSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import {
   OpenTelemetryActivityInboundInterceptor,
@@ -13,6 +15,7 @@ import {
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry/lib/workflow/definitions.js';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import type { Logger } from '../config/logger.js';
+import { maskString } from '../config/masking.js';
 
 /**
  * OpenTelemetry tracing, configured by the standard OTEL_* variables (README, "Tracing"). Off
@@ -38,14 +41,43 @@ function exporterFromEnv(env: NodeJS.ProcessEnv): SpanExporter {
 }
 
 /**
+ * Spans leave through this: Temporal's interceptors record each failure as an exception event
+ * (message and stack) and a status message. Stacks are dropped and messages masked as log lines
+ * are, so what a trace backend holds is no more than what the logs may.
+ */
+class ScrubbingSpanProcessor implements SpanProcessor {
+  constructor(private readonly next: SpanProcessor) {}
+  onStart(span: Span, parent: Context): void {
+    this.next.onStart(span, parent);
+  }
+  onEnd(span: ReadableSpan): void {
+    for (const event of span.events) {
+      if (!event.attributes) continue;
+      delete event.attributes['exception.stacktrace'];
+      const message = event.attributes['exception.message'];
+      if (typeof message === 'string') event.attributes['exception.message'] = maskString(message);
+    }
+    if (span.status.message) (span.status as { message?: string }).message = maskString(span.status.message);
+    this.next.onEnd(span);
+  }
+  forceFlush(): Promise<void> {
+    return this.next.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.next.shutdown();
+  }
+}
+
+/**
  * Starts tracing for this process when the environment asks for it; entry points call this
  * first. `stop()` flushes what is still buffered.
  */
 export function startTracing(serviceName: string, logger: Logger, env: NodeJS.ProcessEnv = process.env): { stop(): Promise<void> } {
   if (!tracingEnabled(env)) return { stop: async () => {} };
   resource = Resource.default().merge(new Resource({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName }));
-  processor = new BatchSpanProcessor(exporterFromEnv(env));
-  const sdk = new NodeSDK({ resource, spanProcessors: [processor], instrumentations: [] });
+  processor = new ScrubbingSpanProcessor(new BatchSpanProcessor(exporterFromEnv(env)));
+  // W3C trace context only: no baggage travels into Temporal's headers.
+  const sdk = new NodeSDK({ resource, spanProcessors: [processor], textMapPropagator: new W3CTraceContextPropagator(), instrumentations: [] });
   sdk.start();
   logger.info({ serviceName: env.OTEL_SERVICE_NAME ?? serviceName }, 'tracing to an OTLP endpoint');
   return { stop: () => sdk.shutdown() };

@@ -54,3 +54,12 @@ export class RepoError extends Error {
     this.name = 'RepoError';
   }
 }
+
+/**
+ * What a failure is called in a metric label or span attribute: its code when it is one of the
+ * closed set, else `error` (a driver's or the system's codes would make the label unbounded).
+ */
+export function outcomeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code in REPO_ERRORS ? code : 'error';
+}

@@ -5,7 +5,7 @@ import type { ConnectedConfig } from '../../src/config/env.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { freePort } from '../../src/infra/ports.js';
 import { callAt, configEnv, testConfig, tokenFor } from '../support/app-under-test.js';
-import { createBareRepo } from '../support/git-repos.js';
+import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
 import { killAll, startEntryPoint } from '../support/processes.js';
 import { familiesOf, find, parseSamples, valueOf, type Sample } from '../support/prometheus-text.js';
@@ -14,7 +14,8 @@ import { deployQueries, metricNamesIn, recordedNames } from '../support/promql.j
 /*
  * The API and the worker as their own processes, as deployed, tracing to an OTLP receiver in
  * this test and serving /metrics on ports of their own behind METRICS_TOKEN. One connect that
- * completes and is cleaned up, one 413 and one 401; then the traces, metrics and logs they left.
+ * completes and is cleaned up, one admitted whose clone fails (too large), one 413 and one 401;
+ * then the traces, metrics and logs they left.
  */
 const stack = inject('stack');
 const METRICS_TOKEN = randomBytes(24).toString('base64url');
@@ -97,22 +98,31 @@ async function waitForStatus(repoId: string, status: string): Promise<void> {
   }, { timeout: 60_000, interval: 200 });
 }
 
-/** What every test below looks at: one connect that completed and was cleaned up, a 413 and a 401. */
+/** What every test below looks at: one connect that completed and was cleaned up, one whose clone failed, a 413 and a 401. */
 let connected: { repoId: string; traceId: string; requestId: string; sizeMb: number };
+let failedTraceId: string;
 let workerWhileKept: Sample[];
 
 describe('observability of a connect, as deployed', () => {
   beforeAll(async () => {
     const small = `obs-small-${randomUUID().slice(0, 8)}`;
     const huge = `obs-huge-${randomUUID().slice(0, 8)}`;
+    const heavy = `obs-heavy-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, small, { 'README.md': '# observed\n', 'data.bin': randomBytes(200_000) });
     await createBareRepo(stack.gitRoot, huge, { 'big.bin': randomBytes(1_500_000) });
+    // A light tip over a heavy history: admitted, then too large for the clone's budget.
+    await createRepoWithHeavyHistory(stack.gitRoot, heavy, { 'old.bin': randomBytes(1_500_000) }, { 'README.md': 'tip\n' });
     const ok = await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${small}.git`));
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     await waitForStatus(ok.body.repo_id, 'COMPLETED');
     const [row] = await sql<Array<{ request_id: string; repository_size_mb: string }>>`select request_id, repository_size_mb from code_repos where id = ${ok.body.repo_id}`;
     connected = { repoId: ok.body.repo_id, traceId: ok.headers.get('x-trace-id') ?? '', requestId: ok.headers.get('x-request-id') ?? '', sizeMb: Number(row!.repository_size_mb) };
     workerWhileKept = await scrape(workerMetrics);
+
+    const failing = await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${heavy}.git`));
+    expect(failing.status, JSON.stringify(failing.body)).toBe(201);
+    failedTraceId = failing.headers.get('x-trace-id') ?? '';
+    await waitForStatus(failing.body.repo_id, 'FAILED');
 
     expect((await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${huge}.git`))).status).toBe(413);
     expect((await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${small}.git`, 'not-the-token'))).status).toBe(401);
@@ -181,6 +191,18 @@ describe('observability of a connect, as deployed', () => {
       expect(text).not.toMatch(/Bearer|authorization|:\/\/[^/"]*@/i);
     });
 
+    it('keeps no stack in the exception events of failed work, which carry the failure\'s message alone', async () => {
+      const failedClone = await vi.waitFor(() => {
+        const span = receiver.spans.find((s) => s.traceId === failedTraceId && s.name === 'RunActivity:cloneRepository');
+        if (!span) throw new Error('the failed clone\'s span has not arrived');
+        return span;
+      }, { timeout: 30_000, interval: 200 });
+      expect(failedClone.events.find((e) => e.name === 'exception')?.attributes).toMatchObject({ 'exception.message': expect.stringMatching(/exceeds 1MB limit/) });
+      const exceptions = receiver.spans.flatMap((s) => s.events).filter((e) => e.name === 'exception');
+      for (const e of exceptions) expect(Object.keys(e.attributes)).not.toContain('exception.stacktrace');
+      expect(JSON.stringify(receiver.spans)).not.toMatch(/\n\s+at /);
+    });
+
     it('arrived in both OTLP encodings: protobuf from the API, JSON from the worker', () => {
       expect([...receiver.contentTypes].sort()).toEqual(['application/json', 'application/x-protobuf']);
     });
@@ -214,28 +236,36 @@ describe('observability of a connect, as deployed', () => {
     });
 
     it('counts each connect request by its outcome at admission (API)', () => {
-      expect(valueOf(apiSamples, 'repo_connections_total', { status: 'admitted' })).toBe(1);
+      expect(valueOf(apiSamples, 'repo_connections_total', { status: 'admitted' })).toBe(2);
       expect(valueOf(apiSamples, 'repo_connections_total', { status: 'repository_too_large' })).toBe(1);
       expect(valueOf(apiSamples, 'repo_connections_total', { status: 'invalid_credentials' })).toBe(1);
       expect(find(apiSamples, 'repo_connections_total').every((s) => Object.keys(s.labels).join() === 'status')).toBe(true);
     });
 
     it('times size checks by outcome and clones by status and size category, and counts the oversized (worker)', () => {
-      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'ok' })).toBe(1);
+      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'ok' })).toBe(2);
       expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'repository_too_large' })).toBe(1);
       expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'invalid_credentials' })).toBe(1);
       expect(valueOf(workerSamples, 'repo_clone_duration_seconds_count', { status: 'ok', size_category: 'small' })).toBe(1);
       expect(valueOf(workerSamples, 'repo_clone_duration_seconds_bucket', { status: 'ok', size_category: 'small', le: '+Inf' })).toBe(1);
+      expect(valueOf(workerSamples, 'repo_clone_duration_seconds_count', { status: 'repository_too_large', size_category: 'unknown' })).toBe(1);
       expect(valueOf(workerSamples, 'oversized_repo_rejections_total', { stage: 'size_check' })).toBe(1);
+      expect(valueOf(workerSamples, 'oversized_repo_rejections_total', { stage: 'clone' })).toBe(1);
+    });
+
+    it('counts a clone that failed for good once, by its error code (worker)', () => {
+      expect(find(workerSamples, 'repo_clones_failed_total')).toEqual([
+        expect.objectContaining({ labels: { error_code: 'repository_too_large' }, value: 1 }),
+      ]);
     });
 
     it('counts encryption operations by operation, key and outcome on both', () => {
       const key = (samples: Sample[]) => find(samples, 'encryption_operations_total').map((s) => s.labels.key_id);
-      // Three tokens sealed for their trip through Temporal, by the API.
-      expect(valueOf(apiSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(3);
-      // Each opened and encrypted for storage by the worker, then opened for its probe; the admitted one again for its clone.
-      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(3);
-      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'decrypt', outcome: 'ok' })).toBeGreaterThanOrEqual(7);
+      // Four tokens sealed for their trip through Temporal, by the API.
+      expect(valueOf(apiSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(4);
+      // Each opened and encrypted for storage by the worker, then opened for its probe; the two admitted again for their clones.
+      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(4);
+      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'decrypt', outcome: 'ok' })).toBeGreaterThanOrEqual(10);
       expect(new Set([...key(apiSamples), ...key(workerSamples)]).size).toBe(1);
       expect(valueOf(workerSamples, 'encryption_operations_total', { outcome: 'failed' })).toBeUndefined();
     });

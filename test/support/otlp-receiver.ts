@@ -9,6 +9,8 @@ export interface ReceivedSpan {
   parentSpanId: string;
   name: string;
   attributes: Record<string, unknown>;
+  /** Its events (e.g. `exception`), each with its attributes. */
+  events: Array<{ name: string; attributes: Record<string, unknown> }>;
   resource: Record<string, unknown>;
 }
 
@@ -34,7 +36,11 @@ const hex = (id: unknown): string => (typeof id === 'string' ? id : id ? Buffer.
 interface ExportRequest {
   resourceSpans?: Array<{
     resource?: { attributes?: Array<{ key: string; value?: AnyValue }> };
-    scopeSpans?: Array<{ spans?: Array<{ traceId: unknown; spanId: unknown; parentSpanId?: unknown; name: string; attributes?: Array<{ key: string; value?: AnyValue }> }> }>;
+    scopeSpans?: Array<{ spans?: Array<{
+      traceId: unknown; spanId: unknown; parentSpanId?: unknown; name: string;
+      attributes?: Array<{ key: string; value?: AnyValue }>;
+      events?: Array<{ name: string; attributes?: Array<{ key: string; value?: AnyValue }> }>;
+    }> }>;
   }>;
 }
 
@@ -61,7 +67,8 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
         for (const rs of decode(contentType, Buffer.concat(chunks)).resourceSpans ?? []) {
           const resource = attributesOf(rs.resource?.attributes);
           for (const s of (rs.scopeSpans ?? []).flatMap((ss) => ss.spans ?? [])) {
-            spans.push({ traceId: hex(s.traceId), spanId: hex(s.spanId), parentSpanId: hex(s.parentSpanId), name: s.name, attributes: attributesOf(s.attributes), resource });
+            const events = (s.events ?? []).map((e) => ({ name: e.name, attributes: attributesOf(e.attributes) }));
+            spans.push({ traceId: hex(s.traceId), spanId: hex(s.spanId), parentSpanId: hex(s.parentSpanId), name: s.name, attributes: attributesOf(s.attributes), events, resource });
           }
         }
         res.writeHead(200, { 'Content-Type': contentType }).end(contentType.startsWith('application/json') ? '{}' : undefined);

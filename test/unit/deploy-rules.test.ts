@@ -14,7 +14,7 @@ const KNOWN = new Set([
   'repo_connections_total', 'projects_with_repos_total', 'encryption_key_rotation_age_days',
   'encryption_operations_total', 'database_up', 'completed_repos_over_size_limit',
   // worker
-  'repo_clone_duration_seconds', 'git_size_check_duration_seconds', 'oversized_repo_rejections_total',
+  'repo_clone_duration_seconds', 'repo_clones_failed_total', 'git_size_check_duration_seconds', 'oversized_repo_rejections_total',
   'sandbox_disk_usage_bytes', 'sandbox_filesystem_size_bytes', 'sandbox_filesystem_free_bytes',
   // Temporal SDK, in the worker
   'temporal_workflow_task_schedule_to_start_latency_seconds', 'temporal_activity_schedule_to_start_latency_seconds',

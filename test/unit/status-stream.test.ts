@@ -12,7 +12,7 @@ const status = (clone_status: StatusBody['clone_status'], progress_percent: numb
   ({ body: { clone_status, progress_percent } as StatusBody, caughtUp });
 
 /** An app streaming `statuses` in turn (the last one again once they run out), counting its reads. */
-function streaming(statuses: RepoStatus[], options: { timing?: Partial<StreamTiming>; shutdown?: AbortSignal } = {}) {
+function streaming(statuses: RepoStatus[], options: { timing?: Partial<StreamTiming>; shutdown?: AbortSignal; onEnd?: () => void } = {}) {
   let reads = 0;
   const read = vi.fn(async () => statuses[Math.min(++reads, statuses.length - 1)]);
   const app = new Hono().get('/events', (c) => streamStatus(c, statuses[0]!, read, {
@@ -20,6 +20,7 @@ function streaming(statuses: RepoStatus[], options: { timing?: Partial<StreamTim
     timing: { ...fast, ...options.timing },
     lastEventId: lastEventIdOf(c.req.header('last-event-id')),
     ...(options.shutdown ? { shutdown: options.shutdown } : {}),
+    ...(options.onEnd ? { onEnd: options.onEnd } : {}),
   }));
   return { app, read };
 }
@@ -69,25 +70,29 @@ describe('the status stream', () => {
   });
 
   it('stops reading once the client has gone', async () => {
-    const { app, read } = streaming([status('CLONING', 40)]);
+    const onEnd = vi.fn();
+    // A poll a minute away: the stream must end on the client's going, not on its next poll.
+    const { app, read } = streaming([status('CLONING', 40)], { onEnd, timing: { pollMs: 60_000 } });
     const res = await app.request('/events');
     for await (const block of sseBlocks(res.body!)) {
       expect(block.event).toBe('status');
       break;
     }
-    // Whatever poll was under way may finish; then nothing more, over many poll intervals.
-    await new Promise((r) => setTimeout(r, fast.pollMs * 3));
-    const after = read.mock.calls.length;
-    await new Promise((r) => setTimeout(r, fast.pollMs * 20));
-    expect(read.mock.calls.length).toBe(after);
+    // The stream's loop has ended (its finally ran) without reading again.
+    await vi.waitFor(() => expect(onEnd).toHaveBeenCalledTimes(1), { timeout: 5000, interval: 5 });
+    expect(read).not.toHaveBeenCalled();
   });
 
   it('ends when the API stops', async () => {
     const shutdown = new AbortController();
     const { app } = streaming([status('CLONING', 40)], { shutdown: shutdown.signal });
     const res = await app.request('/events');
-    setTimeout(() => shutdown.abort(), fast.pollMs * 5);
-    expect(progressOf(await allBlocks(res))).toEqual(['CLONING 40']);
+    const blocks: SseBlock[] = [];
+    for await (const block of sseBlocks(res.body!)) {
+      blocks.push(block);
+      shutdown.abort();
+    }
+    expect(progressOf(blocks)).toEqual(['CLONING 40']);
   });
 });
 
@@ -99,6 +104,13 @@ describe('the per-user stream quota', () => {
     quota.close('a');
     expect(quota.open('a')).toBe(true);
     expect(quota.open('a')).toBe(false);
+  });
+
+  it('holds all users together to `total`', () => {
+    const quota = streamQuota(5, 3);
+    expect(['a', 'b', 'c', 'd'].map((u) => quota.open(u))).toEqual([true, true, true, false]);
+    quota.close('b');
+    expect(quota.open('d')).toBe(true);
   });
 
   it('frees the stream\'s place when the stream ends', async () => {

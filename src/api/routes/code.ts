@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Hono } from 'hono';
 import { findOwnedProject } from '../../db/projects.js';
@@ -94,13 +96,14 @@ export function codeRoutes(deps: ApiDeps) {
       return c.json(status.body);
     })
     .get('/repos/:repo_id/events', validate('param', repoParamsSchema), async (c) => {
-      const read = () => readStatus(deps, c.req.valid('param').repo_id, c.get('userId'));
+      // Polls are not traced: a long stream would otherwise add two spans a poll to the request's trace.
+      const read = () => context.with(suppressTracing(context.active()), () => readStatus(deps, c.req.valid('param').repo_id, c.get('userId')));
       // Ownership (and a reachable database) before the stream starts: a 404 or 502 as for /status.
       const first = await read();
       if (!first) throw repoNotFound();
       const userId = c.get('userId');
       if (!streams.open(userId)) {
-        throw new ApiError(429, 'rate_limited', `At most ${MAX_STREAMS_PER_USER} event streams may be open at once; close one first`);
+        throw new ApiError(429, 'rate_limited', `Too many event streams open (at most ${MAX_STREAMS_PER_USER} per user); close one, or poll /status`);
       }
       return streamStatus(c, first, read, {
         log: c.get('log'),
