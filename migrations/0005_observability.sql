@@ -13,5 +13,9 @@ SELECT key_id, min(since) FROM (
 ) used
 GROUP BY key_id;
 
+-- The size limit a kept clone was held to: completed_repos_over_size_limit compares with it, so a
+-- limit lowered later does not make earlier clones look like a bypass.
+ALTER TABLE code_repos ADD COLUMN size_limit_mb NUMERIC(10,2);
+
 -- The OpenTelemetry trace of the request or workflow that wrote the row, when tracing is on.
 ALTER TABLE audit_log ADD COLUMN trace_id TEXT;

@@ -178,6 +178,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         sandboxPath: paths.repository,
         fileCount: files,
         hostTaskQueue: settings.hostTaskQueue,
+        sizeLimitMb: settings.maxRepoSizeMb,
         metadata: { bytes, files, host_task_queue: settings.hostTaskQueue },
       }, input.audit), () => {
         // The progress reporter heartbeats on its own meanwhile; no signal for each wait.

@@ -163,6 +163,8 @@ export interface StatusChange {
   errorMessage?: string | null;
   hostTaskQueue?: string | null;
   fileCount?: number | null;
+  /** The size limit a COMPLETED clone was held to. */
+  sizeLimitMb?: number | null;
   metadata?: Record<string, unknown>;
 }
 
@@ -205,6 +207,7 @@ export async function applyStatusChange(tx: postgres.TransactionSql, change: Sta
       error_message = ${keep(change.errorMessage, current.error_message)},
       host_task_queue = ${keep(change.hostTaskQueue, current.host_task_queue)},
       file_count = ${keep(change.fileCount, current.file_count)},
+      size_limit_mb = ${change.sizeLimitMb === undefined ? tx`size_limit_mb` : change.sizeLimitMb},
       updated_at = now()
     where id = ${change.repoId}
     returning ${tx.unsafe(REPO_COLUMNS)}`;

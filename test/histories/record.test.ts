@@ -81,13 +81,39 @@ async function record(on: AppUnderTest, name: string, workflowId: string): Promi
   await writeFile(path.join(HERE, `${name}.json`), stdout);
 }
 
+/**
+ * Paths recorded again since workflows run under Temporal's OpenTelemetry interceptors (SDK flag 6
+ * set, a `_tracer-data` header on each command), beside the earlier recordings without them.
+ */
+const TRACED = 'traced-';
+
+async function completedThenCleanup(name: string): Promise<void> {
+  const res = await connect(app, url(tiny));
+  expect(res.status).toBe(201);
+  await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+  expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/cleanup`)).status).toBe(202);
+  await record(app, name, res.body.workflow_id);
+}
+
+async function failedRetriedCompleted(name: string): Promise<void> {
+  const res = await connect(app, url(flaky, `/flaky/${randomUUID()}/2/3`));
+  expect(res.status).toBe(201);
+  await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
+  expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, { access_token: stack.gitToken })).status).toBe(202);
+  await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+  const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
+  await handle.signal(retrySignal, {});
+  await handle.signal(cleanupSignal);
+  await record(app, name, res.body.workflow_id);
+}
+
 describe('recorded histories', () => {
   it('admitted, completed, then the cleanup signal', async () => {
-    const res = await connect(app, url(tiny));
-    expect(res.status).toBe(201);
-    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
-    expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/cleanup`)).status).toBe(202);
-    await record(app, 'completed-then-cleanup-signal', res.body.workflow_id);
+    await completedThenCleanup('completed-then-cleanup-signal');
+  });
+
+  it('traced: admitted, completed, then the cleanup signal', async () => {
+    await completedThenCleanup(`${TRACED}completed-then-cleanup-signal`);
   });
 
   it('completed, then cleaned by the TTL timer', async () => {
@@ -117,15 +143,11 @@ describe('recorded histories', () => {
   });
 
   it('FAILED, then the retry with a new token, then COMPLETED (and a retry ignored)', async () => {
-    const res = await connect(app, url(flaky, `/flaky/${randomUUID()}/2/3`));
-    expect(res.status).toBe(201);
-    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
-    expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, { access_token: stack.gitToken })).status).toBe(202);
-    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
-    const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
-    await handle.signal(retrySignal, {});
-    await handle.signal(cleanupSignal);
-    await record(app, 'failed-retry-new-token-completed', res.body.workflow_id);
+    await failedRetriedCompleted('failed-retry-new-token-completed');
+  });
+
+  it('traced: FAILED, then the retry with a new token, then COMPLETED (and a retry ignored)', async () => {
+    await failedRetriedCompleted(`${TRACED}failed-retry-new-token-completed`);
   });
 
   it('FAILED as too large during the clone, retried (the size probed again), FAILED again, cleaned', async () => {

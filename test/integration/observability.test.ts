@@ -289,7 +289,21 @@ describe('observability of a connect, as deployed', () => {
       expect(age).toHaveLength(1);
       expect(age[0]!.value).toBeGreaterThanOrEqual(0);
       expect(age[0]!.value).toBeLessThan(1);
-      expect(valueOf(apiSamples, 'completed_repos_over_size_limit')).toBeGreaterThanOrEqual(0);
+      expect(valueOf(apiSamples, 'completed_repos_over_size_limit')).toBe(0);
+    });
+
+    it('trips completed_repos_over_size_limit on a kept clone recorded over the limit it was held to, not over today\'s', async () => {
+      const pretend = (limitMb: number) => sql`
+        update code_repos set clone_status = 'COMPLETED', repository_size_mb = 2, size_limit_mb = ${limitMb} where id = ${connected.repoId}`;
+      try {
+        // Held to 5 MB when it was cloned, though this API's limit is 1 MB now: no bypass.
+        await pretend(5);
+        expect(valueOf(await scrape(apiMetrics), 'completed_repos_over_size_limit')).toBe(0);
+        await pretend(1);
+        expect(valueOf(await scrape(apiMetrics), 'completed_repos_over_size_limit')).toBe(1);
+      } finally {
+        await sql`update code_repos set clone_status = 'CLEANED', repository_size_mb = ${connected.sizeMb}, size_limit_mb = 1 where id = ${connected.repoId}`;
+      }
     });
 
     it('exports the Temporal SDK\'s own metrics on the worker: task latencies, slots, sticky cache, poll failures', () => {

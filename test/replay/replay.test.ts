@@ -44,6 +44,8 @@ const REQUIRED = [
   'probe-host-busy-clone-elsewhere', 'reconcile-repositories',
   // Recorded with the code before admission's quick steps became local activities (patch admission-local-activities).
   'v0-admission-activities-completed-then-cleanup-signal', 'v0-admission-activities-failed-retry-new-token-completed',
+  // Recorded under Temporal's OpenTelemetry interceptors (SDK flag 6: updates, queries and timers traced too).
+  'traced-completed-then-cleanup-signal', 'traced-failed-retry-new-token-completed',
 ];
 
 describe('replaying recorded histories', () => {
