@@ -24,6 +24,10 @@ import { maskString } from '../config/masking.js';
  * sandbox) are dropped at the sink, all of which costs next to nothing.
  */
 let processor: SpanProcessor = new NoopSpanProcessor();
+let started = false;
+
+/** Whether startTracing started tracing in this process. */
+export const tracingStarted = (): boolean => started;
 let resource = Resource.default();
 
 export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -79,8 +83,14 @@ export function startTracing(serviceName: string, logger: Logger, env: NodeJS.Pr
   // W3C trace context only: no baggage travels into Temporal's headers.
   const sdk = new NodeSDK({ resource, spanProcessors: [processor], textMapPropagator: new W3CTraceContextPropagator(), instrumentations: [] });
   sdk.start();
+  started = true;
   logger.info({ serviceName: env.OTEL_SERVICE_NAME ?? serviceName }, 'tracing to an OTLP endpoint');
-  return { stop: () => sdk.shutdown() };
+  return {
+    stop: async () => {
+      started = false;
+      await sdk.shutdown();
+    },
+  };
 }
 
 /** Carries the trace into workflows started, signalled and queried through a client. */

@@ -3,7 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
 import { activityInterceptors, workflowTracingSinks } from '../observability/tracing.js';
-import { WORKFLOW_INTERCEPTOR_MODULES, workflowCode } from './workflow-code.js';
+import { workflowCode } from './workflow-code.js';
 
 
 export interface WorkerSettings {
@@ -17,6 +17,8 @@ export interface WorkerSettings {
   workflowCacheSize: number;
   /** The process's one encrypted data converter (one payload data key per process). */
   dataConverter: DataConverter;
+  /** Whether this process traces (startTracing): workflows then run with the tracing interceptors. */
+  traced: boolean;
 }
 
 /** Activities scheduled on the workflows' own queue by runs started before the queues were split. */
@@ -42,8 +44,8 @@ export async function createWorkers(connection: NativeConnection, settings: Work
     interceptors: { activity: [activityInterceptors] },
   };
   const activities = createActivities(deps);
-  const code = workflowCode();
-  deps.logger.info('workflowBundle' in code ? { workflowBundle: code.workflowBundle.codePath } : { workflowsPath: code.workflowsPath }, 'workflow code');
+  const { workflowModules, ...code } = { workflowModules: [] as string[], ...workflowCode(settings.traced) };
+  deps.logger.info('workflowBundle' in code ? { workflowBundle: code.workflowBundle.codePath } : { workflowsPath: code.workflowsPath, workflowModules }, 'workflow code');
   const on = (taskQueue: string, slots: number) =>
     Worker.create({ ...common, taskQueue, activities, maxConcurrentActivityTaskExecutions: slots });
   return [
@@ -51,8 +53,8 @@ export async function createWorkers(connection: NativeConnection, settings: Work
       ...common,
       taskQueue: settings.taskQueue,
       ...code,
-      // A prebuilt bundle holds the workflow interceptors already; sources are bundled with them here.
-      interceptors: { ...common.interceptors, ...('workflowsPath' in code ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}) },
+      // A prebuilt bundle holds its workflow interceptors already; sources are bundled with them here.
+      interceptors: { ...common.interceptors, workflowModules },
       sinks: workflowTracingSinks(),
       activities,
       maxConcurrentActivityTaskExecutions: LEGACY_ACTIVITY_SLOTS,

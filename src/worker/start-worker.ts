@@ -13,6 +13,7 @@ import { recordKeyInService } from '../db/encryption-keys.js';
 import { ensureSearchAttributes } from '../infra/search-attributes.js';
 import { databaseProbe, sandboxDiskProbe } from '../observability/probes.js';
 import { addScrapeProbe } from '../observability/scrape.js';
+import { tracingStarted } from '../observability/tracing.js';
 import { createWorkers } from './create-worker.js';
 import { ensureReconcilerSchedule } from './reconciler-schedule.js';
 import { installTemporalRuntime } from './runtime.js';
@@ -84,7 +85,15 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
         await connection.close();
         throw err;
       });
-    const settings = { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, concurrency: config.WORKER_CONCURRENCY, admissionConcurrency: config.ADMISSION_CONCURRENCY, workflowCacheSize: config.WORKFLOW_CACHE_SIZE, dataConverter };
+    const settings = {
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      concurrency: config.WORKER_CONCURRENCY,
+      admissionConcurrency: config.ADMISSION_CONCURRENCY,
+      workflowCacheSize: config.WORKFLOW_CACHE_SIZE,
+      dataConverter,
+      traced: tracingStarted(),
+    };
     const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     // One worker failing stops the other, so `done` settles and the process can exit.

@@ -1,9 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { DefaultLogger } from '@temporalio/worker';
-import { BUNDLE_SOURCES_FILE, bundleSourcesDigest, bundleWorkflows, WORKFLOW_BUNDLE_PATH } from './workflow-code.js';
+import { BUNDLE_SOURCES_FILE, bundleSourcesDigest, bundleWorkflows, workflowBundlePath } from './workflow-code.js';
 
-// Run by `npm run build` after tsc: workers started from dist/ load this instead of bundling at start.
-const code = await bundleWorkflows(new DefaultLogger('WARN'));
-await writeFile(WORKFLOW_BUNDLE_PATH, code);
+// Run by `npm run build` after tsc: workers started from dist/ load one of these instead of bundling at start.
+for (const traced of [false, true]) {
+  const code = await bundleWorkflows({ traced, logger: new DefaultLogger('WARN') });
+  await writeFile(workflowBundlePath(traced), code);
+  process.stdout.write(`workflow bundle written: ${workflowBundlePath(traced)} (${(code.length / 1024 / 1024).toFixed(2)} MB)\n`);
+}
 await writeFile(BUNDLE_SOURCES_FILE, `${bundleSourcesDigest()}\n`);
-process.stdout.write(`workflow bundle written: ${WORKFLOW_BUNDLE_PATH} (${(code.length / 1024 / 1024).toFixed(2)} MB)\n`);

@@ -12,8 +12,9 @@ const compiled = path.extname(here) === '.js';
 /** The workflow sources next to this file: `.ts` under tsx and vitest, `.js` once compiled. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${path.extname(here)}`, import.meta.url));
 
-/** Where `npm run build` writes the workflow bundle: beside the compiled sources it is made from. */
-export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+/** Where `npm run build` writes the workflow bundles: beside the compiled sources they are made from. */
+export const workflowBundlePath = (traced: boolean): string =>
+  fileURLToPath(new URL(traced ? '../workflow-bundle-traced.js' : '../workflow-bundle.js', import.meta.url));
 /** The digest of what the bundle was made from (bundleSourcesDigest), written beside it. */
 export const BUNDLE_SOURCES_FILE = fileURLToPath(new URL('../workflow-bundle.sources', import.meta.url));
 
@@ -21,23 +22,28 @@ export const BUNDLE_SOURCES_FILE = fileURLToPath(new URL('../workflow-bundle.sou
 const BUNDLED_DIRS = ['workflows', 'shared'].map((dir) => fileURLToPath(new URL(`../${dir}/`, import.meta.url)));
 
 const require = createRequire(import.meta.url);
-/** Temporal's OpenTelemetry interceptors, run inside every workflow: the trace goes on through the workflow to its activities. */
+/**
+ * Temporal's OpenTelemetry interceptors, run inside each workflow while tracing is on: the trace
+ * goes on through the workflow to its activities. Only then: they keep state of their own in every
+ * open workflow (about 0.7 MB each, BENCHMARKS.md B8). They add no commands, so a run started with
+ * them replays without them and the other way round (test/replay checks both).
+ */
 const TRACING_INTERCEPTORS_PATH = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
-/** The interceptors every workflow runs with (a worker that bundles at start, or replays, passes them itself). */
-export const WORKFLOW_INTERCEPTOR_MODULES = [TRACING_INTERCEPTORS_PATH];
+export const workflowInterceptorModules = (traced: boolean): string[] => (traced ? [TRACING_INTERCEPTORS_PATH] : []);
 
-export type WorkflowCode = { workflowBundle: { codePath: string } } | { workflowsPath: string };
+export type WorkflowCode = { workflowBundle: { codePath: string } } | { workflowsPath: string; workflowModules: string[] };
 
 /**
  * The workflow code, bundled as every worker must run it: with the failure converter, so the
- * messages and stacks of the workflow's own failures reach history encrypted like everything else.
+ * messages and stacks of the workflow's own failures reach history encrypted like everything
+ * else; and with the tracing interceptors when `traced`.
  */
-export async function bundleWorkflows(logger?: SdkLogger): Promise<string> {
+export async function bundleWorkflows(options: { traced: boolean; logger?: SdkLogger }): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    workflowInterceptorModules: workflowInterceptorModules(options.traced),
     failureConverterPath: FAILURE_CONVERTER_PATH,
-    ...(logger ? { logger } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return code;
 }
@@ -59,12 +65,13 @@ export function bundleSourcesDigest(): string {
 }
 
 /**
- * The prebuilt bundle when running compiled and it was made from exactly the sources and SDK
- * present now; otherwise the sources, which the worker bundles at start. Bundling (webpack) in
- * the worker costs a second or two of start-up and leaves ~100 MB in the process for its life.
+ * The prebuilt bundle (traced or not) when running compiled and it was made from exactly the
+ * sources and SDK present now; otherwise the sources, which the worker bundles at start. Bundling
+ * (webpack) in the worker costs a second or two of start-up and leaves ~100 MB in the process.
  */
-export function workflowCode(): WorkflowCode {
-  const current = compiled && existsSync(WORKFLOW_BUNDLE_PATH) && existsSync(BUNDLE_SOURCES_FILE)
+export function workflowCode(traced: boolean): WorkflowCode {
+  const bundle = workflowBundlePath(traced);
+  const current = compiled && existsSync(bundle) && existsSync(BUNDLE_SOURCES_FILE)
     && readFileSync(BUNDLE_SOURCES_FILE, 'utf8').trim() === bundleSourcesDigest();
-  return current ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH };
+  return current ? { workflowBundle: { codePath: bundle } } : { workflowsPath: WORKFLOWS_PATH, workflowModules: workflowInterceptorModules(traced) };
 }

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
 import { workflowTracingSinks } from '../../src/observability/tracing.js';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
+import { workflowInterceptorModules, WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
 import { FIXTURE_MASTER_ENCRYPTION_KEY } from '../histories/fixture-key.js';
 import { readHistory } from './history-file.js';
 
@@ -21,11 +21,11 @@ const HISTORIES = fileURLToPath(new URL('../histories/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
 
-const options = (interceptorModule?: string): ReplayWorkerOptions => ({
+/** As production runs them: traced (with the tracing interceptors) or not; with the fixture's interceptor when a check adds one. */
+const options = (traced: boolean, interceptorModule?: string): ReplayWorkerOptions => ({
   workflowsPath: WORKFLOWS_PATH,
   dataConverter: encryptedDataConverter(createLocalKeyProvider(Buffer.from(FIXTURE_MASTER_ENCRYPTION_KEY, 'base64'), [])),
-  // As production runs them: with the tracing interceptors, and the fixture's when a check adds one.
-  interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...(interceptorModule ? [path.join(FIXTURES, interceptorModule)] : [])] },
+  interceptors: { workflowModules: [...workflowInterceptorModules(traced), ...(interceptorModule ? [path.join(FIXTURES, interceptorModule)] : [])] },
   sinks: workflowTracingSinks(),
 });
 
@@ -49,22 +49,25 @@ const REQUIRED = [
 ];
 
 describe('replaying recorded histories', () => {
-  let today: Map<string, Error | undefined>;
+  // Tracing on and off: a run started by a worker of either kind goes on under a worker of the other.
+  let today: Record<'traced' | 'untraced', Map<string, Error | undefined>>;
   beforeAll(async () => {
-    today = await replayAll(options());
+    today = { traced: await replayAll(options(true)), untraced: await replayAll(options(false)) };
   });
 
   it('has a recorded history for every path', () => {
     expect(files.map((f) => f.replace(/\.json$/, ''))).toEqual(expect.arrayContaining(REQUIRED));
   });
 
-  it.each(files)('%s replays against today\'s workflow code', (file) => {
-    expect(today.has(file)).toBe(true);
-    expect(today.get(file)).toBeUndefined();
+  it.each(files)('%s replays against today\'s workflow code, traced and not', (file) => {
+    for (const run of [today.traced, today.untraced]) {
+      expect(run.has(file)).toBe(true);
+      expect(run.get(file)).toBeUndefined();
+    }
   });
 
   it('fails on a change made without versioning: an activity call before the clone', async () => {
-    const results = await replayAll(options('unversioned-step-before-clone.ts'));
+    const results = await replayAll(options(true, 'unversioned-step-before-clone.ts'));
     // Every run that reached its clone now disagrees with its history; the rejected ones and the reconciler never got there.
     const broken = [...results].filter(([, err]) => err instanceof DeterminismViolationError).map(([file]) => file).sort();
     expect(broken).toEqual(files.filter((f) => !/^(rejected-|reconcile-)/.test(f)));
@@ -72,7 +75,7 @@ describe('replaying recorded histories', () => {
   });
 
   it('passes with the same change behind patched()', async () => {
-    const results = await replayAll(options('patched-step-before-clone.ts'));
+    const results = await replayAll(options(true, 'patched-step-before-clone.ts'));
     expect([...results].filter(([, err]) => err !== undefined)).toEqual([]);
   });
 });

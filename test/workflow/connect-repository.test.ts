@@ -41,8 +41,8 @@ beforeAll(async () => {
   env = await timeSkippingEnvironment(dataConverter);
   // The test server cannot list search attributes (so the worker's own check cannot run), but registers them.
   await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes: asKeywords() });
-  // The bundle `npm run build` makes for production workers, built the same way.
-  workflowBundle = { code: await bundleWorkflows(new DefaultLogger('WARN')) };
+  // The bundle `npm run build` makes for production workers (tracing off), built the same way.
+  workflowBundle = { code: await bundleWorkflows({ traced: false, logger: new DefaultLogger('WARN') }) };
 });
 
 afterAll(async () => {
