@@ -116,8 +116,9 @@ describe('encrypted Temporal payloads', () => {
 
   it('leaves plain only the trace context in the tracing header: W3C trace and span ids, nothing else', async () => {
     const { traceHeaders } = await historyPayloads();
-    // The start, the admission update and each scheduled activity carry one.
-    expect(traceHeaders.length).toBeGreaterThan(3);
+    // The start and the admission update carry one (the API's client interceptor adds it, tracing or not);
+    // each scheduled activity too, when the worker traces (the observability test's case).
+    expect(traceHeaders.length).toBeGreaterThanOrEqual(2);
     for (const p of traceHeaders) {
       expect(Buffer.from(p.metadata!.encoding!).toString()).toBe('json/plain');
       const carrier = JSON.parse(Buffer.from(p.data!).toString()) as Record<string, unknown>;

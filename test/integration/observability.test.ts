@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { ConnectedConfig } from '../../src/config/env.js';
@@ -99,7 +100,7 @@ async function waitForStatus(repoId: string, status: string): Promise<void> {
 }
 
 /** What every test below looks at: one connect that completed and was cleaned up, one whose clone failed, a 413 and a 401. */
-let connected: { repoId: string; traceId: string; requestId: string; sizeMb: number };
+let connected: { repoId: string; workflowId: string; traceId: string; requestId: string; sizeMb: number };
 let failedTraceId: string;
 let workerWhileKept: Sample[];
 
@@ -116,7 +117,7 @@ describe('observability of a connect, as deployed', () => {
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     await waitForStatus(ok.body.repo_id, 'COMPLETED');
     const [row] = await sql<Array<{ request_id: string; repository_size_mb: string }>>`select request_id, repository_size_mb from code_repos where id = ${ok.body.repo_id}`;
-    connected = { repoId: ok.body.repo_id, traceId: ok.headers.get('x-trace-id') ?? '', requestId: ok.headers.get('x-request-id') ?? '', sizeMb: Number(row!.repository_size_mb) };
+    connected = { repoId: ok.body.repo_id, workflowId: ok.body.workflow_id, traceId: ok.headers.get('x-trace-id') ?? '', requestId: ok.headers.get('x-request-id') ?? '', sizeMb: Number(row!.repository_size_mb) };
     workerWhileKept = await scrape(workerMetrics);
 
     const failing = await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${heavy}.git`));
@@ -201,6 +202,25 @@ describe('observability of a connect, as deployed', () => {
       const exceptions = receiver.spans.flatMap((s) => s.events).filter((e) => e.name === 'exception');
       for (const e of exceptions) expect(Object.keys(e.attributes)).not.toContain('exception.stacktrace');
       expect(JSON.stringify(receiver.spans)).not.toMatch(/\n\s+at /);
+    });
+
+    it('carries the trace through Temporal in a header holding the W3C trace context alone', async () => {
+      const connection = await Connection.connect({ address: stack.temporalAddress });
+      try {
+        const history = await new Client({ connection }).workflow.getHandle(connected.workflowId).fetchHistory();
+        const headers = (history.events ?? []).flatMap((e) => {
+          const fields = (e.workflowExecutionStartedEventAttributes ?? e.activityTaskScheduledEventAttributes)?.header?.fields;
+          return fields?.['_tracer-data'] ? [JSON.parse(Buffer.from(fields['_tracer-data'].data!).toString()) as Record<string, unknown>] : [];
+        });
+        // The start and each activity of the run.
+        expect(headers.length).toBeGreaterThanOrEqual(4);
+        for (const carrier of headers) {
+          expect(Object.keys(carrier)).toEqual(['traceparent']);
+          expect(carrier.traceparent).toMatch(new RegExp(`^00-${connected.traceId}-[0-9a-f]{16}-01$`));
+        }
+      } finally {
+        await connection.close();
+      }
     });
 
     it('arrived in both OTLP encodings: protobuf from the API, JSON from the worker', () => {
