@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { pingDatabase, type Sql } from '../db/client.js';
 import { keyAgeDays } from '../db/encryption-keys.js';
+import { answersWithin } from '../infra/deadline.js';
 import { readServiceStats } from '../db/service-stats.js';
 import { directorySize } from '../sandbox/sandbox.js';
 import { metrics } from './metrics.js';
@@ -13,16 +14,7 @@ const DATABASE_PING_DEADLINE_MS = 1500;
 /** `database_up`: whether this process's pool answers `select 1` now. */
 export function databaseProbe(sql: Sql): ScrapeProbe {
   return async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer')), DATABASE_PING_DEADLINE_MS); });
-    try {
-      await Promise.race([pingDatabase(sql), deadline]);
-      metrics.databaseUp.set(1);
-    } catch {
-      metrics.databaseUp.set(0);
-    } finally {
-      clearTimeout(timer);
-    }
+    metrics.databaseUp.set((await answersWithin(() => pingDatabase(sql), DATABASE_PING_DEADLINE_MS)) ? 1 : 0);
   };
 }
 

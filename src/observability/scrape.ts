@@ -1,3 +1,4 @@
+import { answersWithin } from '../infra/deadline.js';
 import { registry } from './metrics.js';
 
 /** Reads something at scrape time (the database, the disk) into the registry's gauges. */
@@ -31,17 +32,11 @@ export function addTextSource(source: TextSource): () => void {
   return () => sources.delete(source);
 }
 
-function bounded(work: Promise<unknown>): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise((resolve) => { timer = setTimeout(resolve, PROBE_TIMEOUT_MS); });
-  return Promise.race([work.catch(() => undefined), late]).finally(() => clearTimeout(timer));
-}
-
 export const METRICS_CONTENT_TYPE = registry.contentType;
 
 /** This process's metrics: the registry after its probes ran, then every other source's text. */
 export async function scrapeMetrics(): Promise<string> {
-  await Promise.all([...probes].map((probe) => bounded(probe())));
+  await Promise.all([...probes].map((probe) => answersWithin(probe, PROBE_TIMEOUT_MS)));
   const extra = await Promise.all([...sources].map((source) => source().catch(() => '')));
   return [await registry.metrics(), ...extra.filter(Boolean)].join('\n');
 }

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { pingDatabase } from '../../db/client.js';
+import { answersWithin } from '../../infra/deadline.js';
 import { checkSearchAttributes } from '../../infra/search-attributes.js';
 import type { ApiDeps } from '../deps.js';
 import { errorBody } from '../errors.js';
@@ -9,18 +10,7 @@ const CHECK_TIMEOUT_MS = 2000;
 const SEARCH_ATTRIBUTES_OK_MS = 10_000;
 
 async function probe(check: () => Promise<unknown>): Promise<'up' | 'down'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
-  });
-  try {
-    await Promise.race([check(), timeout]);
-    return 'up';
-  } catch {
-    return 'down';
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await answersWithin(check, CHECK_TIMEOUT_MS)) ? 'up' : 'down';
 }
 
 /** `check`, skipped while its last success is younger than `ttlMs`; failures are never remembered. */
