@@ -41,6 +41,20 @@ async function startPostgres(workDir: string, teardowns: Teardown[]): Promise<{ 
  * smart-HTTP server and moto. `stop` tears down what started; a failure half way stops what
  * had started before rethrowing.
  */
+/** A port chosen free can be taken before the server binds it (the dev server picks its internal ports too): then others are tried. */
+const TEMPORAL_START_ATTEMPTS = 3;
+
+async function startTemporalOnFreePorts(cliPath: string, logger: Logger): ReturnType<typeof startTemporalDevServer> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startTemporalDevServer({ cliPath, port: await freePort(), uiPort: await freePort(), namespace: 'default', headless: true, logger });
+    } catch (err) {
+      if (attempt >= TEMPORAL_START_ATTEMPTS || !/address already in use/.test((err as Error).message)) throw err;
+      logger.warn({ attempt }, 'the Temporal dev server found a port taken; trying other ports');
+    }
+  }
+}
+
 export async function startStack(logger: Logger): Promise<{ stack: TestStack; stop: () => Promise<void> }> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'rc-test-'));
   // The embedded PostgreSQL runs as the `postgres` user, which must be able to enter this folder.
@@ -55,14 +69,7 @@ export async function startStack(logger: Logger): Promise<{ stack: TestStack; st
     await migrate(sql).finally(() => sql.end());
 
     const temporalCliPath = await findTemporalCli({ logger });
-    const temporal = await startTemporalDevServer({
-      cliPath: temporalCliPath,
-      port: await freePort(),
-      uiPort: await freePort(),
-      namespace: 'default',
-      headless: true,
-      logger,
-    });
+    const temporal = await startTemporalOnFreePorts(temporalCliPath, logger);
     teardowns.push(temporal.stop);
 
     const gitRoot = path.join(workDir, 'git');
