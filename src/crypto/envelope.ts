@@ -15,6 +15,8 @@ export interface KeyProvider {
   wrapDataKey(plaintext: Buffer): Promise<{ wrapped: Buffer; keyId: string }>;
   /** Whether this provider can open data keys wrapped under `keyId`. */
   canDecrypt(keyId: string): boolean;
+  /** Every key it can open data keys of, the current one first (what `rotate-keys --check` reports on). */
+  readonly keyIds: readonly string[];
 }
 
 export const VERSION = 1;

@@ -40,6 +40,7 @@ function composite(current: KeyProvider, others: KeyProvider[]): KeyProvider {
     wrapDataKey: (plaintext) => current.wrapDataKey(plaintext),
     decryptDataKey: (wrapped, kid) => owner(kid).decryptDataKey(wrapped, kid),
     canDecrypt: (kid) => all.some((p) => p.canDecrypt(kid)),
+    keyIds: [...new Set(all.flatMap((p) => p.keyIds))],
   };
 }
 

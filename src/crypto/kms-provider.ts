@@ -73,5 +73,6 @@ export function createKmsKeyProvider({ client, keyId, previousKeyIds = [] }: Kms
       return { wrapped: Buffer.from(out.CiphertextBlob), keyId };
     },
     canDecrypt: (kid) => known.has(kid),
+    keyIds: [...known],
   };
 }

@@ -31,5 +31,6 @@ export function createLocalKeyProvider(current: Buffer, previous: Buffer[] = [])
       return wrap(plaintext);
     },
     canDecrypt: (kid) => keys.has(kid),
+    keyIds: [...keys.keys()],
   };
 }

@@ -6,7 +6,8 @@ import type { KeyProvider } from './envelope.js';
 import { openCompact, sealCompact } from './envelope.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
-const KEY_ID = 'encryption-key-id';
+/** Payload metadata naming the key that wraps the payload's data key (plain, so it can be read without opening anything). */
+export const PAYLOAD_KEY_ID = 'encryption-key-id';
 const WRAPPED_KEY = 'encryption-wrapped-key';
 const AAD = Buffer.from('temporal-payload:v1');
 
@@ -35,7 +36,7 @@ export class EncryptionCodec implements PayloadCodec {
     return payloads.map((payload) => ({
       metadata: {
         encoding: text(ENCRYPTED_ENCODING),
-        [KEY_ID]: text(keyId),
+        [PAYLOAD_KEY_ID]: text(keyId),
         [WRAPPED_KEY]: text(wrapped.toString('base64')),
       },
       data: sealCompact(key, Buffer.from(PayloadMessage.encode(payload).finish()), AAD),
@@ -45,7 +46,7 @@ export class EncryptionCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return Promise.all(payloads.map(async (payload) => {
       if (str(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
-      const keyId = str(payload.metadata?.[KEY_ID]);
+      const keyId = str(payload.metadata?.[PAYLOAD_KEY_ID]);
       const wrapped = str(payload.metadata?.[WRAPPED_KEY]);
       if (!keyId || !wrapped || !payload.data) throw new Error('Encrypted payload without its key metadata');
       const key = await this.dataKey(wrapped, keyId);

@@ -12,3 +12,20 @@ export async function keyAgeDays(sql: Queryable, keyId: string): Promise<number 
     from encryption_keys where key_id = ${keyId}`;
   return row?.days;
 }
+
+/** When `keyId` went into service, or undefined when no process has recorded it yet. */
+export async function keyInServiceSince(sql: Queryable, keyId: string): Promise<Date | undefined> {
+  const [row] = await sql<Array<{ since: Date }>>`select in_service_since as since from encryption_keys where key_id = ${keyId}`;
+  return row?.since;
+}
+
+/** What is stored under each wrapping key: live access tokens and the service's own keys. */
+export async function storedUnderEachKey(sql: Queryable): Promise<Map<string, { tokens: number; serviceKeys: number }>> {
+  const rows = await sql<Array<{ key_id: string; tokens: number; service_keys: number }>>`
+    select key_id, sum(tokens)::int as tokens, sum(service_keys)::int as service_keys from (
+      select token_kid as key_id, 1 as tokens, 0 as service_keys from code_repos where token_ciphertext is not null
+      union all
+      select key_id, 0, 1 from service_keys
+    ) stored group by key_id`;
+  return new Map(rows.map((r) => [r.key_id, { tokens: r.tokens, serviceKeys: r.service_keys }]));
+}
