@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createLogger } from '../../src/config/logger.js';
 import { freePort } from '../../src/infra/ports.js';
-import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerOptions } from '../../src/infra/temporal-dev-server.js';
+import type { TemporalDevServer, TemporalDevServerOptions } from '../../src/infra/temporal-dev-server.js';
+import { startTemporalWithRetry } from '../support/start-stack.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { checkInvariants, cleanUpAll } from './invariants.js';
@@ -18,16 +19,12 @@ let repo: string;
 
 beforeAll(async () => {
   // A Temporal server of this file's own, on a file that outlives it, so it can be stopped and started again.
-  serverOptions = {
-    cliPath: stack.temporalCliPath,
-    port: await freePort(),
-    uiPort: await freePort(),
-    namespace: 'default',
-    headless: true,
-    dbFilename: path.join(stack.workDir, `r2-${randomUUID()}`, 'temporal.db'),
-    logger: createLogger({ level: 'warn', pretty: false }),
-  };
-  temporal = await startTemporalDevServer(serverOptions);
+  const logger = createLogger({ level: 'warn', pretty: false });
+  const dbFilename = path.join(stack.workDir, `r2-${randomUUID()}`, 'temporal.db');
+  ({ server: temporal, options: serverOptions } = await startTemporalWithRetry(
+    async () => ({ cliPath: stack.temporalCliPath, port: await freePort(), uiPort: await freePort(), namespace: 'default', headless: true, dbFilename, logger }),
+    logger,
+  ));
   // One clone at a time (three slots on the probe's host): most runs wait between admission and clone.
   app = await startAppUnderTest(stack, { TEMPORAL_ADDRESS: temporal.address, SANDBOX_TTL_SECONDS: '3600', WORKER_CONCURRENCY: '1' });
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'r2' })).body.id;
@@ -63,7 +60,8 @@ describe('R2: the Temporal server stopped while 20 runs wait between admission a
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ detail: { error: 'not_ready', checks: { database: 'up', temporal: 'down' } } });
 
-    temporal = await startTemporalDevServer(serverOptions);
+    // The same ports: the API's connection knows only this address.
+    temporal = (await startTemporalWithRetry(async () => serverOptions, serverOptions.logger)).server;
     // Ready again without a restart, once the API's connection has found the server back.
     await vi.waitFor(async () => expect((await fetch(`${app.api.url}/readyz`)).status).toBe(200), { timeout: 30_000, interval: 200 });
     await Promise.all(admitted.map((a) => waitForState(app, a.workflow_id, (s) => s.cloneStatus === 'COMPLETED', 120_000)));

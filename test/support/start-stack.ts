@@ -9,7 +9,7 @@ import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
 import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres.js';
 import { freePort } from '../../src/infra/ports.js';
 import { findTemporalCli } from '../../src/infra/temporal-cli.js';
-import { startTemporalDevServer } from '../../src/infra/temporal-dev-server.js';
+import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerOptions } from '../../src/infra/temporal-dev-server.js';
 import { startGitServer } from './git-server.js';
 import { startMotoServer } from './moto-server.js';
 import type { TestStack } from './stack.js';
@@ -44,16 +44,25 @@ async function startPostgres(workDir: string, teardowns: Teardown[]): Promise<{ 
 /** A port chosen free can be taken before the server binds it (the dev server picks its internal ports too): then others are tried. */
 const TEMPORAL_START_ATTEMPTS = 3;
 
-async function startTemporalOnFreePorts(cliPath: string, logger: Logger): ReturnType<typeof startTemporalDevServer> {
+/**
+ * Starts a Temporal dev server, again (with the options `options` gives for that attempt) when it
+ * exits because a port was taken. The dev server picks its internal ports at random at each start,
+ * so even a restart on the same frontend port can meet, and then escape, such a collision.
+ */
+export async function startTemporalWithRetry(options: () => Promise<TemporalDevServerOptions>, logger: Logger): Promise<{ server: TemporalDevServer; options: TemporalDevServerOptions }> {
   for (let attempt = 1; ; attempt += 1) {
+    const chosen = await options();
     try {
-      return await startTemporalDevServer({ cliPath, port: await freePort(), uiPort: await freePort(), namespace: 'default', headless: true, logger });
+      return { server: await startTemporalDevServer(chosen), options: chosen };
     } catch (err) {
       if (attempt >= TEMPORAL_START_ATTEMPTS || !/address already in use/.test((err as Error).message)) throw err;
-      logger.warn({ attempt }, 'the Temporal dev server found a port taken; trying other ports');
+      logger.warn({ attempt }, 'the Temporal dev server found a port taken; trying again');
     }
   }
 }
+
+const startTemporalOnFreePorts = async (cliPath: string, logger: Logger): Promise<TemporalDevServer> =>
+  (await startTemporalWithRetry(async () => ({ cliPath, port: await freePort(), uiPort: await freePort(), namespace: 'default', headless: true, logger }), logger)).server;
 
 export async function startStack(logger: Logger): Promise<{ stack: TestStack; stop: () => Promise<void> }> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'rc-test-'));
