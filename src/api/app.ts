@@ -10,10 +10,12 @@ import { metricsAuthorized } from '../observability/metrics-server.js';
 import { METRICS_CONTENT_TYPE, scrapeMetrics } from '../observability/scrape.js';
 import { isDatabaseUnavailable } from '../db/client.js';
 import { REPO_ERRORS, RepoError } from '../shared/errors.js';
-import { requireUser } from './auth.js';
+import { createTokenVerifier, requireUser } from './auth.js';
+import { codecAccess, codecCallerKey } from './codec-access.js';
 import type { ApiEnv } from './context.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, sendError } from './errors.js';
+import { localRateLimit } from './local-rate-limit.js';
 import { DOCS_PAGE, openApiDocument } from './openapi.js';
 import { rateLimit } from './rate-limit.js';
 import { traceRequests } from './tracing.js';
@@ -78,8 +80,18 @@ export function createApp(deps: ApiDeps) {
   }
   app.route('/', healthRoutes(deps));
 
-  const auth = requireUser({ jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl });
-  app.route('/codec', codecRoutes({ codec: deps.codec, uiOrigin: settings.temporalUiOrigins, ...(settings.codecRequiresAuth ? { auth } : {}) }));
+  // One verifier, so /api/v1 and /codec share one cached key set.
+  const verify = createTokenVerifier({
+    jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl, issuer: settings.jwtIssuer, audience: settings.jwtAudience, jwksCooldownMs: settings.jwksCooldownMs,
+  });
+  const auth = requireUser(verify);
+  app.route('/codec', codecRoutes({
+    codec: deps.codec,
+    uiOrigin: settings.temporalUiOrigins,
+    access: codecAccess(requireUser(verify, { scope: settings.codec.operatorScope }), settings.codec.loopbackUiOrigins),
+    rateLimit: localRateLimit<ApiEnv>(settings.codec.rateLimit, codecCallerKey),
+    maxPayloads: settings.codec.maxPayloads,
+  }));
   app.use('/api/v1/*', auth);
   const limited = rateLimit<ApiEnv>(deps.sql, settings.rateLimit);
   app.use('/api/v1/*', async (c, next) => (c.req.method === 'POST' ? limited(c, next) : next()));

@@ -1,6 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { verify, verifyWithJwks } from 'hono/jwt';
-import type { JWTPayload } from 'hono/utils/jwt/types';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ApiEnv } from './context.js';
 import { ApiError } from './errors.js';
 
@@ -9,38 +8,90 @@ export interface AuthSettings {
   jwtSecret?: string;
   /** JWKS endpoint for RS256/ES256 tokens. */
   jwksUrl?: string;
+  /** `iss` every token must carry, when set. */
+  issuer?: string;
+  /** `aud` every token must include, when set. */
+  audience?: string;
+  /**
+   * Least time between two fetches of the key set when a token names a key it lacks (jose's
+   * cooldown, default 30 s): a rotated-in key is picked up, a stream of made-up key ids is not a
+   * stream of fetches.
+   */
+  jwksCooldownMs?: number;
 }
 
+/** The verified claims of a bearer token; throws when it is not one this API accepts. */
+export type VerifyToken = (token: string) => Promise<JWTPayload>;
+
+/** The key set could not be had (down, slow, not a key set): not the caller's fault. */
+class KeySetUnavailable extends Error {}
 
 const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
-async function verifyToken(token: string, settings: AuthSettings): Promise<JWTPayload> {
-  const alg = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString() || '{}').alg;
-  if (alg === 'HS256' && settings.jwtSecret) return verify(token, settings.jwtSecret, 'HS256');
-  if (settings.jwksUrl && alg !== 'HS256') {
-    return verifyWithJwks(token, { jwks_uri: settings.jwksUrl, allowedAlgorithms: ['RS256', 'ES256'] });
-  }
-  throw new Error(`unsupported algorithm ${alg}`);
+/**
+ * One verification path (jose) for both kinds of token: the algorithm in the header picks the key,
+ * HS256 the secret and RS256/ES256 the key set, and only algorithms with a configured key are
+ * allowed at all (so never `none`, no HS256 checked against a public key, no RS256 against the
+ * secret). The key set is fetched once and cached (10 minutes), refetched early only for an
+ * unknown key id, and then at most once per cooldown.
+ */
+export function createTokenVerifier(settings: AuthSettings): VerifyToken {
+  const secret = settings.jwtSecret ? new TextEncoder().encode(settings.jwtSecret) : undefined;
+  const jwks = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs }) : undefined;
+  const algorithms = [...(secret ? ['HS256'] : []), ...(jwks ? ['RS256', 'ES256'] : [])];
+  const fromKeySet: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await jwks!(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      throw new KeySetUnavailable((err as Error).message);
+    }
+  };
+  const key: JWTVerifyGetKey = (header, token) => (header.alg === 'HS256' ? secret! : fromKeySet(header, token));
+  return async (token) => (await jwtVerify(token, key, {
+    algorithms,
+    issuer: settings.issuer,
+    audience: settings.audience,
+    requiredClaims: ['exp', 'sub'],
+  })).payload;
+}
+
+/** Whether the token's `scope` claim (space-separated, RFC 9068; a list is accepted too) grants `scope`. */
+export function hasScope(payload: JWTPayload, scope: string): boolean {
+  const granted = typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scope) ? payload.scope : [];
+  return granted.includes(scope);
 }
 
 /**
- * `Authorization: Bearer <JWT>` (hono's JWT verification): HS256 with JWT_SECRET, or RS256/ES256
- * from JWKS_URL. `exp` and `sub` are required; `sub` becomes the user id the audit trail records.
+ * `Authorization: Bearer <JWT>`, verified by `verify`. `exp` and `sub` are required; `sub` becomes
+ * the user id the audit trail records. With `scope`, a valid token without that scope is 403.
  */
-export function requireUser(settings: AuthSettings): MiddlewareHandler<ApiEnv> {
+export function requireUser(verify: VerifyToken, options: { scope?: string } = {}): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
     const match = header && /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);
     if (!match) throw unauthorized('Missing or malformed bearer token (JWT) in the Authorization header');
     let payload: JWTPayload;
     try {
-      payload = await verifyToken(match[1]!, settings);
-    } catch {
-      throw unauthorized('The bearer token (JWT) is invalid or expired');
+      payload = await verify(match[1]!);
+    } catch (err) {
+      if (err instanceof KeySetUnavailable) {
+        c.get('log').warn({ err: { message: err.message } }, 'JWKS_URL: key set unavailable');
+        throw new ApiError(502, 'upstream_unavailable', 'The key set that verifies tokens (JWKS_URL) is unavailable; try again shortly');
+      }
+      if (err instanceof errors.JWTExpired) throw unauthorized('The bearer token (JWT) has expired');
+      if (err instanceof errors.JWTClaimValidationFailed) {
+        throw unauthorized(err.reason === 'missing'
+          ? `The bearer token (JWT) has no ${err.claim} claim`
+          : `The bearer token (JWT) ${err.claim} claim is not accepted here`);
+      }
+      throw unauthorized('The bearer token (JWT) is invalid');
     }
-    if (typeof payload.exp !== 'number') throw unauthorized('The bearer token (JWT) has no expiry (exp)');
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) {
       throw unauthorized('The bearer token (JWT) names no subject (sub)');
+    }
+    if (options.scope && !hasScope(payload, options.scope)) {
+      throw new ApiError(403, 'forbidden', `This endpoint needs the operator permission: scope "${options.scope}" in the bearer token (JWT)`, { required_scope: options.scope });
     }
     c.set('userId', payload.sub);
     await next();

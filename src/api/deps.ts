@@ -22,12 +22,24 @@ export interface ApiDeps {
     admissionWaitSeconds: number;
     jwtSecret?: string;
     jwksUrl?: string;
+    /** `iss` and `aud` every token must carry, when set. */
+    jwtIssuer?: string;
+    jwtAudience?: string;
+    /** Least time between key set fetches for unknown key ids (jose's default 30 s when unset). */
+    jwksCooldownMs?: number;
     allowedOrigins: string[];
     rateLimit: { burst: number; perMinute: number };
     /** Origins of the Temporal Web UI allowed to call /codec. */
     temporalUiOrigins: string[];
-    /** Whether /codec needs the API's bearer token (only the embedded default turns this off). */
-    codecRequiresAuth: boolean;
+    codec: {
+      /** UI origins let through without a token by the loopback exception; empty: operators' tokens only. */
+      loopbackUiOrigins: string[];
+      /** The `scope` an operator's token carries. */
+      operatorScope: string;
+      maxPayloads: number;
+      /** Per caller, in this process. */
+      rateLimit: { burst: number; perMinute: number };
+    };
     /** False when API_METRICS_PORT serves /metrics elsewhere (default: served here). */
     metricsOnApiPort?: boolean;
     /** METRICS_TOKEN: the bearer token /metrics asks for, when set. */

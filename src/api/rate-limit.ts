@@ -11,6 +11,12 @@ export interface RateLimitSettings {
   perMinute: number;
 }
 
+/** 429 for a bucket holding `tokens` (< 1): Retry-After is the whole seconds until one token is back. */
+export function rateLimited(tokens: number, perSecond: number): ApiError {
+  const retryAfter = Math.max(1, Math.ceil((1 - tokens) / perSecond));
+  return new ApiError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s`, { retry_after_seconds: retryAfter }, { 'Retry-After': String(retryAfter) });
+}
+
 /** How often each API instance deletes idle buckets; any instance's sweep serves them all. */
 const SWEEP_EVERY_MS = 60_000;
 
@@ -39,10 +45,7 @@ export function rateLimit<E extends { Variables: { userId: string; log: Logger }
       log.warn({ err }, 'rate limit: PostgreSQL unavailable, request let through');
       return undefined;
     });
-    if (taken && !taken.allowed) {
-      const retryAfter = Math.max(1, Math.ceil((1 - taken.tokens) / spec.perSecond));
-      throw new ApiError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s`, { retry_after_seconds: retryAfter }, { 'Retry-After': String(retryAfter) });
-    }
+    if (taken && !taken.allowed) throw rateLimited(taken.tokens, spec.perSecond);
     await next();
   };
 }

@@ -3,6 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import type { ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
+import { isLoopbackOrigin } from '../config/loopback.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
@@ -55,10 +56,18 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       admissionWaitSeconds: config.ADMISSION_WAIT_SECONDS,
       jwtSecret: config.JWT_SECRET,
       jwksUrl: config.JWKS_URL,
+      jwtIssuer: config.JWT_ISSUER,
+      jwtAudience: config.JWT_AUDIENCE,
       allowedOrigins: config.ALLOWED_ORIGINS,
       rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
       temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
-      codecRequiresAuth: config.CODEC_REQUIRE_AUTH,
+      codec: {
+        // loadConfig refuses CODEC_REQUIRE_AUTH=false unless HOST is loopback.
+        loopbackUiOrigins: config.CODEC_REQUIRE_AUTH ? [] : config.TEMPORAL_UI_ORIGINS.filter(isLoopbackOrigin),
+        operatorScope: config.CODEC_OPERATOR_SCOPE,
+        maxPayloads: config.CODEC_MAX_PAYLOADS,
+        rateLimit: { burst: config.CODEC_RATE_LIMIT_BURST, perMinute: config.CODEC_RATE_LIMIT_PER_MINUTE },
+      },
       metricsOnApiPort: config.API_METRICS_PORT === undefined,
       metricsToken: config.METRICS_TOKEN,
     },

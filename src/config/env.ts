@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { isLoopbackHost } from './loopback.js';
 
 /** Accepts the usual spellings of a boolean flag; anything else is an error, not a silent `false`. */
 const flag = z
@@ -46,12 +47,26 @@ export const envSchema = z.object({
   JWT_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   /** RS256/ES256 tokens are also accepted when their key is published here. */
   JWKS_URL: optional(z.string().url()),
+  /** When set, every token must carry this `iss`; required in production with JWKS_URL. */
+  JWT_ISSUER: optional(z.string().min(1)),
+  /** When set, every token's `aud` must include this; required in production with JWKS_URL. */
+  JWT_AUDIENCE: optional(z.string().min(1)),
   /** Comma-separated origins allowed by CORS; empty allows none. */
   ALLOWED_ORIGINS: list,
   /** Origins of the Temporal Web UI, allowed (CORS) to call the payload codec at /codec. */
   TEMPORAL_UI_ORIGINS: list,
-  /** Whether /codec needs the API's bearer token. `npm start` turns it off for its loopback-only UI. */
+  /**
+   * `false` lets a Temporal UI on loopback (a loopback origin of TEMPORAL_UI_ORIGINS) call /codec without a
+   * token, when the API listens on loopback only; `npm start` sets it for its embedded UI. Else an operator token.
+   */
   CODEC_REQUIRE_AUTH: flag.default(true),
+  /** The scope (in the token's `scope` claim) that makes a caller an operator, the only ones /codec serves. */
+  CODEC_OPERATOR_SCOPE: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be one OAuth scope token (no spaces or quotes)').default('codec:operator'),
+  /** Payloads one /codec request may carry: each may cost a KMS call. */
+  CODEC_MAX_PAYLOADS: positiveInt.default(100),
+  /** Token bucket per /codec caller (operator, or the loopback UI): capacity, and requests refilled per minute. */
+  CODEC_RATE_LIMIT_BURST: positiveInt.default(100),
+  CODEC_RATE_LIMIT_PER_MINUTE: positiveInt.default(300),
   /** Token bucket per user for POST endpoints: capacity, and tokens refilled per minute. */
   RATE_LIMIT_BURST: positiveInt.default(20),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
@@ -110,12 +125,26 @@ export function requireServices(config: Config): ConnectedConfig {
   return config as ConnectedConfig;
 }
 
-/** The API cannot authenticate anyone without a JWT secret or a JWKS URL. */
+/**
+ * The API cannot authenticate anyone without a JWT secret or a JWKS URL; and in production, a key
+ * set (often an identity provider's, signing tokens for other services too) counts only for tokens
+ * issued by it for this API.
+ */
 export function requireAuth<T extends Config>(config: T): T {
   if (!config.JWT_SECRET && !config.JWKS_URL) {
     throw new ConfigError(['JWT_SECRET: required by the API unless JWKS_URL is set (npm start generates one)']);
   }
+  if (config.NODE_ENV === 'production' && config.JWKS_URL && (!config.JWT_ISSUER || !config.JWT_AUDIENCE)) {
+    throw new ConfigError(['JWT_ISSUER, JWT_AUDIENCE: both required in production when JWKS_URL is set (the iss and aud API tokens must carry)']);
+  }
   return config;
+}
+
+/** The token-less codec exception is a loopback one: it must not be reachable from another host. */
+function checkCodecExposure(config: Config): void {
+  if (!config.CODEC_REQUIRE_AUTH && !isLoopbackHost(config.HOST)) {
+    throw new ConfigError([`CODEC_REQUIRE_AUTH: false is only allowed with HOST on loopback (127.0.0.1, ::1, localhost), not ${config.HOST}; unset it so /codec needs an operator token`]);
+  }
 }
 
 export class ConfigError extends Error {
@@ -137,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const config = parsed.data;
+  checkCodecExposure(config);
   return {
     ...config,
     DATA_DIR: path.resolve(config.DATA_DIR),

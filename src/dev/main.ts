@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { loadConfigOrExit, type ConnectedConfig } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
+import { isLoopbackHost } from '../config/loopback.js';
 import { ensureDevJwtSecret } from './secrets.js';
 import { ensureDevMasterKey } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
@@ -36,6 +37,13 @@ function portsToClaim(): Array<{ port: number; host: string; setting: string; hi
   return claims.filter((c) => c.port !== 0);
 }
 
+/** A browser calls the UI's page by either loopback name; each is an origin of its own. */
+function embeddedUiOrigins(uiUrl: string): string[] {
+  const localhost = new URL(uiUrl);
+  localhost.hostname = 'localhost';
+  return [new URL(uiUrl).origin, localhost.origin];
+}
+
 await runUntilSignal(logger, async (register) => {
   for (const claim of portsToClaim()) {
     if (await portInUse(claim.port, claim.host)) {
@@ -55,7 +63,7 @@ await runUntilSignal(logger, async (register) => {
   let temporalUi: string | undefined;
   if (!temporalAddress) {
     const cliPath = await findTemporalCli({ logger });
-    const apiHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+    const apiHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
     const server = await startTemporalDevServer({
       cliPath,
       port: config.TEMPORAL_DEV_PORT,
@@ -78,12 +86,20 @@ await runUntilSignal(logger, async (register) => {
     MASTER_ENCRYPTION_KEY:
       config.MASTER_ENCRYPTION_KEY ?? (config.KMS_KEY_ID ? undefined : await ensureDevMasterKey(config.DATA_DIR, logger)),
     JWT_SECRET: config.JWT_SECRET ?? (config.JWKS_URL ? undefined : await ensureDevJwtSecret(config.DATA_DIR)),
-    // The embedded UI (loopback only, no login) cannot send a bearer token: its codec calls are let
-    // through unauthenticated, from its origin only. Production keeps CODEC_REQUIRE_AUTH=true.
+    // The embedded UI (loopback only, no login) cannot send a bearer token: on a loopback-bound API
+    // its codec calls are let through without one, from its own origins to a loopback Host only
+    // (src/api/codec-access.ts). Production keeps CODEC_REQUIRE_AUTH=true: operators' tokens only.
     ...(temporalUi
-      ? { TEMPORAL_UI_ORIGINS: [...config.TEMPORAL_UI_ORIGINS, temporalUi], CODEC_REQUIRE_AUTH: process.env.CODEC_REQUIRE_AUTH ? config.CODEC_REQUIRE_AUTH : false }
+      ? {
+        TEMPORAL_UI_ORIGINS: [...config.TEMPORAL_UI_ORIGINS, ...embeddedUiOrigins(temporalUi)],
+        CODEC_REQUIRE_AUTH: process.env.CODEC_REQUIRE_AUTH ? config.CODEC_REQUIRE_AUTH : !isLoopbackHost(config.HOST),
+      }
       : {}),
   };
+
+  if (temporalUi && connected.CODEC_REQUIRE_AUTH) {
+    logger.warn({ host: config.HOST }, 'the embedded Temporal UI shows payloads encoded: /codec asks it for an operator token, which it cannot send (HOST is not loopback, or CODEC_REQUIRE_AUTH=true)');
+  }
 
   const sql = createSql(databaseUrl, { max: 1, applicationName: 'repo-connector-migrate' });
   try {

@@ -1,14 +1,18 @@
-import { sign } from 'hono/jwt';
 import { ensureDevJwtSecret } from './secrets.js';
+import { signDevToken } from './sign-token.js';
 import { loadConfigOrExit } from '../config/env.js';
 
 /**
- * `npm run token -- <sub> [ttl seconds]`: prints an HS256 bearer token for local use, signed with
- * JWT_SECRET or, when that is unset, the secret `npm start` generated into the data folder.
+ * `npm run token -- <sub> [ttl seconds] [--operator]`: prints an HS256 bearer token for local use,
+ * signed with JWT_SECRET or, when that is unset, the secret `npm start` generated into the data
+ * folder; with JWT_ISSUER / JWT_AUDIENCE set, it carries them. `--operator` adds the scope
+ * (CODEC_OPERATOR_SCOPE) the codec endpoint asks of an operator.
  */
-const [sub, ttlArg] = process.argv.slice(2);
-if (!sub || !/^[A-Za-z0-9._@-]{1,200}$/.test(sub)) {
-  process.stderr.write('usage: npm run token -- <user id> [ttl seconds, default 3600]\n');
+const args = process.argv.slice(2);
+const operator = args.includes('--operator');
+const [sub, ttlArg, ...rest] = args.filter((a) => a !== '--operator');
+if (!sub || !/^[A-Za-z0-9._@-]{1,200}$/.test(sub) || rest.length > 0) {
+  process.stderr.write('usage: npm run token -- <user id> [ttl seconds, default 3600] [--operator]\n');
   process.exit(64);
 }
 const ttl = ttlArg ? Number(ttlArg) : 3600;
@@ -18,5 +22,11 @@ if (!Number.isInteger(ttl) || ttl <= 0) {
 }
 const config = loadConfigOrExit();
 const secret = config.JWT_SECRET ?? (await ensureDevJwtSecret(config.DATA_DIR));
-const now = Math.floor(Date.now() / 1000);
-process.stdout.write(`${await sign({ sub, iat: now, exp: now + ttl }, secret, 'HS256')}\n`);
+const token = await signDevToken(secret, {
+  sub,
+  ttlSeconds: ttl,
+  scope: operator ? config.CODEC_OPERATOR_SCOPE : undefined,
+  issuer: config.JWT_ISSUER,
+  audience: config.JWT_AUDIENCE,
+});
+process.stdout.write(`${token}\n`);

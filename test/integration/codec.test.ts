@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startApiService, type ApiService } from '../../src/api/start-api.js';
 import { createLogger } from '../../src/config/logger.js';
 import { createBareRepo } from '../support/git-repos.js';
-import { call, honoFor, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import { call, honoFor, startAppUnderTest, testConfig, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -14,9 +16,12 @@ let connection: Connection;
 let workflowId: string;
 let gitUrl: string;
 const UI = 'http://ui.temporal.test';
+/** The origins of `npm start`'s embedded UI, by either loopback name. */
+const EMBEDDED_UI = ['http://127.0.0.1:18233', 'http://localhost:18233'];
 
 beforeAll(async () => {
-  app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600' });
+  // The embedded UI's origins are allowed by CORS here, but CODEC_REQUIRE_AUTH is not false: no exception.
+  app = await startAppUnderTest(stack, { SANDBOX_TTL_SECONDS: '3600', TEMPORAL_UI_ORIGINS: EMBEDDED_UI.join(',') });
   hono = honoFor(app, createLogger({ level: 'silent' }));
   // A client without the codec: it sees what Temporal stores.
   connection = await Connection.connect({ address: stack.temporalAddress });
@@ -87,7 +92,7 @@ const decodeRequest = async (body: unknown, headers: Record<string, string> = {}
   hono.request('/codec/decode', {
     method: 'POST',
     body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${await app.tokenFor()}`, ...headers },
+    headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${await app.operatorTokenFor()}`, ...headers },
   });
 
 describe('encrypted Temporal payloads', () => {
@@ -156,17 +161,16 @@ describe('encrypted Temporal payloads', () => {
   it('encode and decode round-trip', async () => {
     const original = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('{"a":1}').toString('base64') }] };
     const encoded = await hono.request('/codec/encode', {
-      method: 'POST', body: JSON.stringify(original), headers: { 'content-type': 'application/json', authorization: `Bearer ${await app.tokenFor()}` },
+      method: 'POST', body: JSON.stringify(original), headers: { 'content-type': 'application/json', authorization: `Bearer ${await app.operatorTokenFor()}` },
     });
     const encodedBody = await encoded.json();
     expect(JSON.stringify(encodedBody)).not.toContain(original.payloads[0]!.data);
     expect(await (await decodeRequest(encodedBody)).json()).toEqual(original);
   });
 
-  it('needs the bearer token, and lets only the Web UI\'s origin call it from a browser', async () => {
-    expect((await decodeRequest({ payloads: [] }, { authorization: '' })).status).toBe(401);
+  it('lets only the Web UI\'s origin call it from a browser', async () => {
     const preflight = await hono.request('/codec/decode', {
-      method: 'OPTIONS', headers: { origin: UI, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' },
+      method: 'OPTIONS', headers: { origin: UI, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace,authorization' },
     });
     expect(preflight.headers.get('access-control-allow-origin')).toBe(UI);
     const foreign = await decodeRequest({ payloads: [] }, { origin: 'https://evil.example' });
@@ -187,5 +191,142 @@ describe('encrypted Temporal payloads', () => {
       expect(raw).not.toContain('access token was rejected');
       expect(raw).toContain('Encoded failure');
     }
+  });
+});
+
+const emptyPayloads = (n: number) => ({ payloads: Array.from({ length: n }, () => ({})) });
+const detail = async (res: Response) => ((await res.json()) as { detail: { error: string; message: string } }).detail;
+
+describe('who may call the codec', () => {
+  it('an operator\'s token (scope codec:operator) decodes; an end user\'s is 403 naming the scope; none is 401', async () => {
+    expect((await decodeRequest({ payloads: [] })).status).toBe(200);
+    const user = await decodeRequest({ payloads: [] }, { authorization: `Bearer ${await app.tokenFor()}` });
+    expect(user.status).toBe(403);
+    expect(await detail(user)).toMatchObject({ error: 'forbidden', message: expect.stringContaining('"codec:operator"') });
+    const none = await decodeRequest({ payloads: [] }, { authorization: '' });
+    expect(none.status).toBe(401);
+    expect((await detail(none)).error).toBe('unauthorized');
+  });
+
+  it('takes at most CODEC_MAX_PAYLOADS payloads a request: more is 413, saying the limit', async () => {
+    expect((await decodeRequest(emptyPayloads(app.config.CODEC_MAX_PAYLOADS))).status).toBe(200);
+    const over = await decodeRequest(emptyPayloads(app.config.CODEC_MAX_PAYLOADS + 1));
+    expect(over.status).toBe(413);
+    expect(await detail(over)).toMatchObject({ error: 'too_many_payloads', message: expect.stringContaining(`at most ${app.config.CODEC_MAX_PAYLOADS} payloads (CODEC_MAX_PAYLOADS)`) });
+  });
+
+  it('limits each operator\'s rate: past the burst, 429 with Retry-After, while another operator goes on', async () => {
+    const limited = honoFor(app, createLogger({ level: 'silent' }), {
+      codec: { loopbackUiOrigins: [], operatorScope: app.config.CODEC_OPERATOR_SCOPE, maxPayloads: 10, rateLimit: { burst: 2, perMinute: 1 } },
+    });
+    const send = async (user: string) => limited.request('/codec/decode', {
+      method: 'POST', body: JSON.stringify({ payloads: [] }), headers: { 'content-type': 'application/json', authorization: `Bearer ${await app.operatorTokenFor(user)}` },
+    });
+    const [first, second, third] = [await send('op-a'), await send('op-a'), await send('op-a')];
+    expect([first.status, second.status, third.status]).toEqual([200, 200, 429]);
+    expect((await detail(third)).error).toBe('rate_limited');
+    // One token a minute: a whole token is back within 60 s.
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(third.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect((await send('op-b')).status).toBe(200);
+  });
+});
+
+/** A POST to the real server with the Host and Origin headers as given (fetch would set Host itself). */
+function rawPost(api: ApiService, route: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+  const url = new URL(api.url);
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: url.hostname, port: url.port, path: route, method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.setTimeout(30_000, () => req.destroy(new Error('no answer in 30 s')));
+    req.end(data);
+  });
+}
+
+describe('the loopback UI exception (CODEC_REQUIRE_AUTH=false, as `npm start` sets it)', () => {
+  let loopback: ApiService;
+  let port: string;
+  const BURST = 10;
+
+  beforeAll(async () => {
+    // Same keys as `app`, so it opens that run's payloads; listening on 127.0.0.1 (the default HOST).
+    const config = testConfig(stack, {
+      MASTER_ENCRYPTION_KEY: app.config.MASTER_ENCRYPTION_KEY!,
+      JWT_SECRET: app.config.JWT_SECRET!,
+      CODEC_REQUIRE_AUTH: 'false',
+      TEMPORAL_UI_ORIGINS: [...EMBEDDED_UI, UI].join(','),
+      CODEC_RATE_LIMIT_BURST: String(BURST),
+      CODEC_RATE_LIMIT_PER_MINUTE: '1',
+    });
+    loopback = await startApiService(config, createLogger({ level: 'silent' }));
+    port = new URL(loopback.url).port;
+  });
+
+  afterAll(async () => {
+    await loopback?.stop();
+  });
+
+  const decode = async (headers: Record<string, string>) => rawPost(loopback, '/codec/decode', headers, asJson(await storedPayloads()));
+
+  it('lets the embedded UI decode without a token, by either loopback name, the access token still sealed', async () => {
+    const calls: Array<[string, string]> = [[`127.0.0.1:${port}`, EMBEDDED_UI[0]!], [`localhost:${port}`, EMBEDDED_UI[1]!]];
+    for (const [host, origin] of calls) {
+      const res = await decode({ host, origin });
+      expect(res.status, host).toBe(200);
+      expect(res.headers['access-control-allow-origin']).toBe(origin);
+      const decoded = (res.body as { payloads: Array<{ data: string }> }).payloads.map((p) => Buffer.from(p.data, 'base64').toString()).join('\n');
+      expect(decoded).toContain('sealedToken');
+      expect(decoded).not.toContain(stack.gitToken);
+    }
+  });
+
+  const refused: Array<[string, () => Record<string, string>]> = [
+    ['a DNS-rebound Host (Host: evil.example)', () => ({ host: `evil.example:${port}`, origin: EMBEDDED_UI[0]! })],
+    ['a loopback Host on another port', () => ({ host: `127.0.0.1:${Number(port) + 1}`, origin: EMBEDDED_UI[0]! })],
+    ['another origin', () => ({ host: `127.0.0.1:${port}`, origin: 'https://evil.example' })],
+    ['a UI origin that is not loopback', () => ({ host: `127.0.0.1:${port}`, origin: UI })],
+    ['no Origin (not a browser page)', () => ({ host: `127.0.0.1:${port}` })],
+  ];
+  for (const [label, headers] of refused) {
+    it(`asks for an operator token from ${label}: 401`, async () => {
+      const res = await decode(headers());
+      expect(res.status).toBe(401);
+      expect(res.body.detail.error).toBe('unauthorized');
+    });
+  }
+
+  it('still takes an operator token from anywhere, and still refuses an end user\'s', async () => {
+    expect((await decode({ host: `evil.example:${port}`, authorization: `Bearer ${await app.operatorTokenFor()}` })).status).toBe(200);
+    expect((await decode({ host: `127.0.0.1:${port}`, authorization: `Bearer ${await app.tokenFor()}` })).status).toBe(403);
+  });
+
+  it('limits the loopback UI\'s rate too (per remote address): 429 with Retry-After past the burst', async () => {
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof rawPost>> | undefined;
+    for (let i = 0; i <= BURST; i++) {
+      last = await rawPost(loopback, '/codec/decode', { host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]! }, { payloads: [] });
+      statuses.push(last.status);
+    }
+    expect(statuses).toContain(429);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    const refused = statuses.indexOf(429);
+    expect(statuses.slice(refused).every((s) => s === 429)).toBe(true);
+    expect(Number((await rawPost(loopback, '/codec/decode', { host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]! }, { payloads: [] })).headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('without CODEC_REQUIRE_AUTH=false', () => {
+  it('gives the embedded UI\'s origin no exception: a loopback Host and its Origin still need a token', async () => {
+    const res = await rawPost(app.api, '/codec/decode', { host: new URL(app.api.url).host, origin: EMBEDDED_UI[0]! }, { payloads: [] });
+    expect(res.status).toBe(401);
   });
 });

@@ -7,13 +7,13 @@ import { createLogger } from '../../src/config/logger.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { startWorkerService, type WorkerService } from '../../src/worker/start-worker.js';
 import { Writable } from 'node:stream';
-import { sign } from 'hono/jwt';
 import { createApp } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
 import type { Logger } from '../../src/config/logger.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { KeyProvider } from '../../src/crypto/envelope.js';
 import { createKeyProvider } from '../../src/crypto/key-provider.js';
+import { signDevToken } from '../../src/dev/sign-token.js';
 import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
 import { vi } from 'vitest';
 import { getStateQuery, type ConnectRepositoryState } from '../../src/shared/connect-repository.js';
@@ -25,6 +25,8 @@ export interface AppUnderTest {
   codec: PayloadCodec;
   /** A valid bearer token for `user` (default: the app's default test user). */
   tokenFor(user?: string): Promise<string>;
+  /** The same with the codec's operator scope, as `npm run token -- <user> --operator` prints. */
+  operatorTokenFor(user?: string): Promise<string>;
   /** Absent when the test runs its worker as a separate process. */
   worker: WorkerService | undefined;
   sql: Sql;
@@ -76,6 +78,7 @@ export async function startAppUnderTest(
     keys,
     codec: dataConverter.payloadCodecs![0]!,
     tokenFor: (user = DEFAULT_USER) => tokenFor(config.JWT_SECRET!, user),
+    operatorTokenFor: (user = DEFAULT_USER) => signDevToken(config.JWT_SECRET!, { sub: user, ttlSeconds: 3600, scope: config.CODEC_OPERATOR_SCOPE }),
     worker,
     sql,
     temporal,
@@ -113,9 +116,8 @@ export async function waitForState(
 export const DEFAULT_USER = 'test-user';
 
 /** An HS256 token like `npm run token` prints, valid for `ttlSeconds` (negative: already expired). */
-export async function tokenFor(secret: string, sub: string, ttlSeconds = 3600): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return sign({ sub, iat: now, exp: now + ttlSeconds }, secret, 'HS256');
+export function tokenFor(secret: string, sub: string, ttlSeconds = 3600): Promise<string> {
+  return signDevToken(secret, { sub, ttlSeconds });
 }
 
 /** JSON request against the running API, as the default test user unless `as` names another. */
@@ -180,7 +182,12 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
       allowedOrigins: ['https://ui.example'],
       rateLimit: { burst: 1000, perMinute: 1000 },
       temporalUiOrigins: ['http://ui.temporal.test'],
-      codecRequiresAuth: true,
+      codec: {
+        loopbackUiOrigins: [],
+        operatorScope: app.config.CODEC_OPERATOR_SCOPE,
+        maxPayloads: app.config.CODEC_MAX_PAYLOADS,
+        rateLimit: { burst: 1000, perMinute: 1000 },
+      },
       ...overrides,
     },
     ...deps,

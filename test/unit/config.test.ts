@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/env.js';
+import { ConfigError, loadConfig, requireAuth } from '../../src/config/env.js';
 
 describe('loadConfig', () => {
   it('fills the documented defaults from an empty environment', () => {
@@ -43,4 +44,48 @@ describe('loadConfig', () => {
     expect(error!.message).not.toContain(secret);
     expect(error!.message).not.toContain('short');
   });
+});
+
+describe('auth and codec settings', () => {
+  it('refuses CODEC_REQUIRE_AUTH=false unless the API listens on loopback', () => {
+    expect(loadConfig({ CODEC_REQUIRE_AUTH: 'false' }).CODEC_REQUIRE_AUTH).toBe(false);
+    expect(loadConfig({ CODEC_REQUIRE_AUTH: 'false', HOST: '::1' }).CODEC_REQUIRE_AUTH).toBe(false);
+    expect(() => loadConfig({ CODEC_REQUIRE_AUTH: 'false', HOST: '0.0.0.0' })).toThrow(/CODEC_REQUIRE_AUTH: false is only allowed with HOST on loopback/);
+    expect(loadConfig({ HOST: '0.0.0.0' }).CODEC_REQUIRE_AUTH).toBe(true);
+  });
+
+  it('requires JWT_ISSUER and JWT_AUDIENCE with JWKS_URL in production, and only there', () => {
+    const jwks = { JWKS_URL: 'https://idp.example/jwks.json' };
+    expect(() => requireAuth(loadConfig({ ...jwks, NODE_ENV: 'production' }))).toThrow(/JWT_ISSUER, JWT_AUDIENCE: both required in production/);
+    expect(() => requireAuth(loadConfig({ ...jwks, NODE_ENV: 'production', JWT_ISSUER: 'https://idp.example' }))).toThrow(ConfigError);
+    expect(requireAuth(loadConfig({ ...jwks, NODE_ENV: 'production', JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'repo-connector' })).JWT_AUDIENCE).toBe('repo-connector');
+    expect(requireAuth(loadConfig(jwks)).JWT_ISSUER).toBeUndefined();
+  });
+
+  it('takes one scope token as the operator scope', () => {
+    expect(loadConfig({}).CODEC_OPERATOR_SCOPE).toBe('codec:operator');
+    expect(() => loadConfig({ CODEC_OPERATOR_SCOPE: 'two scopes' })).toThrow(/CODEC_OPERATOR_SCOPE/);
+  });
+
+  // The entry point itself: exit 78 (EX_CONFIG) and the one problem, before anything is started.
+  it('stops `npm run start:api` with exit 78 and one line naming the problem', async () => {
+    const run = (env: Record<string, string>) => new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/api/server.ts'], {
+        env: { PATH: process.env.PATH!, DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none', TEMPORAL_ADDRESS: '127.0.0.1:9', ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 30_000,
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    const [exposed, unbound] = await Promise.all([
+      run({ HOST: '0.0.0.0', CODEC_REQUIRE_AUTH: 'false', JWT_SECRET: 'x'.repeat(32) }),
+      run({ NODE_ENV: 'production', JWKS_URL: 'https://idp.example/jwks.json' }),
+    ]);
+    expect(exposed.status).toBe(78);
+    expect(exposed.stderr.split('\n').filter((l) => l.startsWith('  - '))).toEqual([expect.stringMatching(/^ {2}- CODEC_REQUIRE_AUTH: /)]);
+    expect(unbound.status).toBe(78);
+    expect(unbound.stderr.split('\n').filter((l) => l.startsWith('  - '))).toEqual([expect.stringMatching(/^ {2}- JWT_ISSUER, JWT_AUDIENCE: both required in production/)]);
+  }, 60_000);
 });

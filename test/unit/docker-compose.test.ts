@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envSchema } from '../../src/config/env.js';
+import { envSchema, loadConfig } from '../../src/config/env.js';
 
 // No Docker engine runs where the tests run, so this checks what can be checked without one:
 // the file parses, each service is there with a healthcheck where it matters, and the app's
@@ -77,5 +77,23 @@ describe('docker-compose.yml', () => {
     });
     expect(new Set(sandboxes).size).toBe(workers.length);
     for (const volume of sandboxes) expect(Object.keys(compose.volumes)).toContain(volume);
+  });
+
+  it('lets the Web UI decode through /codec with its signed-in operator\'s token, verified against the same provider', () => {
+    const ui = compose.services['temporal-ui']!.environment!;
+    const api = compose.services.api!.environment!;
+    expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${/^(\d+)-/.exec(compose.services.api!.ports![0]!)![1]}/codec`);
+    expect(api.TEMPORAL_UI_ORIGINS!.split(',')).toContain(ui.TEMPORAL_CORS_ORIGINS);
+    // The token it passes is the one the provider issued the signed-in user, asked with the operator scope.
+    expect(ui.TEMPORAL_CODEC_PASS_ACCESS_TOKEN).toBe('true');
+    expect(ui.TEMPORAL_AUTH_TYPE).toBe('oidc');
+    expect(ui.TEMPORAL_AUTH_ENABLED).toMatch(/^\$\{TEMPORAL_UI_AUTH_ENABLED:-\w+\}$/);
+    expect(ui.TEMPORAL_AUTH_SCOPES!.split(',')).toContain(api.CODEC_OPERATOR_SCOPE ?? loadConfig({}).CODEC_OPERATOR_SCOPE);
+    // The API trusts that provider: its key set, its issuer (the UI's), an audience of its own.
+    expect(api.JWKS_URL).toMatch(/^\$\{OIDC_JWKS_URL:-\}$/);
+    expect(api.JWT_ISSUER).toBe(ui.TEMPORAL_AUTH_ISSUER_URL);
+    expect(api.JWT_AUDIENCE).toMatch(/^\$\{OIDC_AUDIENCE:-\}$/);
+    // And never the token-less exception, which is for a loopback-bound API only.
+    expect(api.CODEC_REQUIRE_AUTH ?? 'true').toBe('true');
   });
 });

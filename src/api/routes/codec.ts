@@ -3,6 +3,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
 import type { ApiEnv } from '../context.js';
+import { ApiError } from '../errors.js';
 import { validate } from '../validation.js';
 
 /** Temporal's remote codec protocol: payloads as JSON with base64 metadata values and data. */
@@ -10,7 +11,7 @@ const jsonPayloads = z.object({
   payloads: z.array(z.object({
     metadata: z.record(z.string(), z.string().base64()).optional(),
     data: z.string().base64().optional(),
-  })).max(1000),
+  })),
 });
 type JsonPayloads = z.infer<typeof jsonPayloads>;
 
@@ -29,10 +30,14 @@ const toJson = (payloads: Payload[]): JsonPayloads => ({
 
 export interface CodecSettings {
   codec: PayloadCodec;
-  /** The Temporal Web UI's origin: the only one CORS lets call the codec from a browser. */
+  /** The Temporal Web UI's origins: the only ones CORS lets call the codec from a browser. */
   uiOrigin: string[];
-  /** Authentication for the codec (the API's JWT check); absent only in the embedded default. */
-  auth?: MiddlewareHandler<ApiEnv>;
+  /** Who may call: an operator's token, or the loopback UI (src/api/codec-access.ts). */
+  access: MiddlewareHandler<ApiEnv>;
+  /** Per-caller rate limit, after access (so it knows the caller). */
+  rateLimit: MiddlewareHandler<ApiEnv>;
+  /** Payloads one request may carry: each may cost a KMS call to open its data key. */
+  maxPayloads: number;
 }
 
 /**
@@ -40,11 +45,17 @@ export interface CodecSettings {
  * operators see decoded inputs and results. The access token stays sealed: it travels inside
  * payloads in its own encrypted form, which decoding does not open.
  */
-export function codecRoutes({ codec, uiOrigin, auth }: CodecSettings) {
+export function codecRoutes({ codec, uiOrigin, access, rateLimit, maxPayloads }: CodecSettings) {
   const app = new Hono<ApiEnv>();
-  app.use('*', cors({ origin: uiOrigin, allowMethods: ['POST'], allowHeaders: ['Content-Type', 'X-Namespace', 'Authorization'], credentials: true, maxAge: 600 }));
-  if (auth) app.use('*', auth);
+  app.use('*', cors({ origin: uiOrigin, allowMethods: ['POST'], allowHeaders: ['Content-Type', 'X-Namespace', 'Authorization'], exposeHeaders: ['Retry-After'], credentials: true, maxAge: 600 }));
+  app.use('*', access, rateLimit);
+  const payloads = (body: JsonPayloads) => {
+    if (body.payloads.length > maxPayloads) {
+      throw new ApiError(413, 'too_many_payloads', `A codec request may carry at most ${maxPayloads} payloads (CODEC_MAX_PAYLOADS); this one has ${body.payloads.length}`, { max_payloads: maxPayloads });
+    }
+    return fromJson(body);
+  };
   return app
-    .post('/decode', validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.decode(fromJson(c.req.valid('json'))))))
-    .post('/encode', validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.encode(fromJson(c.req.valid('json'))))));
+    .post('/decode', validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.decode(payloads(c.req.valid('json'))))))
+    .post('/encode', validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.encode(payloads(c.req.valid('json'))))));
 }
