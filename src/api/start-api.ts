@@ -3,7 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import type { ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
-import { isLoopbackOrigin } from '../config/loopback.js';
+import { hostForUrl, isLoopbackOrigin } from '../config/loopback.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
@@ -96,7 +96,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
     throw err;
   }
   const { port } = server.address() as AddressInfo;
-  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  const url = `http://${hostForUrl(config.HOST)}:${port}`;
   return {
     url,
     async stop() {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { loadConfigOrExit, type ConnectedConfig } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
-import { isLoopbackHost } from '../config/loopback.js';
+import { hostForUrl, isLoopbackHost } from '../config/loopback.js';
 import { ensureDevJwtSecret } from './secrets.js';
 import { ensureDevMasterKey } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
@@ -63,7 +63,7 @@ await runUntilSignal(logger, async (register) => {
   let temporalUi: string | undefined;
   if (!temporalAddress) {
     const cliPath = await findTemporalCli({ logger });
-    const apiHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+    const apiHost = hostForUrl(config.HOST);
     const server = await startTemporalDevServer({
       cliPath,
       port: config.TEMPORAL_DEV_PORT,

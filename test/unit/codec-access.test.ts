@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hasScope } from '../../src/api/auth.js';
 import { isLoopbackUiRequest, type LoopbackRequest } from '../../src/api/codec-access.js';
-import { isLoopbackHost, isLoopbackOrigin } from '../../src/config/loopback.js';
+import { hostForUrl, isLoopbackHost, isLoopbackOrigin } from '../../src/config/loopback.js';
 
 const UI = ['http://127.0.0.1:8233', 'http://localhost:8233'];
 const ui: LoopbackRequest = { host: '127.0.0.1:8000', origin: 'http://127.0.0.1:8233', localAddress: '127.0.0.1', localPort: 8000 };
@@ -52,5 +52,11 @@ describe('the operator scope', () => {
     expect(hasScope({ scope: 'codec:operator-lite' }, 'codec:operator')).toBe(false);
     expect(hasScope({ roles: ['codec:operator'] }, 'codec:operator')).toBe(false);
     expect(hasScope({}, 'codec:operator')).toBe(false);
+  });
+});
+
+describe('hostForUrl', () => {
+  it('names the wildcard as loopback and brackets IPv6', () => {
+    expect(['0.0.0.0', '::', '::1', '127.0.0.1', 'localhost', 'fd00::5'].map(hostForUrl)).toEqual(['127.0.0.1', '[::1]', '[::1]', '127.0.0.1', 'localhost', '[fd00::5]']);
   });
 });
