@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
-import { pinRemote } from '../git/remote-guard.js';
+import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
 import { bytesToMb, directorySize, probePath, removeSandbox } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
@@ -57,7 +57,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
   }
   async function probe(ctx: Context, input: CheckSizeInput): Promise<SizeCheck> {
     const limitBytes = limitBytesOf(settings);
-    const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
+    const remote = await pinRemote(input.gitUrl, egressPolicyOf(settings));
     const access = {
       remote,
       token: await openToken(deps, input),

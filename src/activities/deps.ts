@@ -15,6 +15,8 @@ export interface ActivityDeps {
 export interface ActivitySettings {
   sandboxBasePath: string;
   allowLoopback: boolean;
+  /** GIT_ALLOWED_PORTS: the ports git may connect to (any on loopback, when allowed). */
+  allowedGitPorts: readonly number[];
   /** Seconds git may stay silent before it is killed. */
   gitCloneTimeoutSeconds: number;
   maxRepoSizeMb: number;

@@ -44,6 +44,7 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
     settings: {
       sandboxBasePath: base,
       allowLoopback: false,
+      allowedGitPorts: [443],
       gitCloneTimeoutSeconds: 5,
       maxRepoSizeMb: 1,
       maxRepoFiles: 100,
