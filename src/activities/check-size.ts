@@ -64,6 +64,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
       allowHttp: settings.allowLoopback,
       idleTimeoutMs: settings.gitCloneTimeoutSeconds * 1000,
       signal: ctx.cancellationSignal,
+      maxOutputBytes: settings.maxGitOutputBytes,
     };
     const refs = await lsRemote(access);
     await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
@@ -83,7 +84,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
         }
         throw err;
       });
-      const tree = await headTreeStats(probeDir, access.idleTimeoutMs);
+      const tree = await headTreeStats(probeDir, access.idleTimeoutMs, settings.maxGitOutputBytes);
       const tipBytes = (await measure()) + tree.bytes;
       if (tipBytes > limitBytes) throw overSizeLimit('size_check', settings, tipBytes);
       // The tip alone has more files than a clone may: proven as well, and the clone would refuse it.

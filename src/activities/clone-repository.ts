@@ -150,7 +150,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         throw err;
       });
 
-      const tree = await headTreeStats(paths.repository, idleTimeoutMs);
+      const tree = await headTreeStats(paths.repository, idleTimeoutMs, settings.maxGitOutputBytes);
       const gitBytes = await measure();
       if (tree.files > settings.maxRepoFiles) throw overFileLimit('clone', settings, gitBytes + tree.bytes);
       if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit('clone', settings, gitBytes + tree.bytes);

@@ -45,6 +45,7 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
       sandboxBasePath: base,
       allowLoopback: false,
       allowedGitPorts: [443],
+      maxGitOutputBytes: 1024 * 1024,
       gitCloneTimeoutSeconds: 5,
       maxRepoSizeMb: 1,
       maxRepoFiles: 100,
