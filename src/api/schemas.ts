@@ -4,7 +4,7 @@ import { isAcceptableGitUrl, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../gi
 const uuid = z.string().uuid();
 
 export const gitUrlSchema = (policy: EgressPolicy) =>
-  z.string().min(1).max(MAX_GIT_URL_LENGTH).refine((v) => isAcceptableGitUrl(v, policy), 'Invalid Git repository URL format');
+  z.string().min(1).max(MAX_GIT_URL_LENGTH, { abort: true }).refine((v) => isAcceptableGitUrl(v, policy), 'Invalid Git repository URL format');
 
 export const accessTokenSchema = z
   .string()

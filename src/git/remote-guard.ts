@@ -38,13 +38,15 @@ const isLocalhostName = (name: string) => topLevel(name) === 'localhost';
  * parser writes it: lower-case ASCII (punycode for a non-ASCII name), IPv4 in dotted decimal,
  * IPv6 in its short form, so decimal, octal and hex addresses, IDN homographs of localhost and
  * other spellings that parsers read differently never get as far as a check. No credentials,
- * query, fragment, whitespace, control characters or backslashes; no special-purpose address,
+ * query, fragment, whitespace, control characters (plain or %-encoded) or backslashes; no special-purpose address,
  * special-use name or single-label name; a port from GIT_ALLOWED_PORTS (any port on loopback
  * when allowed). Host names are resolved and checked too, by pinRemote(), right before git connects.
  */
 export function gitUrlProblem(value: string, policy: EgressPolicy): string | undefined {
   if (value.length > MAX_GIT_URL_LENGTH) return 'too long';
   if (/[\s\u0000-\u001f\u007f\\]/.test(value)) return 'whitespace, control characters or backslashes';
+  // git decodes %XX in places (credential and config URL matching): a control character encoded is one all the same.
+  if (/%(?:[01][0-9a-f]|7f)/i.test(value)) return 'an encoded control character';
   const scheme = /^(https?):\/\/([^/?#]*)/.exec(value);
   if (!scheme) return 'not an http(s) URL';
   let url: URL;
