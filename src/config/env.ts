@@ -72,7 +72,7 @@ export const envSchema = z.object({
   SANDBOX_MIN_FREE_MB: z.coerce.number().min(0).default(0),
   GIT_ALLOW_LOOPBACK: flag.default(false),
   /** Comma-separated ports git may connect to (loopback, when allowed, on any port): https's alone by default. */
-  GIT_ALLOWED_PORTS: z.string().default('443').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  GIT_ALLOWED_PORTS: z.preprocess(emptyAsUndefined, z.string().default('443')).transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.coerce.number<string>().int().min(1).max(65535)).min(1, 'must name at least one port')),
   /** What git may print that the worker reads into memory (ref listings, tree listings); over it git is killed. */
   GIT_MAX_OUTPUT_MB: z.coerce.number().positive().default(32),
