@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
-import { pinRemote } from '../git/remote-guard.js';
+import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
 import { bytesToMb, directorySize, probePath, removeSandbox } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
@@ -57,13 +57,14 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
   }
   async function probe(ctx: Context, input: CheckSizeInput): Promise<SizeCheck> {
     const limitBytes = limitBytesOf(settings);
-    const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
+    const remote = await pinRemote(input.gitUrl, egressPolicyOf(settings));
     const access = {
       remote,
       token: await openToken(deps, input),
       allowHttp: settings.allowLoopback,
       idleTimeoutMs: settings.gitCloneTimeoutSeconds * 1000,
       signal: ctx.cancellationSignal,
+      maxOutputBytes: settings.maxGitOutputBytes,
     };
     const refs = await lsRemote(access);
     await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
@@ -83,7 +84,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
         }
         throw err;
       });
-      const tree = await headTreeStats(probeDir, access.idleTimeoutMs);
+      const tree = await headTreeStats(probeDir, access.idleTimeoutMs, settings.maxGitOutputBytes);
       const tipBytes = (await measure()) + tree.bytes;
       if (tipBytes > limitBytes) throw overSizeLimit('size_check', settings, tipBytes);
       // The tip alone has more files than a clone may: proven as well, and the clone would refuse it.

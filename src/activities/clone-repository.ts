@@ -7,7 +7,7 @@ import { waitingForDatabase } from './database-wait.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, deepenRepository, fetchRepository, headTreeStats } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
-import { pinRemote } from '../git/remote-guard.js';
+import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
 import { bytesToMb, directorySize, makeReadOnly, probePath, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
@@ -127,7 +127,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       await mkdir(paths.root, { recursive: true, mode: 0o750 });
       if (probe) await rename(kept, paths.repository);
       else await removeSandbox(kept);
-      const remote = await pinRemote(input.gitUrl, settings.allowLoopback);
+      const remote = await pinRemote(input.gitUrl, egressPolicyOf(settings));
       const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
       const access = {
         remote,
@@ -150,7 +150,7 @@ export function createCloneRepository(deps: ActivityDeps) {
         throw err;
       });
 
-      const tree = await headTreeStats(paths.repository, idleTimeoutMs);
+      const tree = await headTreeStats(paths.repository, idleTimeoutMs, settings.maxGitOutputBytes);
       const gitBytes = await measure();
       if (tree.files > settings.maxRepoFiles) throw overFileLimit('clone', settings, gitBytes + tree.bytes);
       if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit('clone', settings, gitBytes + tree.bytes);

@@ -15,6 +15,10 @@ export interface ActivityDeps {
 export interface ActivitySettings {
   sandboxBasePath: string;
   allowLoopback: boolean;
+  /** GIT_ALLOWED_PORTS: the ports git may connect to (any on loopback, when allowed). */
+  allowedGitPorts: readonly number[];
+  /** GIT_MAX_OUTPUT_MB in bytes: what of git's output (ref and tree listings) may be read into memory. */
+  maxGitOutputBytes: number;
   /** Seconds git may stay silent before it is killed. */
   gitCloneTimeoutSeconds: number;
   maxRepoSizeMb: number;

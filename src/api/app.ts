@@ -67,7 +67,7 @@ export function createApp(deps: ApiDeps) {
   const codecLimit = limitBody(MAX_CODEC_BODY_BYTES);
   app.use(async (c, next) => (c.req.path.startsWith('/codec/') ? codecLimit(c, next) : apiLimit(c, next)));
 
-  const openApi = openApiDocument(settings.allowLoopback);
+  const openApi = openApiDocument(settings);
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(DOCS_PAGE));
   if (settings.metricsOnApiPort !== false) {

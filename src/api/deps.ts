@@ -17,6 +17,8 @@ export interface ApiDeps {
   settings: {
     taskQueue: string;
     allowLoopback: boolean;
+    /** GIT_ALLOWED_PORTS: the ports a git_url may name (any on loopback, when allowed). */
+    allowedGitPorts: readonly number[];
     sandboxTtlSeconds: number;
     /** How long a connect request waits for admission before it is answered 202 (ask again for the outcome). */
     admissionWaitSeconds: number;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { egressPolicyOf } from '../git/remote-guard.js';
 import {
   acceptedSchema,
   admissionPendingSchema,
@@ -48,7 +49,7 @@ const posting = { ...common, 413: error('Request body over 64 KiB (`payload_too_
 const authed = { security: [{ bearerAuth: [] }] };
 
 /** The OpenAPI document, generated from the same zod schemas that validate requests. */
-export function openApiDocument(allowLoopback: boolean) {
+export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0]) {
   const listQuery = jsonSchema(listReposQuerySchema, 'input') as { properties: Record<string, unknown> };
   return {
     openapi: '3.1.0',
@@ -69,7 +70,7 @@ export function openApiDocument(allowLoopback: boolean) {
           summary: 'Connect a Git repository',
           description: 'Starts the connectRepository workflow and answers once it admits or rejects the request. Keys (request_id or Idempotency-Key) are scoped per user: the same key with the same parameters gets the first 201 answer again, byte for byte, with `Idempotent-Replayed: true`; a rejected request left nothing behind, so its key is evaluated afresh; other parameters (another access_token included) are a 409.',
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', format: 'uuid' }, description: 'Same as request_id; both given and different is a 422' }],
-          requestBody: body(connectRequestSchema(allowLoopback)),
+          requestBody: body(connectRequestSchema(egressPolicyOf(settings))),
           responses: {
             201: ok('Admitted (or the first answer again, with `Idempotent-Replayed: true`)', connectResponseSchema),
             202: ok('Admission outlasted ADMISSION_WAIT_SECONDS: send the same request again (see Retry-After) for the outcome', admissionPendingSchema),

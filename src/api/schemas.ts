@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { isAcceptableGitUrl } from '../git/remote-guard.js';
+import { isAcceptableGitUrl, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../git/remote-guard.js';
 
 const uuid = z.string().uuid();
 
-export const gitUrlSchema = (allowLoopback: boolean) =>
-  z.string().min(1).max(2048).refine((v) => isAcceptableGitUrl(v, allowLoopback), 'Invalid Git repository URL format');
+export const gitUrlSchema = (policy: EgressPolicy) =>
+  z.string().min(1).max(MAX_GIT_URL_LENGTH, { abort: true }).refine((v) => isAcceptableGitUrl(v, policy), 'Invalid Git repository URL format');
 
 export const accessTokenSchema = z
   .string()
@@ -13,9 +13,9 @@ export const accessTokenSchema = z
   .max(1024)
   .regex(/^[\x21-\x7e]+$/, 'Access token must be printable characters without spaces');
 
-export function connectRequestSchema(allowLoopback: boolean) {
+export function connectRequestSchema(policy: EgressPolicy) {
   return z.strictObject({
-    git_url: gitUrlSchema(allowLoopback),
+    git_url: gitUrlSchema(policy),
     access_token: accessTokenSchema,
     project_id: uuid,
     request_id: uuid.optional(),

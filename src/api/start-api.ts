@@ -52,6 +52,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
     settings: {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       allowLoopback: config.GIT_ALLOW_LOOPBACK,
+      allowedGitPorts: config.GIT_ALLOWED_PORTS,
       sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
       admissionWaitSeconds: config.ADMISSION_WAIT_SECONDS,
       jwtSecret: config.JWT_SECRET,

@@ -86,6 +86,11 @@ export const envSchema = z.object({
   /** Disk kept free beyond a clone's own budget (MAX_REPO_SIZE_MB + 5 %) before a clone may start. */
   SANDBOX_MIN_FREE_MB: z.coerce.number().min(0).default(0),
   GIT_ALLOW_LOOPBACK: flag.default(false),
+  /** Comma-separated ports git may connect to (loopback, when allowed, on any port): https's alone by default. */
+  GIT_ALLOWED_PORTS: z.preprocess(emptyAsUndefined, z.string().default('443')).transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.coerce.number<string>().int().min(1).max(65535)).min(1, 'must name at least one port')),
+  /** What git may print that the worker reads into memory (ref listings, tree listings); over it git is killed. */
+  GIT_MAX_OUTPUT_MB: z.coerce.number().positive().default(32),
   /** Clones one worker runs at once (disk and network heavy). */
   WORKER_CONCURRENCY: positiveInt.default(4),
   /** Admission activities (encryption, size probes, database steps) one worker runs at once, apart from clones. */

@@ -5,6 +5,7 @@ import { hostForUrl, isLoopbackHost } from '../config/loopback.js';
 import { ensureDevJwtSecret } from './secrets.js';
 import { ensureDevMasterKey } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
+import { requireGitOrExit } from '../git/requirements.js';
 import { migrate } from '../db/migrate.js';
 import { startApiService } from '../api/start-api.js';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres.js';
@@ -21,6 +22,8 @@ import { startWorkerService } from '../worker/start-worker.js';
  * (DATABASE_URL, TEMPORAL_ADDRESS, a master key) is provided here, with its data under DATA_DIR.
  */
 const config = loadConfigOrExit();
+// Its worker runs git.
+await requireGitOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'dev' });
 
 /** Every port this launcher will listen on, by the setting that names it: all checked before anything starts. */

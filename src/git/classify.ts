@@ -65,6 +65,9 @@ export function classifyGitFailure(err: GitProcessError, limitReason = 'The repo
   const classified =
     err.reason === 'watch' ? new RepoError('repository_too_large', err.watchReason ?? limitReason)
     : err.reason === 'timeout' ? new RepoError('upstream_unavailable', 'The Git server stopped responding')
+    // A listing of refs or files past GIT_MAX_OUTPUT_MB: the same answer however often asked, and no
+    // size to report in a 413's body (a few bytes a ref), so an unusable answer from upstream.
+    : err.reason === 'output' ? new RepoError('git_failed', 'The repository lists more refs or files than this service reads (GIT_MAX_OUTPUT_MB)')
     : hitFileSizeCap(err) ? new RepoError('repository_too_large', limitReason)
     : classifyGitError(err.stderr);
   return new RepoError(classified.code, classified.message, classified.details, { cause: err });

@@ -14,6 +14,8 @@ export interface RemoteAccess {
   signal?: AbortSignal;
   /** A clone, not a probe someone waits on: run at a lower CPU priority. */
   background?: boolean;
+  /** What of git's output may be read into memory (GIT_MAX_OUTPUT_MB); the default of runGit when unset. */
+  maxOutputBytes?: number;
 }
 
 const envFor = (a: RemoteAccess) => gitEnvironment({ token: a.token, allowHttp: a.allowHttp, curlResolve: a.remote.curlResolve });
@@ -38,7 +40,7 @@ const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, in
 /** Authenticates and looks the repository up; returns how many refs it has. */
 export async function lsRemote(a: RemoteAccess): Promise<number> {
   try {
-    const out = await runGit({ args: ['ls-remote', '--', a.remote.url], env: envFor(a), idleTimeoutMs: a.idleTimeoutMs, signal: a.signal });
+    const out = await runGit({ args: ['ls-remote', '--', a.remote.url], env: envFor(a), idleTimeoutMs: a.idleTimeoutMs, signal: a.signal, maxStdoutBytes: a.maxOutputBytes });
     return out.split('\n').filter(Boolean).length;
   } catch (err) {
     throw mapFailure(err);
@@ -119,13 +121,14 @@ export interface TreeStats {
 }
 
 /** What checking out HEAD would write, read from the tree without writing anything. */
-export async function headTreeStats(repoDir: string, idleTimeoutMs: number): Promise<TreeStats> {
+export async function headTreeStats(repoDir: string, idleTimeoutMs: number, maxOutputBytes?: number): Promise<TreeStats> {
   let out: string;
   try {
     out = await runGit({
       args: ['-C', repoDir, 'ls-tree', '-r', '-l', '-z', '--full-tree', 'HEAD'],
       env: gitEnvironment({ allowHttp: false }),
       idleTimeoutMs,
+      maxStdoutBytes: maxOutputBytes,
     });
   } catch (err) {
     // An empty repository has no HEAD commit: nothing to check out.

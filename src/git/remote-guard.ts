@@ -1,79 +1,83 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { RepoError } from '../shared/errors.js';
+import { isForbiddenAddress, isLoopback, mappedIpv4 } from './special-addresses.js';
 
-/** Addresses git must never be pointed at: the service's own network and cloud metadata. */
-const FORBIDDEN = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], // "this network"
-  ['10.0.0.0', 8], // private
-  ['100.64.0.0', 10], // CGNAT
-  ['169.254.0.0', 16], // link-local, incl. 169.254.169.254 metadata
-  ['172.16.0.0', 12], // private
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.168.0.0', 16], // private
-  ['198.18.0.0', 15], // benchmarking
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, broadcast
-] as const) {
-  FORBIDDEN.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128], // unspecified
-  ['fc00::', 7], // unique local, incl. fd00:ec2::254 metadata
-  ['fe80::', 10], // link-local
-  ['ff00::', 8], // multicast
-  ['64:ff9b::', 96], // NAT64 (embeds IPv4)
-  ['2002::', 16], // 6to4 (embeds IPv4)
-] as const) {
-  FORBIDDEN.addSubnet(net, prefix, 'ipv6');
-}
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/** `::ffff:10.0.0.1` is 10.0.0.1 to the kernel: judge the IPv4 address it carries. */
-function normalise(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return { address: mapped[1]!, family: 'ipv4' };
-  return { address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' };
+/** Where git may connect: the egress settings both the API's validation and the worker's pinning apply. */
+export interface EgressPolicy {
+  /** GIT_ALLOW_LOOPBACK: loopback hosts are allowed, over http too and on any port (local servers, tests). */
+  allowLoopback: boolean;
+  /** GIT_ALLOWED_PORTS: the only ports git may connect to on any other host. */
+  allowedPorts: readonly number[];
 }
 
-export function isLoopback(address: string): boolean {
-  const { address: a, family } = normalise(address);
-  return LOOPBACK.check(a, family);
-}
+/** The policy of a service's settings (the API's and the worker's name the fields alike). */
+export const egressPolicyOf = (settings: { allowLoopback: boolean; allowedGitPorts: readonly number[] }): EgressPolicy => ({
+  allowLoopback: settings.allowLoopback,
+  allowedPorts: settings.allowedGitPorts,
+});
 
-export function isForbiddenAddress(address: string, allowLoopback: boolean): boolean {
-  const { address: a, family } = normalise(address);
-  if (LOOPBACK.check(a, family)) return !allowLoopback;
-  return FORBIDDEN.check(a, family);
-}
+/** The longest git_url accepted: no real repository URL comes near it, and git logs and errors stay bounded. */
+export const MAX_GIT_URL_LENGTH = 2048;
 
 /**
- * `https://host[:port]/path` only (http for loopback hosts when GIT_ALLOW_LOOPBACK=true): no
- * credentials, query, fragment, whitespace or control characters, and no IP literal in a
- * private, loopback, link-local, CGNAT or metadata range in any notation (the URL parser turns
- * decimal, octal, hex and IPv4-mapped forms into the canonical address first). Host names are
- * resolved and checked too, by pinRemote(), right before git connects.
+ * Names that never lead to a public Git host: the IANA Special-Use Domain Names registry
+ * (RFC 6761 and later: localhost, local, test, example, invalid, onion, alt, home.arpa) and
+ * `internal`, which ICANN reserved for private use (where cloud metadata lives:
+ * metadata.google.internal). `arpa` holds reverse-DNS names only.
  */
-export function isAcceptableGitUrl(value: string, allowLoopback: boolean): boolean {
-  if (/[\s\u0000-\u001f\u007f]/.test(value) || !/^https?:\/\//i.test(value)) return false;
+const SPECIAL_USE_DOMAINS = ['alt', 'arpa', 'example', 'internal', 'invalid', 'local', 'localhost', 'onion', 'test'];
+
+const defaultPort = (url: URL) => (url.protocol === 'https:' ? 443 : 80);
+const topLevel = (name: string) => name.replace(/\.$/, '').split('.').at(-1)!;
+const isLocalhostName = (name: string) => topLevel(name) === 'localhost';
+
+/**
+ * Why a Git URL is refused, or undefined when it is acceptable: `https://host[:port]/path`
+ * only (http to loopback when GIT_ALLOW_LOOPBACK=true). The host must be written as the URL
+ * parser writes it: lower-case ASCII (punycode for a non-ASCII name), IPv4 in dotted decimal,
+ * IPv6 in its short form, so decimal, octal and hex addresses, IDN homographs of localhost and
+ * other spellings that parsers read differently never get as far as a check. No credentials,
+ * query, fragment, whitespace, control characters (plain or %-encoded) or backslashes; no special-purpose address,
+ * special-use name or single-label name; a port from GIT_ALLOWED_PORTS (any port on loopback
+ * when allowed). Host names are resolved and checked too, by pinRemote(), right before git connects.
+ */
+export function gitUrlProblem(value: string, policy: EgressPolicy): string | undefined {
+  if (value.length > MAX_GIT_URL_LENGTH) return 'too long';
+  if (/[\s\u0000-\u001f\u007f\\]/.test(value)) return 'whitespace, control characters or backslashes';
+  // git decodes %XX in places (credential and config URL matching): a control character encoded is one all the same.
+  if (/%(?:[01][0-9a-f]|7f)/i.test(value)) return 'an encoded control character';
+  const scheme = /^(https?):\/\/([^/?#]*)/.exec(value);
+  if (!scheme) return 'not an http(s) URL';
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return false;
+    return 'not a URL';
   }
-  if (url.username || url.password || url.search || url.hash || value.includes('?') || value.includes('#')) return false;
-  if (url.pathname.length <= 1) return false;
+  if (url.username || url.password || scheme[2]!.includes('@')) return 'credentials in the URL';
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) return 'a query or fragment';
+  if (url.pathname.length <= 1) return 'no repository path';
+  const written = scheme[2]!.toLowerCase();
+  if (written !== url.host && written !== `${url.hostname}:${defaultPort(url)}`) return 'a host not in canonical form';
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const loopback = host === 'localhost' || (isIP(host) !== 0 && isLoopback(host));
-  if (isIP(host) !== 0 && isForbiddenAddress(host, allowLoopback)) return false;
-  if (host === 'localhost' && !allowLoopback) return false;
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && allowLoopback && loopback;
+  let loopback: boolean;
+  if (isIP(host) !== 0) {
+    if (mappedIpv4(host)) return 'an IPv4-mapped IPv6 address';
+    if (isForbiddenAddress(host, policy.allowLoopback)) return 'a special-purpose address';
+    loopback = isLoopback(host);
+  } else {
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/.test(host)) return 'an invalid host name';
+    loopback = isLocalhostName(host);
+    if (loopback && !policy.allowLoopback) return 'a loopback host';
+    if (!loopback && (SPECIAL_USE_DOMAINS.includes(topLevel(host)) || !host.replace(/\.$/, '').includes('.'))) return 'a special-use or single-label host name';
+  }
+  if (!(loopback && policy.allowLoopback) && !policy.allowedPorts.includes(Number(url.port || defaultPort(url)))) return 'a port not allowed';
+  if (url.protocol === 'http:' && !(loopback && policy.allowLoopback)) return 'plain http';
+  return undefined;
 }
+
+export const isAcceptableGitUrl = (value: string, policy: EgressPolicy): boolean => gitUrlProblem(value, policy) === undefined;
 
 export interface PinnedRemote {
   url: string;
@@ -89,16 +93,15 @@ export type Lookup = (host: string) => Promise<Array<{ address: string }>>;
 const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: true });
 
 /**
- * Checks a Git URL before any network call: https only (http only to loopback when allowed),
- * no credentials in it, and every address its host resolves to public. Returns the address to
- * pin, so a DNS answer that changes between this check and git's connect cannot redirect git.
+ * Checks a Git URL before any network call (the rules above, again, where git is about to use
+ * it) and every address its host resolves to. Returns the address to pin, so a DNS answer that
+ * changes between this check and git's connect cannot redirect git.
  */
-export async function pinRemote(gitUrl: string, allowLoopback: boolean, lookup: Lookup = systemLookup): Promise<PinnedRemote> {
-  // The same rules the API validated the URL with: checked again here, where git is about to use it.
-  if (!isAcceptableGitUrl(gitUrl, allowLoopback)) throw new RepoError('invalid_url', 'Invalid Git repository URL format');
+export async function pinRemote(gitUrl: string, policy: EgressPolicy, lookup: Lookup = systemLookup): Promise<PinnedRemote> {
+  if (gitUrlProblem(gitUrl, policy) !== undefined) throw new RepoError('invalid_url', 'Invalid Git repository URL format');
   const url = new URL(gitUrl);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const port = Number(url.port || defaultPort(url));
   let addresses: string[];
   if (isIP(host)) {
     addresses = [host];
@@ -110,13 +113,12 @@ export async function pinRemote(gitUrl: string, allowLoopback: boolean, lookup: 
     }
   }
   if (addresses.length === 0) throw new RepoError('upstream_unavailable', 'The Git host name could not be resolved');
-  if (addresses.some((a) => isForbiddenAddress(a, allowLoopback))) {
+  if (addresses.some((a) => isForbiddenAddress(a, policy.allowLoopback))) {
     throw new RepoError('invalid_url', 'The Git host resolves to a private, loopback or reserved address');
   }
-  const plainHttpAllowed = url.protocol === 'http:' && allowLoopback && addresses.every(isLoopback);
-  if (url.protocol !== 'https:' && !plainHttpAllowed) {
-    throw new RepoError('invalid_url', 'Only https Git URLs are allowed');
-  }
+  const loopback = policy.allowLoopback && addresses.every(isLoopback);
+  if (url.protocol !== 'https:' && !loopback) throw new RepoError('invalid_url', 'Only https Git URLs are allowed');
+  if (!loopback && !policy.allowedPorts.includes(port)) throw new RepoError('invalid_url', 'The Git URL\'s port is not allowed (GIT_ALLOWED_PORTS)');
   const address = addresses[0]!;
   const bracketed = isIP(address) === 6 ? `[${address}]` : address;
   return { url: url.href, host, port, address, curlResolve: `${host}:${port}:${bracketed}` };

@@ -34,6 +34,8 @@ export interface RunGitOptions {
    * probes a caller is waiting on, and the worker itself, are served first.
    */
   background?: boolean;
+  /** What of stdout may be read into memory (default DEFAULT_MAX_STDOUT_BYTES); past it git is killed. */
+  maxStdoutBytes?: number;
   /** Polled while git runs; a returned reason kills git at once. */
   watch?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
@@ -41,7 +43,7 @@ export interface RunGitOptions {
 export class GitProcessError extends Error {
   constructor(
     /** Why git ended: its own failure, or which of our limits stopped it. */
-    readonly reason: 'failed' | 'timeout' | 'aborted' | 'watch',
+    readonly reason: 'failed' | 'timeout' | 'aborted' | 'watch' | 'output',
     /** Tail of git's stderr: may hold URLs and paths, so it is classified, never shown as is. */
     readonly stderr: string,
     readonly exitCode: number | null,
@@ -67,44 +69,35 @@ export function parseProgress(line: string): GitProgress | undefined {
   return progress;
 }
 
-/** Each wrapper, with the command that proves it is installed and does what we need. */
-const PROBES = {
-  prlimit: ['prlimit', '--version'],
-  setpriv: ['setpriv', '--version'],
-  // GNU coreutils 8.31+; busybox's env has no such option.
-  ignoreSignal: ['env', '--ignore-signal=XFSZ', 'true'],
-  nice: ['nice', '-n', '10', 'true'],
-} as const;
-
-const available = new Map<keyof typeof PROBES, Promise<boolean>>();
-/** Whether a wrapper works here (checked once per process). */
-function hasTool(name: keyof typeof PROBES): Promise<boolean> {
-  if (!available.has(name)) {
-    available.set(name, new Promise<boolean>((resolve) => {
-      const [command, ...args] = PROBES[name];
-      const probe = spawn(command, args, { stdio: 'ignore' });
-      probe.on('error', () => resolve(false));
-      probe.on('exit', (code) => resolve(code === 0));
-    }));
-  }
-  return available.get(name)!;
+/**
+ * git behind wrappers that exec it: util-linux's `setpriv --pdeathsig KILL` so git dies with
+ * the worker (a killed worker must not leave a clone writing into a sandbox its retry is about
+ * to reuse) and `prlimit --fsize` for the per-file size cap, coreutils' `env --ignore-signal`
+ * so the cap can be reported (see reportFileSizeCap), and `nice` for background work. Always:
+ * a process that runs git has checked at start-up that each works (requirements.ts).
+ */
+function commandLine(o: RunGitOptions): [string, string[]] {
+  let argv = ['git', ...o.args];
+  if (o.maxFileBytes !== undefined && o.reportFileSizeCap) argv = ['env', '--ignore-signal=XFSZ', '--', ...argv];
+  if (o.maxFileBytes !== undefined) argv = ['prlimit', `--fsize=${Math.floor(o.maxFileBytes)}`, '--', ...argv];
+  if (o.background) argv = ['nice', '-n', '10', '--', ...argv];
+  argv = ['setpriv', '--pdeathsig', 'KILL', '--', ...argv];
+  return [argv[0]!, argv.slice(1)];
 }
 
 /**
- * git behind wrappers that exec it, when they work here: util-linux's `setpriv --pdeathsig
- * KILL` so git dies with the worker (a killed worker must not leave a clone writing into a
- * sandbox its retry is about to reuse) and `prlimit --fsize` for the per-file size cap, and
- * coreutils' `env --ignore-signal` so the cap can be reported (see reportFileSizeCap), and `nice`
- * for background work.
+ * What of git's stdout is kept in memory when the caller sets no cap: ref listings of the
+ * largest public repositories (~250k refs with pull-request refs, ~20 MB) and the tree of a
+ * MAX_REPO_FILES (100k) checkout at ordinary path lengths (~15 MB) fit; a server that streams
+ * refs without end is cut off here, with ADMISSION_CONCURRENCY probes reading at once.
  */
-async function commandLine(o: RunGitOptions): Promise<[string, string[]]> {
-  let argv = ['git', ...o.args];
-  if (o.maxFileBytes !== undefined && o.reportFileSizeCap && (await hasTool('ignoreSignal'))) argv = ['env', '--ignore-signal=XFSZ', '--', ...argv];
-  if (o.maxFileBytes !== undefined && (await hasTool('prlimit'))) argv = ['prlimit', `--fsize=${Math.floor(o.maxFileBytes)}`, '--', ...argv];
-  if (o.background && (await hasTool('nice'))) argv = ['nice', '-n', '10', '--', ...argv];
-  if (await hasTool('setpriv')) argv = ['setpriv', '--pdeathsig', 'KILL', '--', ...argv];
-  return [argv[0]!, argv.slice(1)];
-}
+export const DEFAULT_MAX_STDOUT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * How much of git's stderr is kept: the end, where git says why it stopped, with room for a
+ * screen of progress lines before it. Whatever the server relays as `remote:` lines, no more.
+ */
+const STDERR_TAIL_CHARS = 8192;
 
 /**
  * Runs git with a fixed argument vector in its own process group, so a timeout, a
@@ -113,12 +106,14 @@ async function commandLine(o: RunGitOptions): Promise<[string, string[]]> {
  */
 export async function runGit(o: RunGitOptions): Promise<string> {
   if (o.signal?.aborted) throw new GitProcessError('aborted', '', null);
-  const [command, args] = await commandLine(o);
-  const env = o.packBudgetBytes !== undefined && (await hasTool('prlimit')) ? await packBudgetEnvironment(o.env, o.packBudgetBytes) : o.env;
+  const [command, args] = commandLine(o);
+  const env = o.packBudgetBytes !== undefined ? await packBudgetEnvironment(o.env, o.packBudgetBytes) : o.env;
+  const maxStdoutBytes = o.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
   const child = spawn(command, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 
   return new Promise<string>((resolve, reject) => {
-    let stdout = '';
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
     let stderr = '';
     let ended: GitProcessError['reason'] | undefined;
     let watchReason: string | undefined;
@@ -159,12 +154,19 @@ export async function runGit(o: RunGitOptions): Promise<string> {
 
     child.stdout.on('data', (chunk: Buffer) => {
       touch();
-      stdout += chunk.toString();
+      if (ended) return;
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > maxStdoutBytes) {
+        kill('output');
+        stdout.length = 0;
+        return;
+      }
+      stdout.push(chunk);
     });
     child.stderr.on('data', (chunk: Buffer) => {
       touch();
       const text = chunk.toString();
-      stderr = (stderr + text).slice(-8192);
+      stderr = (stderr + text).slice(-STDERR_TAIL_CHARS);
       if (!o.onProgress) return;
       for (const line of text.split(/[\r\n]+/)) {
         const progress = parseProgress(line);
@@ -180,7 +182,7 @@ export async function runGit(o: RunGitOptions): Promise<string> {
       clearTimeout(idle);
       clearTimeout(poll);
       o.signal?.removeEventListener('abort', onAbort);
-      if (!ended && code === 0) resolve(stdout);
+      if (!ended && code === 0) resolve(Buffer.concat(stdout).toString());
       else reject(new GitProcessError(ended ?? 'failed', stderr, code, watchReason, signal));
     });
   });

@@ -1,11 +1,13 @@
 import { loadConnectedConfigOrExit } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
+import { requireGitOrExit } from '../git/requirements.js';
 import { runUntilSignal } from '../infra/lifecycle.js';
 import { serveMetrics } from '../observability/metrics-server.js';
 import { startTracing } from '../observability/tracing.js';
 import { startWorkerService } from './start-worker.js';
 
 const config = loadConnectedConfigOrExit();
+await requireGitOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 await runUntilSignal(logger, async (register) => {
   register({ name: 'tracing', ...startTracing('repo-connector-worker', logger) });

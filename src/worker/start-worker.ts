@@ -32,6 +32,8 @@ export const hostTaskQueueOf = (config: ConnectedConfig): string =>
 export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings => ({
   sandboxBasePath: config.SANDBOX_BASE_PATH,
   allowLoopback: config.GIT_ALLOW_LOOPBACK,
+  allowedGitPorts: config.GIT_ALLOWED_PORTS,
+  maxGitOutputBytes: Math.floor(config.GIT_MAX_OUTPUT_MB * 1024 * 1024),
   gitCloneTimeoutSeconds: config.GIT_CLONE_TIMEOUT,
   maxRepoSizeMb: config.MAX_REPO_SIZE_MB,
   maxRepoFiles: config.MAX_REPO_FILES,

@@ -18,7 +18,7 @@ beforeAll(async () => {
   const name = `capped-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, name, { 'big.bin': randomBytes(3_000_000) });
   workDir = await mkdtemp(path.join(stack.workDir, 'cap-'));
-  access = { remote: await pinRemote(`${stack.gitUrl}/${name}.git`, true), token: stack.gitToken, allowHttp: true, idleTimeoutMs: 30_000 };
+  access = { remote: await pinRemote(`${stack.gitUrl}/${name}.git`, { allowLoopback: true, allowedPorts: [443] }), token: stack.gitToken, allowHttp: true, idleTimeoutMs: 30_000 };
 });
 
 afterAll(async () => {

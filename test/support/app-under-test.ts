@@ -176,6 +176,7 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
     settings: {
       taskQueue: app.config.TEMPORAL_TASK_QUEUE,
       allowLoopback: app.config.GIT_ALLOW_LOOPBACK,
+      allowedGitPorts: app.config.GIT_ALLOWED_PORTS,
       sandboxTtlSeconds: app.config.SANDBOX_TTL_SECONDS,
       admissionWaitSeconds: app.config.ADMISSION_WAIT_SECONDS,
       jwtSecret: app.config.JWT_SECRET,

@@ -89,12 +89,26 @@ export async function createRepoWithTinyObjects(projectRoot: string, name: strin
   const files = Array.from({ length: blobs }, (_, i) => `M 100644 :${i + 1} t/${i}\n`).join('');
   parts.push(Buffer.from(`commit refs/heads/main\n${committer}data 13\nheavy history\n${files}\n`));
   parts.push(Buffer.from(`commit refs/heads/main\n${committer}data 9\nlight tip\nD t\nM 100644 inline README.md\ndata 6\nlight\n\n`));
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('git', ['--git-dir', bare, 'fast-import', '--quiet'], { env: GIT_ENV, stdio: ['pipe', 'ignore', 'inherit'] });
+  await gitWithInput(['--git-dir', bare, 'fast-import', '--quiet'], Buffer.concat(parts));
+  return bare;
+}
+
+/** Runs git with `input` on its stdin. */
+function gitWithInput(args: string[], input: Buffer | string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn('git', args, { env: GIT_ENV, stdio: ['pipe', 'ignore', 'inherit'] });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`git fast-import exited ${code}`))));
-    child.stdin.end(Buffer.concat(parts));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`git ${args.join(' ')} exited ${code}`))));
+    child.stdin.end(input);
   });
+}
+
+/** A small repository with `count` more branches on its one commit: a long ref listing (~60 bytes a ref). */
+export async function createRepoWithManyRefs(projectRoot: string, name: string, count: number): Promise<string> {
+  const bare = await createBareRepo(projectRoot, name, { 'README.md': 'many refs\n' });
+  const { stdout: head } = await git(['--git-dir', bare, 'rev-parse', 'HEAD']);
+  const commands = Array.from({ length: count }, (_, i) => `create refs/heads/many-${String(i).padStart(6, '0')} ${head.trim()}\n`).join('');
+  await gitWithInput(['--git-dir', bare, 'update-ref', '--stdin'], commands);
   return bare;
 }
 

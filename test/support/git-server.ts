@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface GitServer {
   url: string;
+  /** What reached this server so far, log queries included: TCP connections (a TLS attempt too) and HTTP requests. */
+  seen(): { connections: number; requests: number };
   stop(): Promise<void>;
 }
 
@@ -172,7 +174,9 @@ export function startGitServer(options: { projectRoot: string; token: string }):
     return seen.length;
   };
   const bytes = new Map<string, number>();
+  const seen = { connections: 0, requests: 0 };
   const server = createServer((req, res) => {
+    seen.requests += 1;
     const url = new URL(req.url ?? '/', 'http://git.local');
     const log = /^\/_(requests|bytes)\/([\w-]+)$/.exec(url.pathname);
     if (log) {
@@ -211,11 +215,15 @@ export function startGitServer(options: { projectRoot: string; token: string }):
     };
     relayToHttpBackend(req, res, options.projectRoot, url, behaviour, { mayDrop, sent });
   });
+  server.on('connection', () => {
+    seen.connections += 1;
+  });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
       resolve({
         url: `http://127.0.0.1:${port}`,
+        seen: () => ({ ...seen }),
         stop: () => new Promise((done) => {
           server.closeAllConnections();
           server.close(() => done());

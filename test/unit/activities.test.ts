@@ -44,6 +44,8 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
     settings: {
       sandboxBasePath: base,
       allowLoopback: false,
+      allowedGitPorts: [443],
+      maxGitOutputBytes: 1024 * 1024,
       gitCloneTimeoutSeconds: 5,
       maxRepoSizeMb: 1,
       maxRepoFiles: 100,

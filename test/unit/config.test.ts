@@ -30,6 +30,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ GIT_ALLOW_LOOPBACK: 'maybe' })).toThrow(ConfigError);
   });
 
+  it('reads GIT_ALLOWED_PORTS as a list of ports, 443 when unset or empty', () => {
+    expect(loadConfig({}).GIT_ALLOWED_PORTS).toEqual([443]);
+    expect(loadConfig({ GIT_ALLOWED_PORTS: '' }).GIT_ALLOWED_PORTS).toEqual([443]);
+    expect(loadConfig({ GIT_ALLOWED_PORTS: '443, 8443' }).GIT_ALLOWED_PORTS).toEqual([443, 8443]);
+    for (const bad of ['https', '0', '70000', ',']) expect(() => loadConfig({ GIT_ALLOWED_PORTS: bad }), bad).toThrow(ConfigError);
+  });
+
   it('lists every bad variable at once, by name, without echoing values', () => {
     const secret = 'not-base64-but-very-secret-value!!';
     let error: ConfigError | undefined;

@@ -10,7 +10,7 @@ const app = createApp({
   keys: {} as ApiDeps['keys'],
   codec: {} as ApiDeps['codec'],
   logger: createLogger({ level: 'silent' }),
-  settings: { taskQueue: 'q', allowLoopback: false, sandboxTtlSeconds: 60, admissionWaitSeconds: 30, jwtSecret: 'x'.repeat(32), allowedOrigins: [], rateLimit: { burst: 1, perMinute: 1 }, temporalUiOrigins: [], codec: { loopbackUiOrigins: [], operatorScope: 'codec:operator', maxPayloads: 100, rateLimit: { burst: 1, perMinute: 1 } } },
+  settings: { taskQueue: 'q', allowLoopback: false, allowedGitPorts: [443], sandboxTtlSeconds: 60, admissionWaitSeconds: 30, jwtSecret: 'x'.repeat(32), allowedOrigins: [], rateLimit: { burst: 1, perMinute: 1 }, temporalUiOrigins: [], codec: { loopbackUiOrigins: [], operatorScope: 'codec:operator', maxPayloads: 100, rateLimit: { burst: 1, perMinute: 1 } } },
 });
 
 describe('the OpenAPI document', () => {

@@ -4,6 +4,7 @@ import { suppressTracing } from '@opentelemetry/core';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Hono } from 'hono';
 import { findOwnedProject } from '../../db/projects.js';
+import { egressPolicyOf } from '../../git/remote-guard.js';
 import { settleOrphanedRepo } from '../../db/reconcile.js';
 import { disconnectRepo } from '../../db/repo-lifecycle.js';
 import { findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';
@@ -60,7 +61,7 @@ export function codeRoutes(deps: ApiDeps) {
     .post(
       '/connect',
       validate('header', idempotencyHeaderSchema),
-      validate('json', connectRequestSchema(deps.settings.allowLoopback)),
+      validate('json', connectRequestSchema(egressPolicyOf(deps.settings))),
       async (c) => {
         const body = c.req.valid('json');
         const headerKey = c.req.valid('header')['idempotency-key'];
