@@ -1,10 +1,14 @@
 import { z } from 'zod';
-import { isAcceptableGitUrl, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../git/remote-guard.js';
+import { gitUrlProblem, invalidGitUrlMessage, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../git/remote-guard.js';
 
 const uuid = z.string().uuid();
 
 export const gitUrlSchema = (policy: EgressPolicy) =>
-  z.string().min(1).max(MAX_GIT_URL_LENGTH, { abort: true }).refine((v) => isAcceptableGitUrl(v, policy), 'Invalid Git repository URL format');
+  z.string().min(1).max(MAX_GIT_URL_LENGTH, { abort: true, error: invalidGitUrlMessage(`longer than ${MAX_GIT_URL_LENGTH} characters`) }).superRefine((value, ctx) => {
+    const problem = gitUrlProblem(value, policy);
+    // The reason names a rule, never echoes the value (which may carry a secret).
+    if (problem) ctx.addIssue({ code: 'custom', message: invalidGitUrlMessage(problem) });
+  });
 
 export const accessTokenSchema = z
   .string()

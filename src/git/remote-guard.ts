@@ -72,12 +72,15 @@ export function gitUrlProblem(value: string, policy: EgressPolicy): string | und
     if (loopback && !policy.allowLoopback) return 'a loopback host';
     if (!loopback && (SPECIAL_USE_DOMAINS.includes(topLevel(host)) || !host.replace(/\.$/, '').includes('.'))) return 'a special-use or single-label host name';
   }
-  if (!(loopback && policy.allowLoopback) && !policy.allowedPorts.includes(Number(url.port || defaultPort(url)))) return 'a port not allowed';
-  if (url.protocol === 'http:' && !(loopback && policy.allowLoopback)) return 'plain http';
+  if (!(loopback && policy.allowLoopback) && !policy.allowedPorts.includes(Number(url.port || defaultPort(url)))) return `a port other than ${policy.allowedPorts.join(', ')} (GIT_ALLOWED_PORTS)`;
+  if (url.protocol === 'http:' && !(loopback && policy.allowLoopback)) return 'plain http (https only)';
   return undefined;
 }
 
 export const isAcceptableGitUrl = (value: string, policy: EgressPolicy): boolean => gitUrlProblem(value, policy) === undefined;
+
+/** The design's message, with the rule the URL broke. */
+export const invalidGitUrlMessage = (problem: string): string => `Invalid Git repository URL format: ${problem}`;
 
 export interface PinnedRemote {
   url: string;
@@ -98,7 +101,8 @@ const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: tr
  * changes between this check and git's connect cannot redirect git.
  */
 export async function pinRemote(gitUrl: string, policy: EgressPolicy, lookup: Lookup = systemLookup): Promise<PinnedRemote> {
-  if (gitUrlProblem(gitUrl, policy) !== undefined) throw new RepoError('invalid_url', 'Invalid Git repository URL format');
+  const problem = gitUrlProblem(gitUrl, policy);
+  if (problem !== undefined) throw new RepoError('invalid_url', invalidGitUrlMessage(problem));
   const url = new URL(gitUrl);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || defaultPort(url));

@@ -56,7 +56,7 @@ describe('every error answers in the one envelope, with the right code', () => {
     expect(d.error).toBe('validation_error');
     const paths = d.issues.map((i: { path: string }) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['git_url', 'access_token', 'project_id']));
-    expect(d.issues.find((i: { path: string }) => i.path === 'git_url').message).toBe('Invalid Git repository URL format');
+    expect(d.issues.find((i: { path: string }) => i.path === 'git_url').message).toBe('Invalid Git repository URL format: not an http(s) URL');
     expect(d.issues.some((i: { message: string }) => /extra/.test(i.message))).toBe(true);
   });
 

@@ -96,11 +96,11 @@ describe('gitUrlProblem', () => {
   });
 
   it.each([
-    ['https://github.com:8443/r.git', 'a port not allowed'],
-    ['https://github.com:22/r.git', 'a port not allowed'],
+    ['https://github.com:8443/r.git', 'a port other than 443 (GIT_ALLOWED_PORTS)'],
+    ['https://github.com:22/r.git', 'a port other than 443 (GIT_ALLOWED_PORTS)'],
     ['https://github.com:0443/r.git', 'a host not in canonical form'],
-    ['http://github.com/r.git', 'a port not allowed'],
-    ['http://github.com:443/r.git', 'plain http'],
+    ['http://github.com/r.git', 'a port other than 443 (GIT_ALLOWED_PORTS)'],
+    ['http://github.com:443/r.git', 'plain http (https only)'],
     ['https://2130706433/r.git', 'a host not in canonical form'],
     ['https://0x7f.1/r.git', 'a host not in canonical form'],
     ['https://0177.0.0.1/r.git', 'a host not in canonical form'],
@@ -147,7 +147,7 @@ describe('gitUrlProblem', () => {
 
   it('takes the ports it is given', () => {
     expect(gitUrlProblem('https://git.example.com:8443/r.git', { allowLoopback: false, allowedPorts: [443, 8443] })).toBeUndefined();
-    expect(gitUrlProblem('https://git.example.com/r.git', { allowLoopback: false, allowedPorts: [8443] })).toBe('a port not allowed');
+    expect(gitUrlProblem('https://git.example.com/r.git', { allowLoopback: false, allowedPorts: [8443] })).toBe('a port other than 8443 (GIT_ALLOWED_PORTS)');
   });
 });
 
