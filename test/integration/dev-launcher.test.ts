@@ -8,24 +8,12 @@ import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/infra/ports.js';
 import { RELOCATION_ROOT } from '../../src/infra/embedded-postgres-placement.js';
 import { PROJECT_ROOT } from '../../src/infra/paths.js';
-import { descendants, errorsLogged, launch, launchToEnd, stop, survivors, type LaunchCommand } from '../support/launcher.js';
+import { descendants, errorsLogged, launch, launcherEnv as launcherEnvFor, launchToEnd, stop, survivors, type LaunchCommand } from '../support/launcher.js';
 
 const stack = inject('stack');
 const run = promisify(execFile);
 
-async function launcherEnv(dataDir: string): Promise<Record<string, string>> {
-  return {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? '/root',
-    DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_DEV_UI_PORT: String(await freePort()),
-    TEMPORAL_CLI_PATH: stack.temporalCliPath,
-    SANDBOX_BASE_PATH: path.join(dataDir, 'repos'),
-    LOG_LEVEL: 'info',
-  };
-}
+const launcherEnv = (dataDir: string) => launcherEnvFor(dataDir, stack.temporalCliPath);
 
 /**
  * Readiness and the Temporal UI answer; a project created survives a restart; the first run stops

@@ -1,13 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { exited } from '../../src/infra/child-process.js';
+import { freePort } from '../../src/infra/ports.js';
 
 export interface Launch {
   child: ChildProcess;
   ready: { api: string; temporalUi: string };
   /** Everything it has printed so far (kept up to date until it exits). */
   output: string[];
+}
+
+/** A launcher's whole environment: its data under `dataDir`, every port free, the stack's Temporal CLI. */
+export async function launcherEnv(dataDir: string, temporalCliPath: string): Promise<Record<string, string>> {
+  return {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? '/root',
+    DATA_DIR: dataDir,
+    PORT: String(await freePort()),
+    TEMPORAL_DEV_PORT: String(await freePort()),
+    TEMPORAL_DEV_UI_PORT: String(await freePort()),
+    TEMPORAL_CLI_PATH: temporalCliPath,
+    SANDBOX_BASE_PATH: path.join(dataDir, 'repos'),
+    LOG_LEVEL: 'info',
+  };
 }
 
 /** The launcher run as the README says (`npm start`) or as its program directly, as from a terminal. */
@@ -19,12 +36,16 @@ function spawnLauncher(env: Record<string, string>, how: LaunchCommand): ChildPr
   return spawn(program, args as string[], { cwd: how.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }
 
-/** Starts the launcher and resolves once it logs `ready:`; rejects with its output if it exits first. */
-export async function launch(env: Record<string, string>, how: LaunchCommand = { cwd: process.cwd(), via: 'node' }): Promise<Launch> {
+/**
+ * Starts the launcher and resolves once it logs `ready:`; rejects with its output if it exits first,
+ * or if it is not ready within `readyWithinMs` (then it is stopped as Ctrl-C would, so nothing is left running).
+ */
+export async function launch(env: Record<string, string>, how: LaunchCommand = { cwd: process.cwd(), via: 'node' }, readyWithinMs = 150_000): Promise<Launch> {
   const child = spawnLauncher(env, how);
   const lines = createInterface({ input: child.stdout! });
   const output: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  let deadline: NodeJS.Timeout | undefined;
   const ready = await new Promise<Launch['ready']>((resolve, reject) => {
     lines.on('line', (line) => {
       output.push(line);
@@ -33,7 +54,11 @@ export async function launch(env: Record<string, string>, how: LaunchCommand = {
       if (entry.msg.startsWith('ready:')) resolve({ api: entry.api!, temporalUi: entry.temporalUi! });
     });
     child.once('exit', (code) => reject(new Error(`launcher exited (${code}) before ready:\n${output.join('\n')}`)));
-  });
+    deadline = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGINT');
+      reject(new Error(`launcher not ready within ${readyWithinMs} ms:\n${output.join('\n')}`));
+    }, readyWithinMs);
+  }).finally(() => clearTimeout(deadline));
   return { child, ready, output };
 }
 
@@ -90,4 +115,16 @@ export async function stop(child: ChildProcess, how: 'SIGTERM' | 'Ctrl-C' = 'SIG
   else child.kill('SIGTERM');
   await exited(child);
   return child.exitCode ?? child.signalCode;
+}
+
+/** Ctrl-C, then SIGKILL to the whole process group if it has not ended within `graceMs`: cleanup that always ends. */
+export async function stopGroup(child: ChildProcess, graceMs = 20_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+  const outcome = await Promise.race([stop(child, 'Ctrl-C'), late]).finally(() => clearTimeout(timer));
+  if (outcome === 'late') {
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited(child);
+  }
 }
