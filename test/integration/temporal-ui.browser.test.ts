@@ -163,13 +163,17 @@ describe('the Temporal Web UI of npm start', () => {
     expect(bodies.filter((b) => reveals(b, stack.gitToken))).toEqual([]);
   });
 
-  it('answers a request from another origin with no Access-Control-Allow-Origin for it', async () => {
+  it('refuses a request from another origin (401, no Access-Control-Allow-Origin), and lets the UI\'s own through', async () => {
     const codec = `${launcher!.ready.api}/codec/decode`;
     const preflight = (origin: string) =>
       fetch(codec, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
     const evil = await fetch(codec, { method: 'POST', headers: { origin: EVIL, 'content-type': 'application/json' }, body: JSON.stringify({ payloads: [] }) });
     expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+    // Refused by the server itself, not only by the browser's CORS: no operator token, and not the UI's origin.
+    expect(evil.status).toBe(401);
     expect((await preflight(EVIL)).headers.get('access-control-allow-origin')).toBeNull();
+    const own = await fetch(codec, { method: 'POST', headers: { origin: launcher!.ready.temporalUi, 'content-type': 'application/json' }, body: JSON.stringify({ payloads: [] }) });
+    expect(own.status).toBe(200);
     // The UI's own origin is let through, so the refusal above is about the origin.
     expect((await preflight(launcher!.ready.temporalUi)).headers.get('access-control-allow-origin')).toBe(launcher!.ready.temporalUi);
   });
