@@ -67,7 +67,9 @@ export function gitUrlProblem(value: string, policy: EgressPolicy): string | und
     if (isForbiddenAddress(host, policy.allowLoopback)) return 'a special-purpose address';
     loopback = isLoopback(host);
   } else {
-    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/.test(host)) return 'an invalid host name';
+    // No trailing dot: curl 7.37–7.81 strips it before resolving, so `host.`'s pin entry would never match (curl#8320).
+    if (host.endsWith('.')) return 'a host name ending in a dot';
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(host)) return 'an invalid host name';
     loopback = isLocalhostName(host);
     if (loopback && !policy.allowLoopback) return 'a loopback host';
     if (!loopback && (SPECIAL_USE_DOMAINS.includes(topLevel(host)) || !host.replace(/\.$/, '').includes('.'))) return 'a special-use or single-label host name';
@@ -88,8 +90,11 @@ export interface PinnedRemote {
   port: number;
   /** The checked address git must connect to. */
   address: string;
-  /** `http.curloptResolve` entry: makes git connect to `address`, whatever DNS says later. */
-  curlResolve: string;
+  /**
+   * `http.curloptResolve` entry: makes git connect to `address`, whatever DNS says later. None for
+   * an IP literal, which nothing resolves (and curl cannot parse an entry naming an IPv6 one).
+   */
+  curlResolve?: string;
 }
 
 export type Lookup = (host: string) => Promise<Array<{ address: string }>>;
@@ -125,5 +130,5 @@ export async function pinRemote(gitUrl: string, policy: EgressPolicy, lookup: Lo
   if (!loopback && !policy.allowedPorts.includes(port)) throw new RepoError('invalid_url', 'The Git URL\'s port is not allowed (GIT_ALLOWED_PORTS)');
   const address = addresses[0]!;
   const bracketed = isIP(address) === 6 ? `[${address}]` : address;
-  return { url: url.href, host, port, address, curlResolve: `${host}:${port}:${bracketed}` };
+  return { url: url.href, host, port, address, ...(isIP(host) ? {} : { curlResolve: `${host}:${port}:${bracketed}` }) };
 }

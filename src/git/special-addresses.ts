@@ -38,6 +38,7 @@ const IPV6_BLOCKS: Array<[string, number]> = [
   ['2001::', 23], // IETF Protocol Assignments (RFC 2928): Teredo 2001::/32, benchmarking 2001:2::/48, ORCHID 2001:10::/28, ORCHIDv2 2001:20::/28
   ['2001:db8::', 32], // Documentation (RFC 3849)
   ['2002::', 16], // 6to4 (RFC 3056): embeds any IPv4 address
+  ['2620:4f:8000::', 48], // Direct Delegation AS112 Service (RFC 7534): DNS sink servers only
   ['3fff::', 20], // Documentation (RFC 9637)
   ['5f00::', 16], // Segment Routing SIDs (RFC 9602)
   ['fc00::', 7], // Unique-Local (RFC 4193), incl. fd00:ec2::254 cloud metadata

@@ -4,7 +4,7 @@ import { createLogger } from '../../src/config/logger.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { createBareRepo } from '../support/git-repos.js';
 import { startGitServer, type GitServer } from '../support/git-server.js';
-import { callAt, honoFor, startAppUnderTest, type AppUnderTest } from '../support/app-under-test.js';
+import { callAt, honoFor, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -103,7 +103,8 @@ const hostile = (): Array<[string, string, boolean]> => [
   ['loopback over http', `http://${here}/${repo}.git`, false],
   ['loopback over https', `https://${here}/${repo}.git`, false],
   ['localhost', `http://localhost:${port}/${repo}.git`, false],
-  ['localhost with a trailing dot', `http://localhost.:${port}/${repo}.git`, false],
+  ['localhost with a trailing dot', `http://localhost.:${port}/${repo}.git`, true],
+  ['a public name with a trailing dot (its pin would not match on older curl)', 'https://github.com./octocat/Hello-World.git', true],
   ['a name under .localhost', `http://git.localhost:${port}/${repo}.git`, false],
   ['IPv6 loopback', `http://[::1]:${port}/${repo}.git`, false],
 ];
@@ -156,5 +157,18 @@ describe('hostile git_url values never reach git', () => {
     expect(res.status).toBe(201);
     expect(git.seen().requests).toBeGreaterThan(0);
     await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+  });
+
+  it('and an IPv6 loopback literal clones for real (no pin entry for a literal: curl cannot parse one naming IPv6)', async () => {
+    const ipv6 = await startGitServer({ projectRoot: stack.gitRoot, token: stack.gitToken, host: '::1' });
+    try {
+      const res = await callAt(app.api.url, await app.tokenFor(), 'POST', '/api/v1/code/connect', body(`${ipv6.url}/${repo}.git`));
+      expect(res.status).toBe(201);
+      await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+      expect(ipv6.seen().requests).toBeGreaterThan(0);
+      await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+    } finally {
+      await ipv6.stop();
+    }
   });
 });

@@ -165,7 +165,7 @@ function relayToHttpBackend(
  * A Git smart-HTTP server for the tests: the real `git http-backend` behind a front that
  * demands the access token and answers 401 without it (or with a wrong one).
  */
-export function startGitServer(options: { projectRoot: string; token: string }): Promise<GitServer> {
+export function startGitServer(options: { projectRoot: string; token: string; host?: '127.0.0.1' | '::1' }): Promise<GitServer> {
   const requests = new Map<string, number[]>();
   const record = (key: string): number => {
     const seen = requests.get(key) ?? [];
@@ -219,10 +219,11 @@ export function startGitServer(options: { projectRoot: string; token: string }):
     seen.connections += 1;
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
+    const host = options.host ?? '127.0.0.1';
+    server.listen(0, host, () => {
       const { port } = server.address() as AddressInfo;
       resolve({
-        url: `http://127.0.0.1:${port}`,
+        url: `http://${host === '::1' ? '[::1]' : host}:${port}`,
         seen: () => ({ ...seen }),
         stop: () => new Promise((done) => {
           server.closeAllConnections();

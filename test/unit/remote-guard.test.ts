@@ -45,6 +45,7 @@ describe('isForbiddenAddress: the IANA special-purpose blocks', () => {
     ['2001::/23 the rest of the IETF block', '2001:1::1', '2001:1ff::1'],
     ['2001:db8::/32 documentation', '2001:db8::1', '2001:db8:ffff::1'],
     ['2002::/16 6to4', '2002:a00:1::1', '2002:c0a8:101::1'],
+    ['2620:4f:8000::/48 direct delegation AS112', '2620:4f:8000::1', '2620:4f:8000:ffff::1'],
     ['3fff::/20 documentation', '3fff::1', '3fff:fff::1'],
     ['5f00::/16 SRv6 SIDs', '5f00::1', '5f00:ffff::1'],
     ['fc00::/7 unique local, metadata', 'fd00:ec2::254', 'fc00::1'],
@@ -87,7 +88,6 @@ describe('gitUrlProblem', () => {
     'https://github.com/octocat/Hello-World.git',
     'https://GitHub.com/octocat/Hello-World.git',
     'https://github.com:443/octocat/Hello-World.git',
-    'https://github.com./octocat/Hello-World.git',
     'https://xn--bcher-kva.example.com/r.git',
     'https://140.82.112.3/r.git',
     'https://[2606:50c0:8000::153]/r.git',
@@ -99,6 +99,7 @@ describe('gitUrlProblem', () => {
     ['https://github.com:8443/r.git', 'a port other than 443 (GIT_ALLOWED_PORTS)'],
     ['https://github.com:22/r.git', 'a port other than 443 (GIT_ALLOWED_PORTS)'],
     ['https://github.com:0443/r.git', 'a host not in canonical form'],
+    ['https://github.com./r.git', 'a host name ending in a dot'],
     ['http://github.com/r.git', 'a port other than 443 (GIT_ALLOWED_PORTS)'],
     ['http://github.com:443/r.git', 'plain http (https only)'],
     ['https://2130706433/r.git', 'a host not in canonical form'],
@@ -116,7 +117,7 @@ describe('gitUrlProblem', () => {
     ['https://localhost。/r.git', 'a host not in canonical form'],
     ['https://ｌｏｃａｌｈｏｓｔ/r.git', 'a host not in canonical form'],
     ['https://%6c%6fcalhost/r.git', 'a host not in canonical form'],
-    ['https://localhost./r.git', 'a loopback host'],
+    ['https://localhost./r.git', 'a host name ending in a dot'],
     ['https://git.localhost/r.git', 'a loopback host'],
     ['https://metadata.google.internal/computeMetadata/v1/', 'a special-use or single-label host name'],
     ['https://printer.local/r.git', 'a special-use or single-label host name'],
@@ -160,6 +161,13 @@ describe('pinRemote', () => {
   it('brackets IPv6 addresses in the resolve entry', async () => {
     const pinned = await pinRemote('https://git.example.com:8443/r.git', { allowLoopback: false, allowedPorts: [8443] }, resolvesTo('2606:50c0:8000::153'));
     expect(pinned.curlResolve).toBe('git.example.com:8443:[2606:50c0:8000::153]');
+  });
+
+  it('pins nothing for an IP literal: nothing resolves it, and curl cannot parse an entry naming an IPv6 one', async () => {
+    for (const url of ['https://140.82.112.3/r.git', 'https://[2606:50c0:8000::153]/r.git']) {
+      const pinned = await pinRemote(url, strict, resolvesTo('10.0.0.1'));
+      expect(pinned.curlResolve, url).toBeUndefined();
+    }
   });
 
   it('refuses a host with any special-purpose address among its answers (DNS rebinding)', async () => {
