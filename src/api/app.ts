@@ -25,7 +25,8 @@ import { healthRoutes } from './routes/health.js';
 import { projectRoutes } from './routes/projects.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
-const MAX_CODEC_BODY_BYTES = 8 * 1024 * 1024;
+/** CODEC_MAX_PAYLOADS (100) of ours come to well under 1 MiB; a bigger body is only more to parse before it is refused. */
+const MAX_CODEC_BODY_BYTES = 2 * 1024 * 1024;
 
 /**
  * The whole HTTP surface, built from its dependencies; no side effects until a request arrives.

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ApiEnv } from './context.js';
 import { ApiError } from './errors.js';
 
@@ -8,14 +8,14 @@ export interface AuthSettings {
   jwtSecret?: string;
   /** JWKS endpoint for RS256/ES256 tokens. */
   jwksUrl?: string;
-  /** `iss` every token must carry, when set. */
+  /** `iss` every key-set token must carry, when set. */
   issuer?: string;
-  /** `aud` every token must include, when set. */
+  /** `aud` every key-set token must include, when set. */
   audience?: string;
   /**
    * Least time between two fetches of the key set when a token names a key it lacks (jose's
    * cooldown, default 30 s): a rotated-in key is picked up, a stream of made-up key ids is not a
-   * stream of fetches.
+   * stream of fetches. Not a setting: only tests shorten it.
    */
   jwksCooldownMs?: number;
 }
@@ -29,16 +29,15 @@ class KeySetUnavailable extends Error {}
 const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
 /**
- * One verification path (jose) for both kinds of token: the algorithm in the header picks the key,
- * HS256 the secret and RS256/ES256 the key set, and only algorithms with a configured key are
- * allowed at all (so never `none`, no HS256 checked against a public key, no RS256 against the
- * secret). The key set is fetched once and cached (10 minutes), refetched early only for an
- * unknown key id, and then at most once per cooldown.
+ * Both kinds of token verified by jose: the algorithm in the header picks the check, HS256 against
+ * the secret, RS256/ES256 against the key set (with JWT_ISSUER and JWT_AUDIENCE), and each check
+ * allows its own algorithms only (so never `none`, no HS256 checked against a public key, no RS256
+ * against the secret). The key set is fetched once and cached (10 minutes), refetched early only
+ * for an unknown key id, and then at most once per cooldown.
  */
 export function createTokenVerifier(settings: AuthSettings): VerifyToken {
   const secret = settings.jwtSecret ? new TextEncoder().encode(settings.jwtSecret) : undefined;
   const jwks = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs }) : undefined;
-  const algorithms = [...(secret ? ['HS256'] : []), ...(jwks ? ['RS256', 'ES256'] : [])];
   const fromKeySet: JWTVerifyGetKey = async (header, token) => {
     try {
       return await jwks!(header, token);
@@ -47,13 +46,17 @@ export function createTokenVerifier(settings: AuthSettings): VerifyToken {
       throw new KeySetUnavailable((err as Error).message);
     }
   };
-  const key: JWTVerifyGetKey = (header, token) => (header.alg === 'HS256' ? secret! : fromKeySet(header, token));
-  return async (token) => (await jwtVerify(token, key, {
-    algorithms,
-    issuer: settings.issuer,
-    audience: settings.audience,
-    requiredClaims: ['exp', 'sub'],
-  })).payload;
+  const required = { requiredClaims: ['exp', 'sub'] };
+  return async (token) => {
+    // The header only picks which check applies; each check allows its own algorithms alone.
+    const { alg } = decodeProtectedHeader(token);
+    if (alg === 'HS256' && secret) return (await jwtVerify(token, secret, { ...required, algorithms: ['HS256'] })).payload;
+    if (jwks && alg !== 'HS256') {
+      // iss and aud name the identity provider: its tokens carry them. The secret's own tokens are vouched for by the secret.
+      return (await jwtVerify(token, fromKeySet, { ...required, algorithms: ['RS256', 'ES256'], issuer: settings.issuer, audience: settings.audience })).payload;
+    }
+    throw new errors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
+  };
 }
 
 /** Whether the token's `scope` claim (space-separated, RFC 9068; a list is accepted too) grants `scope`. */

@@ -6,9 +6,6 @@ export interface DevTokenClaims {
   ttlSeconds: number;
   /** The `scope` claim: space-separated scopes, e.g. the codec's operator scope. */
   scope?: string;
-  /** `iss` and `aud`, for an API that enforces them (JWT_ISSUER, JWT_AUDIENCE). */
-  issuer?: string;
-  audience?: string;
 }
 
 /** An HS256 token the API accepts when `secret` is its JWT_SECRET: what `npm run token` prints. */
@@ -19,7 +16,5 @@ export async function signDevToken(secret: string, claims: DevTokenClaims): Prom
     .setSubject(claims.sub)
     .setIssuedAt(now)
     .setExpirationTime(now + claims.ttlSeconds);
-  if (claims.issuer) jwt.setIssuer(claims.issuer);
-  if (claims.audience) jwt.setAudience(claims.audience);
   return jwt.sign(new TextEncoder().encode(secret));
 }

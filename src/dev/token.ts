@@ -5,7 +5,7 @@ import { loadConfigOrExit } from '../config/env.js';
 /**
  * `npm run token -- <sub> [ttl seconds] [--operator]`: prints an HS256 bearer token for local use,
  * signed with JWT_SECRET or, when that is unset, the secret `npm start` generated into the data
- * folder; with JWT_ISSUER / JWT_AUDIENCE set, it carries them. `--operator` adds the scope
+ * folder (JWT_ISSUER / JWT_AUDIENCE apply to the identity provider's tokens, not these). `--operator` adds the scope
  * (CODEC_OPERATOR_SCOPE) the codec endpoint asks of an operator.
  */
 const args = process.argv.slice(2);
@@ -26,7 +26,5 @@ const token = await signDevToken(secret, {
   sub,
   ttlSeconds: ttl,
   scope: operator ? config.CODEC_OPERATOR_SCOPE : undefined,
-  issuer: config.JWT_ISSUER,
-  audience: config.JWT_AUDIENCE,
 });
 process.stdout.write(`${token}\n`);

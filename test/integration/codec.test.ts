@@ -213,6 +213,10 @@ describe('who may call the codec', () => {
     const over = await decodeRequest(emptyPayloads(app.config.CODEC_MAX_PAYLOADS + 1));
     expect(over.status).toBe(413);
     expect(await detail(over)).toMatchObject({ error: 'too_many_payloads', message: expect.stringContaining(`at most ${app.config.CODEC_MAX_PAYLOADS} payloads (CODEC_MAX_PAYLOADS)`) });
+    // Counted before any payload is looked at: too many of anything is refused as such.
+    const junk = await decodeRequest({ payloads: Array.from({ length: app.config.CODEC_MAX_PAYLOADS + 1 }, () => 42) });
+    expect(junk.status).toBe(413);
+    expect((await detail(junk)).error).toBe('too_many_payloads');
   });
 
   it('limits each operator\'s rate: past the burst, 429 with Retry-After, while another operator goes on', async () => {
@@ -295,6 +299,8 @@ describe('the loopback UI exception (CODEC_REQUIRE_AUTH=false, as `npm start` se
     ['another origin', () => ({ host: `127.0.0.1:${port}`, origin: 'https://evil.example' })],
     ['a UI origin that is not loopback', () => ({ host: `127.0.0.1:${port}`, origin: UI })],
     ['no Origin (not a browser page)', () => ({ host: `127.0.0.1:${port}` })],
+    ['a proxy in front (X-Forwarded-For)', () => ({ host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]!, 'x-forwarded-for': '203.0.113.7' })],
+    ['a proxy in front (Forwarded)', () => ({ host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]!, forwarded: 'for=203.0.113.7' })],
   ];
   for (const [label, headers] of refused) {
     it(`asks for an operator token from ${label}: 401`, async () => {

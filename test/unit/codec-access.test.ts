@@ -27,6 +27,7 @@ describe('the loopback UI exception', () => {
     ['no Host', { host: undefined }],
     ['a socket on another interface', { localAddress: '10.0.0.5' }],
     ['no socket (not served by node)', { localAddress: undefined, localPort: undefined }],
+    ['a request relayed by a proxy or tunnel (Forwarded, X-Forwarded-*, Via)', { forwarded: true }],
   ];
   for (const [label, change] of refused) {
     it(`refuses ${label}`, () => expect(isLoopbackUiRequest({ ...ui, ...change }, UI)).toBe(false));

@@ -49,13 +49,16 @@ export function codecRoutes({ codec, uiOrigin, access, rateLimit, maxPayloads }:
   const app = new Hono<ApiEnv>();
   app.use('*', cors({ origin: uiOrigin, allowMethods: ['POST'], allowHeaders: ['Content-Type', 'X-Namespace', 'Authorization'], exposeHeaders: ['Retry-After'], credentials: true, maxAge: 600 }));
   app.use('*', access, rateLimit);
-  const payloads = (body: JsonPayloads) => {
-    if (body.payloads.length > maxPayloads) {
-      throw new ApiError(413, 'too_many_payloads', `A codec request may carry at most ${maxPayloads} payloads (CODEC_MAX_PAYLOADS); this one has ${body.payloads.length}`, { max_payloads: maxPayloads });
+  // Counted before each payload is validated and decoded: a body of many tiny payloads costs little to refuse.
+  const capped: MiddlewareHandler<ApiEnv> = async (c, next) => {
+    const body: unknown = await c.req.json().catch(() => undefined); // malformed JSON: the validator says so
+    const count = (body as { payloads?: unknown } | undefined)?.payloads;
+    if (Array.isArray(count) && count.length > maxPayloads) {
+      throw new ApiError(413, 'too_many_payloads', `A codec request may carry at most ${maxPayloads} payloads (CODEC_MAX_PAYLOADS); this one has ${count.length}`, { max_payloads: maxPayloads });
     }
-    return fromJson(body);
+    await next();
   };
   return app
-    .post('/decode', validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.decode(payloads(c.req.valid('json'))))))
-    .post('/encode', validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.encode(payloads(c.req.valid('json'))))));
+    .post('/decode', capped, validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.decode(fromJson(c.req.valid('json'))))))
+    .post('/encode', capped, validate('json', jsonPayloads), async (c) => c.json(toJson(await codec.encode(fromJson(c.req.valid('json'))))));
 }
