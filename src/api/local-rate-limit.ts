@@ -11,12 +11,12 @@ export function localRateLimit<E extends object>(
   settings: RateLimitSettings,
   keyOf: (c: Context<E>) => string,
   now: () => number = Date.now,
-): MiddlewareHandler<E> {
+): MiddlewareHandler<E> & { callers(): number } {
   const perSecond = settings.perMinute / 60;
   const buckets = new Map<string, { tokens: number; at: number }>();
   const refilled = (b: { tokens: number; at: number }, t: number) => Math.min(settings.burst, b.tokens + Math.max(0, t - b.at) / 1000 * perSecond);
   let nextSweep = 0;
-  return async (c, next) => {
+  const middleware: MiddlewareHandler<E> = async (c, next) => {
     const t = now();
     if (t >= nextSweep) {
       nextSweep = t + 60_000;
@@ -29,4 +29,6 @@ export function localRateLimit<E extends object>(
     buckets.set(key, { tokens: tokens - 1, at: t });
     await next();
   };
+  /** Callers with a bucket now: what the sweep keeps bounded. */
+  return Object.assign(middleware, { callers: () => buckets.size });
 }

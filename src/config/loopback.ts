@@ -1,5 +1,5 @@
 /** Names of this machine that no other host can answer for. */
-const LOOPBACK_NAMES = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
+const LOOPBACK_NAMES = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** Whether `host` (a HOST setting or a URL's hostname) names only this machine. */
 export const isLoopbackHost = (host: string): boolean => LOOPBACK_NAMES.has(host.toLowerCase());
@@ -12,7 +12,7 @@ export function isLoopbackOrigin(origin: string): boolean {
   } catch {
     return false;
   }
-  return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin && isLoopbackHost(url.hostname);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin && isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
 }
 
 /** A HOST setting as a URL names it for a client on this machine: the wildcard becomes loopback, IPv6 is bracketed. */

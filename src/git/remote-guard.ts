@@ -79,8 +79,6 @@ export function gitUrlProblem(value: string, policy: EgressPolicy): string | und
   return undefined;
 }
 
-export const isAcceptableGitUrl = (value: string, policy: EgressPolicy): boolean => gitUrlProblem(value, policy) === undefined;
-
 /** The design's message, with the rule the URL broke. */
 export const invalidGitUrlMessage = (problem: string): string => `Invalid Git repository URL format: ${problem}`;
 

@@ -53,7 +53,13 @@ const HISTORY_CONCURRENCY = 8;
  * re-wraps), and open workflows (which carry payloads, and sealed tokens inside them, under the
  * key that was current when they were written; only their end releases it).
  */
-export async function checkKeys(o: { sql: Queryable; temporal: Client; keys: KeyProvider }): Promise<KeyCheckReport> {
+export async function checkKeys(o: {
+  sql: Queryable;
+  temporal: Client;
+  keys: KeyProvider;
+  /** Told after each batch of histories: a busy deployment has a run open per connection for a day. */
+  onProgress?: (read: number, of: number) => void;
+}): Promise<KeyCheckReport> {
   const { sql, temporal, keys } = o;
   const uses = new Map<string, KeyUse>();
   const use = (keyId: string): KeyUse => {
@@ -76,6 +82,7 @@ export async function checkKeys(o: { sql: Queryable; temporal: Client; keys: Key
       const history = await temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
       for (const keyId of payloadKeyIds(history)) use(keyId).openWorkflows.push(run);
     }));
+    o.onProgress?.(Math.min(i + HISTORY_CONCURRENCY, open.length), open.length);
   }
 
   const currentKeySince = await keyInServiceSince(sql, keys.keyId);

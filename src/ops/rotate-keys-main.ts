@@ -29,7 +29,11 @@ try {
     // Histories are read raw: a payload's key id is plain metadata, so nothing needs opening.
     const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
     try {
-      const report = await checkKeys({ sql, temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), keys });
+      // On stderr, every 100 histories or so: the report alone goes to stdout.
+      const onProgress = (read: number, of: number) => {
+        if (read % 100 < 8 || read === of) process.stderr.write(`read ${read} of ${of} open workflow histories\n`);
+      };
+      const report = await checkKeys({ sql, temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), keys, onProgress });
       process.stdout.write(`${formatKeyCheck(report)}\n`);
       if (report.keys.some(mustKeep)) process.exitCode = 2;
     } finally {

@@ -39,7 +39,8 @@ describe('the loopback UI exception', () => {
 describe('loopback names', () => {
   it('knows the hosts and origins that only this machine answers', () => {
     for (const host of ['127.0.0.1', '::1', 'localhost', 'LOCALHOST']) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ['0.0.0.0', '::', '10.0.0.1', 'localhost.example']) expect(isLoopbackHost(host), host).toBe(false);
+    // A HOST setting is bare: `[::1]` is a URL's spelling, which nothing can bind.
+    for (const host of ['0.0.0.0', '::', '[::1]', '10.0.0.1', 'localhost.example']) expect(isLoopbackHost(host), host).toBe(false);
     for (const origin of ['http://127.0.0.1:8233', 'http://localhost:8233', 'https://[::1]:8443']) expect(isLoopbackOrigin(origin), origin).toBe(true);
     for (const origin of ['http://ui.example', 'http://127.0.0.1:8233/', 'file://localhost', 'not a url']) expect(isLoopbackOrigin(origin), origin).toBe(false);
   });

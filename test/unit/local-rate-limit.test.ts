@@ -5,10 +5,11 @@ import { localRateLimit } from '../../src/api/local-rate-limit.js';
 
 function appWith(clock: { now: number }) {
   const app = new Hono();
-  app.use(localRateLimit({ burst: 2, perMinute: 30 }, (c) => c.req.header('x-caller') ?? 'anonymous', () => clock.now));
+  const limiter = localRateLimit({ burst: 2, perMinute: 30 }, (c) => c.req.header('x-caller') ?? 'anonymous', () => clock.now);
+  app.use(limiter);
   app.post('/', (c) => c.text('ok'));
   app.onError((err, c) => sendError(c, err as ApiError));
-  return (caller: string) => app.request('/', { method: 'POST', headers: { 'x-caller': caller } });
+  return Object.assign((caller: string) => app.request('/', { method: 'POST', headers: { 'x-caller': caller } }), { callers: limiter.callers });
 }
 
 describe('the in-process rate limiter', () => {
@@ -38,5 +39,16 @@ describe('the in-process rate limiter', () => {
     expect((await send('a')).status).toBe(200);
     expect((await send('a')).status).toBe(200);
     expect((await send('a')).status).toBe(429);
+  });
+
+  it('forgets callers whose bucket has filled up again, so many callers do not pile up', async () => {
+    const clock = { now: 0 };
+    const send = appWith(clock);
+    for (let i = 0; i < 500; i++) await send(`caller-${i}`);
+    expect(send.callers()).toBe(500);
+    // A minute on, every bucket is full again (one token every 2 s, burst 2): the next request sweeps them.
+    clock.now += 60_000;
+    await send('late');
+    expect(send.callers()).toBe(1);
   });
 });
