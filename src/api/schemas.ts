@@ -1,10 +1,19 @@
 import { z } from 'zod';
 import { isAcceptableGitUrl } from '../git/remote-guard.js';
+import { gitUrlPattern } from './git-url-pattern.js';
+import { CURSOR_PATTERN } from './pagination.js';
 
-const uuid = z.string().uuid();
+export const uuid = z.string().uuid();
 
+const GIT_URL_MESSAGE = 'Invalid Git repository URL format';
 export const gitUrlSchema = (allowLoopback: boolean) =>
-  z.string().min(1).max(2048).refine((v) => isAcceptableGitUrl(v, allowLoopback), 'Invalid Git repository URL format');
+  z.string().max(2048).regex(gitUrlPattern(allowLoopback), GIT_URL_MESSAGE).refine((v) => isAcceptableGitUrl(v, allowLoopback), GIT_URL_MESSAGE);
+
+/**
+ * Holds a character String.prototype.trim keeps, spelled out rather than `\S`: the document's
+ * readers (schemathesis in Python, say) disagree with JavaScript on what `\s` is.
+ */
+const NOT_BLANK = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
 
 export const accessTokenSchema = z
   .string()
@@ -22,13 +31,14 @@ export function connectRequestSchema(allowLoopback: boolean) {
   });
 }
 
-export const createProjectSchema = z.strictObject({ name: z.string().trim().min(1).max(200) });
+// Length and blankness are judged before trimming, as the document states them.
+export const createProjectSchema = z.strictObject({ name: z.string().max(200).regex(NOT_BLANK, 'must not be blank').trim() });
 
 export const repoParamsSchema = z.object({ repo_id: uuid });
 export const retryRequestSchema = z.strictObject({ access_token: accessTokenSchema.optional() });
 export const listReposQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().regex(CURSOR_PATTERN, 'not a cursor this API issued').optional(),
 });
 export const idempotencyHeaderSchema = z.looseObject({ 'idempotency-key': uuid.optional() });
 export const projectParamsSchema = z.object({ project_id: uuid });
@@ -88,4 +98,11 @@ export const disconnectedSchema = acceptedSchema.extend({ disconnected_at: times
 
 export const errorSchema = z.object({
   detail: z.looseObject({ error: z.string(), message: z.string() }),
+});
+
+export const healthSchema = z.object({ status: z.literal('ok') });
+const checkState = z.enum(['up', 'down']);
+export const readySchema = z.object({
+  status: z.literal('ready'),
+  checks: z.object({ database: checkState, temporal: checkState, search_attributes: checkState }),
 });
