@@ -1,5 +1,6 @@
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
+import { serveMetrics } from '../../src/observability/metrics-server.js';
 import { STAND_IN_JWT_SECRET, standInApp } from '../support/stand-in-app.js';
 
 const app = standInApp();
@@ -20,6 +21,21 @@ describe('Content-Security-Policy', () => {
     for (const res of answers) {
       expect(res.headers.get('content-security-policy'), res.url).toBe(STRICT);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+  });
+
+  it('is the strict one on a metrics port of its own, also when it refuses', async () => {
+    const metrics = await serveMetrics('127.0.0.1', 0, 't'.repeat(16));
+    try {
+      const answers = await Promise.all([
+        fetch(`http://127.0.0.1:${metrics.port}/metrics`, { headers: { authorization: `Bearer ${'t'.repeat(16)}` } }),
+        fetch(`http://127.0.0.1:${metrics.port}/metrics`),
+        fetch(`http://127.0.0.1:${metrics.port}/elsewhere`),
+      ]);
+      expect(answers.map((r) => r.status)).toEqual([200, 401, 404]);
+      for (const res of answers) expect(res.headers.get('content-security-policy')).toBe(STRICT);
+    } finally {
+      await metrics.stop();
     }
   });
 
