@@ -10,10 +10,15 @@ export const gitUrlSchema = (allowLoopback: boolean) =>
   z.string().max(2048).regex(gitUrlPattern(allowLoopback), GIT_URL_MESSAGE).refine((v) => isAcceptableGitUrl(v, allowLoopback), GIT_URL_MESSAGE);
 
 /**
- * Holds a character String.prototype.trim keeps, spelled out rather than `\S`: the document's
- * readers (schemathesis in Python, say) disagree with JavaScript on what `\s` is.
+ * What String.prototype.trim removes, spelled out rather than `\s`: the document's readers
+ * (schemathesis in Python, say) disagree with JavaScript on what `\s` is.
  */
-const NOT_BLANK = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+const TRIMMED = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+/**
+ * Text PostgreSQL can store (no NUL) that is not blank once trimmed. The first character trim
+ * keeps is where the leading run ends, so matching takes one pass, whatever the input.
+ */
+const STORABLE_NOT_BLANK = new RegExp(`^[${TRIMMED}]*[^\\u0000${TRIMMED}][^\\u0000]*$`);
 
 export const accessTokenSchema = z
   .string()
@@ -32,7 +37,9 @@ export function connectRequestSchema(allowLoopback: boolean) {
 }
 
 // Length and blankness are judged before trimming, as the document states them.
-export const createProjectSchema = z.strictObject({ name: z.string().max(200).regex(NOT_BLANK, 'must not be blank').trim() });
+export const createProjectSchema = z.strictObject({
+  name: z.string().max(200).regex(STORABLE_NOT_BLANK, 'must not be blank or hold a NUL character').trim(),
+});
 
 export const repoParamsSchema = z.object({ repo_id: uuid });
 export const retryRequestSchema = z.strictObject({ access_token: accessTokenSchema.optional() });

@@ -121,12 +121,12 @@ describe('the document states every status and header, and every input rule', ()
     expect(CURSOR_PATTERN.test('garbage')).toBe(false);
   });
 
-  it('judges a project name as the document states it: length before trimming, not blank', () => {
+  it('judges a project name as the document states it: length before trimming, not blank, no NUL (PostgreSQL cannot store one)', () => {
     const name = doc.paths['/api/v1/projects']!.post.requestBody.content['application/json'].schema.properties.name;
     expect(name.maxLength).toBe(200);
     expect(createProjectSchema.safeParse({ name: '  demo ' }).data).toEqual({ name: 'demo' });
     expect(createProjectSchema.safeParse({ name: ` ${'x'.repeat(200)}` }).success).toBe(false);
-    for (const blank of [' ', '\t\n', '\u00a0', '\ufeff', '\u3000']) {
+    for (const blank of [' ', '\t\n', '\u00a0', '\ufeff', '\u3000', 'a\u0000', '\u00b0\u0000']) {
       expect(createProjectSchema.safeParse({ name: blank }).success, JSON.stringify(blank)).toBe(false);
       expect(new RegExp(name.pattern).test(blank), JSON.stringify(blank)).toBe(false);
     }
