@@ -5,7 +5,6 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { requestId } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import { metricsAuthorized } from '../observability/metrics-server.js';
 import { METRICS_CONTENT_TYPE, scrapeMetrics } from '../observability/scrape.js';
 import { isDatabaseUnavailable } from '../db/client.js';
@@ -15,9 +14,12 @@ import { codecAccess, codecCallerKey } from './codec-access.js';
 import type { ApiEnv } from './context.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, sendError } from './errors.js';
+import { docsRoutes } from './docs.js';
 import { localRateLimit } from './local-rate-limit.js';
-import { DOCS_PAGE, openApiDocument } from './openapi.js';
+import { unmatchedRequest } from './method-not-allowed.js';
+import { openApiDocument } from './openapi.js';
 import { rateLimit } from './rate-limit.js';
+import { securityHeaders } from './security-headers.js';
 import { traceRequests } from './tracing.js';
 import { codeRoutes } from './routes/code.js';
 import { codecRoutes } from './routes/codec.js';
@@ -38,7 +40,7 @@ export function createApp(deps: ApiDeps) {
 
   app.use(requestId({ limitLength: 128, headerName: 'X-Request-Id' }));
   app.use(traceRequests());
-  app.use(secureHeaders({ contentSecurityPolicy: undefined }));
+  app.use(securityHeaders());
   const apiCors = cors({
     origin: settings.allowedOrigins,
     allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'Last-Event-ID'],
@@ -70,7 +72,7 @@ export function createApp(deps: ApiDeps) {
 
   const openApi = openApiDocument(settings);
   app.get('/openapi.json', (c) => c.json(openApi));
-  app.get('/docs', (c) => c.html(DOCS_PAGE));
+  app.route('/docs', docsRoutes());
   if (settings.metricsOnApiPort !== false) {
     app.get('/metrics', async (c) => {
       if (!metricsAuthorized(c.req.header('Authorization'), settings.metricsToken)) {
@@ -99,7 +101,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));
 
-  app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
+  app.notFound(unmatchedRequest(() => app.routes));
   app.onError((err, c) => {
     if (err instanceof ApiError) return sendError(c, err);
     if (err instanceof HTTPException && err.status < 500) {

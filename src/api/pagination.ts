@@ -1,14 +1,15 @@
-import { ApiError } from './errors.js';
+/**
+ * Opaque cursors: the last item's id as its 16 bytes in base64url (the database compares its full
+ * sort key). Every string of this pattern decodes to exactly 16 bytes, so the pattern the OpenAPI
+ * document gives is the whole rule: a well-formed cursor naming no repository of the project is
+ * simply a page with nothing after it.
+ */
+export const CURSOR_PATTERN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
-/** Opaque cursors: base64url of the last item's id (the database compares its full sort key). */
-export const encodeCursor = (last: { id: string }): string => Buffer.from(`repo:${last.id}`).toString('base64url');
+export const encodeCursor = (last: { id: string }): string => Buffer.from(last.id.replaceAll('-', ''), 'hex').toString('base64url');
 
+/** The id a cursor of CURSOR_PATTERN (checked by the query's schema) carries. */
 export function decodeCursor(cursor: string): string {
-  const match = /^repo:([0-9a-f-]{36})$/i.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) {
-    throw new ApiError(422, 'validation_error', 'cursor: not a cursor this API issued', {
-      issues: [{ path: 'cursor', message: 'not a cursor this API issued' }],
-    });
-  }
-  return match[1]!;
+  const hex = Buffer.from(cursor, 'base64url').toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

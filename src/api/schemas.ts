@@ -1,14 +1,34 @@
 import { z } from 'zod';
 import { gitUrlProblem, invalidGitUrlMessage, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../git/remote-guard.js';
+import { gitUrlPattern } from './git-url-pattern.js';
+import { CURSOR_PATTERN } from './pagination.js';
 
-const uuid = z.string().uuid();
+export const uuid = z.string().uuid();
 
-export const gitUrlSchema = (policy: EgressPolicy) =>
-  z.string().min(1).max(MAX_GIT_URL_LENGTH, { abort: true, error: invalidGitUrlMessage(`longer than ${MAX_GIT_URL_LENGTH} characters`) }).superRefine((value, ctx) => {
-    const problem = gitUrlProblem(value, policy);
-    // The reason names a rule, never echoes the value (which may carry a secret).
-    if (problem) ctx.addIssue({ code: 'custom', message: invalidGitUrlMessage(problem) });
-  });
+/**
+ * The egress rules (src/git/remote-guard.ts), then the documented pattern, a subset of them: the
+ * first rule broken is named, never the value (which may carry a secret).
+ */
+export const gitUrlSchema = (policy: EgressPolicy) => {
+  const pattern = gitUrlPattern(policy);
+  return z.string().min(1).max(MAX_GIT_URL_LENGTH, { abort: true, error: invalidGitUrlMessage(`longer than ${MAX_GIT_URL_LENGTH} characters`) })
+    .superRefine((value, ctx) => {
+      const problem = gitUrlProblem(value, policy) ?? (pattern.test(value) ? undefined : 'not of the documented form (the OpenAPI pattern)');
+      if (problem) ctx.addIssue({ code: 'custom', message: invalidGitUrlMessage(problem) });
+    })
+    .meta({ pattern: pattern.source });
+};
+
+/**
+ * What String.prototype.trim removes, spelled out rather than `\s`: the document's readers
+ * (schemathesis in Python, say) disagree with JavaScript on what `\s` is.
+ */
+const TRIMMED = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+/**
+ * Text PostgreSQL can store (no NUL) that is not blank once trimmed. The first character trim
+ * keeps is where the leading run ends, so matching takes one pass, whatever the input.
+ */
+const STORABLE_NOT_BLANK = new RegExp(`^[${TRIMMED}]*[^\\u0000${TRIMMED}][^\\u0000]*$`);
 
 export const accessTokenSchema = z
   .string()
@@ -26,13 +46,16 @@ export function connectRequestSchema(policy: EgressPolicy) {
   });
 }
 
-export const createProjectSchema = z.strictObject({ name: z.string().trim().min(1).max(200) });
+// Length and blankness are judged before trimming, as the document states them.
+export const createProjectSchema = z.strictObject({
+  name: z.string().max(200).regex(STORABLE_NOT_BLANK, 'must not be blank or hold a NUL character').trim(),
+});
 
 export const repoParamsSchema = z.object({ repo_id: uuid });
 export const retryRequestSchema = z.strictObject({ access_token: accessTokenSchema.optional() });
 export const listReposQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().regex(CURSOR_PATTERN, 'not a cursor this API issued').optional(),
 });
 export const idempotencyHeaderSchema = z.looseObject({ 'idempotency-key': uuid.optional() });
 export const projectParamsSchema = z.object({ project_id: uuid });
@@ -92,4 +115,11 @@ export const disconnectedSchema = acceptedSchema.extend({ disconnected_at: times
 
 export const errorSchema = z.object({
   detail: z.looseObject({ error: z.string(), message: z.string() }),
+});
+
+export const healthSchema = z.object({ status: z.literal('ok') });
+const checkState = z.enum(['up', 'down']);
+export const readySchema = z.object({
+  status: z.literal('ready'),
+  checks: z.object({ database: checkState, temporal: checkState, search_attributes: checkState }),
 });

@@ -26,7 +26,7 @@ export const MAX_GIT_URL_LENGTH = 2048;
  * `internal`, which ICANN reserved for private use (where cloud metadata lives:
  * metadata.google.internal). `arpa` holds reverse-DNS names only.
  */
-const SPECIAL_USE_DOMAINS = ['alt', 'arpa', 'example', 'internal', 'invalid', 'local', 'localhost', 'onion', 'test'];
+export const SPECIAL_USE_DOMAINS = ['alt', 'arpa', 'example', 'internal', 'invalid', 'local', 'localhost', 'onion', 'test'];
 
 const defaultPort = (url: URL) => (url.protocol === 'https:' ? 443 : 80);
 const topLevel = (name: string) => name.replace(/\.$/, '').split('.').at(-1)!;

@@ -16,6 +16,9 @@ export function metricsAuthorized(header: string | undefined, token: string | un
  */
 export function serveMetrics(host: string, port: number, token?: string): Promise<{ port: number; stop(): Promise<void> }> {
   const server = createServer((req, res) => {
+    // As strict as the API's JSON answers: a scrape loads nothing and is never framed.
+    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
