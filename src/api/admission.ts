@@ -147,8 +147,19 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
     const waited = new AbortController();
     const timer = setTimeout(() => waited.abort(), settings.admissionWaitSeconds * 1000);
     try {
-      const admission = await temporal.connection.withAbortSignal(waited.signal, () =>
-        temporal.workflow.executeUpdateWithStart(admissionUpdate, { args: [fingerprintOf(input)], startWorkflowOperation: start }));
+      const admitted = temporal.connection.withAbortSignal(waited.signal, () =>
+        temporal.workflow.executeUpdateWithStart(admissionUpdate, {
+          args: [fingerprintOf(input)],
+          startWorkflowOperation: start,
+        }));
+      // The wait bounds the answer even when the client does not give up at the abort. Each repeat of a pending
+      // request adds an update to its run (an id of its own: a fixed one would be answered, after a rejection,
+      // with that rejection again); past the most a run holds (10 in flight) the client keeps retrying, which
+      // hung the request. Such a call runs out its retries in the background, and its outcome is not needed:
+      // the updates already in the run get the answer, which the row keeps for the next repeat.
+      const outlasted = new Promise<never>((_, reject) => waited.signal.addEventListener('abort', () => reject(waited.signal.reason), { once: true }));
+      admitted.catch(() => undefined);
+      const admission = await Promise.race([admitted, outlasted]);
       metrics.repoConnections.inc({ status: 'admitted' });
       log.info({ repoId: admission.repoId }, 'repository admitted');
       return { admission, workflowId, replayed: false };
