@@ -45,7 +45,8 @@ export function devServerArgs(o: TemporalDevServerOptions): string[] {
     ...(o.searchAttributes === false ? [] : SEARCH_ATTRIBUTE_FLAGS),
     ...(o.dbFilename ? ['--db-filename', o.dbFilename] : []),
     ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
-    ...(o.headless ? ['--headless'] : []),
+    // Without it the UI fetches a news feed from temporal.io, sending a client id and the cluster's id.
+    ...(o.headless ? ['--headless'] : ['--ui-disable-news-fetch']),
   ];
 }
 

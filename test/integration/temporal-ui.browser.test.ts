@@ -66,6 +66,8 @@ interface Visit {
   page: Page;
   /** Every call the page made to the API's /codec/decode: its status, or why it failed. */
   codecCalls: Map<Request, { status?: number; failure?: string }>;
+  /** Hosts other than loopback the page tried to reach (blocked here, whatever they are). */
+  outside: Set<string>;
   /** Closes the page and returns the body of every response it received in full. */
   close(): Promise<string[]>;
 }
@@ -79,7 +81,12 @@ async function visit(origin: string): Promise<Visit> {
   const codecCalls: Visit['codecCalls'] = new Map();
   // A long poll the page leaves open never completes: its body is undefined once the page is closed.
   const bodies: Array<Promise<string | undefined>> = [];
-  page.on('request', (r) => isCodec(r) && codecCalls.set(r, {}));
+  const outside = new Set<string>();
+  page.on('request', (r) => {
+    const { protocol, hostname } = new URL(r.url());
+    if (/^https?:$/.test(protocol) && !['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) outside.add(hostname);
+    if (isCodec(r)) codecCalls.set(r, {});
+  });
   page.on('requestfailed', (r) => isCodec(r) && codecCalls.set(r, { failure: r.failure()?.errorText ?? 'failed' }));
   page.on('response', (r) => {
     if (isCodec(r.request())) codecCalls.set(r.request(), { status: r.status() });
@@ -89,6 +96,7 @@ async function visit(origin: string): Promise<Visit> {
   return {
     page,
     codecCalls,
+    outside,
     close: async () => {
       await context.close();
       return (await Promise.all(bodies)).filter((b): b is string => b !== undefined);
@@ -133,6 +141,8 @@ describe('the Temporal Web UI of npm start', () => {
       const answered = [...ui.codecCalls.values()].map((c) => c.status);
       expect(answered).toContain(200);
       expect(await ui.page.content()).not.toContain(stack.gitToken);
+      // The dev server runs the UI with its news feed off: the page calls nothing outside this machine.
+      expect([...ui.outside]).toEqual([]);
     } finally {
       bodies = await ui.close();
     }
