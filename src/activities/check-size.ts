@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
 import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
+import { resolveRef } from '../git/remote-refs.js';
 import { bytesToMb, directorySize, probePath, removeSandbox } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
@@ -20,6 +21,8 @@ export interface CheckSizeInput extends EncryptedToken {
   requestId?: string;
   /** Admission's probe: kept on success (`probePath`), for a clone on this host to deepen. */
   keepForClone?: boolean;
+  /** The branch or tag asked for; absent: the remote's default branch. */
+  ref?: string;
 }
 
 export interface SizeCheck {
@@ -30,6 +33,8 @@ export interface SizeCheck {
   /** tipSizeMb × SIZE_ESTIMATE_FACTOR: reported to the caller, never a reason to reject. */
   estimatedSizeMb: number;
   refs: number;
+  /** The branch or tag probed (the default branch's name when none was asked for); absent for a repository without one. */
+  ref?: string;
 }
 
 const PROBE_HEARTBEAT_INTERVAL_MS = 2000;
@@ -66,7 +71,10 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
       signal: ctx.cancellationSignal,
       maxOutputBytes: settings.maxGitOutputBytes,
     };
-    const refs = await lsRemote(access);
+    const remoteRefs = await lsRemote(access);
+    const refs = remoteRefs.count;
+    // An unknown ref is refused here, before anything is fetched or persisted.
+    const ref = resolveRef(remoteRefs, input.ref)?.name;
     await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
     if (refs === 0) return { tipSizeMb: 0, estimatedSizeMb: 0, refs };
 
@@ -78,7 +86,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     let measured = 0;
     const measure = async () => (measured = (await directorySize(probeDir).catch(() => ({ bytes: 0 }))).bytes);
     try {
-      await fetchRepository({ ...access, targetDir: probeDir, shallow: true, limitBytes, measure }).catch((err: unknown) => {
+      await fetchRepository({ ...access, targetDir: probeDir, shallow: true, ref, limitBytes, measure }).catch((err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') {
           throw overSizeLimit('size_check', settings, measured, err);
         }
@@ -95,6 +103,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
         tipSizeMb,
         estimatedSizeMb: Math.round(tipSizeMb * settings.sizeEstimateFactor * 100) / 100,
         refs,
+        ...(ref === undefined ? {} : { ref }),
         ...(kept ? { probeHostTaskQueue: settings.hostTaskQueue } : {}),
       };
     } finally {

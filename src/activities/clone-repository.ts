@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import { beginCloneAttempt } from '../db/repo-lifecycle.js';
 import { waitingForDatabase } from './database-wait.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
-import { checkoutHead, deepenRepository, fetchRepository, headTreeStats } from '../git/operations.js';
+import { checkoutHead, deepenRepository, fetchRepository, headCommit, headTreeStats } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
 import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
@@ -144,7 +144,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       // index then lists those too, so the budget keeps room for one more entry per probe object.
       const fetched = probe
         ? deepenRepository({ ...access, repoDir: paths.repository, packBudgetBytes: limitBytes - probe.bytes - probe.objects * indexBytesPerObject(limitBytes) })
-        : fetchRepository({ ...access, targetDir: paths.repository, shallow: false });
+        : fetchRepository({ ...access, targetDir: paths.repository, shallow: false, ...(row.ref === null ? {} : { ref: row.ref }) });
       await fetched.catch(async (err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit('clone', settings, await measure(), err);
         throw err;
@@ -162,6 +162,7 @@ export function createCloneRepository(deps: ActivityDeps) {
             throw err;
           });
       }
+      const commit = await headCommit(paths.repository, idleTimeoutMs);
       const { bytes, files } = await directorySize(paths.repository);
       if (bytes > limitBytes) throw overSizeLimit('clone', settings, bytes);
       await makeReadOnly(paths.repository);
@@ -179,7 +180,8 @@ export function createCloneRepository(deps: ActivityDeps) {
         fileCount: files,
         hostTaskQueue: settings.hostTaskQueue,
         sizeLimitMb: settings.maxRepoSizeMb,
-        metadata: { bytes, files, host_task_queue: settings.hostTaskQueue },
+        headCommit: commit,
+        metadata: { bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, head_commit: commit },
       }, input.audit), () => {
         // The progress reporter heartbeats on its own meanwhile; no signal for each wait.
       });

@@ -18,6 +18,8 @@ export interface PersistRepositoryInput extends EncryptedToken {
   runId: string;
   requestFingerprint: string;
   estimatedSizeMb: number | null;
+  /** The branch or tag the size check resolved; absent in runs started before refs were recorded. */
+  ref?: string;
   audit: AuditContext;
 }
 
@@ -56,6 +58,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         runId: input.runId,
         estimatedSizeMb: input.estimatedSizeMb,
         requestFingerprint: input.requestFingerprint,
+        ref: input.ref ?? null,
       }, input.audit);
       return firstAnswerOf(repo);
     },

@@ -54,6 +54,8 @@ export interface ConnectRequest {
   projectId: string;
   gitUrl: string;
   accessToken: string;
+  /** The branch or tag asked for; absent: the remote's default branch. */
+  ref?: string;
 }
 
 export type AdmissionOutcome =
@@ -134,6 +136,7 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       sealedToken: await seal(req.accessToken, req.requestId),
       sandboxTtlSeconds: settings.sandboxTtlSeconds,
       requestFingerprint,
+      ...(req.ref === undefined ? {} : { ref: req.ref }),
     };
     const start = new WithStartWorkflowOperation<typeof connectRepository>('connectRepository', {
       workflowId,

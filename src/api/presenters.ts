@@ -5,6 +5,9 @@ import type { Admission, ConnectRepositoryState } from '../shared/connect-reposi
 /** The design's response shapes, field for field. */
 const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
 
+/** Which ref a repository follows and which commit it holds, as every read endpoint shows it. */
+const identityOf = (r: CodeRepo) => ({ ref: r.ref, head_commit: r.headCommit, synced_at: r.syncedAt ? iso(r.syncedAt) : null });
+
 export const projectBody = (p: Project) => ({ id: p.id, name: p.name, owner_id: p.ownerId, created_at: iso(p.createdAt) });
 
 export const connectBody = (admission: Admission, workflowId: string) => ({
@@ -33,6 +36,7 @@ export const repoBody = (r: CodeRepo) => ({
   repository_size_mb: r.repositorySizeMb,
   clone_status: r.cloneStatus,
   sandbox_path: r.sandboxPath,
+  ...identityOf(r),
   created_at: iso(r.createdAt),
   updated_at: iso(r.updatedAt),
 });
@@ -51,6 +55,7 @@ export const statusBody = (r: CodeRepo, live: ConnectRepositoryState | undefined
   bytes_received: live?.bytesReceived ?? null,
   bytes_per_second: live?.bytesPerSecond ?? null,
   stage: live?.stage ?? null,
+  ...identityOf(r),
   workflow_id: r.workflowId,
   updated_at: iso(r.updatedAt),
 });

@@ -22,6 +22,7 @@ export async function loadFingerprintKey(sql: Sql, keys: KeyProvider): Promise<B
 /**
  * What a request asks for, as a keyed hash: a repeat can be compared (another access token
  * included) without the token being kept, and without the key nothing about it can be tested.
+ * A request without `ref` hashes as before refs existed, so rows written then still match a repeat.
  */
-export const requestFingerprintOf = (key: Buffer, r: { workflowId: string; projectId: string; gitUrl: string; accessToken: string }): string =>
-  `hmac1:${createHmac('sha256', key).update(JSON.stringify([r.workflowId, r.projectId, r.gitUrl, r.accessToken])).digest('base64url')}`;
+export const requestFingerprintOf = (key: Buffer, r: { workflowId: string; projectId: string; gitUrl: string; accessToken: string; ref?: string }): string =>
+  `hmac1:${createHmac('sha256', key).update(JSON.stringify([r.workflowId, r.projectId, r.gitUrl, r.accessToken, ...(r.ref === undefined ? [] : [r.ref])])).digest('base64url')}`;

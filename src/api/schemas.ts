@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { gitUrlProblem, invalidGitUrlMessage, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../git/remote-guard.js';
+import { MAX_REF_LENGTH, REF_NAME_PATTERN } from '../git/ref-name.js';
 import { gitUrlPattern } from './git-url-pattern.js';
 import { CURSOR_PATTERN } from './pagination.js';
 
@@ -37,12 +38,18 @@ export const accessTokenSchema = z
   .max(1024)
   .regex(/^[\x21-\x7e]+$/, 'Access token must be printable characters without spaces');
 
+export const refSchema = z.string()
+  .max(MAX_REF_LENGTH)
+  .regex(REF_NAME_PATTERN, 'must be a branch or tag name (git check-ref-format rules, not starting with `-`)')
+  .describe('A branch or tag of the repository to clone (a tag is checked out detached); default: the remote\'s default branch');
+
 export function connectRequestSchema(policy: EgressPolicy) {
   return z.strictObject({
     git_url: gitUrlSchema(policy),
     access_token: accessTokenSchema,
     project_id: uuid,
     request_id: uuid.optional(),
+    ref: refSchema.optional(),
   });
 }
 
@@ -62,6 +69,12 @@ export const projectParamsSchema = z.object({ project_id: uuid });
 
 const timestamp = z.string().datetime({ offset: true });
 const cloneStatus = z.enum(['PENDING', 'CLONING', 'COMPLETED', 'FAILED', 'CLEANING', 'CLEANED']);
+
+const identity = {
+  ref: z.string().nullable().describe('The branch or tag checked out (for a connect without `ref`, the remote\'s default branch); null before the size check has read it, and for repositories connected before refs were recorded or with no commits'),
+  head_commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/).nullable().describe('Full SHA of the commit checked out; null until the clone completes'),
+  synced_at: timestamp.nullable().describe('When head_commit was checked out; null until the clone completes'),
+};
 
 export const projectSchema = z.object({ id: uuid, name: z.string(), owner_id: z.string(), created_at: timestamp });
 
@@ -83,6 +96,7 @@ export const repoSchema = z.object({
   repository_size_mb: z.number().nullable(),
   clone_status: cloneStatus,
   sandbox_path: z.string().nullable(),
+  ...identity,
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -99,6 +113,7 @@ export const repoStatusSchema = z.object({
   bytes_received: z.number().int().nullable().describe('Bytes the clone\'s download has received as git reports them (once COMPLETED, what it received in all: the history beyond what admission\'s size check already fetched, when the clone deepened that); null before git reports any, and after a failure'),
   bytes_per_second: z.number().nullable().describe('The current receive rate, as git reports it, while the clone receives objects; null otherwise'),
   stage: z.string().nullable(),
+  ...identity,
   workflow_id: z.string().nullable(),
   updated_at: timestamp,
 });

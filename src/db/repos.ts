@@ -29,6 +29,11 @@ export interface CodeRepo {
   runId: string | null;
   estimatedSizeMb: number | null;
   requestFingerprint: string | null;
+  /** The branch or tag cloned (the default branch's name when none was asked for). */
+  ref: string | null;
+  /** Full SHA of the commit checked out, and when it was. */
+  headCommit: string | null;
+  syncedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -53,6 +58,9 @@ export interface CodeRepoRow {
   run_id: string | null;
   estimated_size_mb: string | null;
   request_fingerprint: string | null;
+  ref: string | null;
+  head_commit: string | null;
+  synced_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -79,13 +87,16 @@ export const toRepo = (r: CodeRepoRow): CodeRepo => ({
   runId: r.run_id,
   estimatedSizeMb: numberOrNull(r.estimated_size_mb),
   requestFingerprint: r.request_fingerprint,
+  ref: r.ref,
+  headCommit: r.head_commit,
+  syncedAt: r.synced_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
 export const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
   sandbox_path, request_id, workflow_id, error_code, error_message, host_task_queue, file_count, disconnected_at,
-  run_id, estimated_size_mb, request_fingerprint, created_at, updated_at`;
+  run_id, estimated_size_mb, request_fingerprint, ref, head_commit, synced_at, created_at, updated_at`;
 
 export interface NewRepo {
   /** Chosen by the workflow, so the token's ciphertext can be bound to it before the row exists. */
@@ -99,6 +110,7 @@ export interface NewRepo {
   runId: string;
   estimatedSizeMb: number | null;
   requestFingerprint: string;
+  ref?: string | null;
 }
 
 /**
@@ -110,9 +122,9 @@ export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): 
   return sql.begin(async (tx) => {
     const [created] = await tx<CodeRepoRow[]>`
       insert into code_repos (id, project_id, git_url, token_ciphertext, token_kid, request_id, workflow_id, run_id,
-                              estimated_size_mb, request_fingerprint)
+                              estimated_size_mb, request_fingerprint, ref)
       values (${repo.id}, ${repo.projectId}, ${repo.gitUrl}, ${repo.tokenCiphertext}, ${repo.tokenKid}, ${repo.requestId},
-              ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint})
+              ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint}, ${repo.ref ?? null})
       on conflict (workflow_id) do nothing
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     if (!created) {
@@ -165,6 +177,8 @@ export interface StatusChange {
   fileCount?: number | null;
   /** The size limit a COMPLETED clone was held to. */
   sizeLimitMb?: number | null;
+  /** The commit checked out; given, it also sets `synced_at` to now. */
+  headCommit?: string | null;
   metadata?: Record<string, unknown>;
 }
 
@@ -208,6 +222,8 @@ export async function applyStatusChange(tx: postgres.TransactionSql, change: Sta
       host_task_queue = ${keep(change.hostTaskQueue, current.host_task_queue)},
       file_count = ${keep(change.fileCount, current.file_count)},
       size_limit_mb = ${change.sizeLimitMb === undefined ? tx`size_limit_mb` : change.sizeLimitMb},
+      head_commit = ${keep(change.headCommit, current.head_commit)},
+      synced_at = ${change.headCommit === undefined ? tx`synced_at` : tx`now()`},
       updated_at = now()
     where id = ${change.repoId}
     returning ${tx.unsafe(REPO_COLUMNS)}`;

@@ -3,8 +3,11 @@ import path from 'node:path';
 import { classifyGitFailure } from './classify.js';
 import { gitEnvironment } from './git-env.js';
 import { checkoutIndexBytes } from './index-size.js';
+import { isRefName } from './ref-name.js';
 import type { PinnedRemote } from './remote-guard.js';
+import { parseLsRemote, type RemoteRefs } from './remote-refs.js';
 import { GitProcessError, runGit, type GitProgress } from './run-git.js';
+import { RepoError } from '../shared/errors.js';
 
 export interface RemoteAccess {
   remote: PinnedRemote;
@@ -37,11 +40,11 @@ const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, in
   check: async () => ((await o.measure()) > o.limitBytes ? 'The repository exceeds the size limit' : undefined),
 });
 
-/** Authenticates and looks the repository up; returns how many refs it has. */
-export async function lsRemote(a: RemoteAccess): Promise<number> {
+/** Authenticates and looks the repository up; returns its branches, tags and default branch. */
+export async function lsRemote(a: RemoteAccess): Promise<RemoteRefs> {
   try {
-    const out = await runGit({ args: ['ls-remote', '--', a.remote.url], env: envFor(a), idleTimeoutMs: a.idleTimeoutMs, signal: a.signal, maxStdoutBytes: a.maxOutputBytes });
-    return out.split('\n').filter(Boolean).length;
+    const out = await runGit({ args: ['ls-remote', '--symref', '--', a.remote.url], env: envFor(a), idleTimeoutMs: a.idleTimeoutMs, signal: a.signal, maxStdoutBytes: a.maxOutputBytes });
+    return parseLsRemote(out);
   } catch (err) {
     throw mapFailure(err);
   }
@@ -87,13 +90,18 @@ async function fetchUnderBudget(args: string[], o: BudgetedFetch, packBudgetByte
 
 export interface FetchOptions extends BudgetedFetch {
   targetDir: string;
-  /** Only the tip of the default branch (the size probe). */
+  /** Only the tip of the ref (the size probe). */
   shallow: boolean;
+  /** The branch or tag HEAD is to be (a tag detached); absent: the remote's HEAD. */
+  ref?: string;
 }
 
 /** Clones objects only (`--no-checkout`): the working tree is written later, after its size is known from the tree itself. */
 export function fetchRepository(o: FetchOptions): Promise<void> {
+  // Checked here as well as by the API: whatever reaches argv is never read as an option.
+  if (o.ref !== undefined && !isRefName(o.ref)) return Promise.reject(new RepoError('ref_not_found', 'Not a branch or tag name'));
   return fetchUnderBudget(['clone', '--no-checkout', '--template=', '--no-recurse-submodules', '--progress',
+    ...(o.ref === undefined ? [] : [`--branch=${o.ref}`]),
     ...(o.shallow ? ['--depth=1', '--single-branch', '--no-tags'] : []), '--', o.remote.url, o.targetDir], o, o.limitBytes);
 }
 
@@ -171,6 +179,17 @@ export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; 
       watch: sizeWatch(o, 1000),
     });
   } catch (err) {
+    throw mapFailure(err);
+  }
+}
+
+/** The full SHA of the commit checked out; null for a repository without commits. */
+export async function headCommit(repoDir: string, idleTimeoutMs: number): Promise<string | null> {
+  try {
+    const out = await runGit({ args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs });
+    return out.trim() || null;
+  } catch (err) {
+    if (err instanceof GitProcessError && err.reason === 'failed' && err.exitCode === 1) return null;
     throw mapFailure(err);
   }
 }

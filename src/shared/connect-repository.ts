@@ -33,6 +33,8 @@ export interface ConnectRepositoryInput {
   sandboxTtlSeconds: number;
   /** A slow keyed hash of (project, URL, token), computed by the API: recognises a repeat with other parameters. */
   requestFingerprint: string;
+  /** The branch or tag to clone (checked against ls-remote by the size check); absent: the remote's default branch. */
+  ref?: string;
 }
 
 /**

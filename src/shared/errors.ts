@@ -5,6 +5,8 @@
 export const REPO_ERRORS = {
   invalid_credentials: { status: 401, retryable: false },
   repository_not_found: { status: 404, retryable: false },
+  /** The requested `ref` is neither a branch nor a tag of the repository (as ls-remote lists them). */
+  ref_not_found: { status: 404, retryable: false },
   repository_too_large: { status: 413, retryable: false },
   invalid_url: { status: 422, retryable: false },
   upstream_unavailable: { status: 502, retryable: true },

@@ -81,6 +81,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let retryProbing = false;
   let cloneScope: CancellationScope | undefined;
   let token: EncryptedToken | undefined;
+  /** The branch or tag the size check resolved (the default branch's name when none was asked for). */
+  let ref = input.ref;
   // Runs started before admission's quick steps became local activities replay them as activities.
   const admissionSteps = () => (patched(ADMISSION_AS_LOCAL_ACTIVITIES) ? admissionStep : quick);
   const encryptForStorage = (sealedToken: RetryRequest['sealedToken'] & object) =>
@@ -137,7 +139,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       retryProbing = true;
       try {
         const probeToken = request?.sealedToken ? await encryptForStorage(request.sealedToken) : token!;
-        const size = await recheckRepositorySize({ ...probeToken, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId });
+        const size = await recheckRepositorySize({ ...probeToken, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId, ...(ref === undefined ? {} : { ref }) });
         update({ estimatedSizeMb: size.estimatedSizeMb });
       } catch (err) {
         throw asApplicationFailure(failureOf(err));
@@ -209,8 +211,9 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       const encrypted = await encryptForStorage(input.sealedToken);
       token = encrypted;
       update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
-      const size = await checkRepositorySize({ ...encrypted, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId, keepForClone: true });
+      const size = await checkRepositorySize({ ...encrypted, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId, keepForClone: true, ...(ref === undefined ? {} : { ref }) });
       probeHost = size.probeHostTaskQueue;
+      ref = size.ref;
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
       // Once the row may exist, a cancellation must not leave before knowing: cleanup then finds it.
       admission = await CancellationScope.nonCancellable(() => admissionSteps().persistRepository({
@@ -223,6 +226,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         runId: workflowInfo().runId,
         requestFingerprint: input.requestFingerprint,
         estimatedSizeMb: size.estimatedSizeMb,
+        ...(ref === undefined ? {} : { ref }),
         audit,
       }));
       update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });

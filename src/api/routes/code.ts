@@ -75,7 +75,7 @@ export function codeRoutes(deps: ApiDeps) {
         // Ownership first: an answer about an existing request only ever concerns the caller's own project.
         if (!(await findOwnedProject(sql, body.project_id, userId))) throw new ApiError(404, 'project_not_found', 'Project not found');
         const outcome = await admission.admit(
-          { userId, correlationId: c.get('requestId'), requestId, projectId: body.project_id, gitUrl: body.git_url, accessToken: body.access_token },
+          { userId, correlationId: c.get('requestId'), requestId, projectId: body.project_id, gitUrl: body.git_url, accessToken: body.access_token, ref: body.ref },
           c.get('log').child({ idempotencyKey: requestId }),
         );
         if ('pending' in outcome) {
