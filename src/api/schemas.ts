@@ -39,7 +39,7 @@ export const accessTokenSchema = z
   .regex(/^[\x21-\x7e]+$/, 'Access token must be printable characters without spaces');
 
 export const refSchema = z.string()
-  .max(MAX_REF_LENGTH)
+  .max(MAX_REF_LENGTH, { abort: true })
   .regex(REF_NAME_PATTERN, 'must be a branch or tag name (git check-ref-format rules, not starting with `-`)')
   .describe('A branch or tag of the repository to clone (a tag is checked out detached); default: the remote\'s default branch');
 

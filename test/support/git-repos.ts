@@ -142,3 +142,27 @@ export async function pushCommit(bare: string, files: Record<string, string | Bu
     await rm(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * `main` (the default) with two commits, an annotated tag `v1` on the first, and a branch
+ * `feature/x` off the first with a commit of its own: each ref checks out different files.
+ */
+export function createRepoWithRefs(projectRoot: string, name: string): Promise<string> {
+  return bareRepo(projectRoot, name, async (work) => {
+    await writeFiles(work, { 'version.txt': 'v1\n' });
+    await commitAll(work, 'first');
+    await git(['tag', '-a', '-m', 'release v1', 'v1'], work);
+    await git(['checkout', '--quiet', '-b', 'feature/x'], work);
+    await writeFiles(work, { 'feature.txt': 'x\n' });
+    await commitAll(work, 'feature');
+    await git(['checkout', '--quiet', 'main'], work);
+    await writeFiles(work, { 'version.txt': 'v2\n' });
+    await commitAll(work, 'second');
+  });
+}
+
+/** What `rev` names in a bare repository, as a full commit SHA. */
+export async function revParse(bare: string, rev: string): Promise<string> {
+  const { stdout } = await git(['--git-dir', bare, 'rev-parse', '--verify', `${rev}^{commit}`]);
+  return stdout.trim();
+}

@@ -49,7 +49,7 @@ describe('the OpenAPI document', () => {
     const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, any>> };
     const schema = doc.paths['/api/v1/code/connect']!.post.requestBody.content['application/json'].schema;
     expect(schema.required).toEqual(['git_url', 'access_token', 'project_id']);
-    expect(Object.keys(schema.properties)).toEqual(['git_url', 'access_token', 'project_id', 'request_id']);
+    expect(Object.keys(schema.properties)).toEqual(['git_url', 'access_token', 'project_id', 'request_id', 'ref']);
     expect(schema.additionalProperties).toBe(false);
   });
 });
