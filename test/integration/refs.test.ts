@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { fetchRepository, headCommit, type RemoteAccess } from '../../src/git/operations.js';
+import { pinRemote } from '../../src/git/remote-guard.js';
 import { createRepoWithRefs, revParse } from '../support/git-repos.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
@@ -107,5 +110,35 @@ describe('refs and commit identity', () => {
     expect(res.status).toBe(422);
     expect(res.body.detail.error).toBe('validation_error');
     expect(res.body.detail.issues.map((i: { path: string }) => i.path)).toEqual(['ref']);
+  });
+});
+
+// A clone that does not deepen admission's probe (a retry, or a host other than the probe's) takes the row's ref itself.
+describe('a full clone of a ref', () => {
+  let workDir: string;
+  let access: RemoteAccess & { limitBytes: number; measure: () => Promise<number> };
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(path.join(stack.workDir, 'refs-'));
+    access = {
+      remote: await pinRemote(gitUrl, { allowLoopback: true, allowedPorts: [443] }),
+      token: stack.gitToken, allowHttp: true, idleTimeoutMs: 30_000, limitBytes: 10 * 1024 * 1024, measure: async () => 0,
+    };
+  });
+
+  afterAll(async () => {
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it.each([['feature/x', 'refs/heads/feature/x'], ['v1', 'refs/tags/v1']])('checks out %s', async (ref, full) => {
+    const targetDir = path.join(workDir, randomUUID());
+    await fetchRepository({ ...access, targetDir, shallow: false, ref });
+    expect(await headCommit(targetDir, 30_000)).toBe(await revParse(bare, full));
+  });
+
+  it('refuses a ref that could be read as an option before git runs', async () => {
+    const targetDir = path.join(workDir, randomUUID());
+    await expect(fetchRepository({ ...access, targetDir, shallow: false, ref: '--upload-pack=touch /tmp/x' })).rejects.toMatchObject({ code: 'ref_not_found' });
+    expect(existsSync(targetDir)).toBe(false);
   });
 });
