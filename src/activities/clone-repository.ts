@@ -2,20 +2,18 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { progressReporter } from './progress-reporter.js';
 import { beginCloneAttempt } from '../db/repo-lifecycle.js';
 import { waitingForDatabase } from './database-wait.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, deepenRepository, fetchRepository, headCommit, headTreeStats } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
-import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
-import type { GitProgress } from '../git/run-git.js';
 import { bytesToMb, directorySize, makeReadOnly, probePath, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
-import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
 import { metrics, sizeCategory, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { overFileLimit, overSizeLimit } from './too-large.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
-import { openToken } from './encrypt-token.js';
+import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
 import { logGitFailure } from './git-failure-log.js';
 
 /** The token is read from the row, never from here: a disconnected repository (token destroyed) cannot be cloned again. */
@@ -45,44 +43,6 @@ async function keptProbe(repoDir: string): Promise<{ bytes: number; objects: num
     if (file.endsWith('.idx')) objects += objectsInIndex((await stat(path.join(packDir, file))).size);
   }
   return { bytes: (await directorySize(repoDir)).bytes, objects };
-}
-
-/** Progress reaches the workflow at most this often (each signal is a history event). */
-const PROGRESS_SIGNAL_INTERVAL_MS = 3000;
-
-/** Heartbeats go out at least this often, so cancellation reaches a clone even while git is silent. */
-const HEARTBEAT_INTERVAL_MS = 2000;
-
-/**
- * Reports progress as heartbeats (the UI's pending activity) and throttled signals (the
- * workflow's query). Heartbeats also carry cancellation back to the activity.
- */
-function progressReporter() {
-  const ctx = Context.current();
-  let lastSignal = 0;
-  let latest: CloneProgress = { stage: 'starting', percent: 0, bytes: null, bytesPerSecond: null };
-  const beat = setInterval(() => ctx.heartbeat(latest), HEARTBEAT_INTERVAL_MS);
-  const signalWorkflow = () => {
-    lastSignal = Date.now();
-    const workflowId = ctx.info.workflowExecution?.workflowId;
-    if (!workflowId) return;
-    ctx.client.workflow.getHandle(workflowId).signal(cloneProgressSignal, latest).catch(() => {});
-  };
-  return {
-    report(p: Partial<CloneProgress> & { percent: number }) {
-      latest = { ...latest, ...p };
-      ctx.heartbeat(latest);
-      if (Date.now() - lastSignal >= PROGRESS_SIGNAL_INTERVAL_MS) signalWorkflow();
-    },
-    stop: () => clearInterval(beat),
-    bytesReceived: () => latest.bytes,
-    /** Fetching is 0–90 %, checkout the rest; a rate only while objects are received. */
-    fromGit(g: GitProgress) {
-      if (g.stage === 'receiving objects') {
-        this.report({ stage: 'receiving', percent: Math.round(g.percent * 0.8), bytes: g.bytes ?? latest.bytes, bytesPerSecond: g.bytesPerSecond ?? latest.bytesPerSecond });
-      } else if (g.stage === 'resolving deltas') this.report({ stage: 'resolving', percent: 80 + Math.round(g.percent * 0.1), bytesPerSecond: null });
-    },
-  };
 }
 
 /**
@@ -127,28 +87,14 @@ export function createCloneRepository(deps: ActivityDeps) {
       await mkdir(paths.root, { recursive: true, mode: 0o750 });
       if (probe) await rename(kept, paths.repository);
       else await removeSandbox(kept);
-      const remote = await pinRemote(input.gitUrl, egressPolicyOf(settings));
-      const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
-      const access = {
-        remote,
-        token: await openToken(deps, storedToken),
-        allowHttp: settings.allowLoopback,
-        idleTimeoutMs,
-        signal: ctx.cancellationSignal,
-        limitBytes,
-        measure,
-        onProgress: (g: GitProgress) => progress.fromGit(g),
-        background: true,
-      };
+      const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
+      const { idleTimeoutMs } = access;
       // The deepening pack may carry, appended, bases the probe holds (a thin pack made whole): the
       // index then lists those too, so the budget keeps room for one more entry per probe object.
       const fetched = probe
         ? deepenRepository({ ...access, repoDir: paths.repository, packBudgetBytes: limitBytes - probe.bytes - probe.objects * indexBytesPerObject(limitBytes) })
         : fetchRepository({ ...access, targetDir: paths.repository, shallow: false, ...(row.ref === null ? {} : { ref: row.ref }) });
-      await fetched.catch(async (err: unknown) => {
-        if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit('clone', settings, await measure(), err);
-        throw err;
-      });
+      await fetched.catch(measuredTooLarge('clone', deps, measure));
 
       const tree = await headTreeStats(paths.repository, idleTimeoutMs, settings.maxGitOutputBytes);
       const gitBytes = await measure();
@@ -157,10 +103,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
       if (tree.files > 0) {
         await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure, background: true })
-          .catch(async (err: unknown) => {
-            if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit('clone', settings, await measure(), err);
-            throw err;
-          });
+          .catch(measuredTooLarge('clone', deps, measure));
       }
       const commit = await headCommit(paths.repository, idleTimeoutMs);
       const { bytes, files } = await directorySize(paths.repository);

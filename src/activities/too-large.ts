@@ -3,8 +3,8 @@ import { bytesToMb, overLimitMb } from '../sandbox/sandbox.js';
 import { RepoError } from '../shared/errors.js';
 import { limitBytesOf, type ActivitySettings } from './deps.js';
 
-/** Where a repository was found too large: admission's size check, or the clone's enforced budget. */
-export type SizeStage = 'size_check' | 'clone';
+/** Where a repository was found too large: admission's size check, the clone's enforced budget, or a sync's. */
+export type SizeStage = 'size_check' | 'clone' | 'sync';
 
 /** `repository_too_large` with the design's body (`estimated_size_mb`, `limit_mb`), counted in the metrics. */
 function tooLarge(stage: SizeStage, s: ActivitySettings, estimatedMb: number, why: string, cause?: unknown): RepoError {

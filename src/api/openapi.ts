@@ -131,6 +131,15 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0]) 
         post: { ...authed, summary: 'Remove the sandbox now (signals the workflow)', parameters: [uuidParam('repo_id')],
           responses: { 202: ok('Cleanup requested', acceptedSchema), 404: repoNotFound, 409: error('Already cleaned, or its workflow has ended (`invalid_state`)'), ...posting } },
       },
+      '/api/v1/code/repos/{repo_id}/sync': {
+        post: { ...authed, summary: 'Fetch the ref\'s new commits into the kept clone (signals the workflow; requests made meanwhile coalesce)', parameters: [uuidParam('repo_id')],
+          responses: {
+            202: ok('Sync requested: /status shows SYNCING, then COMPLETED with the new head_commit (or the failure in error_code, the previous commit kept)', acceptedSchema),
+            404: repoNotFound,
+            409: error('Not COMPLETED, or its workflow has ended (`invalid_state`), or disconnected (`disconnected`)'),
+            ...posting,
+          } },
+      },
       '/api/v1/code/repos/{repo_id}/retry': {
         post: { ...authed, summary: 'Clone a FAILED repository again, optionally with a new access token', parameters: [uuidParam('repo_id')],
           requestBody: body(retryRequestSchema),

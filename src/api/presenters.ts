@@ -44,7 +44,8 @@ export const repoBody = (r: CodeRepo) => ({
 /** The row, enriched by the workflow's live state when Temporal answered. */
 export const statusBody = (r: CodeRepo, live: ConnectRepositoryState | undefined) => ({
   repo_id: r.id,
-  clone_status: r.cloneStatus,
+  // A sync under way shows as SYNCING; the row stays COMPLETED (its clone is there and usable throughout).
+  clone_status: r.cloneStatus === 'COMPLETED' && live?.stage === 'syncing' ? ('SYNCING' as const) : r.cloneStatus,
   repository_size_mb: r.repositorySizeMb,
   sandbox_path: r.sandboxPath,
   progress_message: live?.progressMessage ?? null,

@@ -103,7 +103,7 @@ export const repoSchema = z.object({
 
 export const repoStatusSchema = z.object({
   repo_id: uuid,
-  clone_status: cloneStatus,
+  clone_status: z.enum([...cloneStatus.options, 'SYNCING']).describe('The row\'s status, or SYNCING while a sync runs (the clone stays usable; the row stays COMPLETED)'),
   repository_size_mb: z.number().nullable(),
   sandbox_path: z.string().nullable(),
   progress_message: z.string().nullable(),

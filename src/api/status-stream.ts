@@ -29,7 +29,7 @@ export const STREAM_TIMING: StreamTiming = {
 };
 
 /** Where a stream ends: nothing changes from here without the user (retry, cleanup), or ever. */
-const AT_REST: ReadonlySet<CloneStatus> = new Set(['COMPLETED', 'FAILED', 'CLEANED']);
+const AT_REST: ReadonlySet<string> = new Set<CloneStatus>(['COMPLETED', 'FAILED', 'CLEANED']);
 
 /** EventSource sends the last id it saw when it reconnects: the ids go on from there. */
 export function lastEventIdOf(header: string | undefined): number {

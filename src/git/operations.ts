@@ -122,18 +122,71 @@ export function deepenRepository(o: DeepenOptions): Promise<void> {
     o.remote.url, '+refs/heads/*:refs/heads/*'], o, o.packBudgetBytes);
 }
 
+/** Where a sync's fetch puts the ref's new tip, until it is checked out (or thrown away). */
+export const SYNC_REF = 'refs/connector/sync';
+
+export interface FetchRefOptions extends DeepenOptions {
+  /** The branch or tag followed; `HEAD` for rows recorded before refs were. */
+  ref: string;
+}
+
+/**
+ * Fetches the new commits of one ref into an existing full clone, as one pack of only what the
+ * clone lacks (its refs are the haves), into SYNC_REF: nothing checked out or followed changes.
+ */
+export function fetchRef(o: FetchRefOptions): Promise<void> {
+  if (o.ref !== 'HEAD' && !isRefName(o.ref)) return Promise.reject(new RepoError('ref_not_found', 'Not a branch or tag name'));
+  return fetchUnderBudget(['-C', o.repoDir, 'fetch', '--no-tags', '--no-recurse-submodules', '--no-write-fetch-head', '--progress', '--',
+    o.remote.url, `+${o.ref}:${SYNC_REF}`], o, o.packBudgetBytes);
+}
+
+/** The commit `rev` names, as a full SHA. */
+export async function commitOf(repoDir: string, rev: string, idleTimeoutMs: number): Promise<string> {
+  try {
+    return (await runGit({ args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', `${rev}^{commit}`], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs })).trim();
+  } catch (err) {
+    throw mapFailure(err);
+  }
+}
+
+/**
+ * Moves what is checked out (the branch, or a detached HEAD) to `commit`: files it changed are
+ * rewritten, files it dropped removed; verbatim, as checkoutHead writes them.
+ */
+export async function checkoutCommit(repoDir: string, commit: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number> }): Promise<void> {
+  try {
+    await runGit({
+      args: ['-C', repoDir, 'reset', '--quiet', '--hard', '--no-recurse-submodules', commit],
+      env: gitEnvironment({ allowHttp: false }),
+      idleTimeoutMs: o.idleTimeoutMs,
+      signal: o.signal,
+      maxFileBytes: o.limitBytes,
+      watch: sizeWatch(o, 1000),
+    });
+  } catch (err) {
+    throw mapFailure(err);
+  }
+}
+
+/** Removes a ref (a no-op when it is absent). */
+export async function deleteRef(repoDir: string, ref: string, idleTimeoutMs: number): Promise<void> {
+  await runGit({ args: ['-C', repoDir, 'update-ref', '-d', ref], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs }).catch((err: unknown) => {
+    throw mapFailure(err);
+  });
+}
+
 export interface TreeStats {
   /** Sum of the sizes of every file the checkout will write: the working tree's, and `.git/index`. */
   bytes: number;
   files: number;
 }
 
-/** What checking out HEAD would write, read from the tree without writing anything. */
-export async function headTreeStats(repoDir: string, idleTimeoutMs: number, maxOutputBytes?: number): Promise<TreeStats> {
+/** What checking out `rev` (HEAD by default) would write, read from the tree without writing anything. */
+export async function headTreeStats(repoDir: string, idleTimeoutMs: number, maxOutputBytes?: number, rev = 'HEAD'): Promise<TreeStats> {
   let out: string;
   try {
     out = await runGit({
-      args: ['-C', repoDir, 'ls-tree', '-r', '-l', '-z', '--full-tree', 'HEAD'],
+      args: ['-C', repoDir, 'ls-tree', '-r', '-l', '-z', '--full-tree', rev],
       env: gitEnvironment({ allowHttp: false }),
       idleTimeoutMs,
       maxStdoutBytes: maxOutputBytes,

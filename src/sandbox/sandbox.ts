@@ -57,6 +57,14 @@ export async function makeReadOnly(dir: string): Promise<void> {
   await chmod(dir, 0o555);
 }
 
+/** Gives the owner back its write bits, for a sync to rewrite the clone; makeReadOnly undoes it. */
+export async function makeWritable(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  await walk(dir, async (file, stats) => {
+    if (!stats.isSymbolicLink()) await chmod(file, stats.mode | (stats.isDirectory() ? 0o700 : 0o200));
+  });
+}
+
 /** Removes a sandbox directory, read-only or not. */
 export async function removeSandbox(dir: string): Promise<void> {
   await walk(dir, async (file, stats) => {

@@ -75,6 +75,8 @@ export type Stage =
   | 'persisting'
   | 'cloning'
   | 'waiting_for_cleanup'
+  /** Fetching the ref's new commits into the kept clone (the status shows SYNCING); the row stays COMPLETED. */
+  | 'syncing'
   | 'cleaning'
   | 'done'
   | 'failed';
@@ -124,4 +126,6 @@ export const retrySignal = defineSignal<[RetryRequest?]>('retry');
  * a too-large failure whose repository a new probe still finds over the limit: 413 at once).
  */
 export const retryUpdate = defineUpdate<{ accepted: true }, [RetryRequest]>('requestRetry');
+/** `sync`: fetch the ref's new commits into the kept clone. Requests made while one runs coalesce into one more. */
+export const syncSignal = defineSignal<[{ requestedBy?: string }?]>('sync');
 export const cloneProgressSignal = defineSignal<[CloneProgress]>('cloneProgress');

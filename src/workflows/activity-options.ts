@@ -72,6 +72,18 @@ export const ACTIVITY_OPTIONS = {
     scheduleToStartTimeout: '30 seconds',
   },
   /**
+   * A sync: an incremental fetch into the clone, on the host that holds it (its queue), with
+   * progress by heartbeat. A host gone for 10 minutes fails the sync (the clone is kept as it was).
+   */
+  sync: {
+    scheduleToStartTimeout: '10 minutes',
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '15 seconds',
+    // Cleanup waits until the sync has killed git and put the clone back.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: GIT_RETRY,
+  },
+  /**
    * Work on one host's files, sent to that host's queue. If no worker of that host picks it up
    * within 10 minutes (a schedule-to-start timeout, and only that) the host is taken as gone:
    * the row is settled from the shared queue and the host's own sweep removes the files when it returns.

@@ -17,6 +17,7 @@ export function activitiesFor(taskQueue: string) {
     /** The clone on the host that kept admission's probe (to deepen it), if that host takes it soon. */
     cloneOnHost: (hostTaskQueue: string) =>
       proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, ...ACTIVITY_OPTIONS.cloneOnProbeHost, taskQueue: hostTaskQueue }).cloneRepository,
+    syncOnHost: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sync, taskQueue: hostTaskQueue }).syncRepository,
     onHost: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: hostTaskQueue }),
     /** Files of a host that is gone (or never known): any worker, from the admission queue. */
     onAnyHost: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: admission }),

@@ -21,6 +21,7 @@ import {
   sameFingerprint,
   retrySignal,
   retryUpdate,
+  syncSignal,
   type Admission,
   type ConnectRepositoryInput,
   type ConnectRepositoryState,
@@ -48,7 +49,7 @@ export interface ConnectRepositoryResult {
  * clean up on the host that holds the files. Only the token's ciphertext leaves the first step.
  */
 export async function connectRepository(input: ConnectRepositoryInput): Promise<ConnectRepositoryResult> {
-  const { quick, admissionStep, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
+  const { quick, admissionStep, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, syncOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
   const startedAt = new Date().toISOString();
   const state: ConnectRepositoryState = {
     stage: 'encrypting',
@@ -79,6 +80,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let cleanupRequested = false;
   let retryRequest: RetryRequest | undefined;
   let retryProbing = false;
+  /** A sync was asked for and has not started yet: requests while one waits or runs coalesce here. */
+  let syncRequested = false;
   let cloneScope: CancellationScope | undefined;
   let token: EncryptedToken | undefined;
   /** The branch or tag the size check resolved (the default branch's name when none was asked for). */
@@ -113,6 +116,10 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     },
   );
   setHandler(cloneProgressSignal, (p) => {
+    if (state.stage === 'syncing') {
+      update({ progressPercent: p.percent, bytesReceived: p.bytes, bytesPerSecond: p.bytesPerSecond ?? null, progressMessage: `Syncing: ${p.stage}` });
+      return;
+    }
     if (state.stage !== 'cloning') return;
     // Signals sent before the rate existed carry none: null, as for a stage without one.
     update({ progressPercent: 20 + Math.round(p.percent * 0.8), bytesReceived: p.bytes, bytesPerSecond: p.bytesPerSecond ?? null, progressMessage: `Cloning: ${p.stage}` });
@@ -121,6 +128,11 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     if (!admission || cleanupRequested || state.stage === 'cleaning' || state.stage === 'done') return ignore('cleanup');
     cleanupRequested = true;
     cloneScope?.cancel();
+  });
+  setHandler(syncSignal, async () => {
+    // Asked for while the clone finishes (its row is COMPLETED a moment before this run hears of it): run once it has.
+    if (cleanupRequested || !['cloning', 'waiting_for_cleanup', 'syncing'].includes(state.stage)) return ignore('sync');
+    syncRequested = true;
   });
   const retryable = () => state.stage === 'failed' && admission !== undefined && !retryRequest && !retryProbing && !cleanupRequested;
   setHandler(retrySignal, async (request) => {
@@ -192,6 +204,35 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       await onAnyHost.cleanupSandbox({ repoId, projectId: input.projectId, audit, reason: 'host_lost' });
     }
     update({ stage: 'done', cloneStatus: 'CLEANED', sandboxPath: null, progressMessage: 'Sandbox removed' });
+  };
+
+  /** Fetches the ref's new commits into the clone on its host; a failure keeps the previous checkout, and the repository usable. */
+  const sync = async () => {
+    syncRequested = false;
+    update({ stage: 'syncing', progressPercent: 0, progressMessage: 'Syncing', bytesReceived: null, bytesPerSecond: null });
+    try {
+      cloneScope = new CancellationScope();
+      const synced = await cloneScope.run(() => syncOnHost(hostTaskQueue!)({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
+      update({
+        stage: 'waiting_for_cleanup',
+        progressPercent: 100,
+        progressMessage: synced.changed ? 'Synced; kept until cleanup' : 'Already up to date; kept until cleanup',
+        repositorySizeMb: synced.repositorySizeMb,
+        bytesReceived: synced.bytesReceived,
+        bytesPerSecond: null,
+        error: null,
+      });
+    } catch (err) {
+      if (isCancellation(err)) {
+        if (cleanupRequested) return;
+        throw err;
+      }
+      const failure = failureOf(err);
+      await quick.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: failure.message, audit });
+      update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: 'Sync failed; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message: failure.message } });
+    } finally {
+      cloneScope = undefined;
+    }
   };
 
   try {
@@ -285,7 +326,11 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       }
     }
 
-    if (!cleanupRequested) await condition(() => cleanupRequested, ttlMs);
+    // Kept for the TTL, which every sync starts again. Runs without a sync wait exactly as before syncs existed.
+    while (!cleanupRequested) {
+      if (!(await condition(() => cleanupRequested || syncRequested, ttlMs)) || cleanupRequested) break;
+      await sync();
+    }
     await cleanUp(cleanupRequested ? 'signal' : 'ttl');
     return finish({ repoId, cloneStatus: 'CLEANED' as const, repositorySizeMb: state.repositorySizeMb });
   }

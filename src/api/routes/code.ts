@@ -8,7 +8,7 @@ import { egressPolicyOf } from '../../git/remote-guard.js';
 import { settleOrphanedRepo } from '../../db/reconcile.js';
 import { disconnectRepo } from '../../db/repo-lifecycle.js';
 import { findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';
-import { cleanupSignal, retryUpdate } from '../../shared/connect-repository.js';
+import { cleanupSignal, retryUpdate, syncSignal } from '../../shared/connect-repository.js';
 import { createAdmission, rejectionError } from '../admission.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
@@ -128,6 +128,13 @@ export function codeRoutes(deps: ApiDeps) {
         throw new ApiError(409, 'invalid_state', `The repository is already ${repo.cloneStatus}`);
       }
       if (!(await toWorkflow(temporal, repo, (h) => h.signal(cleanupSignal, { requestedBy: c.get('userId') })))) throw ended();
+      return c.json(accepted(repo), 202);
+    })
+    .post('/repos/:repo_id/sync', validate('param', repoParamsSchema), async (c) => {
+      const repo = await ownedRepo(c.req.valid('param').repo_id, c.get('userId'));
+      if (repo.disconnectedAt) throw new ApiError(409, 'disconnected', 'The repository was disconnected; connect it again');
+      if (repo.cloneStatus !== 'COMPLETED') throw new ApiError(409, 'invalid_state', `Only a COMPLETED repository can be synced; it is ${repo.cloneStatus}`);
+      if (!(await toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { requestedBy: c.get('userId') })))) throw ended();
       return c.json(accepted(repo), 202);
     })
     .post('/repos/:repo_id/retry', validate('param', repoParamsSchema), validate('json', retryRequestSchema), async (c) => {

@@ -1,0 +1,52 @@
+import type { AuditContext } from '../shared/audit-context.js';
+import { insertAudit } from './audit.js';
+import type { Sql } from './client.js';
+import { lockRepoRow, REPO_COLUMNS, toRepo, type CodeRepo, type CodeRepoRow } from './repos.js';
+
+export interface SyncOutcome {
+  repoId: string;
+  previousCommit: string | null;
+  headCommit: string | null;
+  repositorySizeMb: number;
+  fileCount: number;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * A sync's result on a COMPLETED row: the commit now checked out, its size, `synced_at` now, a
+ * previous sync's failure cleared, and the `repo.synced` audit row. Undefined when the row is
+ * no longer COMPLETED (being cleaned): nothing is written then.
+ */
+export async function recordSync(sql: Sql, o: SyncOutcome, audit: AuditContext): Promise<CodeRepo | undefined> {
+  return sql.begin(async (tx) => {
+    const current = await lockRepoRow(tx, o.repoId);
+    if (current?.clone_status !== 'COMPLETED') return undefined;
+    const [row] = await tx<CodeRepoRow[]>`
+      update code_repos set head_commit = ${o.headCommit}, repository_size_mb = ${o.repositorySizeMb}, file_count = ${o.fileCount},
+        synced_at = now(), error_code = null, error_message = null, updated_at = now()
+      where id = ${o.repoId}
+      returning ${tx.unsafe(REPO_COLUMNS)}`;
+    await insertAudit(tx, {
+      ...audit,
+      repoId: o.repoId,
+      action: 'repo.synced',
+      fromState: null,
+      toState: null,
+      metadata: { ...o.metadata, previous_commit: o.previousCommit, head_commit: o.headCommit },
+    });
+    return toRepo(row!);
+  });
+}
+
+/**
+ * A failed sync: the row stays COMPLETED (the previous checkout is kept and usable) and carries
+ * the failure in `error_code`/`error_message` until a sync succeeds, with a `repo.sync_failed` audit row.
+ */
+export async function recordSyncFailure(sql: Sql, o: { repoId: string; errorCode: string; errorMessage: string }, audit: AuditContext, onceKey?: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    const current = await lockRepoRow(tx, o.repoId);
+    if (current?.clone_status !== 'COMPLETED') return;
+    await tx`update code_repos set error_code = ${o.errorCode}, error_message = ${o.errorMessage}, updated_at = now() where id = ${o.repoId}`;
+    await insertAudit(tx, { ...audit, repoId: o.repoId, action: 'repo.sync_failed', fromState: null, toState: null, metadata: { error_code: o.errorCode } }, onceKey);
+  });
+}
