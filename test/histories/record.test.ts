@@ -10,7 +10,7 @@ import { workflowIdFor } from '../../src/api/admission.js';
 import { createLogger } from '../../src/config/logger.js';
 import { startWorkerService, type WorkerService } from '../../src/worker/start-worker.js';
 import { call, DEFAULT_USER, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
-import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { createBareRepo, createRepoWithHeavyHistory, pushCommit } from '../support/git-repos.js';
 import { FIXTURE_MASTER_ENCRYPTION_KEY } from './fixture-key.js';
 
 /**
@@ -211,6 +211,28 @@ describe('recorded histories', () => {
       await busyApp.stop();
     }
   }, 5 * 60_000);
+
+  it('completed, synced, a sync over the limit failed (the clone kept), then the cleanup signal', async () => {
+    const name = `sync-${randomUUID().slice(0, 8)}`;
+    const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
+    const res = await connect(app, url(name));
+    expect(res.status).toBe(201);
+    await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+    const synced = async (action: string, count: number) => vi.waitFor(async () => {
+      const [row] = await app.sql<{ n: number }[]>`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and action = ${action}`;
+      expect(row!.n).toBe(count);
+    }, { timeout: 45_000, interval: 100 });
+    await pushCommit(bare, { 'README.md': 'two\n' });
+    expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/sync`)).status).toBe(202);
+    await synced('repo.synced', 1);
+    await waitForState(app, res.body.workflow_id, (s) => s.stage === 'waiting_for_cleanup');
+    await pushCommit(bare, { 'big.bin': randomBytes(6_000_000) });
+    expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/sync`)).status).toBe(202);
+    await synced('repo.sync_failed', 1);
+    await waitForState(app, res.body.workflow_id, (s) => s.stage === 'waiting_for_cleanup' && s.error?.code === 'repository_too_large');
+    await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
+    await record(app, 'completed-synced-sync-too-large-then-cleanup', res.body.workflow_id);
+  });
 
   it('the reconciler\'s scheduled run', async () => {
     const id = await vi.waitFor(async () => {

@@ -46,6 +46,8 @@ const REQUIRED = [
   'v0-admission-activities-completed-then-cleanup-signal', 'v0-admission-activities-failed-retry-new-token-completed',
   // Recorded under Temporal's OpenTelemetry interceptors (SDK flag 6: updates, queries and timers traced too).
   'traced-completed-then-cleanup-signal', 'traced-failed-retry-new-token-completed',
+  // A sync that succeeded and one over the limit (the sync signal, its activity on the clone's host, markSyncFailed).
+  'completed-synced-sync-too-large-then-cleanup',
 ];
 
 describe('replaying recorded histories', () => {
