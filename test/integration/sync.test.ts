@@ -27,11 +27,11 @@ afterAll(async () => {
 const bytesSent = async (key: string): Promise<number> => (await (await fetch(`${stack.gitUrl}/_bytes/${key}`)).json()) as number;
 
 /** A served repository (its bytes counted under its own key), connected and cloned. */
-async function connected(files: Record<string, string | Buffer>) {
+async function connected(files: Record<string, string | Buffer>, behaviour = '') {
   const name = `sync-${randomUUID().slice(0, 8)}`;
   const key = randomUUID();
   const bare = await createBareRepo(stack.gitRoot, name, files);
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}/count/${key}/${name}.git`, access_token: stack.gitToken, project_id: projectId });
+  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}/count/${key}${behaviour}/${name}.git`, access_token: stack.gitToken, project_id: projectId });
   expect(res.status).toBe(201);
   const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
   return { bare, key, repoId: res.body.repo_id as string, workflowId: res.body.workflow_id as string, sandbox: state.sandboxPath! };
@@ -132,6 +132,24 @@ describe('sync on demand', () => {
     await vi.waitFor(async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(await revParse(repo.bare, 'refs/heads/main')), { timeout: 45_000, interval: 100 });
     await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', error_code: null });
+    await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
+  });
+
+  it('while it runs, /status shows SYNCING with progress; the row stays COMPLETED', async () => {
+    // Served at 60 KB/s: a 300 KB push takes seconds to fetch.
+    const repo = await connected({ 'README.md': 'one\n' }, '/slow/60000');
+    await pushCommit(repo.bare, { 'data.bin': randomBytes(300_000) });
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
+    const syncing = await vi.waitFor(async () => {
+      const body = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
+      expect(body).toMatchObject({ clone_status: 'SYNCING', stage: 'syncing' });
+      expect(body.bytes_received).toBeGreaterThan(0);
+      return body;
+    }, { timeout: 45_000, interval: 100 });
+    expect(syncing.progress_message).toMatch(/^Syncing/);
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.clone_status).toBe('COMPLETED');
+    await syncsSettled(repo, 'repo.synced');
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', progress_percent: 100, head_commit: await revParse(repo.bare, 'refs/heads/main') });
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
