@@ -14,6 +14,7 @@ import {
   getStateQuery,
   retrySignal,
   retryUpdate,
+  syncSignal,
   type ConnectRepositoryInput,
   type ConnectRepositoryState,
 } from '../../src/shared/connect-repository.js';
@@ -334,6 +335,72 @@ describe('connectRepository', () => {
       expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
       expect(named(calls, 'markRepositoryCleaning')).toMatchObject([{ input: { reason: 'cancelled' } }]);
       expect(named(calls, 'cleanupSandbox')).toMatchObject([{ input: { reason: 'cancelled' } }]);
+    });
+  });
+
+  it('sync runs on the clone\'s host; requests during one coalesce into one more; a failed sync keeps the clone COMPLETED', async () => {
+    let release: (() => void) | undefined;
+    let outcome: 'ok' | 'too_large' = 'ok';
+    const mocks = (): Mocks => ({
+      syncRepository: async () => {
+        await new Promise<void>((resolve) => { release = resolve; });
+        release = undefined;
+        if (outcome === 'too_large') throw failure('repository_too_large');
+        return { headCommit: 'b'.repeat(40), changed: true, repositorySizeMb: 3, fileCount: 4, bytesReceived: 10 };
+      },
+      markSyncFailed: async () => {},
+    });
+    await withWorkers({ mocks }, async ({ q, calls, start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+      await handle.signal(syncSignal, {});
+      await stateOf(handle, (s) => s.stage === 'syncing');
+      await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+      for (const _ of [1, 2, 3]) await handle.signal(syncSignal, {});
+      release!();
+      await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(2), { timeout: 10_000 });
+      await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+      release!();
+      expect(await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup')).toMatchObject({ cloneStatus: 'COMPLETED', repositorySizeMb: 3, progressPercent: 100, error: null });
+      expect(named(calls, 'syncRepository').map((c) => c.queue)).toEqual([q.host('a'), q.host('a')]);
+
+      outcome = 'too_large';
+      await handle.signal(syncSignal, {});
+      await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+      release!();
+      const failed = await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup' && s.error !== null);
+      expect(failed).toMatchObject({ cloneStatus: 'COMPLETED', error: { code: 'repository_too_large' } });
+      expect(named(calls, 'markSyncFailed')).toMatchObject([{ input: { errorCode: 'repository_too_large' } }]);
+      expect(named(calls, 'markRepositoryFailed')).toHaveLength(0);
+      await handle.signal(cleanupSignal);
+      expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+    });
+  });
+
+  it('cleanup during a sync cancels it, then removes the sandbox on its host', async () => {
+    const mocks = (): Mocks => ({ syncRepository: cloningUntilCancelled().cloneRepository! });
+    await withWorkers({ mocks }, async ({ q, calls, start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+      await handle.signal(syncSignal, {});
+      await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(1), { timeout: 10_000 });
+      await handle.signal(cleanupSignal);
+      await stateOf(handle, (s) => s.stage === 'done');
+      expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+      expect(named(calls, 'cleanupSandbox')).toMatchObject([{ queue: q.host('a'), input: { reason: 'signal' } }]);
+      expect(named(calls, 'markSyncFailed')).toHaveLength(0);
+    });
+  });
+
+  it('a sync asked for before the clone is kept is ignored, and recorded', async () => {
+    await withWorkers({ mocks: () => ({ cloneRepository: async () => { throw failure('git_failed'); } }) }, async ({ calls, start }) => {
+      const handle = await start();
+      await stateOf(handle, (s) => s.stage === 'failed');
+      await handle.signal(syncSignal, {});
+      await vi.waitFor(() => expect(named(calls, 'recordIgnoredSignal')).toMatchObject([{ input: { signal: 'sync', stage: 'failed' } }]), { timeout: 10_000 });
+      expect(named(calls, 'syncRepository')).toHaveLength(0);
+      await handle.signal(cleanupSignal);
+      await handle.result();
     });
   });
 });
