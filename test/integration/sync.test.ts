@@ -135,6 +135,22 @@ describe('sync on demand', () => {
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
+  it('a push small to fetch whose checkout would pass the limit: refused before writing, the fetched objects dropped', async () => {
+    const repo = await connected({ 'README.md': 'one\n' });
+    const before = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body;
+    const packsBefore = await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'));
+    // 2 MB of zeros: a pack of a few KB, a working tree twice the limit.
+    await pushCommit(repo.bare, { 'zeros.bin': Buffer.alloc(2_000_000) });
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
+    const state = await syncsSettled(repo, 'repo.sync_failed');
+    expect(state.error).toMatchObject({ code: 'repository_too_large', message: 'Repository size exceeds 1MB limit' });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: before.head_commit });
+    expect((await readdir(repo.sandbox)).sort()).toEqual(['.git', 'README.md']);
+    expect(await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).toEqual(packsBefore);
+    expect(await writable(repo.sandbox)).toEqual([]);
+    await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
+  });
+
   it('while it runs, /status shows SYNCING with progress; the row stays COMPLETED', async () => {
     // Served at 60 KB/s: a 300 KB push takes seconds to fetch.
     const repo = await connected({ 'README.md': 'one\n' }, '/slow/60000');
