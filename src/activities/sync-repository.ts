@@ -40,6 +40,13 @@ export interface MarkSyncFailedInput {
 const packDir = (repoDir: string) => path.join(repoDir, '.git', 'objects', 'pack');
 const packFiles = async (repoDir: string) => new Set(await readdir(packDir(repoDir)).catch(() => [] as string[]));
 
+/** Removes the files of the pack directory that `keep` does not name. */
+async function removePacksExcept(repoDir: string, keep: (file: string) => boolean): Promise<void> {
+  for (const file of await packFiles(repoDir)) {
+    if (!keep(file)) await rm(path.join(packDir(repoDir), file), { force: true });
+  }
+}
+
 /**
  * Sync on the host that holds the clone: fetch the ref's new commits into it (only what it
  * lacks), under the budget the clone had, and check the new tip out read-only. Over the size or
@@ -59,19 +66,23 @@ export function createSyncActivities(deps: ActivityDeps) {
     const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
     const measure = async () => (await directorySize(repoDir).catch(() => ({ bytes: 0 }))).bytes;
     const previous = await headCommit(repoDir, idleTimeoutMs);
-    const packsBefore = await packFiles(repoDir);
     const progress = progressReporter();
+    /** The packs the clone held before this fetch; unset until listed, and then nothing is removed. */
+    let packsBefore: Set<string> | undefined;
     let moved = false;
 
-    await makeWritable(repoDir);
     try {
+      await makeWritable(repoDir);
+      // A pack an attempt killed mid-fetch was writing (index-pack's tmp_*): nothing refers to it.
+      await removePacksExcept(repoDir, (file) => !file.startsWith('tmp_'));
+      packsBefore = await packFiles(repoDir);
       const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
       const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
       await fetchRef({
         ...access,
         repoDir,
         ref: row.ref ?? 'HEAD',
-        packBudgetBytes: limitBytes - (await measure()),
+        packBudgetBytes: Math.max(0, limitBytes - (await measure())),
       }).catch(measuredTooLarge('sync', deps, measure));
       const target = await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
       if (target !== previous) {
@@ -100,7 +111,9 @@ export function createSyncActivities(deps: ActivityDeps) {
       logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
       return { headCommit: target, changed: target !== previous, repositorySizeMb, fileCount: files, bytesReceived: progress.bytesReceived() };
     } catch (err) {
-      await restore(repoDir, { previous, moved, packsBefore, idleTimeoutMs, limitBytes, measure });
+      // The sync's own failure is what the caller hears; a clone that could not be put back is the log's.
+      await restore(repoDir, { previous, moved, packsBefore, idleTimeoutMs, limitBytes, measure })
+        .catch((restoreErr: unknown) => logger.error({ repoId: input.repoId, reason: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) }, 'could not restore the clone after a failed sync'));
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       throw err;
     } finally {
@@ -110,13 +123,13 @@ export function createSyncActivities(deps: ActivityDeps) {
   }
 
   /** Back to the clone as it was before the sync: the previous commit checked out, the new ref and packs gone. */
-  async function restore(repoDir: string, o: { previous: string | null; moved: boolean; packsBefore: Set<string>; idleTimeoutMs: number; limitBytes: number; measure: () => Promise<number> }) {
+  async function restore(repoDir: string, o: { previous: string | null; moved: boolean; packsBefore: Set<string> | undefined; idleTimeoutMs: number; limitBytes: number; measure: () => Promise<number> }) {
+    await makeWritable(repoDir);
     if (o.moved && o.previous) await checkoutCommit(repoDir, o.previous, { idleTimeoutMs: o.idleTimeoutMs, limitBytes: o.limitBytes, measure: o.measure });
     await deleteRef(repoDir, SYNC_REF, o.idleTimeoutMs).catch(() => {});
     // No ref reaches into what this fetch wrote (index-pack is its only writer of objects): its packs, and any half-written one, can go.
-    for (const file of await packFiles(repoDir)) {
-      if (!o.packsBefore.has(file)) await rm(path.join(packDir(repoDir), file), { force: true });
-    }
+    const before = o.packsBefore;
+    if (before) await removePacksExcept(repoDir, (file) => before.has(file));
   }
 
   return {
