@@ -23,7 +23,7 @@ export interface RemoteAccess {
 
 const envFor = (a: RemoteAccess) => gitEnvironment({ token: a.token, allowHttp: a.allowHttp, curlResolve: a.remote.curlResolve });
 
-function mapFailure(err: unknown): unknown {
+export function mapFailure(err: unknown): unknown {
   if (!(err instanceof GitProcessError) || err.reason === 'aborted') return err;
   return classifyGitFailure(err);
 }
@@ -35,7 +35,7 @@ function mapFailure(err: unknown): unknown {
  */
 const SIZE_WATCH_INTERVAL_MS = 250;
 
-const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, intervalMs: number) => ({
+export const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, intervalMs: number) => ({
   intervalMs,
   check: async () => ((await o.measure()) > o.limitBytes ? 'The repository exceeds the size limit' : undefined),
 });
@@ -69,7 +69,7 @@ const OBJECTS_ONLY_BY_INDEX_PACK = ['-c', 'pack.writeReverseIndex=false', '-c', 
  * kernel's file-size cap on index-pack, see pack-budget.ts); git is also killed as too large once
  * the directory, as polled, passes the limit (refs, config: what the cap does not cover).
  */
-async function fetchUnderBudget(args: string[], o: BudgetedFetch, packBudgetBytes: number): Promise<void> {
+export async function fetchUnderBudget(args: string[], o: BudgetedFetch, packBudgetBytes: number): Promise<void> {
   try {
     await runGit({
       args: [...OBJECTS_ONLY_BY_INDEX_PACK, ...args],
@@ -120,59 +120,6 @@ export interface DeepenOptions extends BudgetedFetch {
 export function deepenRepository(o: DeepenOptions): Promise<void> {
   return fetchUnderBudget(['-C', o.repoDir, 'fetch', '--unshallow', '--tags', '--update-head-ok', '--no-recurse-submodules', '--progress', '--',
     o.remote.url, '+refs/heads/*:refs/heads/*'], o, o.packBudgetBytes);
-}
-
-/** Where a sync's fetch puts the ref's new tip, until it is checked out (or thrown away). */
-export const SYNC_REF = 'refs/connector/sync';
-
-export interface FetchRefOptions extends DeepenOptions {
-  /** The branch or tag followed; `HEAD` for rows recorded before refs were. */
-  ref: string;
-}
-
-/**
- * Fetches the new commits of one ref into an existing full clone, as one pack of only what the
- * clone lacks (its refs are the haves), into SYNC_REF: nothing checked out or followed changes.
- */
-export function fetchRef(o: FetchRefOptions): Promise<void> {
-  if (o.ref !== 'HEAD' && !isRefName(o.ref)) return Promise.reject(new RepoError('ref_not_found', 'Not a branch or tag name'));
-  return fetchUnderBudget(['-C', o.repoDir, 'fetch', '--no-tags', '--no-recurse-submodules', '--no-write-fetch-head', '--progress', '--',
-    o.remote.url, `+${o.ref}:${SYNC_REF}`], o, o.packBudgetBytes);
-}
-
-/** The commit `rev` names, as a full SHA. */
-export async function commitOf(repoDir: string, rev: string, idleTimeoutMs: number): Promise<string> {
-  try {
-    return (await runGit({ args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', `${rev}^{commit}`], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs })).trim();
-  } catch (err) {
-    throw mapFailure(err);
-  }
-}
-
-/**
- * Moves what is checked out (the branch, or a detached HEAD) to `commit`: files it changed are
- * rewritten, files it dropped removed; verbatim, as checkoutHead writes them.
- */
-export async function checkoutCommit(repoDir: string, commit: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number> }): Promise<void> {
-  try {
-    await runGit({
-      args: ['-C', repoDir, 'reset', '--quiet', '--hard', '--no-recurse-submodules', commit],
-      env: gitEnvironment({ allowHttp: false }),
-      idleTimeoutMs: o.idleTimeoutMs,
-      signal: o.signal,
-      maxFileBytes: o.limitBytes,
-      watch: sizeWatch(o, 1000),
-    });
-  } catch (err) {
-    throw mapFailure(err);
-  }
-}
-
-/** Removes a ref (a no-op when it is absent). */
-export async function deleteRef(repoDir: string, ref: string, idleTimeoutMs: number): Promise<void> {
-  await runGit({ args: ['-C', repoDir, 'update-ref', '-d', ref], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs }).catch((err: unknown) => {
-    throw mapFailure(err);
-  });
 }
 
 export interface TreeStats {
