@@ -24,7 +24,7 @@ export const metrics = {
   }),
   oversizedRejections: new Counter({
     name: 'oversized_repo_rejections_total',
-    help: 'Repositories rejected for size, by where: the admission size check, or the clone',
+    help: 'Repositories rejected for size, by where: the admission size check, the clone, or a sync',
     labelNames: ['stage'] as const,
     registers,
   }),
