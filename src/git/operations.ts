@@ -163,10 +163,15 @@ export async function headTreeStats(repoDir: string, idleTimeoutMs: number, maxO
  */
 const VERBATIM_CHECKOUT_ATTRIBUTES = '* -text -ident -working-tree-encoding\n';
 
-/** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters, no conversions). */
-export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number>; background?: boolean }): Promise<void> {
+/** Before every checkout: the repository's own .gitattributes cannot have changed what it writes. */
+export async function writeVerbatimAttributes(repoDir: string): Promise<void> {
   await mkdir(path.join(repoDir, '.git', 'info'), { recursive: true });
   await writeFile(path.join(repoDir, '.git', 'info', 'attributes'), VERBATIM_CHECKOUT_ATTRIBUTES);
+}
+
+/** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters, no conversions). */
+export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number>; background?: boolean }): Promise<void> {
+  await writeVerbatimAttributes(repoDir);
   try {
     await runGit({
       args: ['-C', repoDir, 'checkout', '--quiet', 'HEAD', '--', '.'],

@@ -1,5 +1,5 @@
 import { gitEnvironment } from './git-env.js';
-import { fetchUnderBudget, mapFailure, sizeWatch, type DeepenOptions } from './operations.js';
+import { fetchUnderBudget, mapFailure, sizeWatch, writeVerbatimAttributes, type DeepenOptions } from './operations.js';
 import { isRefName } from './ref-name.js';
 import { runGit } from './run-git.js';
 import { RepoError } from '../shared/errors.js';
@@ -36,6 +36,7 @@ export async function commitOf(repoDir: string, rev: string, idleTimeoutMs: numb
  * rewritten, files it dropped removed; verbatim, as checkoutHead writes them.
  */
 export async function checkoutCommit(repoDir: string, commit: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number> }): Promise<void> {
+  await writeVerbatimAttributes(repoDir);
   try {
     await runGit({
       args: ['-C', repoDir, 'reset', '--quiet', '--hard', '--no-recurse-submodules', commit],
@@ -43,6 +44,8 @@ export async function checkoutCommit(repoDir: string, commit: string, o: { idleT
       idleTimeoutMs: o.idleTimeoutMs,
       signal: o.signal,
       maxFileBytes: o.limitBytes,
+      // A file past the cap fails the reset as too large (EFBIG), not a silent SIGXFSZ death.
+      reportFileSizeCap: true,
       watch: sizeWatch(o, 1000),
     });
   } catch (err) {
