@@ -1,4 +1,3 @@
-import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { findRepo } from '../db/repos.js';
@@ -12,6 +11,7 @@ import { waitingForDatabase } from './database-wait.js';
 import { limitBytesOf, type ActivityDeps } from './deps.js';
 import { logGitFailure } from './git-failure-log.js';
 import { progressReporter } from './progress-reporter.js';
+import { dropPacksBefore, packsBeforeAttempt, recordPacksBefore, removePacksExcept, removeStaleLocks } from './sync-leftovers.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
 import { overFileLimit, overSizeLimit } from './too-large.js';
 
@@ -38,21 +38,12 @@ export interface MarkSyncFailedInput {
   audit: AuditContext;
 }
 
-const packDir = (repoDir: string) => path.join(repoDir, '.git', 'objects', 'pack');
-const packFiles = async (repoDir: string) => new Set(await readdir(packDir(repoDir)).catch(() => [] as string[]));
-
-/** Removes the files of the pack directory that `keep` does not name. */
-async function removePacksExcept(repoDir: string, keep: (file: string) => boolean): Promise<void> {
-  for (const file of await packFiles(repoDir)) {
-    if (!keep(file)) await rm(path.join(packDir(repoDir), file), { force: true });
-  }
-}
-
 /**
  * Sync on the host that holds the clone: fetch the ref's new commits into it (only what it
  * lacks), under the budget the clone had, and check the new tip out read-only. Over the size or
- * file limit, or failing in any way, the clone is put back as it was: the previous commit checked
- * out, and the packs this fetch wrote removed.
+ * file limit, or failing in any way, the clone is put back as the row records it: the row's
+ * head_commit checked out, and the packs fetched since removed. An attempt that died is put back
+ * by the next one first, from what it left on disk.
  */
 export function createSyncActivities(deps: ActivityDeps) {
   const { sql, logger, settings } = deps;
@@ -66,17 +57,14 @@ export function createSyncActivities(deps: ActivityDeps) {
     const limitBytes = limitBytesOf(settings);
     const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
     const measure = async () => (await directorySize(repoDir).catch(() => ({ bytes: 0 }))).bytes;
-    const previous = await headCommit(repoDir, idleTimeoutMs);
+    // The row, not the disk: an attempt that died may have moved the checkout.
+    const previous = row.headCommit ?? (await headCommit(repoDir, idleTimeoutMs));
     const progress = progressReporter();
-    /** The packs the clone held before this fetch; unset until listed, and then nothing is removed. */
-    let packsBefore: Set<string> | undefined;
-    let moved = false;
+    const putBack = () => restore(repoDir, { previous, idleTimeoutMs, limitBytes, measure });
 
     try {
-      await makeWritable(repoDir);
-      // A pack an attempt killed mid-fetch was writing (index-pack's tmp_*): nothing refers to it.
-      await removePacksExcept(repoDir, (file) => !file.startsWith('tmp_'));
-      packsBefore = await packFiles(repoDir);
+      await putBack();
+      await recordPacksBefore(repoDir);
       const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
       const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
       await fetchRef({
@@ -92,12 +80,13 @@ export function createSyncActivities(deps: ActivityDeps) {
         if (tree.files > settings.maxRepoFiles) throw overFileLimit('sync', settings, gitBytes + tree.bytes);
         if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit('sync', settings, gitBytes + tree.bytes);
         progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
-        moved = true;
         await checkoutCommit(repoDir, target, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure });
       }
       await deleteRef(repoDir, SYNC_REF, idleTimeoutMs);
       const { bytes, files } = await directorySize(repoDir);
       if (bytes > limitBytes) throw overSizeLimit('sync', settings, bytes);
+      // Before the row moves: from here a retry finds HEAD ahead of the row and only checks the row's commit out again.
+      await dropPacksBefore(repoDir);
       await makeReadOnly(repoDir);
       progress.report({ stage: 'done', percent: 100, bytesPerSecond: null });
       const repositorySizeMb = bytesToMb(bytes);
@@ -112,10 +101,13 @@ export function createSyncActivities(deps: ActivityDeps) {
       logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
       return { headCommit: target, changed: target !== previous, repositorySizeMb, fileCount: files, bytesReceived: progress.bytesReceived() };
     } catch (err) {
-      // The sync's own failure is what the caller hears; a clone that could not be put back is the log's.
-      await restore(repoDir, { previous, moved, packsBefore, idleTimeoutMs, limitBytes, measure })
-        .catch((restoreErr: unknown) => logger.error({ repoId: input.repoId, reason: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) }, 'could not restore the clone after a failed sync'));
+      const restored = await putBack().then(() => true, (restoreErr: unknown) => {
+        logger.error({ repoId: input.repoId, reason: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) }, 'could not restore the clone after a failed sync');
+        return false;
+      });
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      // Not "the previous commit is kept": the checkout is in an unknown state until a sync puts it back.
+      if (!restored) throw new RepoError('git_failed', 'The sync failed and the checkout could not be restored; the next sync repairs it', { checkout_restored: false });
       throw err;
     } finally {
       progress.stop();
@@ -123,14 +115,24 @@ export function createSyncActivities(deps: ActivityDeps) {
     }
   }
 
-  /** Back to the clone as it was before the sync: the previous commit checked out, the new ref and packs gone. */
-  async function restore(repoDir: string, o: { previous: string | null; moved: boolean; packsBefore: Set<string> | undefined; idleTimeoutMs: number; limitBytes: number; measure: () => Promise<number> }) {
+  /**
+   * Back to the clone the row records, from whatever an attempt left: no stale lock, the row's
+   * commit checked out (always, if an attempt was under way: a killed reset leaves HEAD where it was
+   * and the files half-written), no sync ref, and none of the packs fetched since the marker.
+   */
+  async function restore(repoDir: string, o: { previous: string | null; idleTimeoutMs: number; limitBytes: number; measure: () => Promise<number> }) {
     await makeWritable(repoDir);
-    if (o.moved && o.previous) await checkoutCommit(repoDir, o.previous, { idleTimeoutMs: o.idleTimeoutMs, limitBytes: o.limitBytes, measure: o.measure });
-    await deleteRef(repoDir, SYNC_REF, o.idleTimeoutMs).catch(() => {});
-    // No ref reaches into what this fetch wrote (index-pack is its only writer of objects): its packs, and any half-written one, can go.
-    const before = o.packsBefore;
+    await removeStaleLocks(repoDir);
+    // A pack an attempt killed mid-fetch was writing (index-pack's tmp_*): nothing refers to it.
+    await removePacksExcept(repoDir, (file) => !file.startsWith('tmp_'));
+    const before = await packsBeforeAttempt(repoDir);
+    if (o.previous && (before || (await headCommit(repoDir, o.idleTimeoutMs)) !== o.previous)) {
+      await checkoutCommit(repoDir, o.previous, { idleTimeoutMs: o.idleTimeoutMs, limitBytes: o.limitBytes, measure: o.measure });
+    }
+    await deleteRef(repoDir, SYNC_REF, o.idleTimeoutMs);
+    // No ref reaches into what was fetched since (index-pack is its only writer of objects): those packs can go.
     if (before) await removePacksExcept(repoDir, (file) => before.has(file));
+    await dropPacksBefore(repoDir);
   }
 
   return {

@@ -229,7 +229,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       }
       const failure = failureOf(err);
       await quick.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: failure.message, audit });
-      update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: 'Sync failed; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message: failure.message } });
+      update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: failure.details?.checkout_restored === false ? 'Sync failed; the checkout could not be restored' : 'Sync failed; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message: failure.message } });
     } finally {
       cloneScope = undefined;
     }

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { recordPacksBefore } from '../../src/activities/sync-leftovers.js';
+import { makeReadOnly, makeWritable } from '../../src/sandbox/sandbox.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createBareRepo, pushCommit, revParse } from '../support/git-repos.js';
@@ -23,6 +25,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
 });
+
+const gitIn = async (dir: string, ...args: string[]) => (await run('git', ['-C', dir, ...args])).stdout.trim();
 
 const bytesSent = async (key: string): Promise<number> => (await (await fetch(`${stack.gitUrl}/_bytes/${key}`)).json()) as number;
 
@@ -46,11 +50,10 @@ async function syncsSettled(repo: { repoId: string; workflowId: string }, action
   return waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
 }
 
-/** Every file and directory of the checkout (not .git), with whether any write bit is set. */
+/** Every file and directory of the clone, .git too, with any write bit set. */
 async function writable(dir: string): Promise<string[]> {
   const found: string[] = [];
   for (const entry of await readdir(dir)) {
-    if (entry === '.git') continue;
     const full = path.join(dir, entry);
     const stats = await lstat(full);
     if (stats.mode & 0o222) found.push(full);
@@ -166,6 +169,78 @@ describe('sync on demand', () => {
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.clone_status).toBe('COMPLETED');
     await syncsSettled(repo, 'repo.synced');
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', progress_percent: 100, head_commit: await revParse(repo.bare, 'refs/heads/main') });
+    await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
+  });
+
+  it('a git killed mid-sync left lock files and half-written files: the next sync clears them and succeeds', async () => {
+    const repo = await connected({ 'README.md': 'one\n' });
+    await pushCommit(repo.bare, { 'README.md': 'two\n' });
+    // As a reset killed mid-checkout leaves the clone: its attempt's marker, git's locks, a file half-rewritten.
+    await makeWritable(repo.sandbox);
+    await recordPacksBefore(repo.sandbox);
+    for (const lock of ['index.lock', 'HEAD.lock', 'refs/heads/main.lock']) await writeFile(path.join(repo.sandbox, '.git', lock), 'half');
+    await writeFile(path.join(repo.sandbox, 'README.md'), 'tw');
+    await makeReadOnly(repo.sandbox);
+
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
+    const state = await syncsSettled(repo, 'repo.synced');
+    expect(state.error).toBeNull();
+    const expected = await revParse(repo.bare, 'refs/heads/main');
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: expected, error_code: null });
+    expect(await gitIn(repo.sandbox, 'rev-parse', 'HEAD')).toBe(expected);
+    expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('two\n');
+    expect(await gitIn(repo.sandbox, '--no-optional-locks', 'status', '--porcelain')).toBe('');
+    expect((await readdir(path.join(repo.sandbox, '.git'), { recursive: true })).filter((f) => f.endsWith('.lock') || f.startsWith('connector-sync'))).toEqual([]);
+    expect(await writable(repo.sandbox)).toEqual([]);
+    await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
+  });
+
+  it('an attempt that died after moving the checkout: the next one puts back the row\'s commit, not the disk\'s, and its pack', async () => {
+    const repo = await connected({ 'README.md': 'one\n' });
+    const recorded = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit as string;
+    const packsBefore = await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'));
+    await pushCommit(repo.bare, { 'README.md': 'two\n' });
+    const moved = await revParse(repo.bare, 'refs/heads/main');
+    // The dead attempt: marker written, a pack fetched, the checkout moved to its commit; the row never heard of it.
+    await makeWritable(repo.sandbox);
+    await recordPacksBefore(repo.sandbox);
+    await gitIn(repo.sandbox, '-c', 'transfer.unpackLimit=1', 'fetch', '--quiet', repo.bare, 'refs/heads/main:refs/connector/sync');
+    await gitIn(repo.sandbox, 'reset', '--quiet', '--hard', moved);
+    await makeReadOnly(repo.sandbox);
+    expect((await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).length).toBeGreaterThan(packsBefore.length);
+    // This sync fails (too large): the clone must be put back to what the row says.
+    await pushCommit(repo.bare, { 'huge.bin': randomBytes(1_500_000) });
+
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
+    const state = await syncsSettled(repo, 'repo.sync_failed');
+    expect(state.error).toMatchObject({ code: 'repository_too_large' });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(recorded);
+    expect(await gitIn(repo.sandbox, 'rev-parse', 'HEAD')).toBe(recorded);
+    expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('one\n');
+    expect(await gitIn(repo.sandbox, '--no-optional-locks', 'status', '--porcelain')).toBe('');
+    expect(await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).toEqual(packsBefore);
+    expect(await writable(repo.sandbox)).toEqual([]);
+
+    // And a sync that succeeds afterwards agrees with the row.
+    await run('git', ['--git-dir', repo.bare, 'update-ref', 'refs/heads/main', moved]);
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
+    await syncsSettled(repo, 'repo.synced');
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(moved);
+    expect(await gitIn(repo.sandbox, 'rev-parse', 'HEAD')).toBe(moved);
+    expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('two\n');
+    await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
+  });
+
+  it('files are written verbatim whatever the pushed .gitattributes ask', async () => {
+    const repo = await connected({ 'README.md': 'one\n' });
+    // Even when the clone's own attributes file is gone: every checkout writes it again.
+    await makeWritable(repo.sandbox);
+    await rm(path.join(repo.sandbox, '.git', 'info', 'attributes'));
+    await makeReadOnly(repo.sandbox);
+    await pushCommit(repo.bare, { '.gitattributes': '* text eol=crlf\n', 'notes.txt': 'a\nb\n' });
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
+    await syncsSettled(repo, 'repo.synced');
+    expect(readFileSync(path.join(repo.sandbox, 'notes.txt'), 'utf8')).toBe('a\nb\n');
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
