@@ -36,6 +36,8 @@ import { asApplicationFailure, failureOf, notPickedUp, type Failure } from './fa
 
 /** Patch: encryptToken and persistRepository as local activities (2026-11-26). */
 const ADMISSION_AS_LOCAL_ACTIVITIES = 'admission-local-activities';
+/** Syncs on demand: a run whose history lacks the marker heard sync signals on a worker without them, which did nothing. */
+const SYNC_ON_DEMAND = 'sync-on-demand';
 
 export interface ConnectRepositoryResult {
   repoId: string;
@@ -130,6 +132,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     cloneScope?.cancel();
   });
   setHandler(syncSignal, async () => {
+    // Before any command: replaying a signal an older worker received (and ignored without one) issues none either.
+    if (!patched(SYNC_ON_DEMAND)) return;
     // Asked for while the clone finishes (its row is COMPLETED a moment before this run hears of it): run once it has.
     if (cleanupRequested || !['cloning', 'waiting_for_cleanup', 'syncing'].includes(state.stage)) return ignore('sync');
     syncRequested = true;
