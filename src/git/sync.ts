@@ -16,10 +16,21 @@ export interface FetchRefOptions extends DeepenOptions {
  * Fetches the new commits of one ref into an existing full clone, as one pack of only what the
  * clone lacks (its refs are the haves), into SYNC_REF: nothing checked out or followed changes.
  */
-export function fetchRef(o: FetchRefOptions): Promise<void> {
-  if (o.ref !== 'HEAD' && !isRefName(o.ref)) return Promise.reject(new RepoError('ref_not_found', 'Not a branch or tag name'));
-  return fetchUnderBudget(['-C', o.repoDir, 'fetch', '--no-tags', '--no-recurse-submodules', '--no-write-fetch-head', '--progress', '--',
-    o.remote.url, `+${o.ref}:${SYNC_REF}`], o, o.packBudgetBytes);
+export async function fetchRef(o: FetchRefOptions): Promise<void> {
+  if (o.ref !== 'HEAD' && !isRefName(o.ref)) throw new RepoError('ref_not_found', 'Not a branch or tag name');
+  await fetchUnderBudget(['-C', o.repoDir, 'fetch', '--no-tags', '--no-recurse-submodules', '--no-write-fetch-head', '--progress', '--',
+    o.remote.url, `+${await qualifiedRef(o.repoDir, o.ref, o.idleTimeoutMs)}:${SYNC_REF}`], o, o.packBudgetBytes);
+}
+
+/**
+ * The ref as the clone follows it: the branch it has checked out, else the tag (detached).
+ * Unqualified, git would prefer a tag of the same name over the branch the clone checked out.
+ */
+async function qualifiedRef(repoDir: string, ref: string, idleTimeoutMs: number): Promise<string> {
+  if (ref === 'HEAD') return ref;
+  const branch = await runGit({ args: ['-C', repoDir, 'symbolic-ref', '--quiet', 'HEAD'], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs })
+    .then((out) => out.trim(), () => null);
+  return branch === `refs/heads/${ref}` ? branch : `refs/tags/${ref}`;
 }
 
 /** The commit `rev` names, as a full SHA. */

@@ -244,6 +244,19 @@ describe('sync on demand', () => {
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
+  it('a name that is both a branch and a tag: the sync follows the branch, as the clone did', async () => {
+    const repo = await connected({ 'README.md': 'one\n' });
+    await run('git', ['--git-dir', repo.bare, 'tag', 'main', 'refs/heads/main']);
+    await pushCommit(repo.bare, { 'README.md': 'two\n' });
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
+    await syncsSettled(repo, 'repo.synced');
+    const [synced] = await auditOf(repo.repoId, 'repo.synced');
+    expect(synced!.metadata).toMatchObject({ changed: true });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(await revParse(repo.bare, 'refs/heads/main'));
+    expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('two\n');
+    await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
+  });
+
   it('409 unless COMPLETED, 404 for another user\'s repository', async () => {
     const repo = await connected({ 'README.md': 'one\n' });
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`, undefined, 'someone-else')).status).toBe(404);
