@@ -39,14 +39,24 @@ export async function recordSync(sql: Sql, o: SyncOutcome, audit: AuditContext):
 }
 
 /**
- * A failed sync: the row stays COMPLETED (the previous checkout is kept and usable) and carries
- * the failure in `error_code`/`error_message` until a sync succeeds, with a `repo.sync_failed` audit row.
+ * What a COMPLETED row shows in `error_code`: the repository outgrew the limit, the Git server
+ * refused or failed, or the checkout could not be put back (git_failed). Failures of the service's
+ * own (KMS, disk, internal) say nothing about the repository: they are in the audit log only.
+ */
+const SHOWN_ON_ROW = new Set(['repository_too_large', 'upstream_unavailable', 'rate_limited', 'invalid_credentials', 'repository_not_found', 'ref_not_found', 'git_failed']);
+
+/**
+ * A failed sync: the row stays COMPLETED (the previous checkout is kept and usable) and, for the
+ * failures SHOWN_ON_ROW, carries it in `error_code`/`error_message` until a sync succeeds; always
+ * with a `repo.sync_failed` audit row.
  */
 export async function recordSyncFailure(sql: Sql, o: { repoId: string; errorCode: string; errorMessage: string }, audit: AuditContext, onceKey?: string): Promise<void> {
   await sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
     if (current?.clone_status !== 'COMPLETED') return;
-    await tx`update code_repos set error_code = ${o.errorCode}, error_message = ${o.errorMessage}, updated_at = now() where id = ${o.repoId}`;
+    if (SHOWN_ON_ROW.has(o.errorCode)) {
+      await tx`update code_repos set error_code = ${o.errorCode}, error_message = ${o.errorMessage}, updated_at = now() where id = ${o.repoId}`;
+    }
     await insertAudit(tx, { ...audit, repoId: o.repoId, action: 'repo.sync_failed', fromState: null, toState: null, metadata: { error_code: o.errorCode } }, onceKey);
   });
 }

@@ -212,13 +212,15 @@ export async function applyStatusChange(tx: postgres.TransactionSql, change: Sta
     throw new InvalidTransitionError(change.repoId, current.clone_status, change.to);
   }
   const keep = <T, U>(v: T | undefined, old: U): T | U => (v === undefined ? old : v);
+  // A COMPLETED row's error is a failed sync's, about the kept clone: it goes with the clone.
+  const clearsSyncError = current.clone_status === 'COMPLETED' && (change.to === 'CLEANING' || change.to === 'CLEANED');
   const [updated] = await tx<CodeRepoRow[]>`
     update code_repos set
       clone_status = ${change.to},
       repository_size_mb = ${keep(change.repositorySizeMb, current.repository_size_mb)},
       sandbox_path = ${keep(change.sandboxPath, current.sandbox_path)},
-      error_code = ${keep(change.errorCode, current.error_code)},
-      error_message = ${keep(change.errorMessage, current.error_message)},
+      error_code = ${keep(change.errorCode, clearsSyncError ? null : current.error_code)},
+      error_message = ${keep(change.errorMessage, clearsSyncError ? null : current.error_message)},
       host_task_queue = ${keep(change.hostTaskQueue, current.host_task_queue)},
       file_count = ${keep(change.fileCount, current.file_count)},
       size_limit_mb = ${change.sizeLimitMb === undefined ? tx`size_limit_mb` : change.sizeLimitMb},

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { recordPacksBefore } from '../../src/activities/sync-leftovers.js';
+import { recordSyncFailure } from '../../src/db/repo-sync.js';
 import { makeReadOnly, makeWritable } from '../../src/sandbox/sandbox.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
@@ -151,7 +152,15 @@ describe('sync on demand', () => {
     expect((await readdir(repo.sandbox)).sort()).toEqual(['.git', 'README.md']);
     expect(await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).toEqual(packsBefore);
     expect(await writable(repo.sandbox)).toEqual([]);
+
+    // A failure of the service's own is audited, not shown as the repository's.
+    await recordSyncFailure(app.sql, { repoId: repo.repoId, errorCode: 'kms_unavailable', errorMessage: 'KMS down' }, { correlationId: randomUUID(), requestId: randomUUID(), userId: 'test' });
+    expect(await auditOf(repo.repoId, 'repo.sync_failed')).toHaveLength(2);
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ error_code: 'repository_too_large' });
+    // The failure was the kept clone's: it goes with it.
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
+    await waitForState(app, repo.workflowId, (s) => s.cloneStatus === 'CLEANED');
+    expect(await app.sql`select clone_status, error_code, error_message from code_repos where id = ${repo.repoId}`).toEqual([{ clone_status: 'CLEANED', error_code: null, error_message: null }]);
   });
 
   it('while it runs, /status shows SYNCING with progress; the row stays COMPLETED', async () => {
