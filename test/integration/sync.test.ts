@@ -98,7 +98,9 @@ describe('sync on demand', () => {
 
   it('three concurrent requests coalesce: one fetch of the new commit', async () => {
     const repo = await connected({ 'README.md': 'one\n' });
-    await pushCommit(repo.bare, { 'README.md': 'two\n' });
+    const cloneBytes = await bytesSent(repo.key);
+    // Incompressible: the byte log tells one download of it from two.
+    await pushCommit(repo.bare, { 'data.bin': randomBytes(200_000) });
     const responses = await Promise.all([1, 2, 3].map(() => call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)));
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202]);
     await syncsSettled(repo, 'repo.synced');
@@ -106,6 +108,9 @@ describe('sync on demand', () => {
     const runs = await auditOf(repo.repoId, 'repo.synced');
     expect(runs.length).toBeLessThanOrEqual(2);
     expect(runs.filter((r) => r.metadata.changed === true)).toHaveLength(1);
+    const syncBytes = (await bytesSent(repo.key)) - cloneBytes;
+    expect(syncBytes).toBeGreaterThan(200_000);
+    expect(syncBytes).toBeLessThan(400_000);
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(await revParse(repo.bare, 'refs/heads/main'));
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
