@@ -14,7 +14,12 @@ const { fromJson } = createRequire(import.meta.resolve('@temporalio/proto'))('pr
   fromJson(type: unknown, json: unknown, options: { ignoreUnknownFields: boolean }): History;
 };
 
+/** A history as `temporal workflow show --output json` writes it, already parsed. */
+export function historyFromJson(json: unknown): History {
+  return fromJson(proto.temporal.api.history.v1.History, json, { ignoreUnknownFields: true });
+}
+
 /** A history as `temporal workflow show --output json` wrote it. */
 export function readHistory(file: string): History {
-  return fromJson(proto.temporal.api.history.v1.History, JSON.parse(readFileSync(file, 'utf8')), { ignoreUnknownFields: true });
+  return historyFromJson(JSON.parse(readFileSync(file, 'utf8')));
 }

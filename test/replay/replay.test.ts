@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -9,7 +9,7 @@ import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
 import { workflowTracingSinks } from '../../src/observability/tracing.js';
 import { workflowInterceptorModules, WORKFLOWS_PATH } from '../../src/worker/workflow-code.js';
 import { FIXTURE_MASTER_ENCRYPTION_KEY } from '../histories/fixture-key.js';
-import { readHistory } from './history-file.js';
+import { historyFromJson, readHistory } from './history-file.js';
 
 /**
  * Every recorded history (test/histories/*.json, real runs of the workflows' paths) replayed
@@ -50,6 +50,25 @@ const REQUIRED = [
   'completed-synced-sync-too-large-then-cleanup',
 ];
 
+interface HistoryEvent { eventId: string; eventType: string; [attributes: string]: unknown }
+
+/**
+ * completed-then-cleanup-signal as it is had a worker without syncs (no handler: no command)
+ * received a sync signal while the clone was kept: the signal, and a workflow task that did nothing.
+ */
+function withSyncSignalToAnOldWorker(): unknown {
+  const { events } = JSON.parse(readFileSync(path.join(HISTORIES, 'completed-then-cleanup-signal.json'), 'utf8')) as { events: HistoryEvent[] };
+  const at = events.findIndex((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' && JSON.stringify(e).includes('"signalName":"cleanup"'));
+  const cleanup = events[at]!;
+  const [scheduled, started, completed] = events.slice(at + 1, at + 4);
+  const firstId = Number(cleanup.eventId);
+  // Every id from the insertion on, and every reference to one (scheduledEventId, ...), moves up by the four events inserted.
+  const shifted = (value: unknown): unknown => JSON.parse(JSON.stringify(value), (key, v: unknown) =>
+    ((key === 'eventId' || key.endsWith('EventId')) && typeof v === 'string' && Number(v) >= firstId ? String(Number(v) + 4) : v));
+  const signal = { ...cleanup, workflowExecutionSignaledEventAttributes: { signalName: 'sync', input: {}, identity: 'old-worker', header: {} } };
+  return { events: [...events.slice(0, at), signal, scheduled, started, completed, ...(shifted(events.slice(at)) as HistoryEvent[])] };
+}
+
 describe('replaying recorded histories', () => {
   // Tracing on and off: a run started by a worker of either kind goes on under a worker of the other.
   let today: Record<'traced' | 'untraced', Map<string, Error | undefined>>;
@@ -65,6 +84,13 @@ describe('replaying recorded histories', () => {
     for (const run of [today.traced, today.untraced]) {
       expect(run.has(file)).toBe(true);
       expect(run.get(file)).toBeUndefined();
+    }
+  });
+
+  it('a sync signal an older worker received (and did nothing with) replays with no command', async () => {
+    for (const traced of [true, false]) {
+      const results = Worker.runReplayHistories(options(traced), [{ workflowId: 'old-worker-sync', history: historyFromJson(withSyncSignalToAnOldWorker()) }]);
+      for await (const r of results) expect(r.error).toBeUndefined();
     }
   });
 
