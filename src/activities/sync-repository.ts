@@ -2,8 +2,8 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { findRepo } from '../db/repos.js';
 import { recordSync, recordSyncFailure } from '../db/repo-sync.js';
-import { headCommit, headTreeStats } from '../git/operations.js';
-import { checkoutCommit, commitOf, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
+import { commitOf, headCommit, headTreeStats } from '../git/operations.js';
+import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
 import { RepoError } from '../shared/errors.js';
@@ -74,6 +74,7 @@ export function createSyncActivities(deps: ActivityDeps) {
         packBudgetBytes: Math.max(0, limitBytes - (await measure())),
       }).catch(measuredTooLarge('sync', deps, measure));
       const target = await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
+      if (!target) throw new RepoError('git_failed', 'The fetch left no commit to check out');
       if (target !== previous) {
         const tree = await headTreeStats(repoDir, idleTimeoutMs, settings.maxGitOutputBytes, target);
         const gitBytes = (await directorySize(path.join(repoDir, '.git'))).bytes;

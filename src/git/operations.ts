@@ -188,13 +188,16 @@ export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; 
   }
 }
 
-/** The full SHA of the commit checked out; null for a repository without commits. */
-export async function headCommit(repoDir: string, idleTimeoutMs: number): Promise<string | null> {
+/** The full SHA of the commit `rev` names; null when it names none (a repository without commits, an absent ref). */
+export async function commitOf(repoDir: string, rev: string, idleTimeoutMs: number): Promise<string | null> {
   try {
-    const out = await runGit({ args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs });
+    const out = await runGit({ args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', `${rev}^{commit}`], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs });
     return out.trim() || null;
   } catch (err) {
     if (err instanceof GitProcessError && err.reason === 'failed' && err.exitCode === 1) return null;
     throw mapFailure(err);
   }
 }
+
+/** The full SHA of the commit checked out; null for a repository without commits. */
+export const headCommit = (repoDir: string, idleTimeoutMs: number): Promise<string | null> => commitOf(repoDir, 'HEAD', idleTimeoutMs);

@@ -33,15 +33,6 @@ async function qualifiedRef(repoDir: string, ref: string, idleTimeoutMs: number)
   return branch === `refs/heads/${ref}` ? branch : `refs/tags/${ref}`;
 }
 
-/** The commit `rev` names, as a full SHA. */
-export async function commitOf(repoDir: string, rev: string, idleTimeoutMs: number): Promise<string> {
-  try {
-    return (await runGit({ args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', `${rev}^{commit}`], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs })).trim();
-  } catch (err) {
-    throw mapFailure(err);
-  }
-}
-
 /**
  * Moves what is checked out (the branch, or a detached HEAD) to `commit`: files it changed are
  * rewritten, files it dropped removed; verbatim, as checkoutHead writes them.
