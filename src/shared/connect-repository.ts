@@ -126,6 +126,17 @@ export const retrySignal = defineSignal<[RetryRequest?]>('retry');
  * a too-large failure whose repository a new probe still finds over the limit: 413 at once).
  */
 export const retryUpdate = defineUpdate<{ accepted: true }, [RetryRequest]>('requestRetry');
+/** What asked for a sync: a user through the API, a verified push webhook, or the repository's own schedule. */
+export type SyncTrigger = 'api' | 'webhook' | 'schedule';
+
+/** A `sync` request. Signals sent before triggers existed carry `requestedBy` only (or nothing): those are `api`. */
+export interface SyncRequest {
+  requestedBy?: string;
+  trigger?: SyncTrigger;
+  /** The webhook delivery that asked for it (its sender's delivery id), for the audit trail. */
+  deliveryId?: string;
+}
+
 /** `sync`: fetch the ref's new commits into the kept clone. Requests made while one runs coalesce into one more. */
-export const syncSignal = defineSignal<[{ requestedBy?: string }?]>('sync');
+export const syncSignal = defineSignal<[SyncRequest?]>('sync');
 export const cloneProgressSignal = defineSignal<[CloneProgress]>('cloneProgress');

@@ -134,7 +134,7 @@ export function codeRoutes(deps: ApiDeps) {
       const repo = await ownedRepo(c.req.valid('param').repo_id, c.get('userId'));
       if (repo.disconnectedAt) throw new ApiError(409, 'disconnected', 'The repository was disconnected; connect it again');
       if (repo.cloneStatus !== 'COMPLETED') throw new ApiError(409, 'invalid_state', `Only a COMPLETED repository can be synced; it is ${repo.cloneStatus}`);
-      if (!(await toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { requestedBy: c.get('userId') })))) throw ended();
+      if (!(await toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { requestedBy: c.get('userId'), trigger: 'api' })))) throw ended();
       return c.json(accepted(repo), 202);
     })
     .post('/repos/:repo_id/retry', validate('param', repoParamsSchema), validate('json', retryRequestSchema), async (c) => {
