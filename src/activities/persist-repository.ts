@@ -1,5 +1,4 @@
 import type { AuditContext } from '../shared/audit-context.js';
-import { Context } from '@temporalio/activity';
 import { insertAudit } from '../db/audit.js';
 import { resetRepoForRetry } from '../db/repo-lifecycle.js';
 import { changeRepoStatus, findRepo, firstAnswerOf, insertRepo } from '../db/repos.js';
@@ -7,6 +6,7 @@ import { metrics } from '../observability/metrics.js';
 import type { Admission } from '../shared/connect-repository.js';
 import { outcomeOf } from '../shared/errors.js';
 import type { ActivityDeps } from './deps.js';
+import { onceKey } from './once-key.js';
 import type { EncryptedToken } from '../shared/connect-repository.js';
 
 export interface PersistRepositoryInput extends EncryptedToken {
@@ -20,6 +20,8 @@ export interface PersistRepositoryInput extends EncryptedToken {
   estimatedSizeMb: number | null;
   /** The branch or tag the size check resolved; absent in runs started before refs were recorded. */
   ref?: string;
+  /** How often the workflow syncs by itself; absent: on demand and on push only. */
+  syncIntervalSeconds?: number;
   audit: AuditContext;
 }
 
@@ -59,6 +61,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         estimatedSizeMb: input.estimatedSizeMb,
         requestFingerprint: input.requestFingerprint,
         ref: input.ref ?? null,
+        syncIntervalSeconds: input.syncIntervalSeconds ?? null,
       }, input.audit);
       return firstAnswerOf(repo);
     },
@@ -88,7 +91,6 @@ export function createPersistActivities({ sql }: ActivityDeps) {
 
     /** A signal that made no sense in the workflow's state: ignored, but on the record. */
     async recordIgnoredSignal(input: IgnoredSignalInput): Promise<void> {
-      const { workflowExecution, activityId } = Context.current().info;
       await insertAudit(sql, {
         ...input.audit,
         repoId: input.repoId,
@@ -96,7 +98,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         fromState: null,
         toState: null,
         metadata: { stage: input.stage },
-      }, `${workflowExecution?.runId ?? ''}:${activityId}`);
+      }, onceKey());
     },
   };
 }

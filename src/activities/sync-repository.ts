@@ -1,21 +1,29 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { findRepo } from '../db/repos.js';
-import { recordSync, recordSyncFailure } from '../db/repo-sync.js';
+import { recordSync, recordSyncFailure, resumeSyncs } from '../db/repo-sync.js';
 import { commitOf, headCommit, headTreeStats } from '../git/operations.js';
 import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
+import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
 import { RepoError } from '../shared/errors.js';
 import { waitingForDatabase } from './database-wait.js';
 import { limitBytesOf, type ActivityDeps } from './deps.js';
 import { logGitFailure } from './git-failure-log.js';
+import { onceKey } from './once-key.js';
 import { progressReporter } from './progress-reporter.js';
 import { dropPacksBefore, packsBeforeAttempt, recordPacksBefore, removePacksExcept, removeStaleLocks } from './sync-leftovers.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
 import { overFileLimit, overSizeLimit } from './too-large.js';
 
-export interface SyncRepositoryInput {
+/** What asked for a sync, for its audit row; absent in syncs scheduled before triggers were recorded. */
+export interface SyncOrigin {
+  trigger?: SyncTrigger;
+  deliveryId?: string;
+}
+
+export interface SyncRepositoryInput extends SyncOrigin {
   repoId: string;
   projectId: string;
   gitUrl: string;
@@ -31,12 +39,23 @@ export interface SyncRepositoryResult {
   bytesReceived: number | null;
 }
 
-export interface MarkSyncFailedInput {
+export interface MarkSyncFailedInput extends SyncOrigin {
   repoId: string;
   errorCode: string;
   errorMessage: string;
+  /** The workflow stopped syncing by itself until the user answers (`retry`, or connecting again). */
+  needsAttention?: boolean;
   audit: AuditContext;
 }
+
+export interface ResumeSyncsInput {
+  repoId: string;
+  newToken?: EncryptedToken;
+  audit: AuditContext;
+}
+
+/** The audit metadata of a sync's origin; nothing for syncs from before origins were recorded. */
+const originOf = (o: SyncOrigin) => ({ ...(o.trigger ? { trigger: o.trigger } : {}), ...(o.deliveryId ? { delivery_id: o.deliveryId } : {}) });
 
 /**
  * Sync on the host that holds the clone: fetch the ref's new commits into it (only what it
@@ -97,7 +116,7 @@ export function createSyncActivities(deps: ActivityDeps) {
         headCommit: target,
         repositorySizeMb,
         fileCount: files,
-        metadata: { changed: target !== previous, bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref },
+        metadata: { changed: target !== previous, bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, ...originOf(input) },
       }, input.audit));
       logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
       return { headCommit: target, changed: target !== previous, repositorySizeMb, fileCount: files, bytesReceived: progress.bytesReceived() };
@@ -140,8 +159,12 @@ export function createSyncActivities(deps: ActivityDeps) {
     syncRepository: (input: SyncRepositoryInput) => syncRepository(input).catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId })),
     /** A failed sync, on the record: the row stays COMPLETED with the failure's code and message. */
     async markSyncFailed(input: MarkSyncFailedInput): Promise<void> {
-      const { workflowExecution, activityId } = Context.current().info;
-      await recordSyncFailure(sql, input, input.audit, `${workflowExecution?.runId ?? ''}:${activityId}`);
+      await recordSyncFailure(sql, { ...input, metadata: originOf(input) }, input.audit, onceKey());
+    },
+    /** The user's answer to a repository that needs attention: its new token (if any) stored, the mark cleared. */
+    async resumeSyncs(input: ResumeSyncsInput): Promise<void> {
+      const token = input.newToken ? { tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'), tokenKid: input.newToken.tokenKid } : {};
+      await resumeSyncs(sql, { repoId: input.repoId, ...token }, input.audit, onceKey());
     },
   };
 }

@@ -56,6 +56,8 @@ export interface ConnectRequest {
   accessToken: string;
   /** The branch or tag asked for; absent: the remote's default branch. */
   ref?: string;
+  /** Sync by itself this often; absent: on demand and on push only. */
+  syncIntervalSeconds?: number;
 }
 
 export type AdmissionOutcome =
@@ -137,6 +139,9 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       sandboxTtlSeconds: settings.sandboxTtlSeconds,
       requestFingerprint,
       ...(req.ref === undefined ? {} : { ref: req.ref }),
+      ...(req.syncIntervalSeconds === undefined ? {} : { syncIntervalSeconds: req.syncIntervalSeconds }),
+      syncFailureLimit: settings.sync.failureLimit,
+      syncsPerRun: settings.sync.syncsPerRun,
     };
     const start = new WithStartWorkflowOperation<typeof connectRepository>('connectRepository', {
       workflowId,

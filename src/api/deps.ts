@@ -20,6 +20,8 @@ export interface ApiDeps {
     /** GIT_ALLOWED_PORTS: the ports a git_url may name (any on loopback, when allowed). */
     allowedGitPorts: readonly number[];
     sandboxTtlSeconds: number;
+    /** Scheduled syncs: the shortest interval a connect may ask for, failures in a row before syncs stop, syncs a workflow run makes before it continues as new. */
+    sync: { minIntervalSeconds: number; failureLimit: number; syncsPerRun: number };
     /** How long a connect request waits for admission before it is answered 202 (ask again for the outcome). */
     admissionWaitSeconds: number;
     jwtSecret?: string;

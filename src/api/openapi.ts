@@ -6,6 +6,7 @@ import {
   admissionPendingSchema,
   disconnectedSchema,
   connectRequestSchema,
+  syncIntervalRangeOf,
   connectResponseSchema,
   createProjectSchema,
   healthSchema,
@@ -47,7 +48,7 @@ const kms = {
  * The OpenAPI document, generated from the same zod schemas that validate requests: every status
  * each route can answer, the headers it sends, and the whole of each input rule.
  */
-export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0]) {
+export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] & Parameters<typeof syncIntervalRangeOf>[0]) {
   const listQuery = jsonSchema(listReposQuerySchema, 'input') as { properties: Record<string, unknown> };
   return {
     openapi: '3.1.0',
@@ -72,7 +73,7 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0]) 
           summary: 'Connect a Git repository',
           description: 'Starts the connectRepository workflow and answers once it admits or rejects the request. Keys (request_id or Idempotency-Key) are scoped per user: the same key with the same parameters gets the first 201 answer again, byte for byte, with `Idempotent-Replayed: true`; a rejected request left nothing behind, so its key is evaluated afresh; other parameters (another access_token included) are a 409.',
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: jsonSchema(uuid, 'input'), description: 'Same as request_id; both given and different is a 422' }],
-          requestBody: body(connectRequestSchema(egressPolicyOf(settings))),
+          requestBody: body(connectRequestSchema(egressPolicyOf(settings), syncIntervalRangeOf(settings))),
           responses: {
             201: ok('Admitted (or the first answer again, with `Idempotent-Replayed: true`)', connectResponseSchema, headers.replayed),
             202: ok('Admission outlasted ADMISSION_WAIT_SECONDS: send the same request again (see Retry-After) for the outcome', admissionPendingSchema, headers.retryAfterRequired),

@@ -5,8 +5,14 @@ import type { Admission, ConnectRepositoryState } from '../shared/connect-reposi
 /** The design's response shapes, field for field. */
 const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
 
-/** Which ref a repository follows and which commit it holds, as every read endpoint shows it. */
-const identityOf = (r: CodeRepo) => ({ ref: r.ref, head_commit: r.headCommit, synced_at: r.syncedAt ? iso(r.syncedAt) : null });
+/** Which ref a repository follows, which commit it holds, and how it is kept current, as every read endpoint shows it. */
+const identityOf = (r: CodeRepo) => ({
+  ref: r.ref,
+  head_commit: r.headCommit,
+  synced_at: r.syncedAt ? iso(r.syncedAt) : null,
+  sync_interval_seconds: r.syncIntervalSeconds,
+  needs_attention: r.attentionRequiredAt !== null,
+});
 
 export const projectBody = (p: Project) => ({ id: p.id, name: p.name, owner_id: p.ownerId, created_at: iso(p.createdAt) });
 
@@ -56,6 +62,8 @@ export const statusBody = (r: CodeRepo, live: ConnectRepositoryState | undefined
   bytes_received: live?.bytesReceived ?? null,
   bytes_per_second: live?.bytesPerSecond ?? null,
   stage: live?.stage ?? null,
+  next_sync_at: live?.syncs?.nextSyncAt ?? null,
+  consecutive_sync_failures: live?.syncs?.consecutiveFailures ?? null,
   ...identityOf(r),
   workflow_id: r.workflowId,
   updated_at: iso(r.updatedAt),

@@ -22,7 +22,13 @@ export async function loadFingerprintKey(sql: Sql, keys: KeyProvider): Promise<B
 /**
  * What a request asks for, as a keyed hash: a repeat can be compared (another access token
  * included) without the token being kept, and without the key nothing about it can be tested.
- * A request without `ref` hashes as before refs existed, so rows written then still match a repeat.
+ * A request without `ref` or a schedule hashes as before they existed, so rows written then still
+ * match a repeat; the schedule goes in as an object, which no ref can be mistaken for.
  */
-export const requestFingerprintOf = (key: Buffer, r: { workflowId: string; projectId: string; gitUrl: string; accessToken: string; ref?: string }): string =>
-  `hmac1:${createHmac('sha256', key).update(JSON.stringify([r.workflowId, r.projectId, r.gitUrl, r.accessToken, ...(r.ref === undefined ? [] : [r.ref])])).digest('base64url')}`;
+export const requestFingerprintOf = (
+  key: Buffer,
+  r: { workflowId: string; projectId: string; gitUrl: string; accessToken: string; ref?: string; syncIntervalSeconds?: number },
+): string => {
+  const optional = [...(r.ref === undefined ? [] : [r.ref]), ...(r.syncIntervalSeconds === undefined ? [] : [{ syncIntervalSeconds: r.syncIntervalSeconds }])];
+  return `hmac1:${createHmac('sha256', key).update(JSON.stringify([r.workflowId, r.projectId, r.gitUrl, r.accessToken, ...optional])).digest('base64url')}`;
+};

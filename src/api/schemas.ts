@@ -43,13 +43,28 @@ export const refSchema = z.string()
   .regex(REF_NAME_PATTERN, 'must be a branch or tag name (git check-ref-format rules, not starting with `-`)')
   .describe('A branch or tag of the repository to clone (a tag is checked out detached); default: the remote\'s default branch');
 
-export function connectRequestSchema(policy: EgressPolicy) {
+/** The range a repository's sync schedule may take: SYNC_MIN_INTERVAL_SECONDS up to the sandbox TTL (longer, the clone is gone first). */
+export interface SyncIntervalRange {
+  minSeconds: number;
+  maxSeconds: number;
+}
+
+export const syncIntervalRangeOf = (settings: { sandboxTtlSeconds: number; sync: { minIntervalSeconds: number } }): SyncIntervalRange =>
+  ({ minSeconds: settings.sync.minIntervalSeconds, maxSeconds: settings.sandboxTtlSeconds });
+
+export const syncIntervalSchema = ({ minSeconds, maxSeconds }: SyncIntervalRange) => z.number().int()
+  .min(minSeconds, `must be at least ${minSeconds} seconds`)
+  .max(maxSeconds, `must be at most ${maxSeconds} seconds (SANDBOX_TTL_SECONDS: the clone is removed before a longer interval ends)`)
+  .describe('Sync by itself this long after the last sync ended (a durable timer); absent: syncs run on demand and on push only');
+
+export function connectRequestSchema(policy: EgressPolicy, syncInterval: SyncIntervalRange) {
   return z.strictObject({
     git_url: gitUrlSchema(policy),
     access_token: accessTokenSchema,
     project_id: uuid,
     request_id: uuid.optional(),
     ref: refSchema.optional(),
+    sync_interval_seconds: syncIntervalSchema(syncInterval).optional(),
   });
 }
 
@@ -74,6 +89,8 @@ const identity = {
   ref: z.string().nullable().describe('The branch or tag checked out (for a connect without `ref`, the remote\'s default branch); null before the size check has read it, and for repositories connected before refs were recorded or with no commits'),
   head_commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/).nullable().describe('Full SHA of the commit checked out; null until the clone completes'),
   synced_at: timestamp.nullable().describe('When head_commit was checked out; null until the clone completes'),
+  sync_interval_seconds: z.number().int().nullable().describe('How often the repository syncs by itself; null: on demand and on push only'),
+  needs_attention: z.boolean().describe('Syncs have stopped (the Git server refused the token, or SYNC_FAILURE_LIMIT syncs in a row failed; error_code and error_message say which) until a retry, with a new token if need be, or a new connect'),
 };
 
 export const projectSchema = z.object({ id: uuid, name: z.string(), owner_id: z.string(), created_at: timestamp });
@@ -107,12 +124,14 @@ export const repoStatusSchema = z.object({
   repository_size_mb: z.number().nullable(),
   sandbox_path: z.string().nullable(),
   progress_message: z.string().nullable(),
-  error_code: z.string().nullable().describe('Why it failed (the error table\'s codes, or workflow_lost), while FAILED'),
+  error_code: z.string().nullable().describe('Why it failed (the error table\'s codes, or workflow_lost), while FAILED; while COMPLETED, why the last sync failed'),
   error_message: z.string().nullable(),
   progress_percent: z.number().nullable(),
   bytes_received: z.number().int().nullable().describe('Bytes the clone\'s download has received as git reports them (once COMPLETED, what it received in all: the history beyond what admission\'s size check already fetched, when the clone deepened that); null before git reports any, and after a failure'),
   bytes_per_second: z.number().nullable().describe('The current receive rate, as git reports it, while the clone receives objects; null otherwise'),
   stage: z.string().nullable(),
+  next_sync_at: timestamp.nullable().describe('When the schedule syncs next; null without a schedule, while syncs need attention, or when the workflow did not answer'),
+  consecutive_sync_failures: z.number().int().nullable().describe('Syncs that failed since the last one that succeeded; null when the workflow did not answer'),
   ...identity,
   workflow_id: z.string().nullable(),
   updated_at: timestamp,

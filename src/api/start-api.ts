@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import type { ConnectedConfig } from '../config/env.js';
+import { syncSettingsOf, type ConnectedConfig } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
 import { hostForUrl, isLoopbackOrigin } from '../config/loopback.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
@@ -54,6 +54,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       allowLoopback: config.GIT_ALLOW_LOOPBACK,
       allowedGitPorts: config.GIT_ALLOWED_PORTS,
       sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
+      sync: syncSettingsOf(config),
       admissionWaitSeconds: config.ADMISSION_WAIT_SECONDS,
       jwtSecret: config.JWT_SECRET,
       jwksUrl: config.JWKS_URL,

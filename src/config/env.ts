@@ -83,6 +83,12 @@ export const envSchema = z.object({
   GIT_CLONE_TIMEOUT: positiveInt.default(300),
   SANDBOX_BASE_PATH: z.string().min(1).default('/tmp/repos'),
   SANDBOX_TTL_SECONDS: positiveInt.default(86400),
+  /** The shortest `sync_interval_seconds` a connect may ask for (the design's minimum, 60; lower only to test). */
+  SYNC_MIN_INTERVAL_SECONDS: positiveInt.default(60),
+  /** Failed syncs in a row after which a repository's syncs stop until its user answers (`retry`, or a new connect). */
+  SYNC_FAILURE_LIMIT: positiveInt.default(5),
+  /** Syncs one workflow run makes before it continues as new (its history stays bounded); also when Temporal suggests it. */
+  SYNCS_PER_RUN: positiveInt.default(50),
   /** Disk kept free beyond a clone's own budget (MAX_REPO_SIZE_MB + 5 %) before a clone may start. */
   SANDBOX_MIN_FREE_MB: z.coerce.number().min(0).default(0),
   GIT_ALLOW_LOOPBACK: flag.default(false),
@@ -120,6 +126,13 @@ export const envSchema = z.object({
 });
 
 export type Config = z.infer<typeof envSchema>;
+
+/** The API's settings for scheduled syncs; a workflow takes them from the request that started it. */
+export const syncSettingsOf = (config: Config) => ({
+  minIntervalSeconds: config.SYNC_MIN_INTERVAL_SECONDS,
+  failureLimit: config.SYNC_FAILURE_LIMIT,
+  syncsPerRun: config.SYNCS_PER_RUN,
+});
 /** A configuration whose external services are known (set by the operator or by the dev launcher). */
 export type ConnectedConfig = Config & { DATABASE_URL: string; TEMPORAL_ADDRESS: string };
 

@@ -23,7 +23,7 @@ export async function recordSync(sql: Sql, o: SyncOutcome, audit: AuditContext):
     if (current?.clone_status !== 'COMPLETED') return undefined;
     const [row] = await tx<CodeRepoRow[]>`
       update code_repos set head_commit = ${o.headCommit}, repository_size_mb = ${o.repositorySizeMb}, file_count = ${o.fileCount},
-        synced_at = now(), error_code = null, error_message = null, updated_at = now()
+        synced_at = now(), error_code = null, error_message = null, attention_required_at = null, updated_at = now()
       where id = ${o.repoId}
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     await insertAudit(tx, {
@@ -48,15 +48,63 @@ const SHOWN_ON_ROW = new Set(['repository_too_large', 'upstream_unavailable', 'r
 /**
  * A failed sync: the row stays COMPLETED (the previous checkout is kept and usable) and, for the
  * failures SHOWN_ON_ROW, carries it in `error_code`/`error_message` until a sync succeeds; always
- * with a `repo.sync_failed` audit row.
+ * with a `repo.sync_failed` audit row. With `needsAttention` (the workflow stopped syncing by
+ * itself), the row says so whatever the failure was, from `attention_required_at`.
  */
-export async function recordSyncFailure(sql: Sql, o: { repoId: string; errorCode: string; errorMessage: string }, audit: AuditContext, onceKey?: string): Promise<void> {
+export async function recordSyncFailure(
+  sql: Sql,
+  o: { repoId: string; errorCode: string; errorMessage: string; needsAttention?: boolean; metadata?: Record<string, unknown> },
+  audit: AuditContext,
+  onceKey?: string,
+): Promise<void> {
   await sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
     if (current?.clone_status !== 'COMPLETED') return;
-    if (SHOWN_ON_ROW.has(o.errorCode)) {
+    if (o.needsAttention) {
+      await tx`update code_repos set error_code = ${o.errorCode}, error_message = ${o.errorMessage},
+                 attention_required_at = coalesce(attention_required_at, now()), updated_at = now() where id = ${o.repoId}`;
+    } else if (SHOWN_ON_ROW.has(o.errorCode)) {
       await tx`update code_repos set error_code = ${o.errorCode}, error_message = ${o.errorMessage}, updated_at = now() where id = ${o.repoId}`;
+    } else {
+      // The workflow keeps the clone for the TTL from this sync too: the disk sweep's clock (updated_at) starts again with it.
+      await tx`update code_repos set updated_at = now() where id = ${o.repoId}`;
     }
-    await insertAudit(tx, { ...audit, repoId: o.repoId, action: 'repo.sync_failed', fromState: null, toState: null, metadata: { error_code: o.errorCode } }, onceKey);
+    await insertAudit(tx, {
+      ...audit,
+      repoId: o.repoId,
+      action: 'repo.sync_failed',
+      fromState: null,
+      toState: null,
+      metadata: { ...o.metadata, error_code: o.errorCode, ...(o.needsAttention ? { needs_attention: true } : {}) },
+    }, onceKey);
+  });
+}
+
+/**
+ * The user answered a repository that needs attention (`retry`, perhaps with a new token): the
+ * token replaced, the mark and the failure cleared, with a `repo.sync_resumed` audit row. Nothing
+ * changes on a row that is no longer COMPLETED or was disconnected meanwhile.
+ */
+export async function resumeSyncs(
+  sql: Sql,
+  o: { repoId: string; tokenCiphertext?: Buffer; tokenKid?: string },
+  audit: AuditContext,
+  onceKey?: string,
+): Promise<void> {
+  await sql.begin(async (tx) => {
+    const current = await lockRepoRow(tx, o.repoId);
+    if (current?.clone_status !== 'COMPLETED' || current.disconnected_at) return;
+    if (o.tokenCiphertext && o.tokenKid) {
+      await tx`update code_repos set token_ciphertext = ${o.tokenCiphertext}, token_kid = ${o.tokenKid} where id = ${o.repoId}`;
+    }
+    await tx`update code_repos set attention_required_at = null, error_code = null, error_message = null, updated_at = now() where id = ${o.repoId}`;
+    await insertAudit(tx, {
+      ...audit,
+      repoId: o.repoId,
+      action: 'repo.sync_resumed',
+      fromState: null,
+      toState: null,
+      metadata: { new_token: Boolean(o.tokenCiphertext) },
+    }, onceKey);
   });
 }

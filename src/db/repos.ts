@@ -34,6 +34,10 @@ export interface CodeRepo {
   /** Full SHA of the commit checked out, and when it was. */
   headCommit: string | null;
   syncedAt: Date | null;
+  /** How often the workflow syncs by itself; null: on demand and on push only. */
+  syncIntervalSeconds: number | null;
+  /** When syncs stopped for the user's attention (a refused token, or too many failures in a row); null while they run. */
+  attentionRequiredAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -61,6 +65,8 @@ export interface CodeRepoRow {
   ref: string | null;
   head_commit: string | null;
   synced_at: Date | null;
+  sync_interval_seconds: number | null;
+  attention_required_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -90,13 +96,15 @@ export const toRepo = (r: CodeRepoRow): CodeRepo => ({
   ref: r.ref,
   headCommit: r.head_commit,
   syncedAt: r.synced_at,
+  syncIntervalSeconds: r.sync_interval_seconds,
+  attentionRequiredAt: r.attention_required_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
 export const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
   sandbox_path, request_id, workflow_id, error_code, error_message, host_task_queue, file_count, disconnected_at,
-  run_id, estimated_size_mb, request_fingerprint, ref, head_commit, synced_at, created_at, updated_at`;
+  run_id, estimated_size_mb, request_fingerprint, ref, head_commit, synced_at, sync_interval_seconds, attention_required_at, created_at, updated_at`;
 
 export interface NewRepo {
   /** Chosen by the workflow, so the token's ciphertext can be bound to it before the row exists. */
@@ -111,6 +119,7 @@ export interface NewRepo {
   estimatedSizeMb: number | null;
   requestFingerprint: string;
   ref?: string | null;
+  syncIntervalSeconds?: number | null;
 }
 
 /**
@@ -122,9 +131,10 @@ export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): 
   return sql.begin(async (tx) => {
     const [created] = await tx<CodeRepoRow[]>`
       insert into code_repos (id, project_id, git_url, token_ciphertext, token_kid, request_id, workflow_id, run_id,
-                              estimated_size_mb, request_fingerprint, ref)
+                              estimated_size_mb, request_fingerprint, ref, sync_interval_seconds)
       values (${repo.id}, ${repo.projectId}, ${repo.gitUrl}, ${repo.tokenCiphertext}, ${repo.tokenKid}, ${repo.requestId},
-              ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint}, ${repo.ref ?? null})
+              ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint}, ${repo.ref ?? null},
+              ${repo.syncIntervalSeconds ?? null})
       on conflict (workflow_id) do nothing
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     if (!created) {
@@ -212,7 +222,7 @@ export async function applyStatusChange(tx: postgres.TransactionSql, change: Sta
     throw new InvalidTransitionError(change.repoId, current.clone_status, change.to);
   }
   const keep = <T, U>(v: T | undefined, old: U): T | U => (v === undefined ? old : v);
-  // A COMPLETED row's error is a failed sync's, about the kept clone: it goes with the clone.
+  // A COMPLETED row's error (and its need of attention) is a failed sync's, about the kept clone: it goes with the clone.
   const clearsSyncError = current.clone_status === 'COMPLETED' && (change.to === 'CLEANING' || change.to === 'CLEANED');
   const [updated] = await tx<CodeRepoRow[]>`
     update code_repos set
@@ -226,6 +236,7 @@ export async function applyStatusChange(tx: postgres.TransactionSql, change: Sta
       size_limit_mb = ${change.sizeLimitMb === undefined ? tx`size_limit_mb` : change.sizeLimitMb},
       head_commit = ${keep(change.headCommit, current.head_commit)},
       synced_at = ${change.headCommit === undefined ? tx`synced_at` : tx`now()`},
+      attention_required_at = ${clearsSyncError ? null : current.attention_required_at},
       updated_at = now()
     where id = ${change.repoId}
     returning ${tx.unsafe(REPO_COLUMNS)}`;

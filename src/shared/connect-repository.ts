@@ -35,6 +35,28 @@ export interface ConnectRepositoryInput {
   requestFingerprint: string;
   /** The branch or tag to clone (checked against ls-remote by the size check); absent: the remote's default branch. */
   ref?: string;
+  /** Sync by a durable timer this long after the last sync (of any kind) ended; absent: on demand and on push only. */
+  syncIntervalSeconds?: number;
+  /** Failed syncs in a row after which the run stops syncing by itself until the user answers (SYNC_FAILURE_LIMIT). */
+  syncFailureLimit?: number;
+  /** Syncs one run makes before it continues as new, so its history stays bounded (SYNCS_PER_RUN). */
+  syncsPerRun?: number;
+  /** Set when the run continues an earlier one (continue-as-new) whose clone is kept: where it left off. */
+  kept?: KeptRepository;
+}
+
+/** What a run whose clone is kept hands the run it continues as: everything its kept phase needs. */
+export interface KeptRepository {
+  repoId: string;
+  admission: Admission;
+  hostTaskQueue: string;
+  ref?: string;
+  token: EncryptedToken;
+  state: ConnectRepositoryState;
+  /** When the sandbox's TTL runs out unless a sync starts it again (ISO 8601). */
+  keptUntil: string;
+  /** A sync asked for while the earlier run ended (carried, not lost). */
+  pendingSync?: SyncRequest;
 }
 
 /**
@@ -98,8 +120,27 @@ export interface ConnectRepositoryState {
   error: { code: string; message: string } | null;
   /** How many times the clone has been started (retry signals start it again). */
   cloneAttempts: number;
+  /** Syncs of the kept clone; absent in runs from before they were counted. */
+  syncs?: SyncSummary;
   startedAt: string;
   updatedAt: string;
+}
+
+/** The kept clone's syncs, as the state shows them (and carries across continue-as-new). */
+export interface SyncSummary {
+  /** Syncs run since the clone completed, over every run of the workflow. */
+  count: number;
+  /** Failed syncs since the last one that succeeded. */
+  consecutiveFailures: number;
+  /** Syncs stopped until the user answers (`retry` with a new token, or a new connect). */
+  needsAttention: boolean;
+  /** The schedule's interval; null: on demand and on push only. */
+  intervalSeconds: number | null;
+  /** When the schedule syncs next (ISO 8601); null without a schedule, or while syncs need attention. */
+  nextSyncAt: string | null;
+  lastTrigger: SyncTrigger | null;
+  /** How many times the workflow has continued as new (each run carrying this state on). */
+  continuedAsNew: number;
 }
 
 /** Sent by the clone activity while it runs; throttled so history stays small. */

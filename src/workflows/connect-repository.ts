@@ -4,6 +4,7 @@ import {
   CancellationScope,
   allHandlersFinished,
   condition,
+  continueAsNew,
   isCancellation,
   patched,
   setHandler,
@@ -27,6 +28,8 @@ import {
   type ConnectRepositoryState,
   type EncryptedToken,
   type RetryRequest,
+  type SyncRequest,
+  type SyncSummary,
 } from '../shared/connect-repository.js';
 import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
@@ -38,6 +41,24 @@ import { asApplicationFailure, failureOf, notPickedUp, type Failure } from './fa
 const ADMISSION_AS_LOCAL_ACTIVITIES = 'admission-local-activities';
 /** Syncs on demand: a run whose history lacks the marker heard sync signals on a worker without them, which did nothing. */
 const SYNC_ON_DEMAND = 'sync-on-demand';
+/**
+ * Scheduled syncs, the bound on failed ones, and continue-as-new (2026-11-27): a run whose history
+ * lacks the marker (it reached its kept phase before) keeps that phase as it was.
+ */
+const SYNC_SCHEDULE_AND_BOUNDS = 'sync-schedule-and-bounds';
+/** Defaults for runs whose input predates the settings (SYNC_FAILURE_LIMIT, SYNCS_PER_RUN). */
+const DEFAULT_SYNC_FAILURE_LIMIT = 5;
+const DEFAULT_SYNCS_PER_RUN = 50;
+
+/** Who a sync's audit row names: the user who asked, or the part of the system that did. */
+const requesterOf = (request: SyncRequest, connectedBy: string): string =>
+  request.requestedBy ?? (request.trigger === 'webhook' || request.trigger === 'schedule' ? `system:${request.trigger}` : connectedBy);
+
+/** What the row says once syncs stop for the user's attention. */
+const attentionMessage = (failure: Failure, failures: number, repoId: string): string => {
+  const why = failure.code === 'invalid_credentials' ? 'The Git server refused the access token' : `${failures} syncs in a row failed (last: ${failure.message})`;
+  return `${why}. Syncs are paused: send a new access token with POST /api/v1/code/repos/${repoId}/retry, or connect the repository again.`;
+};
 
 export interface ConnectRepositoryResult {
   repoId: string;
@@ -52,8 +73,10 @@ export interface ConnectRepositoryResult {
  */
 export async function connectRepository(input: ConnectRepositoryInput): Promise<ConnectRepositoryResult> {
   const { quick, admissionStep, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, syncOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
+  /** Set when this run continues an earlier one whose clone is kept: it goes straight to the kept phase. */
+  const kept = input.kept;
   const startedAt = new Date().toISOString();
-  const state: ConnectRepositoryState = {
+  const state: ConnectRepositoryState = kept ? { ...kept.state, updatedAt: startedAt } : {
     stage: 'encrypting',
     cloneStatus: null,
     repoId: null,
@@ -75,19 +98,21 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   };
   const audit: AuditContext = { correlationId: input.correlationId, requestId: input.requestId, userId: input.userId };
   const ttlMs = input.sandboxTtlSeconds * 1000;
-  const repoId = uuid4();
+  const repoId = kept?.repoId ?? uuid4();
 
-  let admission: Admission | undefined;
+  let admission: Admission | undefined = kept?.admission;
   let rejection: ApplicationFailure | undefined;
   let cleanupRequested = false;
   let retryRequest: RetryRequest | undefined;
   let retryProbing = false;
-  /** A sync was asked for and has not started yet: requests while one waits or runs coalesce here. */
-  let syncRequested = false;
+  /** A sync asked for that has not started yet: requests while one waits or runs coalesce into it. */
+  let pendingSync: SyncRequest | undefined = kept?.pendingSync;
+  /** The user's answer to syncs that need attention (`retry`), its new token already encrypted. */
+  let attentionRetry: { requestedBy?: string; newToken?: EncryptedToken } | undefined;
   let cloneScope: CancellationScope | undefined;
-  let token: EncryptedToken | undefined;
+  let token: EncryptedToken | undefined = kept?.token;
   /** The branch or tag the size check resolved (the default branch's name when none was asked for). */
-  let ref = input.ref;
+  let ref = kept ? kept.ref : input.ref;
   // Runs started before admission's quick steps became local activities replay them as activities.
   const admissionSteps = () => (patched(ADMISSION_AS_LOCAL_ACTIVITIES) ? admissionStep : quick);
   const encryptForStorage = (sealedToken: RetryRequest['sealedToken'] & object) =>
@@ -131,14 +156,19 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     cleanupRequested = true;
     cloneScope?.cancel();
   });
-  setHandler(syncSignal, async () => {
+  setHandler(syncSignal, async (request) => {
     // Before any command: replaying a signal an older worker received (and ignored without one) issues none either.
     if (!patched(SYNC_ON_DEMAND)) return;
     // Asked for while the clone finishes (its row is COMPLETED a moment before this run hears of it): run once it has.
     if (cleanupRequested || !['cloning', 'waiting_for_cleanup', 'syncing'].includes(state.stage)) return ignore('sync');
-    syncRequested = true;
+    // Stopped for the user's attention: a push cannot mend a refused token; the user's own sync (or retry) runs.
+    if (state.syncs?.needsAttention && request?.trigger === 'webhook') return ignore('sync');
+    pendingSync ??= request ?? {};
   });
   const retryable = () => state.stage === 'failed' && admission !== undefined && !retryRequest && !retryProbing && !cleanupRequested;
+  /** Syncs stopped for the user's attention, and no answer under way yet. */
+  const attentionRetryable = () =>
+    state.syncs?.needsAttention === true && ['waiting_for_cleanup', 'syncing'].includes(state.stage) && !attentionRetry && !retryProbing && !cleanupRequested;
   setHandler(retrySignal, async (request) => {
     if (!retryable()) return ignore('retry');
     retryRequest = request ?? {};
@@ -146,9 +176,22 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   setHandler(retryUpdate, async (request) => {
     // The row turns FAILED a moment before this run's stage does.
     await condition(() => state.stage !== 'cloning', '10 seconds');
+    if (attentionRetryable()) {
+      // Encrypted here, so a token that cannot be is refused to the caller, not lost in the run.
+      retryProbing = true;
+      try {
+        const newToken = request?.sealedToken ? await encryptForStorage(request.sealedToken) : undefined;
+        attentionRetry = { ...(request?.requestedBy ? { requestedBy: request.requestedBy } : {}), ...(newToken ? { newToken } : {}) };
+      } catch (err) {
+        throw asApplicationFailure(failureOf(err));
+      } finally {
+        retryProbing = false;
+      }
+      return { accepted: true as const };
+    }
     if (!retryable()) {
       await ignore('retry');
-      throw ApplicationFailure.create({ type: 'invalid_state', message: 'Only a FAILED repository can be retried', nonRetryable: true });
+      throw ApplicationFailure.create({ type: 'invalid_state', message: 'Only a FAILED repository, or one whose syncs need attention, can be retried', nonRetryable: true });
     }
     // Too large before: probe again first, so a repository still over the limit is refused at once, not downloaded again.
     if (state.error?.code === 'repository_too_large') {
@@ -210,13 +253,24 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     update({ stage: 'done', cloneStatus: 'CLEANED', sandboxPath: null, progressMessage: 'Sandbox removed' });
   };
 
-  /** Fetches the ref's new commits into the clone on its host; a failure keeps the previous checkout, and the repository usable. */
-  const sync = async () => {
-    syncRequested = false;
+  const updateSyncs = (patch: Partial<SyncSummary>) => {
+    if (state.syncs) update({ syncs: { ...state.syncs, ...patch } });
+  };
+
+  /**
+   * Fetches the ref's new commits into the clone on its host; a failure keeps the previous checkout,
+   * and the repository usable. With bounds (`failureLimit`), the failure that reaches the limit (or
+   * any the Git server refuses the token with) stops the syncs that run by themselves.
+   */
+  const sync = async (request: SyncRequest, failureLimit: number | null) => {
+    pendingSync = undefined;
+    const origin = { ...(request.trigger ? { trigger: request.trigger } : {}), ...(request.deliveryId ? { deliveryId: request.deliveryId } : {}) };
+    const syncAudit = request.requestedBy || request.trigger ? { ...audit, userId: requesterOf(request, audit.userId) } : audit;
     update({ stage: 'syncing', progressPercent: 0, progressMessage: 'Syncing', bytesReceived: null, bytesPerSecond: null });
+    updateSyncs({ lastTrigger: request.trigger ?? 'api' });
     try {
       cloneScope = new CancellationScope();
-      const synced = await cloneScope.run(() => syncOnHost(hostTaskQueue!)({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit }));
+      const synced = await cloneScope.run(() => syncOnHost(hostTaskQueue!)({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit: syncAudit, ...origin }));
       update({
         stage: 'waiting_for_cleanup',
         progressPercent: 100,
@@ -226,21 +280,26 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         bytesPerSecond: null,
         error: null,
       });
+      if (state.syncs) updateSyncs({ count: state.syncs.count + 1, consecutiveFailures: 0, needsAttention: false });
     } catch (err) {
       if (isCancellation(err)) {
         if (cleanupRequested) return;
         throw err;
       }
       const failure = failureOf(err);
-      await quick.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: failure.message, audit });
-      update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: failure.details?.checkout_restored === false ? 'Sync failed; the checkout could not be restored' : 'Sync failed; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message: failure.message } });
+      const failures = (state.syncs?.consecutiveFailures ?? 0) + 1;
+      const needsAttention = failureLimit !== null && !state.syncs?.needsAttention && (failure.code === 'invalid_credentials' || failures >= failureLimit);
+      const message = needsAttention ? attentionMessage(failure, failures, repoId) : failure.message;
+      await quick.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: message, audit: syncAudit, ...origin, ...(needsAttention ? { needsAttention } : {}) });
+      update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: failure.details?.checkout_restored === false ? 'Sync failed; the checkout could not be restored' : 'Sync failed; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message } });
+      if (state.syncs) updateSyncs({ count: state.syncs.count + 1, consecutiveFailures: failures, needsAttention: state.syncs.needsAttention || needsAttention });
     } finally {
       cloneScope = undefined;
     }
   };
 
   try {
-    return await connect();
+    return await (kept ? keepAgain() : connect());
   } catch (err) {
     // Cancelled ("Request Cancellation" in the Web UI, or by the API): whatever was made is removed, and the row ends CLEANED.
     if (isCancellation(err)) {
@@ -272,6 +331,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         requestFingerprint: input.requestFingerprint,
         estimatedSizeMb: size.estimatedSizeMb,
         ...(ref === undefined ? {} : { ref }),
+        ...(input.syncIntervalSeconds === undefined ? {} : { syncIntervalSeconds: input.syncIntervalSeconds }),
         audit,
       }));
       update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
@@ -330,10 +390,77 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       }
     }
 
-    // Kept for the TTL, which every sync starts again. Runs without a sync wait exactly as before syncs existed.
+    return keep(Date.now() + ttlMs);
+  }
+
+  /** A continued run: the earlier run's search attributes set again (the test server does not carry them), then its kept phase. */
+  async function keepAgain(): Promise<ConnectRepositoryResult> {
+    upsertSearchAttributes([{ key: CLONE_STATUS, value: state.cloneStatus ?? 'COMPLETED' }]);
+    hostTaskQueue = kept!.hostTaskQueue;
+    update({ syncs: { ...state.syncs!, continuedAsNew: state.syncs!.continuedAsNew + 1 } });
+    return keep(Date.parse(kept!.keptUntil));
+  }
+
+  /**
+   * The clone is kept until `keptUntil` (the TTL), which every sync starts again; meanwhile syncs run
+   * when asked for, on push, and on the schedule. Past SYNCS_PER_RUN syncs (or when Temporal suggests
+   * it) the run continues as new, carrying the kept phase on, so its history stays bounded.
+   */
+  async function keep(keptUntil: number): Promise<ConnectRepositoryResult> {
+    // Runs that reached this phase before schedules and bounds existed wait exactly as they did.
+    const bounded = patched(SYNC_SCHEDULE_AND_BOUNDS);
+    const intervalMs = bounded && input.syncIntervalSeconds ? input.syncIntervalSeconds * 1000 : null;
+    const failureLimit = bounded ? input.syncFailureLimit ?? DEFAULT_SYNC_FAILURE_LIMIT : null;
+    const syncsPerRun = input.syncsPerRun ?? DEFAULT_SYNCS_PER_RUN;
+    if (bounded && !state.syncs) {
+      state.syncs = { count: 0, consecutiveFailures: 0, needsAttention: false, intervalSeconds: input.syncIntervalSeconds ?? null, nextSyncAt: null, lastTrigger: null, continuedAsNew: 0 };
+    }
+    const carriedNext = kept && state.syncs?.nextSyncAt ? Date.parse(state.syncs.nextSyncAt) : undefined;
+    let scheduledAt = intervalMs === null ? undefined : carriedNext ?? Date.now() + intervalMs;
+    let syncsThisRun = 0;
     while (!cleanupRequested) {
-      if (!(await condition(() => cleanupRequested || syncRequested, ttlMs)) || cleanupRequested) break;
-      await sync();
+      const scheduled = state.syncs?.needsAttention ? undefined : scheduledAt;
+      updateSyncs({ nextSyncAt: scheduled === undefined ? null : new Date(scheduled).toISOString() });
+      const wait = Math.min(keptUntil, scheduled ?? Infinity) - Date.now();
+      const woke = wait > 0 && (await condition(() => cleanupRequested || pendingSync !== undefined || attentionRetry !== undefined, wait));
+      if (cleanupRequested) break;
+      if (!woke && !(bounded && (pendingSync || attentionRetry))) {
+        if (!bounded || Date.now() >= keptUntil) break;
+        pendingSync = { trigger: 'schedule' };
+      }
+      if (attentionRetry) {
+        const answer = attentionRetry;
+        attentionRetry = undefined;
+        if (answer.newToken) token = answer.newToken;
+        await quick.resumeSyncs({ repoId, ...(answer.newToken ? { newToken: answer.newToken } : {}), audit: answer.requestedBy ? { ...audit, userId: answer.requestedBy } : audit });
+        updateSyncs({ needsAttention: false, consecutiveFailures: 0 });
+        update({ error: null });
+        // At once, with the new token: the user learns now whether it works.
+        pendingSync ??= { trigger: 'api', ...(answer.requestedBy ? { requestedBy: answer.requestedBy } : {}) };
+      }
+      await sync(pendingSync!, failureLimit);
+      keptUntil = Date.now() + ttlMs;
+      if (intervalMs !== null) scheduledAt = Date.now() + intervalMs;
+      syncsThisRun += 1;
+      if (bounded && (syncsThisRun >= syncsPerRun || workflowInfo().continueAsNewSuggested)) {
+        // Handlers under way (a retry's encryption) finish first; what they leave pending is carried on.
+        await condition(allHandlersFinished);
+        if (cleanupRequested || attentionRetry) continue;
+        const next = scheduledAt === undefined ? null : new Date(scheduledAt).toISOString();
+        return continueAsNew<typeof connectRepository>({
+          ...input,
+          kept: {
+            repoId,
+            admission: admission!,
+            hostTaskQueue: hostTaskQueue!,
+            ...(ref === undefined ? {} : { ref }),
+            token: token!,
+            state: { ...state, syncs: { ...state.syncs!, nextSyncAt: next } },
+            keptUntil: new Date(keptUntil).toISOString(),
+            ...(pendingSync ? { pendingSync } : {}),
+          },
+        });
+      }
     }
     await cleanUp(cleanupRequested ? 'signal' : 'ttl');
     return finish({ repoId, cloneStatus: 'CLEANED' as const, repositorySizeMb: state.repositorySizeMb });

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startApiService, type ApiService } from '../../src/api/start-api.js';
-import { loadConfig, type ConnectedConfig } from '../../src/config/env.js';
+import { loadConfig, syncSettingsOf, type ConnectedConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/config/logger.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { startWorkerService, type WorkerService } from '../../src/worker/start-worker.js';
@@ -178,6 +178,7 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
       allowLoopback: app.config.GIT_ALLOW_LOOPBACK,
       allowedGitPorts: app.config.GIT_ALLOWED_PORTS,
       sandboxTtlSeconds: app.config.SANDBOX_TTL_SECONDS,
+      sync: syncSettingsOf(app.config),
       admissionWaitSeconds: app.config.ADMISSION_WAIT_SECONDS,
       jwtSecret: app.config.JWT_SECRET,
       allowedOrigins: ['https://ui.example'],

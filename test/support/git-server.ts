@@ -29,7 +29,9 @@ function basicPassword(req: IncomingMessage): string | undefined {
  * - `/throttle/<status>/<repo>.git`: every request answers `status` with a rate-limit message,
  *   as GitHub does (429, or 403 with "rate limit exceeded");
  * - `/count/<key>/...`: the response bytes sent under `key` are added up, and `GET /_bytes/<key>`
- *   returns the sum; it may stand before any of the prefixes above.
+ *   returns the sum; it may stand before any of the prefixes above;
+ * - `/token/<key>/...`: the token accepted under `key` is the one `PUT /_token/<key>` last set (a
+ *   user rotating theirs at the Git host), the server's own until then; it may stand after `/count/`.
  */
 interface Behaviour {
   bytesPerSecond?: number;
@@ -37,12 +39,15 @@ interface Behaviour {
   drop?: { key: string; afterBytes: number; count: number };
   throttleStatus?: number;
   countKey?: string;
+  tokenKey?: string;
   rest: string;
 }
 
 function parseBehaviour(pathname: string): Behaviour {
   const count = /^\/count\/([\w-]+)(\/.*)$/.exec(pathname);
   if (count) return { ...parseBehaviour(count[2]!), countKey: count[1]! };
+  const token = /^\/token\/([\w-]+)(\/.*)$/.exec(pathname);
+  if (token) return { ...parseBehaviour(token[2]!), tokenKey: token[1]! };
   const slow = /^\/slow\/(\d+)(\/.*)$/.exec(pathname);
   if (slow) return { bytesPerSecond: Number(slow[1]), rest: slow[2]! };
   const flaky = /^\/flaky\/([\w-]+)\/(\d+)\/(\d+)(\/.*)$/.exec(pathname);
@@ -174,6 +179,8 @@ export function startGitServer(options: { projectRoot: string; token: string; ho
     return seen.length;
   };
   const bytes = new Map<string, number>();
+  /** Tokens set per key by `PUT /_token/<key>`. */
+  const tokens = new Map<string, string>();
   const seen = { connections: 0, requests: 0 };
   const server = createServer((req, res) => {
     seen.requests += 1;
@@ -182,6 +189,16 @@ export function startGitServer(options: { projectRoot: string; token: string; ho
     if (log) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(log[1] === 'bytes' ? bytes.get(log[2]!) ?? 0 : requests.get(log[2]!) ?? []));
+      return;
+    }
+    const rotate = /^\/_token\/([\w-]+)$/.exec(url.pathname);
+    if (rotate && req.method === 'PUT') {
+      let body = '';
+      req.on('data', (chunk: Buffer) => { body += chunk.toString('utf8'); });
+      req.on('end', () => {
+        tokens.set(rotate[1]!, body);
+        res.writeHead(204).end();
+      });
       return;
     }
     const behaviour = parseBehaviour(url.pathname);
@@ -198,7 +215,7 @@ export function startGitServer(options: { projectRoot: string; token: string; ho
       res.end('API rate limit exceeded\n');
       return;
     }
-    if (basicPassword(req) !== options.token) {
+    if (basicPassword(req) !== ((behaviour.tokenKey && tokens.get(behaviour.tokenKey)) || options.token)) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test-git"', 'Content-Type': 'text/plain' });
       res.end('Authentication required\n');
       return;

@@ -50,13 +50,15 @@ describe('the OpenAPI document', () => {
     const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, any>> };
     const schema = doc.paths['/api/v1/code/connect']!.post.requestBody.content['application/json'].schema;
     expect(schema.required).toEqual(['git_url', 'access_token', 'project_id']);
-    expect(Object.keys(schema.properties)).toEqual(['git_url', 'access_token', 'project_id', 'request_id', 'ref']);
+    expect(Object.keys(schema.properties)).toEqual(['git_url', 'access_token', 'project_id', 'request_id', 'ref', 'sync_interval_seconds']);
+    // The range the API enforces: SYNC_MIN_INTERVAL_SECONDS up to SANDBOX_TTL_SECONDS (the stand-in app's 60 and 60).
+    expect(schema.properties.sync_interval_seconds).toMatchObject({ type: 'integer', minimum: 60, maximum: 60 });
     expect(schema.additionalProperties).toBe(false);
   });
 });
 
 describe('the document states every status and header, and every input rule', () => {
-  const doc = openApiDocument({ allowLoopback: false, allowedGitPorts: [443] }) as unknown as Doc;
+  const doc = openApiDocument({ allowLoopback: false, allowedGitPorts: [443], sandboxTtlSeconds: 86400, sync: { minIntervalSeconds: 60 } }) as unknown as Doc;
 
   it('every response names X-Request-Id; authenticated routes their 401, 422, 500 and 502; JSON bodies their 400', () => {
     for (const { path, method, op } of operations(doc)) {
@@ -88,7 +90,7 @@ describe('the document states every status and header, and every input rule', ()
     const ports = { allowLoopback: false, allowedPorts: [443, 8443] };
     const gitUrl = doc.paths['/api/v1/code/connect']!.post.requestBody.content['application/json'].schema.properties.git_url;
     expect(gitUrl.pattern).toBe(gitUrlPattern(strict).source);
-    const withLoopback = (openApiDocument({ allowLoopback: true, allowedGitPorts: [443] }) as unknown as Doc).paths['/api/v1/code/connect']!.post.requestBody.content['application/json'].schema.properties.git_url;
+    const withLoopback = (openApiDocument({ allowLoopback: true, allowedGitPorts: [443], sandboxTtlSeconds: 86400, sync: { minIntervalSeconds: 60 } }) as unknown as Doc).paths['/api/v1/code/connect']!.post.requestBody.content['application/json'].schema.properties.git_url;
     expect(withLoopback.pattern).toBe(gitUrlPattern(local).source);
     const matching = [
       'https://github.com/octocat/Hello-World.git', 'https://gitlab.example.org:443/group/sub/repo', 'https://a.b/c/',

@@ -5,7 +5,7 @@ import { parseLsRemote, resolveRef } from '../../src/git/remote-refs.js';
 import { RepoError } from '../../src/shared/errors.js';
 import { standInApp } from '../support/stand-in-app.js';
 
-const schema = connectRequestSchema({ allowLoopback: false, allowedPorts: [443] });
+const schema = connectRequestSchema({ allowLoopback: false, allowedPorts: [443] }, { minSeconds: 60, maxSeconds: 86400 });
 const request = (ref: unknown) => ({
   git_url: 'https://github.com/octo/repo.git',
   access_token: 'ghp_0123456789abcdef',

@@ -403,4 +403,108 @@ describe('connectRepository', () => {
       await handle.result();
     });
   });
+
+  describe('scheduled syncs', () => {
+    const synced = { headCommit: 'c'.repeat(40), changed: true, repositorySizeMb: 3, fileCount: 4, bytesReceived: 10 };
+    const scheduled = (over: Partial<ConnectRepositoryInput> = {}): ConnectRepositoryInput => ({ ...input(), syncIntervalSeconds: 60, syncFailureLimit: 3, syncsPerRun: 2, ...over });
+    /** Past the next scheduled sync: the test server moves its clock on (activities still run in real time). */
+    const nextInterval = () => env.sleep('61 seconds');
+
+    it('syncs on a durable timer; after SYNCS_PER_RUN syncs the run continues as new with its state intact, and syncs on', async () => {
+      const mocks = (): Mocks => ({ syncRepository: async () => synced, markSyncFailed: async () => {} });
+      await withWorkers({ mocks }, async ({ q, calls, start }) => {
+        const first = scheduled();
+        const handle = await start(first);
+        const kept = await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED' && s.syncs?.nextSyncAt !== null);
+        expect(kept.syncs).toMatchObject({ count: 0, intervalSeconds: 60, continuedAsNew: 0 });
+        const firstRun = (await handle.describe()).runId;
+
+        await nextInterval();
+        await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(1), { timeout: 10_000 });
+        const before = await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'waiting_for_cleanup');
+        expect(before.syncs).toMatchObject({ lastTrigger: 'schedule', consecutiveFailures: 0, needsAttention: false });
+
+        await nextInterval();
+        await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(2), { timeout: 10_000 });
+        // The second sync ends the run (SYNCS_PER_RUN = 2): the next run answers with the same state, one continuation on.
+        const after = await stateOf(handle, (s) => s.syncs?.continuedAsNew === 1);
+        await vi.waitFor(async () => expect((await env.client.workflow.getHandle(handle.workflowId, firstRun).describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeout: 10_000 });
+        expect((await handle.describe()).runId).not.toBe(firstRun);
+        const { updatedAt: _u1, syncs: s1, ...restBefore } = before;
+        const { updatedAt: _u2, syncs: s2, ...restAfter } = after;
+        expect(restAfter).toEqual({ ...restBefore, repositorySizeMb: 3 });
+        expect(s2).toMatchObject({ count: 2, intervalSeconds: 60, consecutiveFailures: 0, needsAttention: false, lastTrigger: 'schedule' });
+        expect(s1!.count).toBe(1);
+
+        await nextInterval();
+        await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(3), { timeout: 10_000 });
+        expect(named(calls, 'syncRepository').map((c) => [c.queue, c.input.trigger, c.input.audit.userId])).toEqual(Array(3).fill([q.host('a'), 'schedule', 'system:schedule']));
+        // Admission answers in the continued run as in the first: a repeated request gets the first answer.
+        expect(await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(first)] })).toMatchObject({ repoId: kept.repoId });
+        await handle.signal(cleanupSignal);
+        expect(await handle.result()).toMatchObject({ repoId: kept.repoId, cloneStatus: 'CLEANED' });
+        expect(named(calls, 'cleanupSandbox')).toMatchObject([{ queue: q.host('a'), input: { reason: 'signal' } }]);
+        expect(named(calls, 'cloneRepository')).toHaveLength(1);
+      });
+    });
+
+    it('stops after SYNC_FAILURE_LIMIT failures in a row: the schedule and pushes pause until a retry, whose new token syncs at once', async () => {
+      let outcome: 'fail' | 'ok' = 'fail';
+      const mocks = (): Mocks => ({
+        syncRepository: async () => {
+          if (outcome === 'fail') throw failure('upstream_unavailable');
+          return synced;
+        },
+        markSyncFailed: async () => {},
+        resumeSyncs: async () => {},
+      });
+      await withWorkers({ mocks }, async ({ calls, start }) => {
+        const handle = await start(scheduled());
+        await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED' && s.syncs?.nextSyncAt !== null);
+        for (const n of [1, 2, 3]) {
+          await nextInterval();
+          await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(n), { timeout: 10_000 });
+        }
+        const paused = await stateOf(handle, (s) => s.syncs?.needsAttention === true);
+        expect(paused.syncs).toMatchObject({ consecutiveFailures: 3, nextSyncAt: null });
+        expect(named(calls, 'markSyncFailed').map((c) => c.input.needsAttention ?? false)).toEqual([false, false, true]);
+        expect(named(calls, 'markSyncFailed')[2]!.input.errorMessage).toMatch(/3 syncs in a row failed .*Syncs are paused: send a new access token with POST \/api\/v1\/code\/repos\/.+\/retry/);
+
+        // Paused: an hour passes without a sync, and a push is ignored (on the record).
+        await env.sleep('1 hour');
+        await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
+        await vi.waitFor(() => expect(named(calls, 'recordIgnoredSignal')).toMatchObject([{ input: { signal: 'sync' } }]), { timeout: 10_000 });
+        expect(named(calls, 'syncRepository')).toHaveLength(3);
+
+        outcome = 'ok';
+        const newToken = { ciphertext: 'bmV3', keyId: 'kid-1' };
+        await handle.executeUpdate(retryUpdate, { args: [{ sealedToken: newToken, requestedBy: 'user-1' }] });
+        await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(4), { timeout: 10_000 });
+        expect(named(calls, 'encryptToken').at(-1)!.input.sealedToken).toEqual(newToken);
+        expect(named(calls, 'resumeSyncs')).toMatchObject([{ input: { newToken: { tokenCiphertext: 'ZW5j' }, audit: { userId: 'user-1' } } }]);
+        expect(named(calls, 'syncRepository')[3]!.input).toMatchObject({ trigger: 'api', audit: { userId: 'user-1' } });
+        const resumed = await stateOf(handle, (s) => s.syncs?.needsAttention === false && s.stage === 'waiting_for_cleanup' && s.syncs.nextSyncAt !== null);
+        expect(resumed).toMatchObject({ error: null, syncs: { consecutiveFailures: 0 } });
+        await handle.signal(cleanupSignal);
+        await handle.result();
+      });
+    });
+
+    it('a refused token needs attention at once; a retry of a repository whose syncs run is refused', async () => {
+      const mocks = (): Mocks => ({ syncRepository: async () => { throw failure('invalid_credentials'); }, markSyncFailed: async () => {} });
+      await withWorkers({ mocks }, async ({ calls, start }) => {
+        const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
+        await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+        const refused = await handle.executeUpdate(retryUpdate, { args: [{}] }).catch((err: unknown) => err);
+        expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'invalid_state' });
+        await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
+        const paused = await stateOf(handle, (s) => s.syncs?.needsAttention === true);
+        expect(paused).toMatchObject({ error: { code: 'invalid_credentials' }, syncs: { consecutiveFailures: 1, nextSyncAt: null, intervalSeconds: null } });
+        expect(named(calls, 'markSyncFailed')).toMatchObject([{ input: { needsAttention: true, errorCode: 'invalid_credentials', trigger: 'api', audit: { userId: 'user-1' } } }]);
+        expect(paused.error!.message).toMatch(/^The Git server refused the access token\. Syncs are paused/);
+        await handle.signal(cleanupSignal);
+        await handle.result();
+      });
+    });
+  });
 });

@@ -22,6 +22,7 @@ import {
   projectParamsSchema,
   repoParamsSchema,
   retryRequestSchema,
+  syncIntervalRangeOf,
 } from '../schemas.js';
 import { readStatus } from '../status.js';
 import { MAX_STREAMS_PER_USER, lastEventIdOf, streamQuota, streamStatus } from '../status-stream.js';
@@ -61,7 +62,7 @@ export function codeRoutes(deps: ApiDeps) {
     .post(
       '/connect',
       validate('header', idempotencyHeaderSchema),
-      validate('json', connectRequestSchema(egressPolicyOf(deps.settings))),
+      validate('json', connectRequestSchema(egressPolicyOf(deps.settings), syncIntervalRangeOf(deps.settings))),
       async (c) => {
         const body = c.req.valid('json');
         const headerKey = c.req.valid('header')['idempotency-key'];
@@ -75,7 +76,7 @@ export function codeRoutes(deps: ApiDeps) {
         // Ownership first: an answer about an existing request only ever concerns the caller's own project.
         if (!(await findOwnedProject(sql, body.project_id, userId))) throw new ApiError(404, 'project_not_found', 'Project not found');
         const outcome = await admission.admit(
-          { userId, correlationId: c.get('requestId'), requestId, projectId: body.project_id, gitUrl: body.git_url, accessToken: body.access_token, ref: body.ref },
+          { userId, correlationId: c.get('requestId'), requestId, projectId: body.project_id, gitUrl: body.git_url, accessToken: body.access_token, ref: body.ref, syncIntervalSeconds: body.sync_interval_seconds },
           c.get('log').child({ idempotencyKey: requestId }),
         );
         if ('pending' in outcome) {
@@ -140,7 +141,9 @@ export function codeRoutes(deps: ApiDeps) {
     .post('/repos/:repo_id/retry', validate('param', repoParamsSchema), validate('json', retryRequestSchema), async (c) => {
       const repo = await ownedRepo(c.req.valid('param').repo_id, c.get('userId'));
       if (repo.disconnectedAt) throw new ApiError(409, 'disconnected', 'The repository was disconnected; connect it again');
-      if (repo.cloneStatus !== 'FAILED') throw new ApiError(409, 'invalid_state', `Only a FAILED repository can be retried; it is ${repo.cloneStatus}`);
+      if (repo.cloneStatus !== 'FAILED' && !(repo.cloneStatus === 'COMPLETED' && repo.attentionRequiredAt)) {
+        throw new ApiError(409, 'invalid_state', `Only a FAILED repository, or one whose syncs need attention, can be retried; it is ${repo.cloneStatus}`);
+      }
       const { access_token: accessToken } = c.req.valid('json');
       const sealedToken = accessToken ? await admission.seal(accessToken, repo.requestId) : undefined;
       const request = { requestedBy: c.get('userId'), ...(sealedToken ? { sealedToken } : {}) };
