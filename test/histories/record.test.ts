@@ -22,6 +22,8 @@ const run = promisify(execFile);
 const stack = inject('stack');
 let app: AppUnderTest;
 let ttlApp: AppUnderTest;
+/** Scheduled syncs every second, and a run continuing as new after two of them. */
+let scheduleApp: AppUnderTest;
 let projectId: string;
 let tiny: string;
 let heavy: string;
@@ -34,6 +36,7 @@ const KEYS = { MASTER_ENCRYPTION_KEY: FIXTURE_MASTER_ENCRYPTION_KEY, MAX_REPO_SI
 beforeAll(async () => {
   app = await startAppUnderTest(stack, { ...KEYS, SANDBOX_TTL_SECONDS: '3600' });
   ttlApp = await startAppUnderTest(stack, { ...KEYS, SANDBOX_TTL_SECONDS: '2', RECONCILE_INTERVAL_SECONDS: '1' });
+  scheduleApp = await startAppUnderTest(stack, { ...KEYS, SANDBOX_TTL_SECONDS: '3600', SYNC_MIN_INTERVAL_SECONDS: '1', SYNCS_PER_RUN: '2' });
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'histories' })).body.id;
   const name = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
   tiny = await named(name('tiny'), (n) => createBareRepo(stack.gitRoot, n, { 'README.md': 'hello\n' }));
@@ -46,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
   await ttlApp?.stop();
+  await scheduleApp?.stop();
 });
 
 async function named(name: string, create: (name: string) => Promise<unknown>): Promise<string> {
@@ -74,10 +78,14 @@ async function midClone() {
   return res;
 }
 
-/** Waits for the run to close, then writes its history as the server gives it (`temporal workflow show --output json`). */
-async function record(on: AppUnderTest, name: string, workflowId: string): Promise<void> {
+/**
+ * Waits for the run to close, then writes its history as the server gives it (`temporal workflow show --output json`):
+ * the latest run's, or the one of `runId` (a run that continued as new).
+ */
+async function record(on: AppUnderTest, name: string, workflowId: string, runId?: string): Promise<void> {
   await on.temporal.workflow.getHandle(workflowId).result().catch(() => undefined);
-  const { stdout } = await run(stack.temporalCliPath, ['workflow', 'show', '--address', stack.temporalAddress, '--workflow-id', workflowId, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+  const which = runId ? ['--run-id', runId] : [];
+  const { stdout } = await run(stack.temporalCliPath, ['workflow', 'show', '--address', stack.temporalAddress, '--workflow-id', workflowId, ...which, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
   await writeFile(path.join(HERE, `${name}.json`), stdout);
 }
 
@@ -232,6 +240,34 @@ describe('recorded histories', () => {
     await waitForState(app, res.body.workflow_id, (s) => s.stage === 'waiting_for_cleanup' && s.error?.code === 'repository_too_large');
     await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
     await record(app, 'completed-synced-sync-too-large-then-cleanup', res.body.workflow_id);
+  });
+
+  it('scheduled syncs, a refused token (syncs paused), the retry with a new one, continued as new, then the cleanup', async () => {
+    const repo = `scheduled-${randomUUID().slice(0, 8)}`;
+    const bare = await createBareRepo(stack.gitRoot, repo, { 'README.md': 'one\n' });
+    const key = randomUUID();
+    const requestId = randomUUID();
+    const project = (await call(scheduleApp, 'POST', '/api/v1/projects', { name: 'histories-schedule' })).body.id;
+    const res = await call(scheduleApp, 'POST', '/api/v1/code/connect', {
+      git_url: url(repo, `/token/${key}`), access_token: stack.gitToken, project_id: project, request_id: requestId, sync_interval_seconds: 1,
+    });
+    expect(res.status).toBe(201);
+    const workflowId = res.body.workflow_id as string;
+    const firstRun = (await scheduleApp.temporal.workflow.getHandle(workflowId).describe()).runId;
+    await pushCommit(bare, { 'README.md': 'two\n' });
+    await waitForState(scheduleApp, workflowId, (s) => (s.syncs?.count ?? 0) >= 1);
+    const rotated = `rotated-${randomUUID()}`;
+    expect((await fetch(`${stack.gitUrl}/_token/${key}`, { method: 'PUT', body: rotated })).status).toBe(204);
+    await waitForState(scheduleApp, workflowId, (s) => s.syncs?.needsAttention === true && s.stage === 'waiting_for_cleanup');
+    expect((await call(scheduleApp, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, { access_token: rotated })).status).toBe(202);
+    // The run that took the retry (a continued one, or the first).
+    const retriedRun = (await scheduleApp.temporal.workflow.getHandle(workflowId).describe()).runId;
+    await waitForState(scheduleApp, workflowId, (s) => s.syncs?.needsAttention === false && (s.syncs?.continuedAsNew ?? 0) >= 2 && s.stage === 'waiting_for_cleanup');
+    await scheduleApp.temporal.workflow.getHandle(workflowId).signal(cleanupSignal);
+    // Three runs of one workflow: the first (ends continued as new), the one that took the retry, and the last (cleaned up).
+    await record(scheduleApp, 'scheduled-syncs-first-run', workflowId, firstRun);
+    await record(scheduleApp, 'scheduled-syncs-retried-run', workflowId, retriedRun);
+    await record(scheduleApp, 'scheduled-syncs-last-run', workflowId);
   });
 
   it('the reconciler\'s scheduled run', async () => {
