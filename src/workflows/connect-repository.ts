@@ -174,8 +174,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     retryRequest = request ?? {};
   });
   setHandler(retryUpdate, async (request) => {
-    // The row turns FAILED a moment before this run's stage does.
-    await condition(() => state.stage !== 'cloning', '10 seconds');
+    // The row turns FAILED (or needs attention) a moment before this run's state says so.
+    await condition(() => state.stage !== 'cloning' && state.stage !== 'syncing', '10 seconds');
     if (attentionRetryable()) {
       // Encrypted here, so a token that cannot be is refused to the caller, not lost in the run.
       retryProbing = true;
