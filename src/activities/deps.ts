@@ -43,10 +43,10 @@ export const limitBytesOf = (s: ActivitySettings): number => s.maxRepoSizeMb * M
 export const requiredFreeBytesOf = (s: ActivitySettings): number => limitBytesOf(s) * 1.05 + s.minFreeMb * MIB;
 
 /** Fails with insufficient_storage unless `neededBytes` are free where sandboxes live. */
-export async function ensureFreeSpace(basePath: string, neededBytes: number): Promise<void> {
+export async function ensureFreeSpace(basePath: string, neededBytes: number, work: 'clone' | 'sync' = 'clone'): Promise<void> {
   await mkdir(basePath, { recursive: true, mode: 0o750 });
   const fs = await statfs(basePath);
   if (fs.bavail * fs.bsize < neededBytes) {
-    throw new RepoError('insufficient_storage', 'Not enough disk space to clone the repository');
+    throw new RepoError('insufficient_storage', `Not enough disk space to ${work} the repository`);
   }
 }

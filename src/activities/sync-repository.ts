@@ -9,7 +9,7 @@ import type { AuditContext } from '../shared/audit-context.js';
 import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
 import { RepoError } from '../shared/errors.js';
 import { waitingForDatabase } from './database-wait.js';
-import { limitBytesOf, type ActivityDeps } from './deps.js';
+import { ensureFreeSpace, limitBytesOf, MIB, type ActivityDeps } from './deps.js';
 import { logGitFailure } from './git-failure-log.js';
 import { onceKey } from './once-key.js';
 import { progressReporter } from './progress-reporter.js';
@@ -86,12 +86,10 @@ export function createSyncActivities(deps: ActivityDeps) {
       await recordPacksBefore(repoDir);
       const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
       const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
-      await fetchRef({
-        ...access,
-        repoDir,
-        ref: row.ref ?? 'HEAD',
-        packBudgetBytes: Math.max(0, limitBytes - (await measure())),
-      }).catch(measuredTooLarge('sync', deps, measure));
+      const packBudgetBytes = Math.max(0, limitBytes - (await measure()));
+      // The fetch may write its whole budget: that (+ 5 %) and the reserve must be free first, as before a clone.
+      await ensureFreeSpace(settings.sandboxBasePath, packBudgetBytes * 1.05 + settings.minFreeMb * MIB, 'sync');
+      await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(measuredTooLarge('sync', deps, measure));
       const target = await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
       if (!target) throw new RepoError('git_failed', 'The fetch left no commit to check out');
       if (target !== previous) {

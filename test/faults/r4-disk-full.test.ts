@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
-import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
+import { createBareRepo, createRepoWithHeavyHistory, pushCommit, revParse } from '../support/git-repos.js';
 import { checkInvariants, cleanUpAll } from './invariants.js';
 
 const run = promisify(execFile);
@@ -79,5 +79,33 @@ describe('R4: the sandbox disk full', () => {
     expect(row!.clone_status).toBe('COMPLETED');
     console.log(`R4 invariants: ${await checkInvariants(app, [projectId])}`);
     await cleanUpAll(app, [first.body.workflow_id, admitted.body.workflow_id]);
+  }, 120_000);
+
+  it('a sync without the room its fetch may take fails before fetching, the checkout kept; with room it syncs', async () => {
+    const name = `r4-sync-${randomUUID().slice(0, 8)}`;
+    const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
+    await resize((await used()) + 4 * REQUIRED_BYTES);
+    const connected = await connect(name);
+    expect(connected.status).toBe(201);
+    const repoId = connected.body.repo_id as string;
+    const kept = await waitForState(app, connected.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+    const before = (await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.head_commit;
+    await pushCommit(bare, { 'README.md': 'two\n' });
+    const failures = () => app.sql<{ metadata: { error_code: string } }[]>`select metadata from audit_log where repo_id = ${repoId} and action = 'repo.sync_failed'`;
+
+    // Less free than the pack budget (the limit less what the clone holds) + 5 %: refused before git runs.
+    await resize((await used()) + REQUIRED_BYTES / 4);
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repoId}/sync`)).status).toBe(202);
+    await vi.waitFor(async () => expect(await failures()).toMatchObject([{ metadata: { error_code: 'insufficient_storage' } }]), { timeout: 45_000, interval: 100 });
+    await waitForState(app, connected.body.workflow_id, (s) => s.stage === 'waiting_for_cleanup');
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: before });
+    expect(readFileSync(path.join(kept.sandboxPath!, 'README.md'), 'utf8')).toBe('one\n');
+
+    await resize((await used()) + 4 * REQUIRED_BYTES);
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repoId}/sync`)).status).toBe(202);
+    const head = await revParse(bare, 'refs/heads/main');
+    await vi.waitFor(async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.head_commit).toBe(head), { timeout: 45_000, interval: 100 });
+    expect(readFileSync(path.join(kept.sandboxPath!, 'README.md'), 'utf8')).toBe('two\n');
+    await cleanUpAll(app, [connected.body.workflow_id]);
   }, 120_000);
 });
