@@ -7,7 +7,7 @@ import { metrics } from '../observability/metrics.js';
 import type { Admission } from '../shared/connect-repository.js';
 import { outcomeOf } from '../shared/errors.js';
 import type { ActivityDeps } from './deps.js';
-import type { EncryptedToken } from '../shared/connect-repository.js';
+import type { EncryptedToken, EncryptedWebhookSecret } from '../shared/connect-repository.js';
 
 export interface PersistRepositoryInput extends EncryptedToken {
   repoId: string;
@@ -20,6 +20,8 @@ export interface PersistRepositoryInput extends EncryptedToken {
   estimatedSizeMb: number | null;
   /** The branch or tag the size check resolved; absent in runs started before refs were recorded. */
   ref?: string;
+  /** The push webhook secret encrypted for storage; absent in runs started before webhooks existed. */
+  webhookSecret?: EncryptedWebhookSecret;
   audit: AuditContext;
 }
 
@@ -59,6 +61,10 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         estimatedSizeMb: input.estimatedSizeMb,
         requestFingerprint: input.requestFingerprint,
         ref: input.ref ?? null,
+        ...(input.webhookSecret ? {
+          webhookSecretCiphertext: Buffer.from(input.webhookSecret.webhookSecretCiphertext, 'base64'),
+          webhookSecretKid: input.webhookSecret.webhookSecretKid,
+        } : {}),
       }, input.audit);
       return firstAnswerOf(repo);
     },

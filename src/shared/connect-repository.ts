@@ -17,6 +17,12 @@ export interface EncryptedToken {
   tokenKid: string;
 }
 
+/** A repository's webhook secret encrypted for storage (bound to its repository); base64, as EncryptedToken. */
+export interface EncryptedWebhookSecret {
+  webhookSecretCiphertext: string;
+  webhookSecretKid: string;
+}
+
 /** The authenticated context of a token sealed for its trip through Temporal. */
 export const transportContext = (requestId: string): string => `transport:${requestId}`;
 
@@ -35,6 +41,11 @@ export interface ConnectRepositoryInput {
   requestFingerprint: string;
   /** The branch or tag to clone (checked against ls-remote by the size check); absent: the remote's default branch. */
   ref?: string;
+  /**
+   * The repository's push webhook secret, made and sealed by the API like the token (context:
+   * transportContext(requestId)); absent in runs started before webhooks existed.
+   */
+  sealedWebhookSecret?: SealedSecret;
 }
 
 /**
@@ -67,6 +78,8 @@ export interface Admission {
   createdAt: string;
   /** The workflow run that admitted it (the answer's `task_id`). */
   runId: string;
+  /** The input's sealed webhook secret, echoed: the API shows it once, in its answer. */
+  sealedWebhookSecret?: SealedSecret;
 }
 
 export type Stage =

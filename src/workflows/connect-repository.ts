@@ -27,6 +27,7 @@ import {
   type ConnectRepositoryState,
   type EncryptedToken,
   type RetryRequest,
+  type SealedSecret,
 } from '../shared/connect-repository.js';
 import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
@@ -90,8 +91,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let ref = input.ref;
   // Runs started before admission's quick steps became local activities replay them as activities.
   const admissionSteps = () => (patched(ADMISSION_AS_LOCAL_ACTIVITIES) ? admissionStep : quick);
-  const encryptForStorage = (sealedToken: RetryRequest['sealedToken'] & object) =>
-    admissionSteps().encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+  const encryptForStorage = (sealedToken: SealedSecret, sealedWebhookSecret?: SealedSecret) =>
+    admissionSteps().encryptToken({ sealedToken, ...(sealedWebhookSecret ? { sealedWebhookSecret } : {}), requestId: input.requestId, projectId: input.projectId, repoId });
 
   const ignore = (signal: string) =>
     quick.recordIgnoredSignal({ repoId: admission ? repoId : null, signal, stage: state.stage, audit });
@@ -253,7 +254,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   async function connect(): Promise<ConnectRepositoryResult> {
     // Admission: nothing is persisted unless the token is encrypted and the size check passes.
     try {
-      const encrypted = await encryptForStorage(input.sealedToken);
+      // The webhook secret rides in the same step (no new command: open runs replay as before), and only to the row.
+      const { webhookSecret, ...encrypted } = await encryptForStorage(input.sealedToken, input.sealedWebhookSecret);
       token = encrypted;
       update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
       const size = await checkRepositorySize({ ...encrypted, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId, keepForClone: true, ...(ref === undefined ? {} : { ref }) });
@@ -261,8 +263,9 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       ref = size.ref;
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
       // Once the row may exist, a cancellation must not leave before knowing: cleanup then finds it.
-      admission = await CancellationScope.nonCancellable(() => admissionSteps().persistRepository({
+      const persisted = await CancellationScope.nonCancellable(() => admissionSteps().persistRepository({
         ...encrypted,
+        ...(webhookSecret ? { webhookSecret } : {}),
         repoId,
         requestId: input.requestId,
         projectId: input.projectId,
@@ -274,6 +277,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         ...(ref === undefined ? {} : { ref }),
         audit,
       }));
+      // Echoed, still sealed, for the API's answer: the one place the secret is shown.
+      admission = input.sealedWebhookSecret ? { ...persisted, sealedWebhookSecret: input.sealedWebhookSecret } : persisted;
       update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
     } catch (err) {
       if (isCancellation(err)) throw err;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatKeyCheck, mustKeep, payloadKeyIds, type KeyUse } from '../../src/ops/key-check.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
-const use = (keyId: string, o: Partial<KeyUse> = {}): KeyUse => ({ keyId, current: false, configured: true, tokens: 0, serviceKeys: 0, openWorkflows: [], ...o });
+const use = (keyId: string, o: Partial<KeyUse> = {}): KeyUse => ({ keyId, current: false, configured: true, tokens: 0, webhookSecrets: 0, serviceKeys: 0, openWorkflows: [], ...o });
 
 describe('payloadKeyIds', () => {
   it('finds the key id of every encrypted payload in a history, however deep, and nothing else', () => {
