@@ -33,4 +33,12 @@ describe('formatKeyCheck', () => {
     expect(out.at(-1)).toBe('1 configured old key still needed: keep it.');
     expect(keys.filter(mustKeep).map((k) => k.keyId)).toEqual(['local:old']);
   });
+
+  it('keeps a key that only webhook secrets are stored under, and says rotate-keys moves them', () => {
+    const keys = [use('local:new', { current: true }), use('local:hooks', { webhookSecrets: 2 })];
+    const out = formatKeyCheck({ currentKeyId: 'local:new', keys, openWorkflowsScanned: 0 }).split('\n');
+    expect(out).toContain('local:hooks: KEEP — needed by 2 stored webhook secrets');
+    expect(out).toContain('  run `npm run rotate-keys` to re-wrap the stored ones under the current key');
+    expect(keys.filter(mustKeep).map((k) => k.keyId)).toEqual(['local:hooks']);
+  });
 });
