@@ -1,5 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { DELIVERY_RETENTION_DAYS } from '../../src/api/routes/hooks.js';
+import { expireDeliveries } from '../../src/db/webhook-deliveries.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
 import { call, captureLogs, honoFor, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createBareRepo, pushCommit, revParse } from '../support/git-repos.js';
@@ -207,6 +210,35 @@ describe('push webhooks', () => {
     await call(app, 'DELETE', `/api/v1/code/repos/${first.body.repo_id}`);
     const [row] = await app.sql`select webhook_secret_ciphertext, webhook_secret_kid from code_repos where id = ${first.body.repo_id}`;
     expect(row).toEqual({ webhook_secret_ciphertext: null, webhook_secret_kid: null });
+  });
+
+  it('a signal Temporal does not take is a 503, and the delivery is forgotten so its redelivery acts', async () => {
+    const hook = await connected();
+    await pushCommit(hook.bare, { 'README.md': 'redelivered\n' });
+    const head = await revParse(hook.bare, 'refs/heads/main');
+    const body = pushBody('refs/heads/main', head);
+    const delivery = randomUUID();
+    const headers = { 'content-type': 'application/json', ...senders.github(hook.secret, body, delivery) };
+    // A Temporal that is not there (nothing listens on port 1): the signal runs out its deadline.
+    const down = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+    const refused = await honoFor(app, logs.logger, {}, { temporal: down }).request(hook.url, { method: 'POST', headers, body });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('30');
+    expect(((await refused.json()) as any).detail.error).toBe('upstream_unavailable');
+    expect(await app.sql`select 1 from webhook_deliveries where repo_id = ${hook.repoId}`).toHaveLength(0);
+
+    expect(await deliver(hook, body, senders.github(hook.secret, body, delivery))).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    await synced(hook, head, 1);
+    await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
+  }, 60_000);
+
+  it('forgets deliveries older than the retention', async () => {
+    const hook = await connected();
+    await app.sql`insert into webhook_deliveries (repo_id, delivery_id, received_at) values
+      (${hook.repoId}, 'old', now() - interval '8 days'), (${hook.repoId}, 'recent', now() - interval '6 days')`;
+    expect(await expireDeliveries(app.sql, DELIVERY_RETENTION_DAYS)).toBeGreaterThanOrEqual(1);
+    expect(await app.sql`select delivery_id from webhook_deliveries where repo_id = ${hook.repoId}`).toEqual([{ delivery_id: 'recent' }]);
+    await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 
   it('never logs a webhook secret', () => {
