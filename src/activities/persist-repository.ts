@@ -7,7 +7,7 @@ import type { Admission } from '../shared/connect-repository.js';
 import { outcomeOf } from '../shared/errors.js';
 import type { ActivityDeps } from './deps.js';
 import { onceKey } from './once-key.js';
-import type { EncryptedToken } from '../shared/connect-repository.js';
+import type { EncryptedToken, EncryptedWebhookSecret } from '../shared/connect-repository.js';
 
 export interface PersistRepositoryInput extends EncryptedToken {
   repoId: string;
@@ -22,6 +22,8 @@ export interface PersistRepositoryInput extends EncryptedToken {
   ref?: string;
   /** How often the workflow syncs by itself; absent: on demand and on push only. */
   syncIntervalSeconds?: number;
+  /** The push webhook secret encrypted for storage; absent in runs started before webhooks existed. */
+  webhookSecret?: EncryptedWebhookSecret;
   audit: AuditContext;
 }
 
@@ -62,6 +64,10 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         requestFingerprint: input.requestFingerprint,
         ref: input.ref ?? null,
         syncIntervalSeconds: input.syncIntervalSeconds ?? null,
+        ...(input.webhookSecret ? {
+          webhookSecretCiphertext: Buffer.from(input.webhookSecret.webhookSecretCiphertext, 'base64'),
+          webhookSecretKid: input.webhookSecret.webhookSecretKid,
+        } : {}),
       }, input.audit);
       return firstAnswerOf(repo);
     },

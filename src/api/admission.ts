@@ -6,13 +6,13 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../config/logger.js';
-import { encryptSecret } from '../crypto/envelope.js';
+import { openSealed, sealForTransport } from '../crypto/transport.js';
+import { newWebhookSecret, openWebhookSecret } from '../crypto/webhook-secret.js';
 import { findRepoByWorkflowId, firstAnswerOf, type CodeRepo } from '../db/repos.js';
-import { countedEncryption, metrics } from '../observability/metrics.js';
+import { metrics } from '../observability/metrics.js';
 import {
   admissionUpdate,
   fingerprintOf,
-  transportContext,
   type Admission,
   type ConnectRepositoryInput,
   type SealedSecret,
@@ -66,6 +66,8 @@ export type AdmissionOutcome =
       workflowId: string;
       /** True when this is the first answer again, for a repeated request. */
       replayed: boolean;
+      /** The repository's push webhook secret, in plain for the answer; absent for rows from before webhooks. */
+      webhookSecret?: string;
     }
   | {
       /** Not answered within ADMISSION_WAIT_SECONDS: the same request, sent again, gets the outcome. */
@@ -82,11 +84,12 @@ const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This reques
  * is evaluated afresh; the same key with other parameters (another token included) is refused.
  */
 export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps, 'sql' | 'temporal' | 'keys' | 'settings'>) {
-  /** The access token leaves the API only sealed: Temporal's history and its codec endpoint never see it. */
-  const seal = async (accessToken: string, requestId: string): Promise<SealedSecret> => {
-    const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () => encryptSecret(keys, accessToken, transportContext(requestId)));
-    return { ciphertext: ciphertext.toString('base64'), keyId };
-  };
+  /** Secrets leave the API only sealed: Temporal's history and its codec endpoint never see them. */
+  const seal = (secret: string, requestId: string): Promise<SealedSecret> => sealForTransport(keys, secret, requestId);
+  /** The repository's webhook secret as its row keeps it (the fingerprint has proved the same user and token). */
+  const storedWebhookSecret = (repo: CodeRepo): Promise<string | undefined> => (repo.webhookSecretCiphertext && repo.webhookSecretKid
+    ? openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext, keyId: repo.webhookSecretKid }, repo.id)
+    : Promise.resolve(undefined));
 
   /** Admissions under way in this process, by request (workflow id and fingerprint). */
   const inFlight = new Map<string, Promise<AdmissionOutcome>>();
@@ -102,9 +105,10 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
     async admit(req: ConnectRequest, log: Logger): Promise<AdmissionOutcome> {
       const workflowId = workflowIdFor(req.userId, req.requestId);
       const requestFingerprint = requestFingerprintOf(await fingerprintKeyOnce(), { ...req, workflowId });
-      const replay = (repo: CodeRepo): AdmissionOutcome => {
+      const replay = async (repo: CodeRepo): Promise<AdmissionOutcome> => {
         if (repo.requestFingerprint !== requestFingerprint) throw reusedKey();
-        return { admission: firstAnswerOf(repo), workflowId, replayed: true };
+        const webhookSecret = await storedWebhookSecret(repo);
+        return { admission: firstAnswerOf(repo), workflowId, replayed: true, ...(webhookSecret ? { webhookSecret } : {}) };
       };
       const existing = await findRepoByWorkflowId(sql, workflowId);
       if (existing) return replay(existing);
@@ -127,8 +131,10 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
     log: Logger,
     workflowId: string,
     requestFingerprint: string,
-    replay: (repo: CodeRepo) => AdmissionOutcome,
+    replay: (repo: CodeRepo) => Promise<AdmissionOutcome>,
   ): Promise<AdmissionOutcome> {
+    const webhookSecret = newWebhookSecret();
+    const sealedWebhookSecret = await seal(webhookSecret, req.requestId);
     const input: ConnectRepositoryInput = {
       requestId: req.requestId,
       correlationId: req.correlationId,
@@ -138,6 +144,7 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       sealedToken: await seal(req.accessToken, req.requestId),
       sandboxTtlSeconds: settings.sandboxTtlSeconds,
       requestFingerprint,
+      sealedWebhookSecret,
       ...(req.ref === undefined ? {} : { ref: req.ref }),
       ...(req.syncIntervalSeconds === undefined ? {} : { syncIntervalSeconds: req.syncIntervalSeconds }),
       syncFailureLimit: settings.sync.failureLimit,
@@ -170,7 +177,8 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       const admission = await Promise.race([admitted, outlasted]);
       metrics.repoConnections.inc({ status: 'admitted' });
       log.info({ repoId: admission.repoId }, 'repository admitted');
-      return { admission, workflowId, replayed: false };
+      const { sealedWebhookSecret: echoed, ...answer } = admission;
+      return { admission: answer, workflowId, replayed: false, ...(echoed ? { webhookSecret: await echoedWebhookSecret(echoed) } : {}) };
     } catch (err) {
       if (waited.signal.aborted) {
         // Counted as it was answered: the same request sent again is answered from the row, not counted twice.
@@ -192,6 +200,11 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       throw err;
     } finally {
       clearTimeout(timer);
+    }
+
+    /** Ours, unless the run was started by another request with this key (another API process): then its own. */
+    function echoedWebhookSecret(echoed: SealedSecret): Promise<string> {
+      return echoed.ciphertext === sealedWebhookSecret.ciphertext ? Promise.resolve(webhookSecret) : openSealed(keys, echoed, req.requestId);
     }
   }
 }

@@ -24,15 +24,19 @@ import { traceRequests } from './tracing.js';
 import { codeRoutes } from './routes/code.js';
 import { codecRoutes } from './routes/codec.js';
 import { healthRoutes } from './routes/health.js';
+import { hookRoutes, MAX_WEBHOOK_BODY_BYTES } from './routes/hooks.js';
 import { projectRoutes } from './routes/projects.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** CODEC_MAX_PAYLOADS (100) of ours come to well under 1 MiB; a bigger body is only more to parse before it is refused. */
 const MAX_CODEC_BODY_BYTES = 2 * 1024 * 1024;
+/** Push webhooks: authenticated by their signature, not a bearer token (a Git server cannot carry ours). */
+const HOOKS_PREFIX = '/api/v1/hooks/';
 
 /**
  * The whole HTTP surface, built from its dependencies; no side effects until a request arrives.
- * Order: request id → trace span → security headers → CORS → request log → body limit → (auth → rate limit) → routes.
+ * Order: request id → trace span → security headers → CORS → request log → body limit → (auth → rate limit) → routes;
+ * the push webhooks skip auth and the per-user limit: their signature authenticates them.
  */
 export function createApp(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
@@ -66,9 +70,13 @@ export function createApp(deps: ApiDeps) {
     onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${maxSize / 1024} KiB`), 413),
   });
   const apiLimit = limitBody(MAX_BODY_BYTES);
-  // The Web UI sends whole batches of history payloads to /codec.
+  // The Web UI sends whole batches of history payloads to /codec; a Git server a push's commits to the hooks.
   const codecLimit = limitBody(MAX_CODEC_BODY_BYTES);
-  app.use(async (c, next) => (c.req.path.startsWith('/codec/') ? codecLimit(c, next) : apiLimit(c, next)));
+  const hooksLimit = limitBody(MAX_WEBHOOK_BODY_BYTES);
+  app.use(async (c, next) => {
+    if (c.req.path.startsWith('/codec/')) return codecLimit(c, next);
+    return c.req.path.startsWith(HOOKS_PREFIX) ? hooksLimit(c, next) : apiLimit(c, next);
+  });
 
   const openApi = openApiDocument(settings);
   app.get('/openapi.json', (c) => c.json(openApi));
@@ -95,9 +103,12 @@ export function createApp(deps: ApiDeps) {
     rateLimit: localRateLimit<ApiEnv>(settings.codec.rateLimit, codecCallerKey),
     maxPayloads: settings.codec.maxPayloads,
   }));
-  app.use('/api/v1/*', auth);
+  // The hooks verify their own signature and limit by repository (src/api/routes/hooks.ts); everything else under /api/v1 needs the user.
+  const isHook = (path: string) => path.startsWith(HOOKS_PREFIX);
+  app.use('/api/v1/*', async (c, next) => (isHook(c.req.path) ? next() : auth(c, next)));
   const limited = rateLimit<ApiEnv>(deps.sql, settings.rateLimit);
-  app.use('/api/v1/*', async (c, next) => (c.req.method === 'POST' ? limited(c, next) : next()));
+  app.use('/api/v1/*', async (c, next) => (c.req.method === 'POST' && !isHook(c.req.path) ? limited(c, next) : next()));
+  app.route('/api/v1/hooks', hookRoutes(deps));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));
 

@@ -32,6 +32,8 @@ export interface ApiDeps {
     /** Least time between key set fetches for unknown key ids (jose's default 30 s when unset). */
     jwksCooldownMs?: number;
     allowedOrigins: string[];
+    /** PUBLIC_BASE_URL: makes the connect answer's webhook_url absolute; unset, it is the path. */
+    publicBaseUrl?: string;
     rateLimit: { burst: number; perMinute: number };
     /** Origins of the Temporal Web UI allowed to call /codec. */
     temporalUiOrigins: string[];

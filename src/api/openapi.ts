@@ -18,6 +18,7 @@ import {
   repoStatusSchema,
   retryRequestSchema,
   uuid,
+  webhookAnswerSchema,
 } from './schemas.js';
 
 const uuidParam = (name: string) => ({ name, in: 'path', required: true, schema: jsonSchema(uuid, 'input') });
@@ -43,6 +44,20 @@ const kms = {
   500: error('Internal error (`internal_error`), or the key service refused to seal the token (`kms_rejected`)'),
   503: error('The key service is unavailable (`kms_unavailable`): try again shortly'),
 };
+
+/** The headers a push webhook is read from (src/api/webhook-signature.ts), by sender. */
+const webhookHeaders = ([
+  ['X-Hub-Signature-256', 'GitHub: `sha256=` and the hex HMAC-SHA256 of the raw body under the webhook secret'],
+  ['X-GitHub-Event', 'GitHub: the event (`push`; others are ignored)'],
+  ['X-GitHub-Delivery', 'GitHub: the delivery id (the same on a redelivery)'],
+  ['X-Gitlab-Token', 'GitLab: the webhook secret itself'],
+  ['X-Gitlab-Event', 'GitLab: the event (`Push Hook`, `Tag Push Hook`; others are ignored)'],
+  ['Idempotency-Key', 'GitLab: the delivery id, the same on a retry (read before X-Gitlab-Event-UUID)'],
+  ['X-Gitlab-Event-UUID', 'GitLab: the delivery id when Idempotency-Key is absent'],
+  ['X-Gitea-Signature', 'Gitea: the hex HMAC-SHA256 of the raw body under the webhook secret (read before X-Hub-Signature-256, which Gitea sends too)'],
+  ['X-Gitea-Event', 'Gitea: the event (`push`; others are ignored)'],
+  ['X-Gitea-Delivery', 'Gitea: the delivery id'],
+] as const).map(([name, description]) => ({ name, in: 'header', required: false, schema: { type: 'string' }, description }));
 
 /**
  * The OpenAPI document, generated from the same zod schemas that validate requests: every status
@@ -155,6 +170,28 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
             502: error('Git server, PostgreSQL or Temporal unreachable (`upstream_unavailable`)'),
             507: error('No disk space for the probe (`insufficient_storage`)'),
           } },
+      },
+      '/api/v1/hooks/git/{repo_id}': {
+        post: {
+          security: [],
+          summary: 'A push webhook from GitHub, GitLab or Gitea: a push to the connected ref syncs the repository',
+          description: 'No bearer token: the delivery is authenticated by the repository\'s webhook secret (shown once, in the connect answer), as an HMAC-SHA256 of the raw body (GitHub, Gitea) or the secret itself (GitLab). A verified push to the connected ref (branch or tag) signals a sync, once per delivery id; other events, other refs, a deleted ref, and repositories neither PENDING, CLONING nor COMPLETED are answered 202 `ignored`. A delivery id already acted on is answered 202 `duplicate` and triggers nothing.',
+          parameters: [uuidParam('repo_id'), ...webhookHeaders],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'The sender\'s event payload; of a push, `ref`, `after` and the repository\'s `default_branch` are read' } } } },
+          responses: {
+            202: ok('Accepted (a sync asked for), duplicate, or ignored with its reason', webhookAnswerSchema),
+            400: error('No delivery id header, or a push whose body is not JSON (`bad_request`)'),
+            401: error('No signature header, or a signature (or GitLab token) that does not match the repository\'s webhook secret (`invalid_signature`)'),
+            404: error('No such repository (`not_found`)'),
+            409: error('Disconnected (`disconnected`); connected before webhooks existed, so without a webhook secret: connect it again (`invalid_state`); or its workflow has ended (`invalid_state`)'),
+            413: error('Body over 1 MiB (`payload_too_large`)'),
+            422: error('repo_id is not a UUID (`validation_error`, with `issues`)'),
+            429: error('More deliveries for this repository than the limit (`rate_limited`, with Retry-After)', headers.retryAfterOurs),
+            500: kms[500],
+            502: error('PostgreSQL unreachable (`upstream_unavailable`): redeliver shortly'),
+            503: error('Temporal unreachable, the push not acted on (`upstream_unavailable`, with Retry-After), or the key service unavailable (`kms_unavailable`): redeliver shortly', headers.retryAfterOurs),
+          },
+        },
       },
       '/healthz': { get: { summary: 'Process alive', responses: { 200: ok('Alive', healthSchema) } } },
       '/readyz': { get: { summary: 'PostgreSQL and Temporal answer, and Temporal has our search attributes', responses: { 200: ok('Ready', readySchema), 503: error('Names what is down (`not_ready`, with `checks`)') } } },

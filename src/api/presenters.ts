@@ -16,7 +16,11 @@ const identityOf = (r: CodeRepo) => ({
 
 export const projectBody = (p: Project) => ({ id: p.id, name: p.name, owner_id: p.ownerId, created_at: iso(p.createdAt) });
 
-export const connectBody = (admission: Admission, workflowId: string) => ({
+/** Where a repository's push webhook is delivered: absolute when the API knows its public base URL. */
+export const webhookUrlOf = (repoId: string, publicBaseUrl?: string) => `${publicBaseUrl ?? ''}/api/v1/hooks/git/${repoId}`;
+
+/** The admission's answer; with the webhook secret, the one place it is ever shown. */
+export const connectBody = (admission: Admission, workflowId: string, webhook?: { secret: string; publicBaseUrl?: string }) => ({
   repo_id: admission.repoId,
   git_url: admission.gitUrl,
   connected: true as const,
@@ -25,6 +29,7 @@ export const connectBody = (admission: Admission, workflowId: string) => ({
   estimated_size_mb: admission.estimatedSizeMb,
   clone_status: admission.cloneStatus,
   created_at: iso(admission.createdAt),
+  ...(webhook ? { webhook_url: webhookUrlOf(admission.repoId, webhook.publicBaseUrl), webhook_secret: webhook.secret } : {}),
 });
 
 /** 202 to a connect whose admission outlasted ADMISSION_WAIT_SECONDS: where its outcome will be. */

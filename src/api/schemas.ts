@@ -104,6 +104,8 @@ export const connectResponseSchema = z.object({
   estimated_size_mb: z.number().nullable(),
   clone_status: cloneStatus,
   created_at: timestamp,
+  webhook_url: z.string().optional().describe('Where to deliver the repository\'s push webhooks (absolute when PUBLIC_BASE_URL is set, else the path); absent for repositories connected before webhooks existed'),
+  webhook_secret: z.string().optional().describe('The push webhook\'s secret: shown here only (and again in a replay of this same request), never by a GET. Absent for repositories connected before webhooks existed'),
 });
 
 export const repoSchema = z.object({
@@ -146,6 +148,13 @@ export const admissionPendingSchema = z.object({
 });
 export const acceptedSchema = z.object({ repo_id: uuid, clone_status: cloneStatus, workflow_id: z.string().nullable() });
 export const disconnectedSchema = acceptedSchema.extend({ disconnected_at: timestamp });
+
+export const webhookAnswerSchema = z.object({
+  status: z.enum(['accepted', 'duplicate', 'ignored']).describe('accepted: a sync was asked for; duplicate: this delivery id was already acted on; ignored: nothing to do (see reason)'),
+  repo_id: uuid,
+  delivery_id: z.string(),
+  reason: z.string().optional().describe('Why an ignored delivery was ignored'),
+});
 
 export const errorSchema = z.object({
   detail: z.looseObject({ error: z.string(), message: z.string() }),

@@ -61,6 +61,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       jwtIssuer: config.JWT_ISSUER,
       jwtAudience: config.JWT_AUDIENCE,
       allowedOrigins: config.ALLOWED_ORIGINS,
+      publicBaseUrl: config.PUBLIC_BASE_URL,
       rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
       temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
       codec: {

@@ -51,6 +51,9 @@ export const envSchema = z.object({
   JWT_ISSUER: optional(z.string().min(1)),
   /** When set, every token's `aud` must include this; required in production with JWKS_URL. */
   JWT_AUDIENCE: optional(z.string().min(1)),
+  /** Where senders reach this API (scheme, host, optional port and path prefix): connect answers give an absolute webhook_url. */
+  PUBLIC_BASE_URL: optional(z.string().url().regex(/^https?:\/\/[^?#]*$/, 'must be an http(s) URL without query or fragment')
+    .transform((v) => v.replace(/\/+$/, ''))),
   /** Comma-separated origins allowed by CORS; empty allows none. */
   ALLOWED_ORIGINS: list,
   /** Origins of the Temporal Web UI, allowed (CORS) to call the payload codec at /codec. */

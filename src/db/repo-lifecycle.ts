@@ -80,14 +80,15 @@ export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: Au
 }
 
 /**
- * Ends a connection's hold on its secret: the token's ciphertext and wrapped key are erased (nothing
- * can decrypt it again) and `disconnected_at` is set, with an audit row, once. Repeating it
+ * Ends a connection's hold on its secrets: the token's and the webhook secret's ciphertexts and
+ * wrapped keys are erased (nothing can decrypt them again) and `disconnected_at` is set, with an audit row, once. Repeating it
  * returns the row as it is.
  */
 export async function disconnectRepo(sql: Sql, repoId: string, audit: AuditContext): Promise<CodeRepo> {
   return sql.begin(async (tx) => {
     const [row] = await tx<CodeRepoRow[]>`
-      update code_repos set token_ciphertext = null, token_kid = null, disconnected_at = now(), updated_at = now()
+      update code_repos set token_ciphertext = null, token_kid = null, webhook_secret_ciphertext = null, webhook_secret_kid = null,
+        disconnected_at = now(), updated_at = now()
       where id = ${repoId} and disconnected_at is null
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     if (!row) {

@@ -38,6 +38,9 @@ export interface CodeRepo {
   syncIntervalSeconds: number | null;
   /** When syncs stopped for the user's attention (a refused token, or too many failures in a row); null while they run. */
   attentionRequiredAt: Date | null;
+  /** The push webhook's secret, envelope-encrypted; null in rows from before webhooks, and once disconnected. */
+  webhookSecretCiphertext: Buffer | null;
+  webhookSecretKid: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -67,6 +70,8 @@ export interface CodeRepoRow {
   synced_at: Date | null;
   sync_interval_seconds: number | null;
   attention_required_at: Date | null;
+  webhook_secret_ciphertext: Buffer | null;
+  webhook_secret_kid: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -98,13 +103,16 @@ export const toRepo = (r: CodeRepoRow): CodeRepo => ({
   syncedAt: r.synced_at,
   syncIntervalSeconds: r.sync_interval_seconds,
   attentionRequiredAt: r.attention_required_at,
+  webhookSecretCiphertext: r.webhook_secret_ciphertext,
+  webhookSecretKid: r.webhook_secret_kid,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
 export const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
   sandbox_path, request_id, workflow_id, error_code, error_message, host_task_queue, file_count, disconnected_at,
-  run_id, estimated_size_mb, request_fingerprint, ref, head_commit, synced_at, sync_interval_seconds, attention_required_at, created_at, updated_at`;
+  run_id, estimated_size_mb, request_fingerprint, ref, head_commit, synced_at, sync_interval_seconds, attention_required_at,
+  webhook_secret_ciphertext, webhook_secret_kid, created_at, updated_at`;
 
 export interface NewRepo {
   /** Chosen by the workflow, so the token's ciphertext can be bound to it before the row exists. */
@@ -120,6 +128,8 @@ export interface NewRepo {
   requestFingerprint: string;
   ref?: string | null;
   syncIntervalSeconds?: number | null;
+  webhookSecretCiphertext?: Buffer;
+  webhookSecretKid?: string;
 }
 
 /**
@@ -131,10 +141,10 @@ export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): 
   return sql.begin(async (tx) => {
     const [created] = await tx<CodeRepoRow[]>`
       insert into code_repos (id, project_id, git_url, token_ciphertext, token_kid, request_id, workflow_id, run_id,
-                              estimated_size_mb, request_fingerprint, ref, sync_interval_seconds)
+                              estimated_size_mb, request_fingerprint, ref, sync_interval_seconds, webhook_secret_ciphertext, webhook_secret_kid)
       values (${repo.id}, ${repo.projectId}, ${repo.gitUrl}, ${repo.tokenCiphertext}, ${repo.tokenKid}, ${repo.requestId},
               ${repo.workflowId}, ${repo.runId}, ${repo.estimatedSizeMb}, ${repo.requestFingerprint}, ${repo.ref ?? null},
-              ${repo.syncIntervalSeconds ?? null})
+              ${repo.syncIntervalSeconds ?? null}, ${repo.webhookSecretCiphertext ?? null}, ${repo.webhookSecretKid ?? null})
       on conflict (workflow_id) do nothing
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     if (!created) {

@@ -12,6 +12,8 @@ export interface KeyUse {
   configured: boolean;
   /** Stored access tokens whose data key it wraps. */
   tokens: number;
+  /** Stored push webhook secrets whose data key it wraps. */
+  webhookSecrets: number;
   /** The service's own keys (the request fingerprint key) it wraps. */
   serviceKeys: number;
   /** Open workflow runs with a payload under it in their history: the next replay or step needs it. */
@@ -29,7 +31,9 @@ export interface KeyCheckReport {
 }
 
 /** A key other than the current one that something still needs. */
-export const stillNeeded = (use: KeyUse): boolean => !use.current && (use.tokens > 0 || use.serviceKeys > 0 || use.openWorkflows.length > 0);
+export const stillNeeded = (use: KeyUse): boolean => !use.current && (storedUnder(use) > 0 || use.openWorkflows.length > 0);
+/** What `rotate-keys` moves off the key: stored secrets and service keys. */
+const storedUnder = (use: KeyUse): number => use.tokens + use.webhookSecrets + use.serviceKeys;
 /** One of this deployment's old keys that must stay configured: what the command's exit code reports. */
 export const mustKeep = (use: KeyUse): boolean => use.configured && stillNeeded(use);
 
@@ -49,7 +53,7 @@ export function payloadKeyIds(node: unknown, found = new Set<string>()): Set<str
 const HISTORY_CONCURRENCY = 8;
 
 /**
- * Which keys are still needed, and by what: stored tokens and service keys (which `rotate-keys`
+ * Which keys are still needed, and by what: stored tokens, webhook secrets and service keys (which `rotate-keys`
  * re-wraps), and open workflows (which carry payloads, and sealed tokens inside them, under the
  * key that was current when they were written; only their end releases it).
  */
@@ -65,7 +69,7 @@ export async function checkKeys(o: {
   const use = (keyId: string): KeyUse => {
     let entry = uses.get(keyId);
     if (!entry) {
-      entry = { keyId, current: keyId === keys.keyId, configured: keys.canDecrypt(keyId), tokens: 0, serviceKeys: 0, openWorkflows: [] };
+      entry = { keyId, current: keyId === keys.keyId, configured: keys.canDecrypt(keyId), tokens: 0, webhookSecrets: 0, serviceKeys: 0, openWorkflows: [] };
       uses.set(keyId, entry);
     }
     return entry;
@@ -107,6 +111,7 @@ export function formatKeyCheck(report: KeyCheckReport): string {
     if (key.current) continue;
     const holds = [
       key.tokens > 0 ? plural(key.tokens, 'stored access token') : '',
+      key.webhookSecrets > 0 ? plural(key.webhookSecrets, 'stored webhook secret') : '',
       key.serviceKeys > 0 ? plural(key.serviceKeys, 'service key') : '',
       key.openWorkflows.length > 0 ? plural(key.openWorkflows.length, 'open workflow run') : '',
     ].filter(Boolean);
@@ -116,7 +121,7 @@ export function formatKeyCheck(report: KeyCheckReport): string {
       continue;
     }
     lines.push(`${key.keyId}${origin}: KEEP — needed by ${holds.join(', ')}`);
-    if (key.tokens + key.serviceKeys > 0) lines.push('  run `npm run rotate-keys` to re-wrap the stored ones under the current key');
+    if (storedUnder(key) > 0) lines.push('  run `npm run rotate-keys` to re-wrap the stored ones under the current key');
     if (key.openWorkflows.length > 0) {
       const oldest = key.openWorkflows.reduce((a, b) => (a.startTime <= b.startTime ? a : b));
       lines.push(`  open runs carry payloads and sealed tokens under it until they end (oldest: ${oldest.workflowId}, started ${oldest.startTime.toISOString()}); check again after them`);

@@ -17,6 +17,12 @@ export interface EncryptedToken {
   tokenKid: string;
 }
 
+/** A repository's webhook secret encrypted for storage (bound to its repository); base64, as EncryptedToken. */
+export interface EncryptedWebhookSecret {
+  webhookSecretCiphertext: string;
+  webhookSecretKid: string;
+}
+
 /** The authenticated context of a token sealed for its trip through Temporal. */
 export const transportContext = (requestId: string): string => `transport:${requestId}`;
 
@@ -43,6 +49,11 @@ export interface ConnectRepositoryInput {
   syncsPerRun?: number;
   /** Set when the run continues an earlier one (continue-as-new) whose clone is kept: where it left off. */
   kept?: KeptRepository;
+  /**
+   * The repository's push webhook secret, made and sealed by the API like the token (context:
+   * transportContext(requestId)); absent in runs started before webhooks existed.
+   */
+  sealedWebhookSecret?: SealedSecret;
 }
 
 /** What a run whose clone is kept hands the run it continues as: everything its kept phase needs. */
@@ -51,7 +62,6 @@ export interface KeptRepository {
   admission: Admission;
   hostTaskQueue: string;
   ref?: string;
-  token: EncryptedToken;
   state: ConnectRepositoryState;
   /** When the sandbox's TTL runs out unless a sync starts it again (ISO 8601). */
   keptUntil: string;
@@ -89,6 +99,8 @@ export interface Admission {
   createdAt: string;
   /** The workflow run that admitted it (the answer's `task_id`). */
   runId: string;
+  /** The input's sealed webhook secret, echoed: the API shows it once, in its answer. */
+  sealedWebhookSecret?: SealedSecret;
 }
 
 export type Stage =

@@ -22,6 +22,8 @@ export const REPO_ERRORS = {
   invalid_state: { status: 409, retryable: false },
   /** The repository was disconnected: its token is destroyed, nothing more is done with it. */
   disconnected: { status: 409, retryable: false },
+  /** A push webhook without a signature header, or signed with another secret than the repository's. */
+  invalid_signature: { status: 401, retryable: false },
   /** A request_id reused with different parameters. */
   idempotency_key_reused: { status: 409, retryable: false },
   /** A status change the row's state machine forbids (a bug or a race): never retried. */

@@ -24,6 +24,14 @@ const QUICK_RETRY = {
  * NON_RETRYABLE_ERROR_TYPES (bad token, missing repository, too large…) are never retried.
  */
 export const ACTIVITY_OPTIONS = {
+  /**
+   * A kept clone's row writes that stop or resume its syncs: the clone is there and usable, so a
+   * database outage is waited out however long it lasts, never ends the run (and with it the clone).
+   */
+  keptRow: {
+    startToCloseTimeout: '30 seconds',
+    retry: { ...QUICK_RETRY, maximumAttempts: Number.POSITIVE_INFINITY },
+  },
   /** Encryption, single-row writes, audit entries: fast, so a short timeout catches a hung worker quickly. */
   quick: {
     startToCloseTimeout: '30 seconds',

@@ -8,6 +8,8 @@ export function activitiesFor(taskQueue: string) {
   const admission = admissionQueueOf(taskQueue);
   return {
     quick: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.quick, taskQueue: admission }),
+    /** Writes a kept clone's syncs depend on, retried until the database takes them. */
+    keptRow: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.keptRow, taskQueue: admission }),
     /** Admission's encryption and insert, run by the workflow's own worker while the caller waits. */
     admissionStep: proxyLocalActivities<Activities>(ACTIVITY_OPTIONS.admissionStep),
     scan: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.scan, taskQueue: admission }),

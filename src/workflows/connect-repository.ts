@@ -30,6 +30,7 @@ import {
   type RetryRequest,
   type SyncRequest,
   type SyncSummary,
+  type SealedSecret,
 } from '../shared/connect-repository.js';
 import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
@@ -49,6 +50,9 @@ const SYNC_SCHEDULE_AND_BOUNDS = 'sync-schedule-and-bounds';
 /** Defaults for runs whose input predates the settings (SYNC_FAILURE_LIMIT, SYNCS_PER_RUN). */
 const DEFAULT_SYNC_FAILURE_LIMIT = 5;
 const DEFAULT_SYNCS_PER_RUN = 50;
+
+/** What a continued run's input carries for the token it never uses (see `continuation`). */
+const CONTINUED_RUN_TOKEN = { ciphertext: '', keyId: 'continued-run' } as const;
 
 /** Who a sync's audit row names: the user who asked, or the part of the system that did. */
 const requesterOf = (request: SyncRequest, connectedBy: string): string =>
@@ -72,7 +76,7 @@ export interface ConnectRepositoryResult {
  * clean up on the host that holds the files. Only the token's ciphertext leaves the first step.
  */
 export async function connectRepository(input: ConnectRepositoryInput): Promise<ConnectRepositoryResult> {
-  const { quick, admissionStep, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, syncOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
+  const { quick, keptRow, admissionStep, checkRepositorySize, recheckRepositorySize, cloneRepository, cloneOnHost, syncOnHost, onHost, onAnyHost } = activitiesFor(workflowInfo().taskQueue);
   /** Set when this run continues an earlier one whose clone is kept: it goes straight to the kept phase. */
   const kept = input.kept;
   const startedAt = new Date().toISOString();
@@ -110,13 +114,13 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   /** The user's answer to syncs that need attention (`retry`), its new token already encrypted. */
   let attentionRetry: { requestedBy?: string; newToken?: EncryptedToken } | undefined;
   let cloneScope: CancellationScope | undefined;
-  let token: EncryptedToken | undefined = kept?.token;
+  let token: EncryptedToken | undefined;
   /** The branch or tag the size check resolved (the default branch's name when none was asked for). */
   let ref = kept ? kept.ref : input.ref;
   // Runs started before admission's quick steps became local activities replay them as activities.
   const admissionSteps = () => (patched(ADMISSION_AS_LOCAL_ACTIVITIES) ? admissionStep : quick);
-  const encryptForStorage = (sealedToken: RetryRequest['sealedToken'] & object) =>
-    admissionSteps().encryptToken({ sealedToken, requestId: input.requestId, projectId: input.projectId, repoId });
+  const encryptForStorage = (sealedToken: SealedSecret, sealedWebhookSecret?: SealedSecret) =>
+    admissionSteps().encryptToken({ sealedToken, ...(sealedWebhookSecret ? { sealedWebhookSecret } : {}), requestId: input.requestId, projectId: input.projectId, repoId });
 
   const ignore = (signal: string) =>
     quick.recordIgnoredSignal({ repoId: admission ? repoId : null, signal, stage: state.stage, audit });
@@ -174,7 +178,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     retryRequest = request ?? {};
   });
   setHandler(retryUpdate, async (request) => {
-    // The row turns FAILED (or needs attention) a moment before this run's state says so.
+    // The row turns FAILED (or needs attention) a moment before this run's state says so. (Waiting out a sync too
+    // needs no patch: before syncs could need attention the API sent no retry to a COMPLETED row.)
     await condition(() => state.stage !== 'cloning' && state.stage !== 'syncing', '10 seconds');
     if (attentionRetryable()) {
       // Encrypted here, so a token that cannot be is refused to the caller, not lost in the run.
@@ -267,7 +272,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     const origin = { ...(request.trigger ? { trigger: request.trigger } : {}), ...(request.deliveryId ? { deliveryId: request.deliveryId } : {}) };
     const syncAudit = request.requestedBy || request.trigger ? { ...audit, userId: requesterOf(request, audit.userId) } : audit;
     update({ stage: 'syncing', progressPercent: 0, progressMessage: 'Syncing', bytesReceived: null, bytesPerSecond: null });
-    updateSyncs({ lastTrigger: request.trigger ?? 'api' });
+    updateSyncs({ lastTrigger: request.trigger ?? 'api', nextSyncAt: null });
     try {
       cloneScope = new CancellationScope();
       const synced = await cloneScope.run(() => syncOnHost(hostTaskQueue!)({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit: syncAudit, ...origin }));
@@ -288,11 +293,15 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       }
       const failure = failureOf(err);
       const failures = (state.syncs?.consecutiveFailures ?? 0) + 1;
-      const needsAttention = failureLimit !== null && !state.syncs?.needsAttention && (failure.code === 'invalid_credentials' || failures >= failureLimit);
+      // Paused already (a sync the user asked for failed again): the row keeps saying what to do.
+      const needsAttention = failureLimit !== null && (state.syncs?.needsAttention === true || failure.code === 'invalid_credentials' || failures >= failureLimit);
       const message = needsAttention ? attentionMessage(failure, failures, repoId) : failure.message;
-      await quick.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: message, audit: syncAudit, ...origin, ...(needsAttention ? { needsAttention } : {}) });
+      await (needsAttention ? keptRow : quick).markSyncFailed({ repoId, errorCode: failure.code, errorMessage: message, audit: syncAudit, ...origin, ...(needsAttention ? { needsAttention } : {}) });
       update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: failure.details?.checkout_restored === false ? 'Sync failed; the checkout could not be restored' : 'Sync failed; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message } });
-      if (state.syncs) updateSyncs({ count: state.syncs.count + 1, consecutiveFailures: failures, needsAttention: state.syncs.needsAttention || needsAttention });
+      if (state.syncs) updateSyncs({ count: state.syncs.count + 1, consecutiveFailures: failures, needsAttention });
+      // A push that came during this sync would fail as it did: paused, pushes are not acted on.
+      // (Read through a cast: TypeScript cannot see the signal handler set it while this sync ran.)
+      if (needsAttention && (pendingSync as SyncRequest | undefined)?.trigger === 'webhook') pendingSync = undefined;
     } finally {
       cloneScope = undefined;
     }
@@ -312,7 +321,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   async function connect(): Promise<ConnectRepositoryResult> {
     // Admission: nothing is persisted unless the token is encrypted and the size check passes.
     try {
-      const encrypted = await encryptForStorage(input.sealedToken);
+      // The webhook secret rides in the same step (no new command: open runs replay as before), and only to the row.
+      const { webhookSecret, ...encrypted } = await encryptForStorage(input.sealedToken, input.sealedWebhookSecret);
       token = encrypted;
       update({ stage: 'checking_size', progressPercent: 5, progressMessage: 'Checking the repository size' });
       const size = await checkRepositorySize({ ...encrypted, gitUrl: input.gitUrl, projectId: input.projectId, repoId, requestId: input.requestId, keepForClone: true, ...(ref === undefined ? {} : { ref }) });
@@ -320,8 +330,9 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       ref = size.ref;
       update({ stage: 'persisting', progressPercent: 15, progressMessage: 'Recording the repository', estimatedSizeMb: size.estimatedSizeMb });
       // Once the row may exist, a cancellation must not leave before knowing: cleanup then finds it.
-      admission = await CancellationScope.nonCancellable(() => admissionSteps().persistRepository({
+      const persisted = await CancellationScope.nonCancellable(() => admissionSteps().persistRepository({
         ...encrypted,
+        ...(webhookSecret ? { webhookSecret } : {}),
         repoId,
         requestId: input.requestId,
         projectId: input.projectId,
@@ -334,6 +345,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         ...(input.syncIntervalSeconds === undefined ? {} : { syncIntervalSeconds: input.syncIntervalSeconds }),
         audit,
       }));
+      // Echoed, still sealed, for the API's answer: the one place the secret is shown.
+      admission = input.sealedWebhookSecret ? { ...persisted, sealedWebhookSecret: input.sealedWebhookSecret } : persisted;
       update({ repoId, cloneStatus: 'PENDING', progressPercent: 20, progressMessage: 'Queued for cloning' });
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -402,6 +415,29 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   }
 
   /**
+   * The next run's input: this one's, with the kept phase to pick up. No secret goes on: a continued run never
+   * admits (the row holds the token, and the webhook secret, that syncs use), so the sealed copies stay in the
+   * first run's history alone, gone with it at the namespace's retention.
+   */
+  function continuation(keptUntil: number, scheduledAt: number | undefined): ConnectRepositoryInput {
+    const { sealedWebhookSecret: _secret, ...firstAnswer } = admission!;
+    const { sealedWebhookSecret: _sealed, ...rest } = input;
+    return {
+      ...rest,
+      sealedToken: CONTINUED_RUN_TOKEN,
+      kept: {
+        repoId,
+        admission: firstAnswer,
+        hostTaskQueue: hostTaskQueue!,
+        ...(ref === undefined ? {} : { ref }),
+        state: { ...state, syncs: { ...state.syncs!, nextSyncAt: scheduledAt === undefined ? null : new Date(scheduledAt).toISOString() } },
+        keptUntil: new Date(keptUntil).toISOString(),
+        ...(pendingSync ? { pendingSync } : {}),
+      },
+    };
+  }
+
+  /**
    * The clone is kept until `keptUntil` (the TTL), which every sync starts again; meanwhile syncs run
    * when asked for, on push, and on the schedule. Past SYNCS_PER_RUN syncs (or when Temporal suggests
    * it) the run continues as new, carrying the kept phase on, so its history stays bounded.
@@ -418,21 +454,32 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     const carriedNext = kept && state.syncs?.nextSyncAt ? Date.parse(state.syncs.nextSyncAt) : undefined;
     let scheduledAt = intervalMs === null ? undefined : carriedNext ?? Date.now() + intervalMs;
     let syncsThisRun = 0;
+    /** Past SYNCS_PER_RUN syncs, or when Temporal suggests it (a paused repository's ignored pushes add up too). */
+    const runIsFull = () => bounded && (syncsThisRun >= syncsPerRun || workflowInfo().continueAsNewSuggested);
     while (!cleanupRequested) {
+      if (runIsFull()) {
+        // Handlers under way (a retry's encryption) finish first; a sync they leave pending is carried on, a retry answered here.
+        await condition(allHandlersFinished);
+        if (!cleanupRequested && !attentionRetry) return continueAsNew<typeof connectRepository>(continuation(keptUntil, scheduledAt));
+      }
       const scheduled = state.syncs?.needsAttention ? undefined : scheduledAt;
       updateSyncs({ nextSyncAt: scheduled === undefined ? null : new Date(scheduled).toISOString() });
       const wait = Math.min(keptUntil, scheduled ?? Infinity) - Date.now();
-      const woke = wait > 0 && (await condition(() => cleanupRequested || pendingSync !== undefined || attentionRetry !== undefined, wait));
+      const woke = wait > 0 && (await condition(() => cleanupRequested || pendingSync !== undefined || attentionRetry !== undefined || runIsFull(), wait));
       if (cleanupRequested) break;
-      if (!woke && !(bounded && (pendingSync || attentionRetry))) {
-        if (!bounded || Date.now() >= keptUntil) break;
-        pendingSync = { trigger: 'schedule' };
+      if (!pendingSync && !attentionRetry) {
+        // Unbounded runs wake for nothing else: the TTL ran out.
+        if (!bounded) break;
+        if (woke) continue;
+        // The schedule first: an interval equal to the TTL syncs (and so keeps the clone), it does not clean up.
+        if (scheduled !== undefined && Date.now() >= scheduled) pendingSync = { trigger: 'schedule' };
+        else if (Date.now() >= keptUntil) break;
+        else continue;
       }
       if (attentionRetry) {
         const answer = attentionRetry;
         attentionRetry = undefined;
-        if (answer.newToken) token = answer.newToken;
-        await quick.resumeSyncs({ repoId, ...(answer.newToken ? { newToken: answer.newToken } : {}), audit: answer.requestedBy ? { ...audit, userId: answer.requestedBy } : audit });
+        await keptRow.resumeSyncs({ repoId, ...(answer.newToken ? { newToken: answer.newToken } : {}), audit: answer.requestedBy ? { ...audit, userId: answer.requestedBy } : audit });
         updateSyncs({ needsAttention: false, consecutiveFailures: 0 });
         update({ error: null });
         // At once, with the new token: the user learns now whether it works.
@@ -442,25 +489,6 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       keptUntil = Date.now() + ttlMs;
       if (intervalMs !== null) scheduledAt = Date.now() + intervalMs;
       syncsThisRun += 1;
-      if (bounded && (syncsThisRun >= syncsPerRun || workflowInfo().continueAsNewSuggested)) {
-        // Handlers under way (a retry's encryption) finish first; what they leave pending is carried on.
-        await condition(allHandlersFinished);
-        if (cleanupRequested || attentionRetry) continue;
-        const next = scheduledAt === undefined ? null : new Date(scheduledAt).toISOString();
-        return continueAsNew<typeof connectRepository>({
-          ...input,
-          kept: {
-            repoId,
-            admission: admission!,
-            hostTaskQueue: hostTaskQueue!,
-            ...(ref === undefined ? {} : { ref }),
-            token: token!,
-            state: { ...state, syncs: { ...state.syncs!, nextSyncAt: next } },
-            keptUntil: new Date(keptUntil).toISOString(),
-            ...(pendingSync ? { pendingSync } : {}),
-          },
-        });
-      }
     }
     await cleanUp(cleanupRequested ? 'signal' : 'ttl');
     return finish({ repoId, cloneStatus: 'CLEANED' as const, repositorySizeMb: state.repositorySizeMb });

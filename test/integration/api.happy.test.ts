@@ -32,7 +32,8 @@ describe('the design\'s example requests', () => {
     smallRepo = `${stack.gitUrl}/${name}.git`;
     const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: smallRepo, access_token: stack.gitToken, project_id: projectId });
     expect(res.status).toBe(201);
-    expect(keys(res.body)).toEqual(['clone_status', 'connected', 'created_at', 'estimated_size_mb', 'git_url', 'repo_id', 'task_id', 'workflow_id']);
+    expect(keys(res.body)).toEqual(['clone_status', 'connected', 'created_at', 'estimated_size_mb', 'git_url', 'repo_id', 'task_id', 'webhook_secret', 'webhook_url', 'workflow_id']);
+    expect(res.body.webhook_url).toBe(`/api/v1/hooks/git/${res.body.repo_id}`);
     expect(res.body).toMatchObject({ git_url: smallRepo, connected: true, clone_status: 'PENDING' });
     expect(res.body.repo_id).toMatch(UUID);
     expect(res.body.task_id).toMatch(UUID);

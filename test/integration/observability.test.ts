@@ -281,10 +281,10 @@ describe('observability of a connect, as deployed', () => {
 
     it('counts encryption operations by operation, key and outcome on both', () => {
       const key = (samples: Sample[]) => find(samples, 'encryption_operations_total').map((s) => s.labels.key_id);
-      // Four tokens sealed for their trip through Temporal, by the API.
-      expect(valueOf(apiSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(4);
-      // Each opened and encrypted for storage by the worker, then opened for its probe; the two admitted again for their clones.
-      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(4);
+      // Four tokens sealed for their trip through Temporal by the API, each with its repository's webhook secret.
+      expect(valueOf(apiSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(8);
+      // Each opened and encrypted for storage by the worker (webhook secrets too), then opened for its probe; the two admitted again for their clones.
+      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(8);
       expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'decrypt', outcome: 'ok' })).toBeGreaterThanOrEqual(10);
       expect(new Set([...key(apiSamples), ...key(workerSamples)]).size).toBe(1);
       expect(valueOf(workerSamples, 'encryption_operations_total', { outcome: 'failed' })).toBeUndefined();

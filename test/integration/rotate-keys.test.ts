@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createLogger } from '../../src/config/logger.js';
 import { decryptSecret, encryptSecret, type KeyProvider } from '../../src/crypto/envelope.js';
 import { createKeyProvider } from '../../src/crypto/key-provider.js';
+import { encryptWebhookSecret, newWebhookSecret, openWebhookSecret } from '../../src/crypto/webhook-secret.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
@@ -44,14 +45,16 @@ afterAll(async () => {
   await dropDatabase(stack.adminUrl, checkDatabase);
 });
 
-/** Stores a repository whose token is encrypted by `keys`. */
-async function storeToken(keys: KeyProvider, token: string, into = { db: sql, projectId }): Promise<string> {
+/** Stores a repository whose token (and webhook secret, when given) is encrypted by `keys`. */
+async function storeToken(keys: KeyProvider, token: string, into = { db: sql, projectId }, webhookSecret?: string): Promise<string> {
   const { db, projectId } = into;
   const repoId = randomUUID();
   const { ciphertext, keyId } = await encryptSecret(keys, token, context(projectId, repoId));
+  const hook = webhookSecret ? await encryptWebhookSecret(keys, webhookSecret, repoId) : undefined;
   await insertRepo(db, {
     id: repoId, projectId, gitUrl: 'https://example.com/r.git', tokenCiphertext: ciphertext, tokenKid: keyId,
     requestId: randomUUID(), workflowId: `wf-${repoId}`, runId: randomUUID(), estimatedSizeMb: 0.01, requestFingerprint: 'test',
+    ...(hook ? { webhookSecretCiphertext: Buffer.from(hook.webhookSecretCiphertext, 'base64'), webhookSecretKid: hook.webhookSecretKid } : {}),
   }, { correlationId: 'test', requestId: randomUUID(), userId: 'ops' });
   return repoId;
 }
@@ -66,7 +69,8 @@ describe('npm run rotate-keys', () => {
     const oldKey = randomBytes(32);
     const newKey = randomBytes(32);
     const token = `ghp_rotation_${randomUUID().replace(/-/g, '')}`;
-    const repoId = await storeToken(createLocalKeyProvider(oldKey), token);
+    const webhookSecret = newWebhookSecret();
+    const repoId = await storeToken(createLocalKeyProvider(oldKey), token, undefined, webhookSecret);
     // The fingerprint key the API made under the old key: it must stay the same key, only re-wrapped.
     const fingerprintKey = await loadFingerprintKey(sql, createLocalKeyProvider(oldKey));
 
@@ -79,6 +83,7 @@ describe('npm run rotate-keys', () => {
     };
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/ops/rotate-keys-main.ts'], { env });
     expect(stdout + stderr).not.toContain(token);
+    expect(stdout + stderr).not.toContain(webhookSecret);
     const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(report).toMatchObject({ msg: 'key rotation finished', failed: 0 });
     expect(report.rewrapped).toBeGreaterThanOrEqual(1);
@@ -89,6 +94,12 @@ describe('npm run rotate-keys', () => {
     expect(await decryptSecret(current, row.token_ciphertext, row.token_kid, context(projectId, repoId))).toBe(token);
     const [audit] = await sql`select metadata from audit_log where repo_id = ${repoId} and action = 'token.rewrapped'`;
     expect(audit!.metadata).toMatchObject({ to_key_id: current.keyId });
+    // The webhook secret's data key too, under its own audit action; the secret itself unchanged.
+    const [hook] = await sql<{ webhook_secret_ciphertext: Buffer; webhook_secret_kid: string }[]>`
+      select webhook_secret_ciphertext, webhook_secret_kid from code_repos where id = ${repoId}`;
+    expect(hook!.webhook_secret_kid).toBe(current.keyId);
+    expect(await openWebhookSecret(current, { ciphertext: hook!.webhook_secret_ciphertext, keyId: hook!.webhook_secret_kid }, repoId)).toBe(webhookSecret);
+    expect(await sql`select 1 from audit_log where repo_id = ${repoId} and action = 'webhook_secret.rewrapped'`).toHaveLength(1);
     expect(await sql`select key_id from service_keys`).toEqual([{ key_id: current.keyId }]);
     expect(await loadFingerprintKey(sql, current)).toEqual(fingerprintKey);
   });
@@ -144,7 +155,7 @@ describe('npm run rotate-keys -- --check', () => {
         () => before.workflow.start('connectRepository', { taskQueue: `nobody-${randomUUID()}`, workflowId, args: [{ note: 'payload under the old key' }] }),
         { timeout: 30_000, interval: 500 },
       );
-      const repoId = await storeToken(oldProvider, `ghp_check_${randomUUID().replace(/-/g, '')}`, into);
+      const repoId = await storeToken(oldProvider, `ghp_check_${randomUUID().replace(/-/g, '')}`, into, newWebhookSecret());
       await recordKeyInService(checkSql, newProvider.keyId);
       const env = {
         DATABASE_URL: checkDatabaseUrl,
@@ -162,7 +173,7 @@ describe('npm run rotate-keys -- --check', () => {
         return result;
       }, { timeout: 30_000, interval: 500 });
       expect(first.code).toBe(2);
-      expect(oldLine(first.out)).toBe(`${oldProvider.keyId}: KEEP — needed by 1 stored access token, 1 open workflow run`);
+      expect(oldLine(first.out)).toBe(`${oldProvider.keyId}: KEEP — needed by 1 stored access token, 1 stored webhook secret, 1 open workflow run`);
       expect(first.out).toContain(`oldest: ${workflowId}`);
       expect(first.out).toContain('run `npm run rotate-keys`');
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { cleanupSignal, type ConnectRepositoryState } from '../../src/shared/connect-repository.js';
+import { cleanupSignal, getStateQuery, type ConnectRepositoryState } from '../../src/shared/connect-repository.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createBareRepo, pushCommit, revParse } from '../support/git-repos.js';
 
@@ -60,10 +60,12 @@ describe('scheduled sync', () => {
     // Each push is picked up by the schedule alone: nobody calls sync.
     await pushCommit(repo.bare, { 'README.md': 'two\n' }, 'second');
     await headBecomes(repo.repoId, await revParse(repo.bare, 'refs/heads/main'));
-    const before = await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup' && (s.syncs?.count ?? 0) >= 1);
-    const status = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
-    expect(Date.parse(status.next_sync_at)).toBeGreaterThan(Date.parse(status.synced_at));
-    expect(status.consecutive_sync_failures).toBe(0);
+    // Between syncs, /status names the next one (during one it is null: the time that fired is past).
+    await vi.waitFor(async () => {
+      const status = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
+      expect(status).toMatchObject({ clone_status: 'COMPLETED', consecutive_sync_failures: 0 });
+      expect(Date.parse(status.next_sync_at)).toBeGreaterThan(Date.parse(status.synced_at));
+    }, { timeout: 45_000, interval: 50 });
 
     await pushCommit(repo.bare, { 'README.md': 'three\n' }, 'third');
     await headBecomes(repo.repoId, await revParse(repo.bare, 'refs/heads/main'));
@@ -76,9 +78,14 @@ describe('scheduled sync', () => {
     expect(synced.filter((r) => r.metadata.changed === true)).toHaveLength(3);
     expect(synced.every((r) => r.metadata.trigger === 'schedule' && r.user_id === 'system:schedule')).toBe(true);
 
-    // At 2 syncs a run (SYNCS_PER_RUN), the first run has continued as new; the latest carries the state on.
+    // At 2 syncs a run (SYNCS_PER_RUN), the first run has continued as new: its last state (queried on that run)
+    // is what the latest run answers with, one continuation on.
+    const first = app.temporal.workflow.getHandle(repo.workflowId, firstRun);
+    await vi.waitFor(async () => expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeout: 45_000, interval: 100 });
+    const before = await first.query(getStateQuery);
+    expect(before.syncs).toMatchObject({ count: 2, continuedAsNew: 0, intervalSeconds: 1, needsAttention: false });
     const after = await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup' && (s.syncs?.continuedAsNew ?? 0) >= 1);
-    expect((await app.temporal.workflow.getHandle(repo.workflowId, firstRun).describe()).status.name).toBe('CONTINUED_AS_NEW');
+    expect(after.syncs!.count).toBeGreaterThanOrEqual(before.syncs!.count);
     const latest = await app.temporal.workflow.getHandle(repo.workflowId).describe();
     expect(latest.runId).not.toBe(firstRun);
     expect(latest.status.name).toBe('RUNNING');
@@ -103,9 +110,12 @@ describe('scheduled sync', () => {
     expect((await fetch(`${stack.gitUrl}/_token/${repo.key}`, { method: 'PUT', body: rotated })).status).toBe(204);
     await pushCommit(repo.bare, { 'README.md': 'two\n' }, 'second');
 
-    await vi.waitFor(async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.needs_attention).toBe(true), { timeout: 45_000, interval: 100 });
-    const status = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
-    expect(status).toMatchObject({ clone_status: 'COMPLETED', error_code: 'invalid_credentials', next_sync_at: null, consecutive_sync_failures: 1 });
+    // The row needs attention a moment before the run's state (which /status also reads) says so: wait for both.
+    const status = await vi.waitFor(async () => {
+      const body = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
+      expect(body).toMatchObject({ clone_status: 'COMPLETED', needs_attention: true, error_code: 'invalid_credentials', next_sync_at: null, consecutive_sync_failures: 1, stage: 'waiting_for_cleanup' });
+      return body;
+    }, { timeout: 45_000, interval: 100 });
     expect(status.error_message).toMatch(/Syncs are paused: send a new access token with POST \/api\/v1\/code\/repos\/[0-9a-f-]+\/retry/);
     const failed = await auditOf(repo.repoId, 'repo.sync_failed');
     expect(failed).toHaveLength(1);
@@ -118,9 +128,11 @@ describe('scheduled sync', () => {
     const retried = await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/retry`, { access_token: rotated });
     expect(retried.status).toBe(202);
     await headBecomes(repo.repoId, await revParse(repo.bare, 'refs/heads/main'));
-    const resumed = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
-    expect(resumed).toMatchObject({ needs_attention: false, error_code: null, consecutive_sync_failures: 0 });
-    expect(resumed.next_sync_at).not.toBeNull();
+    await vi.waitFor(async () => {
+      const resumed = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
+      expect(resumed).toMatchObject({ needs_attention: false, error_code: null, consecutive_sync_failures: 0 });
+      expect(resumed.next_sync_at).not.toBeNull();
+    }, { timeout: 45_000, interval: 50 });
     expect(await auditOf(repo.repoId, 'repo.sync_resumed')).toMatchObject([{ metadata: { new_token: true } }]);
     // Still only the one failure: the schedule (1 s) made no attempt between the pause and the retry.
     expect(await auditOf(repo.repoId, 'repo.sync_failed')).toHaveLength(1);

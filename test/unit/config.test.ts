@@ -69,6 +69,15 @@ describe('auth and codec settings', () => {
     expect(requireAuth(loadConfig(jwks)).JWT_ISSUER).toBeUndefined();
   });
 
+  it('takes PUBLIC_BASE_URL as an http(s) URL without a trailing slash, query or fragment', () => {
+    expect(loadConfig({}).PUBLIC_BASE_URL).toBeUndefined();
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://connector.example.com/' }).PUBLIC_BASE_URL).toBe('https://connector.example.com');
+    expect(loadConfig({ PUBLIC_BASE_URL: 'http://127.0.0.1:8000/prefix' }).PUBLIC_BASE_URL).toBe('http://127.0.0.1:8000/prefix');
+    for (const bad of ['connector.example.com', 'ftp://x.example', 'https://x.example/?a=1', 'https://x.example/#f']) {
+      expect(() => loadConfig({ PUBLIC_BASE_URL: bad }), bad).toThrow(ConfigError);
+    }
+  });
+
   it('takes one scope token as the operator scope', () => {
     expect(loadConfig({}).CODEC_OPERATOR_SCOPE).toBe('codec:operator');
     expect(() => loadConfig({ CODEC_OPERATOR_SCOPE: 'two scopes' })).toThrow(/CODEC_OPERATOR_SCOPE/);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatKeyCheck, mustKeep, payloadKeyIds, type KeyUse } from '../../src/ops/key-check.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
-const use = (keyId: string, o: Partial<KeyUse> = {}): KeyUse => ({ keyId, current: false, configured: true, tokens: 0, serviceKeys: 0, openWorkflows: [], ...o });
+const use = (keyId: string, o: Partial<KeyUse> = {}): KeyUse => ({ keyId, current: false, configured: true, tokens: 0, webhookSecrets: 0, serviceKeys: 0, openWorkflows: [], ...o });
 
 describe('payloadKeyIds', () => {
   it('finds the key id of every encrypted payload in a history, however deep, and nothing else', () => {
@@ -32,5 +32,13 @@ describe('formatKeyCheck', () => {
     expect(out.find((l) => l.startsWith('arn:aws:kms:elsewhere'))).toMatch(/not configured here.*KEEP — needed by 3 stored access tokens$/);
     expect(out.at(-1)).toBe('1 configured old key still needed: keep it.');
     expect(keys.filter(mustKeep).map((k) => k.keyId)).toEqual(['local:old']);
+  });
+
+  it('keeps a key that only webhook secrets are stored under, and says rotate-keys moves them', () => {
+    const keys = [use('local:new', { current: true }), use('local:hooks', { webhookSecrets: 2 })];
+    const out = formatKeyCheck({ currentKeyId: 'local:new', keys, openWorkflowsScanned: 0 }).split('\n');
+    expect(out).toContain('local:hooks: KEEP — needed by 2 stored webhook secrets');
+    expect(out).toContain('  run `npm run rotate-keys` to re-wrap the stored ones under the current key');
+    expect(keys.filter(mustKeep).map((k) => k.keyId)).toEqual(['local:hooks']);
   });
 });

@@ -464,6 +464,8 @@ describe('connectRepository', () => {
         for (const n of [1, 2, 3]) {
           await nextInterval();
           await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(n), { timeout: 10_000 });
+          // The run has taken the failure in (and set its next timer) before the clock moves on again.
+          await stateOf(handle, (s) => s.syncs?.consecutiveFailures === n && s.stage === 'waiting_for_cleanup');
         }
         const paused = await stateOf(handle, (s) => s.syncs?.needsAttention === true);
         expect(paused.syncs).toMatchObject({ consecutiveFailures: 3, nextSyncAt: null });
@@ -485,6 +487,54 @@ describe('connectRepository', () => {
         expect(named(calls, 'syncRepository')[3]!.input).toMatchObject({ trigger: 'api', audit: { userId: 'user-1' } });
         const resumed = await stateOf(handle, (s) => s.syncs?.needsAttention === false && s.stage === 'waiting_for_cleanup' && s.syncs.nextSyncAt !== null);
         expect(resumed).toMatchObject({ error: null, syncs: { consecutiveFailures: 0 } });
+        await handle.signal(cleanupSignal);
+        await handle.result();
+      });
+    });
+
+    it('an interval equal to the TTL syncs, which keeps the clone, rather than cleaning it up', async () => {
+      await withWorkers({ mocks: () => ({ syncRepository: async () => synced }) }, async ({ calls, start }) => {
+        const handle = await start(scheduled({ sandboxTtlSeconds: 120, syncIntervalSeconds: 120 }));
+        await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED' && s.syncs?.nextSyncAt !== null);
+        await env.sleep('121 seconds');
+        await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(1), { timeout: 10_000 });
+        await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'waiting_for_cleanup');
+        expect(named(calls, 'cleanupSandbox')).toEqual([]);
+        await handle.signal(cleanupSignal);
+        expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+      });
+    });
+
+    it('paused: a push that came during the failing sync is dropped, and a sync the user asks for keeps the message naming retry', async () => {
+      let release: (() => void) | undefined;
+      const mocks = (): Mocks => ({
+        syncRepository: async () => {
+          await new Promise<void>((resolve) => { release = resolve; });
+          release = undefined;
+          throw failure('invalid_credentials');
+        },
+        markSyncFailed: async () => {},
+      });
+      await withWorkers({ mocks }, async ({ calls, start }) => {
+        const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
+        await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+        await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
+        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+        // Queued behind the failing sync, before the pause is known.
+        await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
+        await stateOf(handle, (s) => s.stage === 'syncing' && s.syncs?.lastTrigger === 'api');
+        release!();
+        await stateOf(handle, (s) => s.syncs?.needsAttention === true && s.stage === 'waiting_for_cleanup');
+        // The user's own sync runs next (were the push still queued, it would have run first) and fails again.
+        await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
+        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+        release!();
+        await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(2), { timeout: 10_000 });
+        expect(named(calls, 'syncRepository').map((c) => c.input.trigger)).toEqual(['api', 'api']);
+        const [, again] = named(calls, 'markSyncFailed');
+        expect(again!.input).toMatchObject({ needsAttention: true, errorCode: 'invalid_credentials' });
+        expect(again!.input.errorMessage).toMatch(/Syncs are paused: send a new access token/);
+        expect((await stateOf(handle, (s) => s.syncs?.consecutiveFailures === 2)).error!.message).toMatch(/Syncs are paused/);
         await handle.signal(cleanupSignal);
         await handle.result();
       });

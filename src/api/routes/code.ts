@@ -34,7 +34,7 @@ const ADMISSION_RETRY_AFTER_SECONDS = 2;
 const repoNotFound = () => new ApiError(404, 'not_found', 'Repository not found');
 
 /** Runs `send` against the repository's workflow; false when the workflow has already ended. */
-async function toWorkflow(temporal: Client, repo: CodeRepo, send: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<unknown>): Promise<boolean> {
+export async function toWorkflow(temporal: Client, repo: CodeRepo, send: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<unknown>): Promise<boolean> {
   if (!repo.workflowId) return false;
   try {
     await send(temporal.workflow.getHandle(repo.workflowId));
@@ -45,7 +45,7 @@ async function toWorkflow(temporal: Client, repo: CodeRepo, send: (handle: Retur
   }
 }
 
-const ended = () => new ApiError(409, 'invalid_state', 'The repository\'s workflow has already ended');
+export const ended = () => new ApiError(409, 'invalid_state', 'The repository\'s workflow has already ended');
 const accepted = (repo: CodeRepo) => ({ repo_id: repo.id, clone_status: repo.cloneStatus, workflow_id: repo.workflowId });
 
 export function codeRoutes(deps: ApiDeps) {
@@ -84,7 +84,8 @@ export function codeRoutes(deps: ApiDeps) {
           return c.json(pendingBody(outcome.workflowId, requestId), 202);
         }
         if (outcome.replayed) c.header('Idempotent-Replayed', 'true');
-        return c.json(connectBody(outcome.admission, outcome.workflowId), 201);
+        const webhook = outcome.webhookSecret ? { secret: outcome.webhookSecret, publicBaseUrl: deps.settings.publicBaseUrl } : undefined;
+        return c.json(connectBody(outcome.admission, outcome.workflowId, webhook), 201);
       },
     )
     .get('/repos/:repo_id', validate('param', repoParamsSchema), async (c) => {

@@ -1,0 +1,107 @@
+import { Hono } from 'hono';
+import { openWebhookSecret } from '../../crypto/webhook-secret.js';
+import { findRepo, type CodeRepo } from '../../db/repos.js';
+import { expireDeliveries, forgetDelivery, recordDelivery } from '../../db/webhook-deliveries.js';
+import { syncSignal } from '../../shared/connect-repository.js';
+import type { ApiEnv } from '../context.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { localBuckets } from '../local-rate-limit.js';
+import { repoParamsSchema } from '../schemas.js';
+import { validate } from '../validation.js';
+import { deletesRef, pushEventOf, pushesRef } from '../webhook-push.js';
+import { SIGNATURE_HEADERS, signedDelivery } from '../webhook-signature.js';
+import { ended, toWorkflow } from './code.js';
+
+/** GitHub caps a webhook's payload at 25 MB, but a push of a few commits is a few KiB; what is over this is refused. */
+export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+/**
+ * Per repository and API process: every delivery past the signature check costs a KMS decrypt, and
+ * anyone who knows a repository's id can send one. Pushes come far slower than this.
+ */
+export const WEBHOOK_RATE_LIMIT = { burst: 30, perMinute: 60 };
+/** How long a delivery id is remembered: senders redeliver within hours (GitHub's manual redelivery: 3 days). */
+export const DELIVERY_RETENTION_DAYS = 7;
+const EXPIRE_EVERY_MS = 60 * 60 * 1000;
+/** A sync is asked for while the clone is pending or running too: the workflow runs it once the clone is there. */
+const SYNCABLE = new Set(['PENDING', 'CLONING', 'COMPLETED']);
+/** Bounds the signal when Temporal does not answer: the sender is told to redeliver, not left waiting. */
+const SIGNAL_DEADLINE_MS = 10_000;
+const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
+
+const invalidSignature = (message: string) => new ApiError(401, 'invalid_signature', message);
+
+/**
+ * `POST /api/v1/hooks/git/:repo_id`: push webhooks from GitHub, GitLab and Gitea, authenticated by
+ * the repository's webhook secret alone (no bearer token: senders cannot carry one). A verified
+ * push to the connection's ref signals a sync, once per delivery id.
+ */
+export function hookRoutes(deps: ApiDeps) {
+  const { sql, temporal, keys } = deps;
+  const buckets = localBuckets(WEBHOOK_RATE_LIMIT);
+  let nextExpiry = 0;
+
+  const verifiedSecret = (repo: CodeRepo): Promise<string> =>
+    openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id);
+
+  return new Hono<ApiEnv>().post('/git/:repo_id', validate('param', repoParamsSchema), async (c) => {
+    const repo = await findRepo(sql, c.req.valid('param').repo_id);
+    if (!repo) throw new ApiError(404, 'not_found', 'Repository not found');
+    if (repo.disconnectedAt) throw new ApiError(409, 'disconnected', 'The repository was disconnected (its webhook secret with it); connect it again');
+    if (!repo.webhookSecretCiphertext || !repo.webhookSecretKid) {
+      throw new ApiError(409, 'invalid_state', 'This repository was connected before webhooks existed and has no webhook secret; connect it again to get one');
+    }
+    const delivery = signedDelivery((name) => c.req.header(name));
+    if (!delivery) throw invalidSignature(`The webhook is not signed: expected one of ${SIGNATURE_HEADERS.join(', ')}`);
+    // Only a repository that exists gets a bucket, so their number stays that of repositories.
+    buckets.take(repo.id);
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    if (!delivery.verify(await verifiedSecret(repo), body)) {
+      c.get('log').warn({ repoId: repo.id, provider: delivery.provider }, 'webhook signature rejected');
+      throw invalidSignature('The webhook\'s signature does not match this repository\'s webhook secret');
+    }
+    const deliveryId = delivery.deliveryId;
+    if (deliveryId === undefined) throw new ApiError(400, 'bad_request', `The webhook names no delivery: expected the ${delivery.deliveryHeader} header`);
+    if (!DELIVERY_ID.test(deliveryId)) throw new ApiError(400, 'bad_request', `The ${delivery.deliveryHeader} header must be 1-200 printable characters`);
+
+    const log = c.get('log').child({ repoId: repo.id, provider: delivery.provider, deliveryId });
+    const answer = (status: 'accepted' | 'duplicate' | 'ignored', reason?: string) => {
+      log.info({ event: delivery.event ?? null, outcome: status }, 'webhook delivery');
+      return c.json({ status, repo_id: repo.id, delivery_id: deliveryId, ...(reason ? { reason } : {}) }, 202);
+    };
+    if (!delivery.isPush) return answer('ignored', `Not a push event (${delivery.event ?? 'no event header'})`);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      throw new ApiError(400, 'bad_request', 'Malformed webhook body: expected JSON (set the webhook\'s content type to application/json)');
+    }
+    const push = pushEventOf(payload);
+    if (!pushesRef(push, repo.ref)) return answer('ignored', `Not a push to the connected ref (${repo.ref ?? 'the default branch'})`);
+    if (deletesRef(push)) return answer('ignored', 'The push deleted the ref');
+    if (!SYNCABLE.has(repo.cloneStatus)) return answer('ignored', `The repository is ${repo.cloneStatus}; only a PENDING, CLONING or COMPLETED one syncs`);
+    // Paused for the user (the workflow ignores pushes too): a push cannot mend a refused token.
+    if (repo.attentionRequiredAt) return answer('ignored', `Syncs are paused until the repository's user answers (${repo.errorCode ?? 'sync failures'}): retry with a new access token`);
+
+    if (Date.now() >= nextExpiry) {
+      nextExpiry = Date.now() + EXPIRE_EVERY_MS;
+      await expireDeliveries(sql, DELIVERY_RETENTION_DAYS).catch((err: unknown) => log.warn({ err }, 'webhook deliveries not expired'));
+    }
+    if (!(await recordDelivery(sql, repo.id, deliveryId))) return answer('duplicate');
+    let signalled: boolean;
+    try {
+      signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+        toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { trigger: 'webhook', deliveryId })));
+    } catch (err) {
+      // Not acted on: forgotten, so the sender's redelivery is acted on instead of answered as a duplicate.
+      await forgetDelivery(sql, repo.id, deliveryId);
+      log.warn({ err: { message: (err as Error).message } }, 'webhook: the workflow could not be signalled');
+      throw new ApiError(503, 'upstream_unavailable', 'The workflow service is unavailable; the push was not acted on: redeliver it shortly', {}, { 'Retry-After': '30' });
+    }
+    if (!signalled) {
+      await forgetDelivery(sql, repo.id, deliveryId);
+      throw ended();
+    }
+    return answer('accepted');
+  });
+}
