@@ -25,8 +25,8 @@ const QUICK_RETRY = {
  */
 export const ACTIVITY_OPTIONS = {
   /**
-   * A kept clone's row writes that stop or resume its syncs: the clone is there and usable, so a
-   * database outage is waited out however long it lasts, never ends the run (and with it the clone).
+   * A kept clone's row writes after a sync fails or when its syncs resume: the clone is there and usable,
+   * so a database outage is waited out however long it lasts, never ends the run (and with it the clone).
    */
   keptRow: {
     startToCloseTimeout: '30 seconds',

@@ -296,7 +296,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       // Paused already (a sync the user asked for failed again): the row keeps saying what to do.
       const needsAttention = failureLimit !== null && (state.syncs?.needsAttention === true || failure.code === 'invalid_credentials' || failures >= failureLimit);
       const message = needsAttention ? attentionMessage(failure, failures, repoId) : failure.message;
-      await (needsAttention ? keptRow : quick).markSyncFailed({ repoId, errorCode: failure.code, errorMessage: message, audit: syncAudit, ...origin, ...(needsAttention ? { needsAttention } : {}) });
+      await keptRow.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: message, audit: syncAudit, ...origin, ...(needsAttention ? { needsAttention } : {}) });
       update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: failure.details?.checkout_restored === false ? 'Sync failed; the checkout could not be restored' : 'Sync failed; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message } });
       if (state.syncs) updateSyncs({ count: state.syncs.count + 1, consecutiveFailures: failures, needsAttention });
       // A push that came during this sync would fail as it did: paused, pushes are not acted on.
