@@ -24,12 +24,12 @@ export interface EncryptTokenResult extends EncryptedToken {
 export function createEncryptToken({ keys }: ActivityDeps) {
   /** Opens the sealed token (and webhook secret) and encrypts each for storage, bound to its repository. */
   return async function encryptToken(input: EncryptTokenInput): Promise<EncryptTokenResult> {
-    const token = await openSealed(keys, input.sealedToken, input.requestId);
+    const token = await openSealed(keys, input.sealedToken, input.requestId, 'access-token');
     const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () =>
       encryptSecret(keys, token, tokenContext(input.projectId, input.repoId)));
     const result: EncryptTokenResult = { tokenCiphertext: ciphertext.toString('base64'), tokenKid: keyId };
     if (input.sealedWebhookSecret) {
-      const secret = await openSealed(keys, input.sealedWebhookSecret, input.requestId);
+      const secret = await openSealed(keys, input.sealedWebhookSecret, input.requestId, 'webhook-secret');
       result.webhookSecret = await encryptWebhookSecret(keys, secret, input.repoId);
     }
     return result;

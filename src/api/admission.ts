@@ -85,7 +85,7 @@ const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This reques
  */
 export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps, 'sql' | 'temporal' | 'keys' | 'settings'>) {
   /** Secrets leave the API only sealed: Temporal's history and its codec endpoint never see them. */
-  const seal = (secret: string, requestId: string): Promise<SealedSecret> => sealForTransport(keys, secret, requestId);
+  const seal = (accessToken: string, requestId: string): Promise<SealedSecret> => sealForTransport(keys, accessToken, requestId, 'access-token');
   /** The repository's webhook secret as its row keeps it (the fingerprint has proved the same user and token). */
   const storedWebhookSecret = (repo: CodeRepo): Promise<string | undefined> => (repo.webhookSecretCiphertext && repo.webhookSecretKid
     ? openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext, keyId: repo.webhookSecretKid }, repo.id)
@@ -134,7 +134,7 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
     replay: (repo: CodeRepo) => Promise<AdmissionOutcome>,
   ): Promise<AdmissionOutcome> {
     const webhookSecret = newWebhookSecret();
-    const sealedWebhookSecret = await seal(webhookSecret, req.requestId);
+    const sealedWebhookSecret = await sealForTransport(keys, webhookSecret, req.requestId, 'webhook-secret');
     const input: ConnectRepositoryInput = {
       requestId: req.requestId,
       correlationId: req.correlationId,
@@ -204,7 +204,7 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
 
     /** Ours, unless the run was started by another request with this key (another API process): then its own. */
     function echoedWebhookSecret(echoed: SealedSecret): Promise<string> {
-      return echoed.ciphertext === sealedWebhookSecret.ciphertext ? Promise.resolve(webhookSecret) : openSealed(keys, echoed, req.requestId);
+      return echoed.ciphertext === sealedWebhookSecret.ciphertext ? Promise.resolve(webhookSecret) : openSealed(keys, echoed, req.requestId, 'webhook-secret');
     }
   }
 }

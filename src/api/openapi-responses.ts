@@ -24,6 +24,7 @@ export const headers = {
   wwwAuthenticate: { 'WWW-Authenticate': header(false, '`Bearer` when the bearer token was the problem', { type: 'string' }) },
   nextCursor: { 'X-Next-Cursor': header(false, 'The `cursor` of the next page; absent on the last', { type: 'string', pattern: CURSOR_PATTERN.source }) },
   replayed: { 'Idempotent-Replayed': header(false, 'The first answer to this idempotency key, again', { type: 'string', const: 'true' }) },
+  noStore: { 'Cache-Control': header(true, 'The answer carries the webhook secret: no cache may keep it', { type: 'string', const: 'no-store' }) },
 };
 type Headers = Record<string, ReturnType<typeof header>>;
 

@@ -90,7 +90,7 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: jsonSchema(uuid, 'input'), description: 'Same as request_id; both given and different is a 422' }],
           requestBody: body(connectRequestSchema(egressPolicyOf(settings), syncIntervalRangeOf(settings))),
           responses: {
-            201: ok('Admitted (or the first answer again, with `Idempotent-Replayed: true`)', connectResponseSchema, headers.replayed),
+            201: ok('Admitted (or the first answer again, with `Idempotent-Replayed: true`)', connectResponseSchema, { ...headers.replayed, ...headers.noStore }),
             202: ok('Admission outlasted ADMISSION_WAIT_SECONDS: send the same request again (see Retry-After) for the outcome', admissionPendingSchema, headers.retryAfterRequired),
             ...postingJson,
             ...kms,

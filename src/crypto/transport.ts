@@ -2,14 +2,24 @@ import { countedEncryption } from '../observability/metrics.js';
 import { transportContext, type SealedSecret } from '../shared/connect-repository.js';
 import { decryptSecret, encryptSecret, type KeyProvider } from './envelope.js';
 
-/** Seals a secret for its trip through Temporal, bound to the request that carries it. */
-export async function sealForTransport(keys: KeyProvider, secret: string, requestId: string): Promise<SealedSecret> {
-  const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () => encryptSecret(keys, secret, transportContext(requestId)));
+/**
+ * Which secret a sealed value is: each is bound to its own context, so one can never be opened as the
+ * other (the webhook secret is shown to the caller; the access token never is).
+ */
+export type SealedKind = 'access-token' | 'webhook-secret';
+
+/** The token keeps the context it had before webhook secrets existed: runs in flight carry tokens sealed so. */
+const contextOf = (requestId: string, kind: SealedKind) =>
+  (kind === 'access-token' ? transportContext(requestId) : `${transportContext(requestId)}:webhook-secret`);
+
+/** Seals a secret for its trip through Temporal, bound to the request that carries it and to its kind. */
+export async function sealForTransport(keys: KeyProvider, secret: string, requestId: string, kind: SealedKind): Promise<SealedSecret> {
+  const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () => encryptSecret(keys, secret, contextOf(requestId, kind)));
   return { ciphertext: ciphertext.toString('base64'), keyId };
 }
 
-/** Opens what sealForTransport sealed for the same request. */
-export function openSealed(keys: KeyProvider, sealed: SealedSecret, requestId: string): Promise<string> {
+/** Opens what sealForTransport sealed for the same request and kind. */
+export function openSealed(keys: KeyProvider, sealed: SealedSecret, requestId: string, kind: SealedKind): Promise<string> {
   return countedEncryption('decrypt', sealed.keyId, () =>
-    decryptSecret(keys, Buffer.from(sealed.ciphertext, 'base64'), sealed.keyId, transportContext(requestId)));
+    decryptSecret(keys, Buffer.from(sealed.ciphertext, 'base64'), sealed.keyId, contextOf(requestId, kind)));
 }

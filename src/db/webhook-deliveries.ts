@@ -1,20 +1,27 @@
 import type { Queryable } from './client.js';
 
 /**
- * Records that a repository's webhook acted on `deliveryId`; false when it already had (a
- * redelivery). The primary key decides, so concurrent deliveries of one id from several API
- * instances record it once.
+ * Claims a repository's webhook delivery `deliveryId` for acting on: true when this caller is to
+ * signal it (the first time, or taking over a claim never marked signalled and older than
+ * `staleSeconds`, whose attempt died); false for a redelivery of one acted on, or under way. The
+ * primary key decides, so concurrent deliveries of one id from several API instances claim it once.
  */
-export async function recordDelivery(sql: Queryable, repoId: string, deliveryId: string): Promise<boolean> {
-  const inserted = await sql`
+export async function claimDelivery(sql: Queryable, repoId: string, deliveryId: string, staleSeconds: number): Promise<boolean> {
+  const claimed = await sql`
     insert into webhook_deliveries (repo_id, delivery_id) values (${repoId}, ${deliveryId})
-    on conflict (repo_id, delivery_id) do nothing`;
-  return inserted.count === 1;
+    on conflict (repo_id, delivery_id) do update set received_at = now()
+      where webhook_deliveries.signalled_at is null and webhook_deliveries.received_at < now() - make_interval(secs => ${staleSeconds})`;
+  return claimed.count === 1;
+}
+
+/** The claimed delivery's sync was signalled: a redelivery of it is a duplicate from now on. */
+export async function markDeliverySignalled(sql: Queryable, repoId: string, deliveryId: string): Promise<void> {
+  await sql`update webhook_deliveries set signalled_at = now() where repo_id = ${repoId} and delivery_id = ${deliveryId}`;
 }
 
 /** Forgets a delivery that could not be acted on, so its sender's redelivery is acted on instead. */
 export async function forgetDelivery(sql: Queryable, repoId: string, deliveryId: string): Promise<void> {
-  await sql`delete from webhook_deliveries where repo_id = ${repoId} and delivery_id = ${deliveryId}`;
+  await sql`delete from webhook_deliveries where repo_id = ${repoId} and delivery_id = ${deliveryId} and signalled_at is null`;
 }
 
 /** Deletes deliveries older than `days`: a redelivery after that is acted on again (it finds nothing new to fetch). */

@@ -67,6 +67,8 @@ export interface KeptRepository {
   keptUntil: string;
   /** A sync asked for while the earlier run ended (carried, not lost). */
   pendingSync?: SyncRequest;
+  /** The webhook deliveries the earlier runs took last (a redelivery the API signals again is not synced twice). */
+  recentDeliveries?: string[];
 }
 
 /**

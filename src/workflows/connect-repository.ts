@@ -50,6 +50,8 @@ const SYNC_SCHEDULE_AND_BOUNDS = 'sync-schedule-and-bounds';
 /** Defaults for runs whose input predates the settings (SYNC_FAILURE_LIMIT, SYNCS_PER_RUN). */
 const DEFAULT_SYNC_FAILURE_LIMIT = 5;
 const DEFAULT_SYNCS_PER_RUN = 50;
+/** Webhook delivery ids a run remembers (and hands on): a sender's redeliveries come within hours, of the latest pushes. */
+const RECENT_DELIVERIES = 50;
 
 /** What a continued run's input carries for the token it never uses (see `continuation`). */
 const CONTINUED_RUN_TOKEN = { ciphertext: '', keyId: 'continued-run' } as const;
@@ -111,6 +113,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   let retryProbing = false;
   /** A sync asked for that has not started yet: requests while one waits or runs coalesce into it. */
   let pendingSync: SyncRequest | undefined = kept?.pendingSync;
+  /** Delivery ids of the webhook syncs taken, latest last. */
+  let recentDeliveries: string[] = kept?.recentDeliveries ?? [];
   /** The user's answer to syncs that need attention (`retry`), its new token already encrypted. */
   let attentionRetry: { requestedBy?: string; newToken?: EncryptedToken } | undefined;
   let cloneScope: CancellationScope | undefined;
@@ -167,6 +171,12 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     if (cleanupRequested || !['cloning', 'waiting_for_cleanup', 'syncing'].includes(state.stage)) return ignore('sync');
     // Stopped for the user's attention: a push cannot mend a refused token; the user's own sync (or retry) runs.
     if (state.syncs?.needsAttention && request?.trigger === 'webhook') return ignore('sync');
+    const deliveryId = request?.deliveryId;
+    if (deliveryId) {
+      // Signalled again when the API could not tell that its first signal went through: taken once.
+      if (recentDeliveries.includes(deliveryId)) return;
+      recentDeliveries = [...recentDeliveries.slice(1 - RECENT_DELIVERIES), deliveryId];
+    }
     pendingSync ??= request ?? {};
   });
   const retryable = () => state.stage === 'failed' && admission !== undefined && !retryRequest && !retryProbing && !cleanupRequested;
@@ -433,6 +443,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         state: { ...state, syncs: { ...state.syncs!, nextSyncAt: scheduledAt === undefined ? null : new Date(scheduledAt).toISOString() } },
         keptUntil: new Date(keptUntil).toISOString(),
         ...(pendingSync ? { pendingSync } : {}),
+        ...(recentDeliveries.length > 0 ? { recentDeliveries } : {}),
       },
     };
   }

@@ -30,6 +30,8 @@ function forms(secret: string): string[] {
   return [...out];
 }
 const NEEDLES = [...forms(CANARY), ...forms(WRONG_CANARY)];
+/** The webhook secrets the connects answered (the one place they are shown), searched for like the tokens. */
+const webhookSecrets: string[] = [];
 
 interface Place {
   where: string;
@@ -39,7 +41,8 @@ interface Place {
 const places: Place[] = [];
 function search(where: string, haystack: string | Buffer): void {
   const text = typeof haystack === 'string' ? haystack : haystack.toString('latin1');
-  places.push({ where, bytes: Buffer.byteLength(text), hits: NEEDLES.filter((n) => text.includes(n)) });
+  const needles = [...NEEDLES, ...webhookSecrets.flatMap(forms)];
+  places.push({ where, bytes: Buffer.byteLength(text), hits: needles.filter((n) => text.includes(n)) });
 }
 
 let app: AppUnderTest;
@@ -58,7 +61,7 @@ async function sampleCommandLines(): Promise<void> {
       const cmdline = await readFile(`/proc/${entry}/cmdline`).catch(() => Buffer.alloc(0));
       cmdlineBytes += cmdline.length;
       const text = cmdline.toString('latin1');
-      for (const n of NEEDLES) if (text.includes(n)) cmdlineHits.add(`${entry}: ${n}`);
+      for (const n of [...NEEDLES, ...webhookSecrets.flatMap(forms)]) if (text.includes(n)) cmdlineHits.add(`${entry}: ${n}`);
     }
     await new Promise((r) => setImmediate(r));
   }
@@ -72,8 +75,15 @@ async function api(method: string, route: string, body?: unknown): Promise<{ sta
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  responses.push(text);
-  return { status: res.status, body: JSON.parse(text) };
+  const parsed = JSON.parse(text);
+  // The connect's answer shows its webhook secret, by design: kept aside, and searched for everywhere else.
+  if (typeof parsed?.webhook_secret === 'string') {
+    webhookSecrets.push(parsed.webhook_secret);
+    responses.push(JSON.stringify({ ...parsed, webhook_secret: '(shown here by design)' }));
+  } else {
+    responses.push(text);
+  }
+  return { status: res.status, body: parsed };
 }
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -101,7 +111,7 @@ afterAll(async () => {
   await canaryGit?.stop();
 });
 
-describe('canary: the access token leaks nowhere', () => {
+describe('canary: the access token (and the webhook secret) leaks nowhere', () => {
   it('drives a canary token through every path, then finds it in no database, history, log, response, file or process list', async () => {
     const project = (await api('POST', '/api/v1/projects', { name: 'canary' })).body.id;
     const repo = `canary-${randomUUID().slice(0, 8)}`;
@@ -200,7 +210,8 @@ describe('canary: the access token leaks nowhere', () => {
     // 7. Command lines of all processes, sampled while the clones ran.
     places.push({ where: 'command lines of all processes, sampled during the clones', bytes: cmdlineBytes, hits: [...cmdlineHits] });
 
-    process.stdout.write(`canary search (${NEEDLES.length} forms of 2 tokens):\n${places.map((p) => `  ${p.where}: ${p.bytes} bytes, ${p.hits.length} hits`).join('\n')}\n`);
+    expect(webhookSecrets.length).toBeGreaterThanOrEqual(3);
+    process.stdout.write(`canary search (${NEEDLES.length} forms of 2 tokens, and ${webhookSecrets.length} webhook secrets):\n${places.map((p) => `  ${p.where}: ${p.bytes} bytes, ${p.hits.length} hits`).join('\n')}\n`);
     for (const p of places) {
       expect(p.hits, p.where).toEqual([]);
       expect(p.bytes, `${p.where} held something to search`).toBeGreaterThan(1000);

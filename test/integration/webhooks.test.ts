@@ -33,6 +33,7 @@ async function connected(): Promise<Connected> {
   expect(res.status).toBe(201);
   expect(res.body.webhook_secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
   expect(res.body.webhook_url).toBe(`/api/v1/hooks/git/${res.body.repo_id}`);
+  expect(res.headers.get('cache-control')).toBe('no-store');
   secrets.push(res.body.webhook_secret);
   await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
   return { bare, repoId: res.body.repo_id, workflowId: res.body.workflow_id, secret: res.body.webhook_secret, url: res.body.webhook_url };
@@ -123,7 +124,7 @@ describe('push webhooks', () => {
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 
-  it('a bad signature or token, or none, is a 401 and nothing is signalled or recorded', async () => {
+  it('a bad signature or token, or none, is a 401 and nothing is signalled or recorded; forged ones never stand in a real one\'s way', async () => {
     const hook = await connected();
     const body = pushBody('refs/heads/main', 'a'.repeat(40));
     const wrong = `${hook.secret}x`;
@@ -141,6 +142,15 @@ describe('push webhooks', () => {
     expect(refused.at(-1)!.body.detail.message).toContain('X-Hub-Signature-256, X-Gitlab-Token');
     expect(await syncSignals(hook)).toBe(0);
     expect(await app.sql`select 1 from webhook_deliveries where repo_id = ${hook.repoId}`).toHaveLength(0);
+
+    // Whoever knows the id can forge deliveries, past any per-repository limit (30 at once): the real one amid them is acted on.
+    const forged = await Promise.all(Array.from({ length: 40 }, () => deliver(hook, body, senders.github(wrong, body, randomUUID()))));
+    expect(new Set(forged.map((r) => r.status))).toEqual(new Set([401]));
+    await pushCommit(hook.bare, { 'README.md': 'real\n' });
+    const head = await revParse(hook.bare, 'refs/heads/main');
+    const real = pushBody('refs/heads/main', head);
+    expect(await deliver(hook, real, senders.github(hook.secret, real, randomUUID()))).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    await synced(hook, head, 1);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 
@@ -231,6 +241,28 @@ describe('push webhooks', () => {
     await synced(hook, head, 1);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   }, 60_000);
+
+  it('a delivery claimed by an attempt that died is taken over by its redelivery once stale; one under way or signalled is a duplicate', async () => {
+    const hook = await connected();
+    await pushCommit(hook.bare, { 'README.md': 'claimed\n' });
+    const head = await revParse(hook.bare, 'refs/heads/main');
+    const body = pushBody('refs/heads/main', head);
+    const [stale, underWay, signalled] = [randomUUID(), randomUUID(), randomUUID()];
+    // As an API process leaves them: claimed and dead before signalling (long ago, or a moment ago), or done.
+    await app.sql`insert into webhook_deliveries (repo_id, delivery_id, received_at, signalled_at) values
+      (${hook.repoId}, ${stale}, now() - interval '2 minutes', null),
+      (${hook.repoId}, ${underWay}, now(), null),
+      (${hook.repoId}, ${signalled}, now() - interval '2 minutes', now() - interval '2 minutes')`;
+    expect((await deliver(hook, body, senders.github(hook.secret, body, underWay))).body.status).toBe('duplicate');
+    expect((await deliver(hook, body, senders.github(hook.secret, body, signalled))).body.status).toBe('duplicate');
+    expect((await deliver(hook, body, senders.github(hook.secret, body, stale))).body.status).toBe('accepted');
+    await synced(hook, head, 1);
+    const rows = await app.sql<{ delivery_id: string; signalled: boolean }[]>`
+      select delivery_id, signalled_at is not null as signalled from webhook_deliveries where repo_id = ${hook.repoId} and delivery_id = ${stale}`;
+    expect(rows).toEqual([{ delivery_id: stale, signalled: true }]);
+    expect(await syncSignals(hook)).toBe(1);
+    await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
+  });
 
   it('forgets deliveries older than the retention', async () => {
     const hook = await connected();

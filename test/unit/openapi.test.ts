@@ -78,6 +78,7 @@ describe('the document states every status and header, and every input rule', ()
     const connect = doc.paths['/api/v1/code/connect']!.post.responses;
     expect(connect['202'].headers['Retry-After']).toMatchObject({ required: true });
     expect(connect['201'].headers['Idempotent-Replayed'].schema).toEqual({ type: 'string', const: 'true' });
+    expect(connect['201'].headers['Cache-Control']).toMatchObject({ required: true, schema: { type: 'string', const: 'no-store' } });
     expect(connect['429'].headers['Retry-After']).toMatchObject({ required: false });
     expect(connect['401'].headers['WWW-Authenticate']).toBeDefined();
     const list = doc.paths['/api/v1/code/projects/{project_id}/repos']!.get;

@@ -540,6 +540,22 @@ describe('connectRepository', () => {
       });
     });
 
+    it('a webhook delivery signalled twice (the API could not tell the first went through) syncs once', async () => {
+      await withWorkers({ mocks: () => ({ syncRepository: async () => synced }) }, async ({ calls, start }) => {
+        const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
+        await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+        await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
+        await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'waiting_for_cleanup');
+        await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
+        // Another delivery after it is taken: had the repeat been taken, it would have run first.
+        await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-2' });
+        await stateOf(handle, (s) => s.syncs?.count === 2 && s.stage === 'waiting_for_cleanup');
+        expect(named(calls, 'syncRepository').map((c) => c.input.deliveryId)).toEqual(['d-1', 'd-2']);
+        await handle.signal(cleanupSignal);
+        await handle.result();
+      });
+    });
+
     it('a refused token needs attention at once; a retry of a repository whose syncs run is refused', async () => {
       const mocks = (): Mocks => ({ syncRepository: async () => { throw failure('invalid_credentials'); }, markSyncFailed: async () => {} });
       await withWorkers({ mocks }, async ({ calls, start }) => {

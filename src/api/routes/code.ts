@@ -84,6 +84,8 @@ export function codeRoutes(deps: ApiDeps) {
           return c.json(pendingBody(outcome.workflowId, requestId), 202);
         }
         if (outcome.replayed) c.header('Idempotent-Replayed', 'true');
+        // The webhook secret is in this answer (and its replays): no cache, shared or the client's, may keep it.
+        c.header('Cache-Control', 'no-store');
         const webhook = outcome.webhookSecret ? { secret: outcome.webhookSecret, publicBaseUrl: deps.settings.publicBaseUrl } : undefined;
         return c.json(connectBody(outcome.admission, outcome.workflowId, webhook), 201);
       },

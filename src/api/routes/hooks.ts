@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { openWebhookSecret } from '../../crypto/webhook-secret.js';
 import { findRepo, type CodeRepo } from '../../db/repos.js';
-import { expireDeliveries, forgetDelivery, recordDelivery } from '../../db/webhook-deliveries.js';
+import { claimDelivery, expireDeliveries, forgetDelivery, markDeliverySignalled } from '../../db/webhook-deliveries.js';
 import { syncSignal } from '../../shared/connect-repository.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,10 +16,19 @@ import { ended, toWorkflow } from './code.js';
 /** GitHub caps a webhook's payload at 25 MB, but a push of a few commits is a few KiB; what is over this is refused. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 /**
- * Per repository and API process: every delivery past the signature check costs a KMS decrypt, and
- * anyone who knows a repository's id can send one. Pushes come far slower than this.
+ * Key-service calls to open one repository's webhook secret, per API process: only when it is not
+ * open already (OPENED_SECRET_TTL_MS), so neither a real sender nor a forger ever meets this limit
+ * in practice; it bounds what a stream of cache misses could cost.
  */
 export const WEBHOOK_RATE_LIMIT = { burst: 30, perMinute: 60 };
+/**
+ * How long an opened webhook secret is kept in this process's memory. Anyone who knows a repository's
+ * id may send a delivery: with the secret open, a flood of forged ones costs an HMAC each and no
+ * key-service call, and a real delivery amid them is verified and acted on like any other.
+ */
+const OPENED_SECRET_TTL_MS = 10 * 60 * 1000;
+/** Opened secrets kept at most (the oldest go first). */
+const OPENED_SECRETS_MAX = 1000;
 /** How long a delivery id is remembered: senders redeliver within hours (GitHub's manual redelivery: 3 days). */
 export const DELIVERY_RETENTION_DAYS = 7;
 const EXPIRE_EVERY_MS = 60 * 60 * 1000;
@@ -27,6 +36,8 @@ const EXPIRE_EVERY_MS = 60 * 60 * 1000;
 const SYNCABLE = new Set(['PENDING', 'CLONING', 'COMPLETED']);
 /** Bounds the signal when Temporal does not answer: the sender is told to redeliver, not left waiting. */
 const SIGNAL_DEADLINE_MS = 10_000;
+/** A delivery claimed but not signalled for this long was left by an attempt that died: its redelivery takes it over. */
+const CLAIM_STALE_SECONDS = 60;
 const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
 
 const invalidSignature = (message: string) => new ApiError(401, 'invalid_signature', message);
@@ -40,9 +51,23 @@ export function hookRoutes(deps: ApiDeps) {
   const { sql, temporal, keys } = deps;
   const buckets = localBuckets(WEBHOOK_RATE_LIMIT);
   let nextExpiry = 0;
+  /** By repository: the secret, the stored form it was opened from (a re-wrap or a disconnect changes it), and until when. */
+  const opened = new Map<string, { from: string; secret: string; until: number }>();
 
-  const verifiedSecret = (repo: CodeRepo): Promise<string> =>
-    openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id);
+  const secretOf = async (repo: CodeRepo): Promise<string> => {
+    const from = `${repo.webhookSecretKid}:${repo.webhookSecretCiphertext!.toString('base64')}`;
+    const kept = opened.get(repo.id);
+    if (kept && kept.from === from && kept.until > Date.now()) return kept.secret;
+    buckets.take(repo.id);
+    const secret = await openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id);
+    opened.delete(repo.id);
+    opened.set(repo.id, { from, secret, until: Date.now() + OPENED_SECRET_TTL_MS });
+    for (const key of opened.keys()) {
+      if (opened.size <= OPENED_SECRETS_MAX) break;
+      opened.delete(key);
+    }
+    return secret;
+  };
 
   return new Hono<ApiEnv>().post('/git/:repo_id', validate('param', repoParamsSchema), async (c) => {
     const repo = await findRepo(sql, c.req.valid('param').repo_id);
@@ -53,10 +78,8 @@ export function hookRoutes(deps: ApiDeps) {
     }
     const delivery = signedDelivery((name) => c.req.header(name));
     if (!delivery) throw invalidSignature(`The webhook is not signed: expected one of ${SIGNATURE_HEADERS.join(', ')}`);
-    // Only a repository that exists gets a bucket, so their number stays that of repositories.
-    buckets.take(repo.id);
     const body = new Uint8Array(await c.req.arrayBuffer());
-    if (!delivery.verify(await verifiedSecret(repo), body)) {
+    if (!delivery.verify(await secretOf(repo), body)) {
       c.get('log').warn({ repoId: repo.id, provider: delivery.provider }, 'webhook signature rejected');
       throw invalidSignature('The webhook\'s signature does not match this repository\'s webhook secret');
     }
@@ -87,7 +110,8 @@ export function hookRoutes(deps: ApiDeps) {
       nextExpiry = Date.now() + EXPIRE_EVERY_MS;
       await expireDeliveries(sql, DELIVERY_RETENTION_DAYS).catch((err: unknown) => log.warn({ err }, 'webhook deliveries not expired'));
     }
-    if (!(await recordDelivery(sql, repo.id, deliveryId))) return answer('duplicate');
+    // Claimed before the signal, marked signalled after it: a claim whose attempt died goes stale, and a redelivery takes it over.
+    if (!(await claimDelivery(sql, repo.id, deliveryId, CLAIM_STALE_SECONDS))) return answer('duplicate');
     let signalled: boolean;
     try {
       signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
@@ -102,6 +126,9 @@ export function hookRoutes(deps: ApiDeps) {
       await forgetDelivery(sql, repo.id, deliveryId);
       throw ended();
     }
+    // Unmarked (the database gone this instant), the claim goes stale and a redelivery signals again: the workflow
+    // knows the delivery id and syncs once.
+    await markDeliverySignalled(sql, repo.id, deliveryId).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'webhook delivery not marked signalled'));
     return answer('accepted');
   });
 }
