@@ -24,7 +24,9 @@ export const deletesRef = (push: PushEvent): boolean => push.after !== undefined
 
 /**
  * Whether the push is to the ref a connection follows: the row's short name as a branch or a tag.
- * A row without a ref (from before refs were recorded) follows the remote's default branch.
+ * A row without a ref (from before refs were recorded) follows the remote's default branch. The row
+ * keeps the short name only, so a tag named like the connected branch (or the other way round)
+ * matches too: such a push costs one sync, which follows the ref the clone did and finds nothing new.
  */
 export function pushesRef(push: PushEvent, rowRef: string | null): boolean {
   const ref = rowRef ?? push.defaultBranch;

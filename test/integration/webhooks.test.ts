@@ -160,7 +160,7 @@ describe('push webhooks', () => {
     const send = (body: string, event?: string, delivery = randomUUID()) => deliver(hook, body, senders.github(hook.secret, body, delivery, event));
     const other = await send(pushBody('refs/heads/feature', head));
     expect(other).toMatchObject({ status: 202, body: { status: 'ignored', reason: 'Not a push to the connected ref (main)' } });
-    // A tag of the same name as another branch's is another ref too.
+    // Another ref as a tag too.
     expect((await send(pushBody('refs/tags/feature', head))).body.status).toBe('ignored');
     const deleted = await send(pushBody('refs/heads/main', '0'.repeat(40)));
     expect(deleted).toMatchObject({ status: 202, body: { status: 'ignored', reason: 'The push deleted the ref' } });
