@@ -41,11 +41,14 @@ export interface SignedDelivery {
 }
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
+/** Ours are `whsec_` and 43 characters: anything much shorter is no secret to check against (an empty one would match an empty token). */
+const MIN_SECRET_LENGTH = 32;
 /** Hashed first, so the comparison is of equal lengths whatever was sent, and takes the same time. */
 const digest = (value: string | Uint8Array) => createHash('sha256').update(value).digest();
 
 function verifier(scheme: Sender['scheme'], signature: string) {
   return (secret: string, body: Uint8Array): boolean => {
+    if (secret.length < MIN_SECRET_LENGTH) return false;
     if (scheme.kind === 'token') return timingSafeEqual(digest(signature), digest(secret));
     const hex = signature.startsWith(scheme.prefix) ? signature.slice(scheme.prefix.length) : '';
     if (!HEX_SHA256.test(hex)) return false;

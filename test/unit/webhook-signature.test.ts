@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deletesRef, pushEventOf, pushesRef } from '../../src/api/webhook-push.js';
 import { SIGNATURE_HEADERS, signedDelivery } from '../../src/api/webhook-signature.js';
 
-const SECRET = 'whsec_unit-test-secret';
+const SECRET = 'whsec_unit-test-secret-as-long-as-ours-0123456789';
 const BODY = Buffer.from('{"ref":"refs/heads/main","after":"0123456789abcdef0123456789abcdef01234567"}');
 const hex = (secret: string, body: Uint8Array) => createHmac('sha256', secret).update(body).digest('hex');
 
@@ -12,6 +12,12 @@ const headers = (h: Record<string, string>) => (name: string) =>
   Object.entries(h).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
 
 describe('signedDelivery', () => {
+  it('never verifies against a secret too short to be one of ours (an empty one would match an empty token)', () => {
+    expect(signedDelivery(headers({ 'X-Gitlab-Token': '', 'X-Gitlab-Event': 'Push Hook' }))!.verify('', BODY)).toBe(false);
+    expect(signedDelivery(headers({ 'X-Hub-Signature-256': `sha256=${hex('short', BODY)}` }))!.verify('short', BODY)).toBe(false);
+    expect(signedDelivery(headers({ 'X-Gitlab-Token': SECRET }))!.verify(SECRET, BODY)).toBe(true);
+  });
+
   it('reads GitHub: sha256=<hex HMAC of the raw body>, its event and delivery', () => {
     const d = signedDelivery(headers({ 'x-hub-signature-256': `sha256=${hex(SECRET, BODY)}`, 'x-github-event': 'push', 'x-github-delivery': 'd-1' }))!;
     expect(d).toMatchObject({ provider: 'github', isPush: true, event: 'push', deliveryId: 'd-1' });
