@@ -60,15 +60,14 @@ export async function recordSyncFailure(
   await sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
     if (current?.clone_status !== 'COMPLETED') return;
-    if (o.needsAttention) {
-      await tx`update code_repos set error_code = ${o.errorCode}, error_message = ${o.errorMessage},
-                 attention_required_at = coalesce(attention_required_at, now()), updated_at = now() where id = ${o.repoId}`;
-    } else if (SHOWN_ON_ROW.has(o.errorCode)) {
-      await tx`update code_repos set error_code = ${o.errorCode}, error_message = ${o.errorMessage}, updated_at = now() where id = ${o.repoId}`;
-    } else {
-      // The workflow keeps the clone for the TTL from this sync too: the disk sweep's clock (updated_at) starts again with it.
-      await tx`update code_repos set updated_at = now() where id = ${o.repoId}`;
-    }
+    const shown = o.needsAttention || SHOWN_ON_ROW.has(o.errorCode);
+    // updated_at always: the workflow keeps the clone for the TTL from this sync too, and the disk sweep's clock starts again with it.
+    await tx`update code_repos set
+        error_code = ${shown ? o.errorCode : tx`error_code`},
+        error_message = ${shown ? o.errorMessage : tx`error_message`},
+        attention_required_at = ${o.needsAttention ? tx`coalesce(attention_required_at, now())` : tx`attention_required_at`},
+        updated_at = now()
+      where id = ${o.repoId}`;
     await insertAudit(tx, {
       ...audit,
       repoId: o.repoId,

@@ -420,7 +420,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   async function keepAgain(): Promise<ConnectRepositoryResult> {
     upsertSearchAttributes([{ key: CLONE_STATUS, value: state.cloneStatus ?? 'COMPLETED' }]);
     hostTaskQueue = kept!.hostTaskQueue;
-    update({ syncs: { ...state.syncs!, continuedAsNew: state.syncs!.continuedAsNew + 1 } });
+    updateSyncs({ continuedAsNew: state.syncs!.continuedAsNew + 1 });
     return keep(Date.parse(kept!.keptUntil));
   }
 
