@@ -93,6 +93,21 @@ describe('retention', () => {
   });
 });
 
+describe('ignored signals', () => {
+  it('repeated for one repository, signal and stage: one audit row an hour, not one each', async () => {
+    const repoId = await plantRow(randomUUID(), null);
+    const activities = activitiesWith({});
+    const audit = { correlationId: 'ignored', requestId: randomUUID(), userId: 'test' };
+    // Each its own activity (a once key of its own), as the workflow records every signal it ignores.
+    const ignore = (n: number, stage: string) => new MockActivityEnvironment({ activityId: String(n), workflowExecution: { workflowId: 'wf-ignored', runId: randomUUID() } })
+      .run(activities.recordIgnoredSignal, { repoId, signal: 'sync', stage, audit });
+    for (let n = 0; n < 20; n++) await ignore(n, 'failed');
+    await ignore(20, 'waiting_for_retry');
+    const rows = await app.sql`select action, metadata->>'stage' as stage from audit_log where repo_id = ${repoId} and action like 'signal.%' order by id`;
+    expect(rows).toEqual([{ action: 'signal.sync.ignored', stage: 'failed' }, { action: 'signal.sync.ignored', stage: 'waiting_for_retry' }]);
+  });
+});
+
 describe('up-to-date syncs', () => {
   it('are counted on the row and shown by GET, not audited; a sync with a new commit is', async () => {
     const name = `uptodate-${randomUUID().slice(0, 8)}`;
