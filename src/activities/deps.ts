@@ -32,6 +32,16 @@ export interface ActivitySettings {
   minFreeMb: number;
   /** Sandboxes older than this are expired (the cleanup timer's TTL). */
   sandboxTtlSeconds: number;
+  /** RECONCILE_PAGE_SIZE: unsettled rows one reconciler pass examines. */
+  reconcilePageSize: number;
+  retention: RetentionSettings;
+}
+
+export interface RetentionSettings {
+  auditDays: number;
+  webhookDeliveryDays: number;
+  /** Rows deleted per statement (each its own short transaction, with a heartbeat between). */
+  batchSize: number;
 }
 
 /** Binds a token's ciphertext to the repository and project it belongs to. */

@@ -8,6 +8,7 @@ import { createEncryptToken } from './encrypt-token.js';
 import { withFailureMapping } from './failures.js';
 import { createPersistActivities } from './persist-repository.js';
 import { createReconcileActivities } from './reconcile.js';
+import { createRetentionActivities } from './retention.js';
 import { createSyncActivities } from './sync-repository.js';
 
 export type { ActivityDeps, ActivitySettings } from './deps.js';
@@ -67,6 +68,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCleanupActivities(deps),
     ...createSyncActivities(deps),
     ...createReconcileActivities(deps),
+    ...createRetentionActivities(deps),
   });
 }
 

@@ -47,6 +47,9 @@ export interface IgnoredSignalInput {
   audit: AuditContext;
 }
 
+/** A repeated ignored signal (a client calling sync on a failed repository in a loop) leaves one audit row per hour. */
+const IGNORED_SIGNAL_QUIET_SECONDS = 3600;
+
 export function createPersistActivities({ sql }: ActivityDeps) {
   return {
     /** Inserts the PENDING row; a retry returns the row the first attempt wrote. */
@@ -95,7 +98,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
       }, input.audit);
     },
 
-    /** A signal that made no sense in the workflow's state: ignored, but on the record. */
+    /** A signal that made no sense in the workflow's state: ignored, but on the record (once an hour per signal and stage). */
     async recordIgnoredSignal(input: IgnoredSignalInput): Promise<void> {
       await insertAudit(sql, {
         ...input.audit,
@@ -104,7 +107,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         fromState: null,
         toState: null,
         metadata: { stage: input.stage },
-      }, onceKey());
+      }, onceKey(), { quietSeconds: IGNORED_SIGNAL_QUIET_SECONDS });
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { findUnsettledRepos, settleOrphanedRepo, type UnsettledRepo } from '../db/reconcile.js';
+import { findUnsettledRepos, readReconcileCursor, saveReconcileCursor, settleOrphanedRepo, type UnsettledRepo } from '../db/reconcile.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface OrphanedRepo extends UnsettledRepo {
@@ -8,31 +8,38 @@ export interface OrphanedRepo extends UnsettledRepo {
   workflowStatus: string;
 }
 
-const PAGE = 500;
 /** At most this many per pass: the workflow's history stays small; the rest wait for the next pass. */
 const MAX_ORPHANS = 200;
 
 export function createReconcileActivities({ sql, logger, settings }: ActivityDeps) {
   return {
     /**
-     * Rows not settled whose workflow is closed or missing. Only workflows of this task queue
-     * are judged here (each deployment's reconciler settles its own); a missing one by anyone.
+     * Orphans among the next RECONCILE_PAGE_SIZE unsettled rows after the cursor, which then moves
+     * past the last row judged (back to the first row after the last page): each pass is bounded,
+     * and every row is reached in turn at any size. Only workflows of this task queue are judged
+     * here (each deployment's reconciler settles its own); a missing one by anyone.
      */
     async findOrphanedRepositories(): Promise<OrphanedRepo[]> {
       const ctx = Context.current();
+      const runId = ctx.info.workflowExecution?.runId ?? '';
+      const cursor = await readReconcileCursor(sql, settings.taskQueue);
+      // A retry of the pass that saved the cursor walks that pass's page again, so no orphan in it is skipped.
+      const from = runId !== '' && cursor?.runId === runId ? cursor.fromId : (cursor?.afterId ?? null);
+      const page = await findUnsettledRepos(sql, settings.reconcilePageSize, from ?? undefined);
       const orphans: OrphanedRepo[] = [];
-      let afterId: string | undefined;
-      for (;;) {
-        const page = await findUnsettledRepos(sql, PAGE, afterId);
-        for (const row of page) {
-          ctx.heartbeat();
-          const workflowStatus = await closedStatusOf(row.workflowId);
-          if (workflowStatus) orphans.push({ ...row, workflowStatus });
-          if (orphans.length >= MAX_ORPHANS) return orphans;
-        }
-        if (page.length < PAGE) return orphans;
-        afterId = page.at(-1)!.id;
+      let last = from;
+      for (const row of page) {
+        ctx.heartbeat();
+        const workflowStatus = await closedStatusOf(row.workflowId);
+        if (workflowStatus) orphans.push({ ...row, workflowStatus });
+        last = row.id;
+        if (orphans.length >= MAX_ORPHANS) break;
       }
+      const stoppedEarly = page.length > 0 && last !== page.at(-1)!.id;
+      // Past the last unsettled row: the next pass starts from the first again.
+      const reachedEnd = !stoppedEarly && page.length < settings.reconcilePageSize;
+      await saveReconcileCursor(sql, settings.taskQueue, { afterId: reachedEnd ? null : last, fromId: from, runId });
+      return orphans;
 
       async function closedStatusOf(workflowId: string | null): Promise<string | undefined> {
         if (!workflowId) return 'NOT_FOUND';

@@ -10,6 +10,8 @@ const identityOf = (r: CodeRepo) => ({
   ref: r.ref,
   head_commit: r.headCommit,
   synced_at: r.syncedAt ? iso(r.syncedAt) : null,
+  last_checked_at: r.lastCheckedAt ? iso(r.lastCheckedAt) : null,
+  up_to_date_syncs: r.upToDateSyncs,
   sync_interval_seconds: r.syncIntervalSeconds,
   needs_attention: r.attentionRequiredAt !== null,
 });

@@ -89,6 +89,8 @@ const identity = {
   ref: z.string().nullable().describe('The branch or tag checked out (for a connect without `ref`, the remote\'s default branch); null before the size check has read it, and for repositories connected before refs were recorded or with no commits'),
   head_commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/).nullable().describe('Full SHA of the commit checked out; null until the clone completes'),
   synced_at: timestamp.nullable().describe('When head_commit was checked out; null until the clone completes'),
+  last_checked_at: timestamp.nullable().describe('When a sync last read the ref\'s commit from the Git server, new or not; null until the first sync'),
+  up_to_date_syncs: z.number().int().describe('Syncs that found head_commit already current (counted here, not audited one by one)'),
   sync_interval_seconds: z.number().int().nullable().describe('How often the repository syncs by itself; null: on demand and on push only'),
   needs_attention: z.boolean().describe('Syncs have stopped (the Git server refused the token, or SYNC_FAILURE_LIMIT syncs in a row failed; error_code and error_message say which) until a retry, with a new token if need be, or a new connect'),
 };

@@ -114,6 +114,15 @@ export const envSchema = z.object({
   ADMISSION_WAIT_SECONDS: positiveInt.default(30),
   /** How often the reconciler (a Temporal Schedule) settles rows whose workflow ended without settling them. */
   RECONCILE_INTERVAL_SECONDS: positiveInt.default(300),
+  /** Rows the reconciler examines per pass (one describe each); the next pass goes on after the last, so all are reached in turn. */
+  RECONCILE_PAGE_SIZE: positiveInt.default(2000),
+  /** Audit rows older than this are deleted by the retention schedule. */
+  AUDIT_RETENTION_DAYS: positiveInt.default(400),
+  /** How long a webhook delivery id is remembered (a redelivery within it is a duplicate): senders redeliver within hours, GitHub's manual redelivery within 3 days. */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: positiveInt.default(7),
+  /** How often the retention schedule deletes what is past its retention, and the rows it deletes per statement. */
+  RETENTION_INTERVAL_SECONDS: positiveInt.default(3600),
+  RETENTION_BATCH_SIZE: positiveInt.default(1000),
   /** How often each worker removes sandboxes on its disk that no live row of its host owns. */
   SANDBOX_SWEEP_INTERVAL_SECONDS: positiveInt.default(300),
   /** Names this host's task queue, which cleanup of the clones on its disk is sent to; stable across restarts. */

@@ -13,7 +13,7 @@ export interface UnsettledRepo {
 
 /**
  * A page of the rows not at rest (PENDING, CLONING, COMPLETED, CLEANING, or disconnected but not
- * yet CLEANED), in id order after `afterId`: the reconciler walks them all, page by page, each pass.
+ * yet CLEANED), in id order after `afterId`: the reconciler walks one page a pass, going on across passes.
  */
 export async function findUnsettledRepos(sql: Queryable, limit: number, afterId?: string): Promise<UnsettledRepo[]> {
   const rows = await sql<{ id: string; project_id: string; request_id: string; workflow_id: string | null; clone_status: CloneStatus }[]>`
@@ -23,6 +23,28 @@ export async function findUnsettledRepos(sql: Queryable, limit: number, afterId?
     order by id
     limit ${limit}`;
   return rows.map((r) => ({ id: r.id, projectId: r.project_id, requestId: r.request_id, workflowId: r.workflow_id, cloneStatus: r.clone_status }));
+}
+
+/**
+ * Where a deployment's reconciler goes on from: the next pass walks the page after `afterId` (null:
+ * from the first row). `fromId` and `runId` are where the pass that saved it started, and its run.
+ */
+export interface ReconcileCursor {
+  afterId: string | null;
+  fromId: string | null;
+  runId: string;
+}
+
+export async function readReconcileCursor(sql: Queryable, taskQueue: string): Promise<ReconcileCursor | undefined> {
+  const [row] = await sql<{ after_id: string | null; from_id: string | null; run_id: string }[]>`
+    select after_id, from_id, run_id from reconciler_cursors where task_queue = ${taskQueue}`;
+  return row && { afterId: row.after_id, fromId: row.from_id, runId: row.run_id };
+}
+
+export async function saveReconcileCursor(sql: Queryable, taskQueue: string, c: ReconcileCursor): Promise<void> {
+  await sql`
+    insert into reconciler_cursors (task_queue, after_id, from_id, run_id) values (${taskQueue}, ${c.afterId}, ${c.fromId}, ${c.runId})
+    on conflict (task_queue) do update set after_id = excluded.after_id, from_id = excluded.from_id, run_id = excluded.run_id, updated_at = now()`;
 }
 
 /** What a row whose workflow ended without settling it becomes, and the failure it records. */

@@ -13,27 +13,33 @@ export interface SyncOutcome {
 }
 
 /**
- * A sync's result on a COMPLETED row: the commit now checked out, its size, `synced_at` now, a
- * previous sync's failure cleared, and the `repo.synced` audit row. Undefined when the row is
- * no longer COMPLETED (being cleaned): nothing is written then.
+ * A sync's result on a COMPLETED row: the commit now checked out, its size, `last_checked_at` now,
+ * a previous sync's failure cleared. A new commit sets `synced_at` and writes the `repo.synced`
+ * audit row; one already checked out counts in `up_to_date_syncs` instead (a row each would grow
+ * the log by every scheduled sync), audited only when it clears a failure. Undefined when the row
+ * is no longer COMPLETED (being cleaned): nothing is written then.
  */
 export async function recordSync(sql: Sql, o: SyncOutcome, audit: AuditContext): Promise<CodeRepo | undefined> {
   return sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
     if (current?.clone_status !== 'COMPLETED') return undefined;
+    const upToDate = o.headCommit === o.previousCommit;
     const [row] = await tx<CodeRepoRow[]>`
       update code_repos set head_commit = ${o.headCommit}, repository_size_mb = ${o.repositorySizeMb}, file_count = ${o.fileCount},
-        synced_at = now(), error_code = null, error_message = null, attention_required_at = null, updated_at = now()
+        synced_at = ${upToDate ? tx`synced_at` : tx`now()`}, up_to_date_syncs = up_to_date_syncs + ${upToDate ? 1 : 0}, last_checked_at = now(),
+        error_code = null, error_message = null, attention_required_at = null, updated_at = now()
       where id = ${o.repoId}
       returning ${tx.unsafe(REPO_COLUMNS)}`;
-    await insertAudit(tx, {
-      ...audit,
-      repoId: o.repoId,
-      action: 'repo.synced',
-      fromState: null,
-      toState: null,
-      metadata: { ...o.metadata, previous_commit: o.previousCommit, head_commit: o.headCommit },
-    });
+    if (!upToDate || current.error_code !== null || current.attention_required_at !== null) {
+      await insertAudit(tx, {
+        ...audit,
+        repoId: o.repoId,
+        action: 'repo.synced',
+        fromState: null,
+        toState: null,
+        metadata: { ...o.metadata, previous_commit: o.previousCommit, head_commit: o.headCommit },
+      });
+    }
     return toRepo(row!);
   });
 }

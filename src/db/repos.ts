@@ -34,6 +34,9 @@ export interface CodeRepo {
   /** Full SHA of the commit checked out, and when it was. */
   headCommit: string | null;
   syncedAt: Date | null;
+  /** Syncs that found the commit already checked out (counted here, not audited one by one), and when a sync last looked. */
+  upToDateSyncs: number;
+  lastCheckedAt: Date | null;
   /** How often the workflow syncs by itself; null: on demand and on push only. */
   syncIntervalSeconds: number | null;
   /** When syncs stopped for the user's attention (a refused token, or too many failures in a row); null while they run. */
@@ -68,6 +71,8 @@ export interface CodeRepoRow {
   ref: string | null;
   head_commit: string | null;
   synced_at: Date | null;
+  up_to_date_syncs: number;
+  last_checked_at: Date | null;
   sync_interval_seconds: number | null;
   attention_required_at: Date | null;
   webhook_secret_ciphertext: Buffer | null;
@@ -101,6 +106,8 @@ export const toRepo = (r: CodeRepoRow): CodeRepo => ({
   ref: r.ref,
   headCommit: r.head_commit,
   syncedAt: r.synced_at,
+  upToDateSyncs: r.up_to_date_syncs,
+  lastCheckedAt: r.last_checked_at,
   syncIntervalSeconds: r.sync_interval_seconds,
   attentionRequiredAt: r.attention_required_at,
   webhookSecretCiphertext: r.webhook_secret_ciphertext,
@@ -111,7 +118,7 @@ export const toRepo = (r: CodeRepoRow): CodeRepo => ({
 
 export const REPO_COLUMNS = `id, project_id, git_url, token_ciphertext, token_kid, repository_size_mb, clone_status,
   sandbox_path, request_id, workflow_id, error_code, error_message, host_task_queue, file_count, disconnected_at,
-  run_id, estimated_size_mb, request_fingerprint, ref, head_commit, synced_at, sync_interval_seconds, attention_required_at,
+  run_id, estimated_size_mb, request_fingerprint, ref, head_commit, synced_at, up_to_date_syncs, last_checked_at, sync_interval_seconds, attention_required_at,
   webhook_secret_ciphertext, webhook_secret_kid, created_at, updated_at`;
 
 export interface NewRepo {

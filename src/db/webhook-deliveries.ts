@@ -24,8 +24,13 @@ export async function forgetDelivery(sql: Queryable, repoId: string, deliveryId:
   await sql`delete from webhook_deliveries where repo_id = ${repoId} and delivery_id = ${deliveryId} and signalled_at is null`;
 }
 
-/** Deletes deliveries older than `days`: a redelivery after that is acted on again (it finds nothing new to fetch). */
-export async function expireDeliveries(sql: Queryable, days: number): Promise<number> {
-  const deleted = await sql`delete from webhook_deliveries where received_at < now() - make_interval(days => ${days})`;
+/**
+ * Deletes up to `limit` deliveries older than `days` (one batch of the retention walk): a
+ * redelivery after that is acted on again (it finds nothing new to fetch).
+ */
+export async function expireDeliveries(sql: Queryable, days: number, limit: number): Promise<number> {
+  const deleted = await sql`
+    delete from webhook_deliveries where (repo_id, delivery_id) in (
+      select repo_id, delivery_id from webhook_deliveries where received_at < now() - make_interval(days => ${days}) order by received_at limit ${limit})`;
   return deleted.count;
 }

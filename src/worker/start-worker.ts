@@ -16,6 +16,7 @@ import { addScrapeProbe } from '../observability/scrape.js';
 import { tracingStarted } from '../observability/tracing.js';
 import { createWorkers } from './create-worker.js';
 import { ensureReconcilerSchedule } from './reconciler-schedule.js';
+import { ensureRetentionSchedule } from './retention-schedule.js';
 import { installTemporalRuntime } from './runtime.js';
 
 export interface WorkerService {
@@ -42,6 +43,8 @@ export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings =>
   hostTaskQueue: hostTaskQueueOf(config),
   sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
   minFreeMb: config.SANDBOX_MIN_FREE_MB,
+  reconcilePageSize: config.RECONCILE_PAGE_SIZE,
+  retention: { auditDays: config.AUDIT_RETENTION_DAYS, webhookDeliveryDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS, batchSize: config.RETENTION_BATCH_SIZE },
 });
 
 /** A connection to a namespace that has our search attributes (registered here if need be). */
@@ -81,8 +84,10 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
     sweeps.unref();
     const connection = await connectTemporal(config, logger);
     const dataConverter = encryptedDataConverter(keys);
-    await withClient(config, dataConverter, (client) =>
-      ensureReconcilerSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RECONCILE_INTERVAL_SECONDS }))
+    await withClient(config, dataConverter, async (client) => {
+      await ensureReconcilerSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RECONCILE_INTERVAL_SECONDS });
+      await ensureRetentionSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RETENTION_INTERVAL_SECONDS });
+    })
       .catch(async (err: unknown) => {
         await connection.close();
         throw err;

@@ -54,6 +54,12 @@ export const ACTIVITY_OPTIONS = {
     heartbeatTimeout: '1 minute',
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
   },
+  /** Retention's batched deletes: a heartbeat after each batch, a run bounded by MAX_BATCHES_PER_RUN. */
+  retention: {
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+  },
   /** ls-remote and a tip-only probe: bounded by the size limit, and git's own idle timeout. */
   sizeCheck: {
     startToCloseTimeout: '10 minutes',

@@ -13,6 +13,7 @@ export function activitiesFor(taskQueue: string) {
     /** Admission's encryption and insert, run by the workflow's own worker while the caller waits. */
     admissionStep: proxyLocalActivities<Activities>(ACTIVITY_OPTIONS.admissionStep),
     scan: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.scan, taskQueue: admission }),
+    retention: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.retention, taskQueue: admission }),
     checkRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeCheck, taskQueue: admission }).checkRepositorySize,
     recheckRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeRecheck, taskQueue: admission }).checkRepositorySize,
     cloneRepository: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, taskQueue: cloneQueueOf(taskQueue) }).cloneRepository,

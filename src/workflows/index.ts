@@ -1,2 +1,3 @@
 export { connectRepository } from './connect-repository.js';
 export { reconcileRepositories } from './reconcile-repositories.js';
+export { enforceRetention } from './enforce-retention.js';

@@ -68,7 +68,7 @@ describe('the design\'s example requests', () => {
   it('4. get repository details: 200 with exactly the documented fields', async () => {
     const res = await call(app, 'GET', `/api/v1/code/repos/${repoId}`);
     expect(res.status).toBe(200);
-    expect(keys(res.body)).toEqual(['clone_status', 'created_at', 'git_url', 'head_commit', 'id', 'needs_attention', 'project_id', 'ref', 'repository_size_mb', 'sandbox_path', 'sync_interval_seconds', 'synced_at', 'updated_at']);
+    expect(keys(res.body)).toEqual(['clone_status', 'created_at', 'git_url', 'head_commit', 'id', 'last_checked_at', 'needs_attention', 'project_id', 'ref', 'repository_size_mb', 'sandbox_path', 'sync_interval_seconds', 'synced_at', 'up_to_date_syncs', 'updated_at']);
     expect(res.body).toMatchObject({ id: repoId, project_id: projectId, git_url: smallRepo, clone_status: 'COMPLETED' });
     expect(res.body.updated_at).toMatch(ISO);
   });
@@ -78,7 +78,7 @@ describe('the design\'s example requests', () => {
     expect(res.status).toBe(200);
     expect(Array.isArray(res.body)).toBe(true);
     expect(res.body.map((r: { id: string }) => r.id)).toContain(repoId);
-    expect(keys(res.body[0])).toEqual(['clone_status', 'created_at', 'git_url', 'head_commit', 'id', 'needs_attention', 'project_id', 'ref', 'repository_size_mb', 'sandbox_path', 'sync_interval_seconds', 'synced_at', 'updated_at']);
+    expect(keys(res.body[0])).toEqual(['clone_status', 'created_at', 'git_url', 'head_commit', 'id', 'last_checked_at', 'needs_attention', 'project_id', 'ref', 'repository_size_mb', 'sandbox_path', 'sync_interval_seconds', 'synced_at', 'up_to_date_syncs', 'updated_at']);
   });
 });
 

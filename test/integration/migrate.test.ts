@@ -43,7 +43,7 @@ describe('migrations', () => {
 
     const tables = await sql<{ table_name: string }[]>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`;
-    expect(tables.map((t) => t.table_name)).toEqual(['audit_log', 'code_repos', 'encryption_keys', 'projects', 'rate_limit_buckets', 'schema_migrations', 'service_keys', 'webhook_deliveries']);
+    expect(tables.map((t) => t.table_name)).toEqual(['audit_log', 'code_repos', 'encryption_keys', 'projects', 'rate_limit_buckets', 'reconciler_cursors', 'schema_migrations', 'service_keys', 'webhook_deliveries']);
   });
 
   it('a later run finds nothing to do', async () => {

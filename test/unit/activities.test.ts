@@ -54,6 +54,8 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
     hostTaskQueue: HOST,
       sandboxTtlSeconds: 60,
       minFreeMb: 0,
+      reconcilePageSize: 100,
+      retention: { auditDays: 400, webhookDeliveryDays: 7, batchSize: 1000 },
     },
   };
 }

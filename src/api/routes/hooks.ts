@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { openWebhookSecret } from '../../crypto/webhook-secret.js';
 import { findRepo, type CodeRepo } from '../../db/repos.js';
-import { claimDelivery, expireDeliveries, forgetDelivery, markDeliverySignalled } from '../../db/webhook-deliveries.js';
+import { claimDelivery, forgetDelivery, markDeliverySignalled } from '../../db/webhook-deliveries.js';
 import { syncSignal } from '../../shared/connect-repository.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
@@ -29,9 +29,6 @@ export const WEBHOOK_RATE_LIMIT = { burst: 30, perMinute: 60 };
 const OPENED_SECRET_TTL_MS = 10 * 60 * 1000;
 /** Opened secrets kept at most (the oldest go first). */
 const OPENED_SECRETS_MAX = 1000;
-/** How long a delivery id is remembered: senders redeliver within hours (GitHub's manual redelivery: 3 days). */
-export const DELIVERY_RETENTION_DAYS = 7;
-const EXPIRE_EVERY_MS = 60 * 60 * 1000;
 /** A sync is asked for while the clone is pending or running too: the workflow runs it once the clone is there. */
 const SYNCABLE = new Set(['PENDING', 'CLONING', 'COMPLETED']);
 /** Bounds the signal when Temporal does not answer: the sender is told to redeliver, not left waiting. */
@@ -50,7 +47,6 @@ const invalidSignature = (message: string) => new ApiError(401, 'invalid_signatu
 export function hookRoutes(deps: ApiDeps) {
   const { sql, temporal, keys } = deps;
   const buckets = localBuckets(WEBHOOK_RATE_LIMIT);
-  let nextExpiry = 0;
   /** By repository: the secret, the stored form it was opened from (a re-wrap or a disconnect changes it), and until when. */
   const opened = new Map<string, { from: string; secret: string; until: number }>();
 
@@ -106,10 +102,6 @@ export function hookRoutes(deps: ApiDeps) {
     // Paused for the user (the workflow ignores pushes too): a push cannot mend a refused token.
     if (repo.attentionRequiredAt) return answer('ignored', `Syncs are paused until the repository's user answers (${repo.errorCode ?? 'sync failures'}): retry with a new access token`);
 
-    if (Date.now() >= nextExpiry) {
-      nextExpiry = Date.now() + EXPIRE_EVERY_MS;
-      await expireDeliveries(sql, DELIVERY_RETENTION_DAYS).catch((err: unknown) => log.warn({ err }, 'webhook deliveries not expired'));
-    }
     // Claimed before the signal, marked signalled after it: a claim whose attempt died goes stale, and a redelivery takes it over.
     if (!(await claimDelivery(sql, repo.id, deliveryId, CLAIM_STALE_SECONDS))) return answer('duplicate');
     let signalled: boolean;
