@@ -18,7 +18,7 @@ import { docsRoutes } from './docs.js';
 import { localRateLimit } from './local-rate-limit.js';
 import { unmatchedRequest } from './method-not-allowed.js';
 import { openApiDocument } from './openapi.js';
-import { rateLimit } from './rate-limit.js';
+import { fullAfterSeconds, rateLimit } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { traceRequests } from './tracing.js';
 import { codeRoutes } from './routes/code.js';
@@ -35,7 +35,7 @@ const HOOKS_PREFIX = '/api/v1/hooks/';
 
 /**
  * The whole HTTP surface, built from its dependencies; no side effects until a request arrives.
- * Order: request id → trace span → security headers → CORS → request log → body limit → (auth → rate limit) → routes;
+ * Order: request id → trace span → security headers → CORS → request log → body limit → (auth → rate limit: writes, reads) → routes;
  * the push webhooks skip auth and the per-user limit: their signature authenticates them.
  */
 export function createApp(deps: ApiDeps) {
@@ -106,8 +106,15 @@ export function createApp(deps: ApiDeps) {
   // The hooks verify their own signature and limit by repository (src/api/routes/hooks.ts); everything else under /api/v1 needs the user.
   const isHook = (path: string) => path.startsWith(HOOKS_PREFIX);
   app.use('/api/v1/*', async (c, next) => (isHook(c.req.path) ? next() : auth(c, next)));
-  const limited = rateLimit<ApiEnv>(deps.sql, settings.rateLimit);
-  app.use('/api/v1/*', async (c, next) => (c.req.method === 'POST' && !isHook(c.req.path) ? limited(c, next) : next()));
+  // Writes and reads draw from buckets of their own: polling a status never costs a connect.
+  const idleSeconds = Math.max(fullAfterSeconds(settings.rateLimit), fullAfterSeconds(settings.readRateLimit));
+  const writes = rateLimit<ApiEnv>(deps.sql, settings.rateLimit, { idleSeconds });
+  const reads = rateLimit<ApiEnv>(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
+  app.use('/api/v1/*', async (c, next) => {
+    if (isHook(c.req.path)) return next();
+    if (c.req.method === 'POST') return writes(c, next);
+    return c.req.method === 'GET' ? reads(c, next) : next();
+  });
   app.route('/api/v1/hooks', hookRoutes(deps));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));

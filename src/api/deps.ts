@@ -34,7 +34,9 @@ export interface ApiDeps {
     allowedOrigins: string[];
     /** PUBLIC_BASE_URL: makes the connect answer's webhook_url absolute; unset, it is the path. */
     publicBaseUrl?: string;
+    /** Per user, across API instances: POST requests, and GET requests (reads) in buckets of their own. */
     rateLimit: { burst: number; perMinute: number };
+    readRateLimit: { burst: number; perMinute: number };
     /** Origins of the Temporal Web UI allowed to call /codec. */
     temporalUiOrigins: string[];
     codec: {

@@ -44,6 +44,11 @@ export const authenticated = {
   500: error('Internal error (`internal_error`, with a request id to quote)'),
   502: error('PostgreSQL or Temporal unreachable (`upstream_unavailable`): try again shortly'),
 };
+/** What a GET adds: the caller's read rate limit. */
+export const reading = {
+  ...authenticated,
+  429: error('Rate limited: too many reads (`rate_limited`, with Retry-After)', headers.retryAfterOurs),
+};
 /** What a POST adds: its rate limit and the body limit. */
 export const posting = {
   ...authenticated,

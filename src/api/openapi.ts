@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { egressPolicyOf } from '../git/remote-guard.js';
-import { authenticated, error, headers, json, jsonSchema, ok, posting, postingJson, stream, text } from './openapi-responses.js';
+import { authenticated, error, headers, json, jsonSchema, ok, posting, postingJson, reading, stream, text } from './openapi-responses.js';
 import {
   acceptedSchema,
   admissionPendingSchema,
@@ -80,7 +80,7 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
       },
       '/api/v1/projects/{project_id}': {
         get: { ...authed, summary: 'Get one of the caller\'s projects', parameters: [uuidParam('project_id')],
-          responses: { 200: ok('The project', projectSchema), 404: projectNotFound, ...authenticated } },
+          responses: { 200: ok('The project', projectSchema), 404: projectNotFound, ...reading } },
       },
       '/api/v1/code/connect': {
         post: {
@@ -107,7 +107,7 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
       },
       '/api/v1/code/repos/{repo_id}': {
         get: { ...authed, summary: 'Get a repository', parameters: [uuidParam('repo_id')],
-          responses: { 200: ok('The repository', repoSchema), 404: repoNotFound, ...authenticated } },
+          responses: { 200: ok('The repository', repoSchema), 404: repoNotFound, ...reading } },
         delete: {
           ...authed,
           summary: 'Disconnect a repository',
@@ -118,7 +118,7 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
       },
       '/api/v1/code/repos/{repo_id}/status': {
         get: { ...authed, summary: 'Clone status and live progress', parameters: [uuidParam('repo_id')],
-          responses: { 200: ok('Status', repoStatusSchema), 404: repoNotFound, ...authenticated } },
+          responses: { 200: ok('Status', repoStatusSchema), 404: repoNotFound, ...reading } },
       },
       '/api/v1/code/repos/{repo_id}/events': {
         get: {
@@ -129,8 +129,8 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
           responses: {
             200: stream('The stream', eventStream('status', repoStatusSchema)),
             404: repoNotFound,
-            429: error('Too many event streams open: the caller holds 5, or the API its most (`rate_limited`)'),
-            ...authenticated,
+            ...reading,
+            429: error('Too many event streams open: the caller holds 5, or the API its most (`rate_limited`); or too many reads (`rate_limited`, with Retry-After)', headers.retryAfterOurs),
           },
         },
       },
@@ -140,7 +140,7 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
           summary: 'A project\'s repositories, oldest first',
           description: 'A page of at most `limit`; when more follow, the `X-Next-Cursor` header carries the `cursor` for the next page.',
           parameters: [uuidParam('project_id'), ...Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }))],
-          responses: { 200: ok('The page', repoListSchema, headers.nextCursor), 404: projectNotFound, ...authenticated },
+          responses: { 200: ok('The page', repoListSchema, headers.nextCursor), 404: projectNotFound, ...reading },
         },
       },
       '/api/v1/code/repos/{repo_id}/cleanup': {

@@ -17,11 +17,14 @@ export function rateLimited(tokens: number, perSecond: number): ApiError {
   return new ApiError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s`, { retry_after_seconds: retryAfter }, { 'Retry-After': String(retryAfter) });
 }
 
+/** A bucket idle this long is full again, and a missing bucket is a full one: deleting it changes nothing. */
+export const fullAfterSeconds = (s: RateLimitSettings): number => Math.ceil(s.burst / (s.perMinute / 60));
+
 /** How often each API instance deletes idle buckets; any instance's sweep serves them all. */
 const SWEEP_EVERY_MS = 60_000;
 
 /**
- * A token bucket per user, kept in PostgreSQL (src/db/rate-limit-buckets.ts) so that every API
+ * A token bucket per user (and kind of request), kept in PostgreSQL (src/db/rate-limit-buckets.ts) so that every API
  * instance draws from the same bucket. An empty bucket answers 429 with Retry-After: the seconds
  * until one token is back.
  *
@@ -30,10 +33,17 @@ const SWEEP_EVERY_MS = 60_000;
  * own without it and the limiter adds no protection there; failing closed would only turn a
  * database blip into 429s for every user.
  */
-export function rateLimit<E extends { Variables: { userId: string; log: Logger } }>(sql: Sql, settings: RateLimitSettings): MiddlewareHandler<E> {
+export function rateLimit<E extends { Variables: { userId: string; log: Logger } }>(
+  sql: Sql,
+  settings: RateLimitSettings,
+  /**
+   * `keyPrefix` keeps this limit's buckets apart from the others'; the sweep deletes every kind's idle
+   * buckets, so `idleSeconds` must be the longest any of them takes to fill (fullAfterSeconds).
+   */
+  o: { keyPrefix?: string; idleSeconds?: number } = {},
+): MiddlewareHandler<E> {
   const spec = { burst: settings.burst, perSecond: settings.perMinute / 60 };
-  // A bucket idle this long is full again, and a missing bucket is a full one: deleting it changes nothing.
-  const idleSeconds = Math.ceil(settings.burst / spec.perSecond);
+  const idleSeconds = o.idleSeconds ?? fullAfterSeconds(settings);
   let nextSweep = 0;
   return async (c, next) => {
     const log = c.get('log');
@@ -41,7 +51,7 @@ export function rateLimit<E extends { Variables: { userId: string; log: Logger }
       nextSweep = Date.now() + SWEEP_EVERY_MS;
       await expireIdleBuckets(sql, idleSeconds).catch((err: unknown) => log.warn({ err }, 'rate limit: idle buckets not expired'));
     }
-    const taken = await takeToken(sql, c.get('userId'), spec).catch((err: unknown) => {
+    const taken = await takeToken(sql, `${o.keyPrefix ?? ''}${c.get('userId')}`, spec).catch((err: unknown) => {
       log.warn({ err }, 'rate limit: PostgreSQL unavailable, request let through');
       return undefined;
     });

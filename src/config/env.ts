@@ -73,6 +73,9 @@ export const envSchema = z.object({
   /** Token bucket per user for POST endpoints: capacity, and tokens refilled per minute. */
   RATE_LIMIT_BURST: positiveInt.default(20),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
+  /** Token bucket per user for GET endpoints (reads, status polls, event streams opened): capacity, refilled per minute. */
+  READ_RATE_LIMIT_BURST: positiveInt.default(120),
+  READ_RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
   /** When set, the worker serves Prometheus metrics on this port. */
   WORKER_METRICS_PORT: optional(z.coerce.number().int().min(1).max(65535)),
   /** When set, the API serves /metrics on this port only, instead of beside its routes on PORT. */

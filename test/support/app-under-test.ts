@@ -49,6 +49,7 @@ export function testConfig(stack: TestStack, env: Record<string, string> = {}): 
     JWT_SECRET: randomBytes(32).toString('base64url'),
     // Tests fire many requests as one user; the limiter has its own tests.
     RATE_LIMIT_BURST: '10000',
+    READ_RATE_LIMIT_BURST: '10000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     WORKER_HOST_ID: `test-host-${randomUUID()}`,
     ...env,
@@ -183,6 +184,7 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
       jwtSecret: app.config.JWT_SECRET,
       allowedOrigins: ['https://ui.example'],
       rateLimit: { burst: 1000, perMinute: 1000 },
+      readRateLimit: { burst: 1000, perMinute: 1000 },
       temporalUiOrigins: ['http://ui.temporal.test'],
       codec: {
         loopbackUiOrigins: [],

@@ -6,7 +6,7 @@ import { syncSignal } from '../../shared/connect-repository.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { localBuckets } from '../local-rate-limit.js';
+import { openedSecrets, type SecretKey } from '../opened-secrets.js';
 import { repoParamsSchema } from '../schemas.js';
 import { validate } from '../validation.js';
 import { deletesRef, pushEventOf, pushesRef } from '../webhook-push.js';
@@ -16,18 +16,22 @@ import { ended, toWorkflow } from './code.js';
 /** GitHub caps a webhook's payload at 25 MB, but a push of a few commits is a few KiB; what is over this is refused. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 /**
- * Key-service calls to open one repository's webhook secret, per API process: only when it is not
- * open already (OPENED_SECRET_TTL_MS), so neither a real sender nor a forger ever meets this limit
- * in practice; it bounds what a stream of cache misses could cost.
+ * Key-service calls to open webhook secrets, per API process: per repository, per project (one
+ * tenant's many repositories), and for the process. Only misses cost one (OPENED_SECRET_TTL_MS), so
+ * neither a real sender nor a forger meets them in practice; they bound what a stream of misses costs.
  */
-export const WEBHOOK_RATE_LIMIT = { burst: 30, perMinute: 60 };
+export const WEBHOOK_KEY_BUDGETS = {
+  repository: { burst: 30, perMinute: 60 },
+  project: { burst: 100, perMinute: 300 },
+  process: { burst: 300, perMinute: 1200 },
+};
 /**
  * How long an opened webhook secret is kept in this process's memory. Anyone who knows a repository's
  * id may send a delivery: with the secret open, a flood of forged ones costs an HMAC each and no
  * key-service call, and a real delivery amid them is verified and acted on like any other.
  */
 const OPENED_SECRET_TTL_MS = 10 * 60 * 1000;
-/** Opened secrets kept at most (the oldest go first). */
+/** Opened secrets kept at most, in each tier (see openedSecrets). */
 const OPENED_SECRETS_MAX = 1000;
 /** A sync is asked for while the clone is pending or running too: the workflow runs it once the clone is there. */
 const SYNCABLE = new Set(['PENDING', 'CLONING', 'COMPLETED']);
@@ -46,24 +50,9 @@ const invalidSignature = (message: string) => new ApiError(401, 'invalid_signatu
  */
 export function hookRoutes(deps: ApiDeps) {
   const { sql, temporal, keys } = deps;
-  const buckets = localBuckets(WEBHOOK_RATE_LIMIT);
-  /** By repository: the secret, the stored form it was opened from (a re-wrap or a disconnect changes it), and until when. */
-  const opened = new Map<string, { from: string; secret: string; until: number }>();
-
-  const secretOf = async (repo: CodeRepo): Promise<string> => {
-    const from = `${repo.webhookSecretKid}:${repo.webhookSecretCiphertext!.toString('base64')}`;
-    const kept = opened.get(repo.id);
-    if (kept && kept.from === from && kept.until > Date.now()) return kept.secret;
-    buckets.take(repo.id);
-    const secret = await openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id);
-    opened.delete(repo.id);
-    opened.set(repo.id, { from, secret, until: Date.now() + OPENED_SECRET_TTL_MS });
-    for (const key of opened.keys()) {
-      if (opened.size <= OPENED_SECRETS_MAX) break;
-      opened.delete(key);
-    }
-    return secret;
-  };
+  const secrets = openedSecrets({ ttlMs: OPENED_SECRET_TTL_MS, max: OPENED_SECRETS_MAX, budgets: WEBHOOK_KEY_BUDGETS });
+  const secretKeyOf = (repo: CodeRepo): SecretKey =>
+    ({ repoId: repo.id, projectId: repo.projectId, from: `${repo.webhookSecretKid}:${repo.webhookSecretCiphertext!.toString('base64')}` });
 
   return new Hono<ApiEnv>().post('/git/:repo_id', validate('param', repoParamsSchema), async (c) => {
     const repo = await findRepo(sql, c.req.valid('param').repo_id);
@@ -75,10 +64,14 @@ export function hookRoutes(deps: ApiDeps) {
     const delivery = signedDelivery((name) => c.req.header(name));
     if (!delivery) throw invalidSignature(`The webhook is not signed: expected one of ${SIGNATURE_HEADERS.join(', ')}`);
     const body = new Uint8Array(await c.req.arrayBuffer());
-    if (!delivery.verify(await secretOf(repo), body)) {
+    const secretKey = secretKeyOf(repo);
+    const secret = await secrets.secretOf(secretKey, () =>
+      openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id));
+    if (!delivery.verify(secret, body)) {
       c.get('log').warn({ repoId: repo.id, provider: delivery.provider }, 'webhook signature rejected');
       throw invalidSignature('The webhook\'s signature does not match this repository\'s webhook secret');
     }
+    secrets.verifiedWith(secretKey);
     const deliveryId = delivery.deliveryId;
     if (deliveryId === undefined) throw new ApiError(400, 'bad_request', `The webhook names no delivery: expected the ${delivery.deliveryHeader} header`);
     if (!DELIVERY_ID.test(deliveryId)) throw new ApiError(400, 'bad_request', `The ${delivery.deliveryHeader} header must be 1-200 printable characters`);
