@@ -44,7 +44,8 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
      * Removes every sandbox of this host that no live row of this host owns: rows gone or
      * saying there should be no files (settled by the reconciler too), clones abandoned
      * mid-way or retried on another host, stale size probes, and (with `expired`) clones kept
-     * past their TTL. Runs at worker start-up, periodically, and before retrying a clone that
+     * past their TTL (counted from the row's last change or sync lease); never a clone a sync
+     * attempt holds. Runs at worker start-up, periodically, and before retrying a clone that
      * ran out of disk.
      */
     async sweepSandboxes(options: { expired: boolean }): Promise<SweepResult> {
@@ -52,8 +53,11 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
       const entries = await listSandboxes(settings.sandboxBasePath);
       const rows = await findRepoPresence(sql, entries.map((e) => e.repoId));
       const removed: string[] = [];
-      const doomed = (row: Pick<RepoPresence, 'cloneStatus' | 'hostTaskQueue' | 'updatedAt'> | undefined) => {
-        const age = row ? now - row.updatedAt.getTime() : Infinity;
+      const doomed = (row: RepoPresence | undefined) => {
+        // A sync attempt in flight holds its clone; its lease (renewed while it runs) also counts as the row's last activity.
+        if (row?.syncLeased) return false;
+        const lastActive = row ? Math.max(row.updatedAt.getTime(), row.syncLeaseUntil?.getTime() ?? 0) : -Infinity;
+        const age = now - lastActive;
         // Rows from before hosts were recorded (no host) count as this host's.
         const ours = row !== undefined && (row.hostTaskQueue === null || row.hostTaskQueue === settings.hostTaskQueue);
         const live = ours && (row.cloneStatus === 'COMPLETED' || (row.cloneStatus === 'CLONING' && age <= CLONE_MAX_MS));
@@ -62,9 +66,9 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
       };
       for (const entry of entries) {
         if (!doomed(rows.get(entry.repoId))) continue;
-        // Decided again under the row's lock: a clone starting on this row takes the same lock first.
-        const gone = await withRepoLocked(sql, entry.repoId, async (row) => {
-          if (!doomed(row)) return false;
+        // Decided again under the row's lock: a clone starting on this row, or a sync taking its lease, waits for it.
+        const gone = await withRepoLocked(sql, entry.repoId, async (_row, tx) => {
+          if (!doomed((await findRepoPresence(tx, [entry.repoId])).get(entry.repoId))) return false;
           await removeSandbox(entry.root);
           return true;
         });

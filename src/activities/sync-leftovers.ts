@@ -20,6 +20,23 @@ export async function removePacksExcept(repoDir: string, keep: (file: string) =>
   }
 }
 
+/** `pack-<hash>` of a pack's file (`.pack`, `.idx`, `.rev`, ...); undefined for any other file. */
+const packNameOf = (file: string) => /^(pack-[0-9a-f]+)\.[a-z]+$/.exec(file)?.[1];
+
+/**
+ * Removes what a killed git left half-written in the pack directory: index-pack's `tmp_*`,
+ * repack's `.tmp-*`, and a pack renamed into place without its index (or an index without its
+ * pack), which git would not use. Safe only once no git works in the clone.
+ */
+export async function removeUnfinishedPacks(repoDir: string): Promise<void> {
+  const files = await packFiles(repoDir);
+  const whole = (name: string) => files.has(`${name}.pack`) && files.has(`${name}.idx`);
+  await removePacksExcept(repoDir, (file) => {
+    const name = packNameOf(file);
+    return name === undefined ? !file.startsWith('tmp_') && !file.startsWith('.tmp-') : whole(name);
+  });
+}
+
 /**
  * Removes the `*.lock` files a killed git left (index.lock, HEAD.lock, refs/**.lock, ...): with
  * one, every later git that writes the clone refuses to run. Objects take no locks.

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { findRepo } from '../db/repos.js';
 import { recordSync, recordSyncFailure, resumeSyncs } from '../db/repo-sync.js';
 import { commitOf, headCommit, headTreeStats } from '../git/operations.js';
+import { stopGitIn } from '../git/processes.js';
 import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
@@ -13,7 +14,9 @@ import { ensureFreeSpace, limitBytesOf, MIB, type ActivityDeps } from './deps.js
 import { logGitFailure } from './git-failure-log.js';
 import { onceKey } from './once-key.js';
 import { progressReporter } from './progress-reporter.js';
-import { dropPacksBefore, packsBeforeAttempt, recordPacksBefore, removePacksExcept, removeStaleLocks } from './sync-leftovers.js';
+import { dropPacksBefore, packsBeforeAttempt, recordPacksBefore, removePacksExcept, removeStaleLocks, removeUnfinishedPacks } from './sync-leftovers.js';
+import { withCloneLease } from './clone-lease.js';
+import { maintainKeptClone } from './sync-maintenance.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
 import { overFileLimit, overSizeLimit } from './too-large.js';
 
@@ -116,6 +119,7 @@ export function createSyncActivities(deps: ActivityDeps) {
         fileCount: files,
         metadata: { changed: target !== previous, bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, ...originOf(input) },
       }, input.audit));
+      await maintain({ repoId: input.repoId, repoDir, idleTimeoutMs, limitBytes, measure, signal: ctx.cancellationSignal, changed: target !== previous });
       logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
       return { headCommit: target, changed: target !== previous, repositorySizeMb, fileCount: files, bytesReceived: progress.bytesReceived() };
     } catch (err) {
@@ -139,10 +143,12 @@ export function createSyncActivities(deps: ActivityDeps) {
    * and the files half-written), no sync ref, and none of the packs fetched since the marker.
    */
   async function restore(repoDir: string, o: { previous: string | null; idleTimeoutMs: number; limitBytes: number; measure: () => Promise<number> }) {
+    // An earlier attempt's git may still be writing (its heartbeat timed out): its locks and packs are its own until it is gone.
+    await stopGitIn(repoDir);
     await makeWritable(repoDir);
     await removeStaleLocks(repoDir);
-    // A pack an attempt killed mid-fetch was writing (index-pack's tmp_*): nothing refers to it.
-    await removePacksExcept(repoDir, (file) => !file.startsWith('tmp_'));
+    // What a git killed mid-fetch or mid-repack was writing: nothing refers to it.
+    await removeUnfinishedPacks(repoDir);
     const before = await packsBeforeAttempt(repoDir);
     if (o.previous && (before || (await headCommit(repoDir, o.idleTimeoutMs)) !== o.previous)) {
       await checkoutCommit(repoDir, o.previous, { idleTimeoutMs: o.idleTimeoutMs, limitBytes: o.limitBytes, measure: o.measure });
@@ -153,8 +159,14 @@ export function createSyncActivities(deps: ActivityDeps) {
     await dropPacksBefore(repoDir);
   }
 
+  /** Maintenance after the sync is recorded: its failure is logged, never the sync's. */
+  const maintain = (o: Parameters<typeof maintainKeptClone>[1]) => maintainKeptClone(deps, o).then(
+    (done) => logger.info({ repoId: o.repoId, ...done }, 'kept clone maintained'),
+    (err: unknown) => logger.warn({ repoId: o.repoId, reason: err instanceof Error ? err.message : String(err) }, 'maintenance of the kept clone failed'),
+  );
+
   return {
-    syncRepository: (input: SyncRepositoryInput) => syncRepository(input).catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId })),
+    syncRepository: (input: SyncRepositoryInput) => withCloneLease(deps, input.repoId, () => syncRepository(input)).catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId })),
     /** A failed sync, on the record: the row stays COMPLETED with the failure's code and message. */
     async markSyncFailed(input: MarkSyncFailedInput): Promise<void> {
       await recordSyncFailure(sql, { ...input, metadata: originOf(input) }, input.audit, onceKey());

@@ -47,10 +47,10 @@ export async function beginCleaning(sql: Sql, repoId: string, metadata: Record<s
  * Runs `work` holding the row's lock (or with no row at all), so that what it decides from the
  * row (a sweep removing files no live row owns) cannot race a clone starting on it.
  */
-export async function withRepoLocked<T>(sql: Sql, repoId: string, work: (row: CodeRepo | undefined) => Promise<T>): Promise<T> {
+export async function withRepoLocked<T>(sql: Sql, repoId: string, work: (row: CodeRepo | undefined, tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
   return sql.begin(async (tx) => {
     const row = await lockRepoRow(tx, repoId);
-    return work(row ? toRepo(row) : undefined);
+    return work(row ? toRepo(row) : undefined, tx);
   }) as Promise<T>;
 }
 

@@ -291,14 +291,20 @@ export interface RepoPresence {
   sandboxPath: string | null;
   hostTaskQueue: string | null;
   updatedAt: Date;
+  /** The end of the last sync attempt's lease (see sync-lease.ts); null if none was taken. */
+  syncLeaseUntil: Date | null;
+  /** A sync attempt holds the clone now (its lease has not ended, by the database's clock). */
+  syncLeased: boolean;
 }
 
 /** Status of each id that still has a row; ids without one are simply absent from the result. */
 export async function findRepoPresence(sql: Queryable, ids: string[]): Promise<Map<string, RepoPresence>> {
   if (ids.length === 0) return new Map();
-  const rows = await sql<{ id: string; clone_status: CloneStatus; sandbox_path: string | null; host_task_queue: string | null; updated_at: Date }[]>`
-    select id, clone_status, sandbox_path, host_task_queue, updated_at from code_repos where id = any(${ids}::uuid[])`;
+  const rows = await sql<{ id: string; clone_status: CloneStatus; sandbox_path: string | null; host_task_queue: string | null; updated_at: Date; sync_lease_until: Date | null; sync_leased: boolean | null }[]>`
+    select id, clone_status, sandbox_path, host_task_queue, updated_at, sync_lease_until, sync_lease_until > now() as sync_leased
+    from code_repos where id = any(${ids}::uuid[])`;
   return new Map(rows.map((r) => [r.id, {
     id: r.id, cloneStatus: r.clone_status, sandboxPath: r.sandbox_path, hostTaskQueue: r.host_task_queue, updatedAt: r.updated_at,
+    syncLeaseUntil: r.sync_lease_until ?? null, syncLeased: r.sync_leased === true,
   }]));
 }

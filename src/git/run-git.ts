@@ -36,6 +36,8 @@ export interface RunGitOptions {
   background?: boolean;
   /** What of stdout may be read into memory (default DEFAULT_MAX_STDOUT_BYTES); past it git is killed. */
   maxStdoutBytes?: number;
+  /** Written to git's stdin, which is then closed (e.g. `update-ref --stdin` instructions). */
+  stdin?: string;
   /** Polled while git runs; a returned reason kills git at once. */
   watch?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
@@ -109,7 +111,10 @@ export async function runGit(o: RunGitOptions): Promise<string> {
   const [command, args] = commandLine(o);
   const env = o.packBudgetBytes !== undefined ? await packBudgetEnvironment(o.env, o.packBudgetBytes) : o.env;
   const maxStdoutBytes = o.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
-  const child = spawn(command, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, args, { cwd: o.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  // Empty unless given, as /dev/null was; a git that exits before reading it all closes the pipe, and its exit status says why.
+  child.stdin.on('error', () => {});
+  child.stdin.end(o.stdin ?? '');
 
   return new Promise<string>((resolve, reject) => {
     const stdout: Buffer[] = [];
