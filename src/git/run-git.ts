@@ -36,6 +36,8 @@ export interface RunGitOptions {
   background?: boolean;
   /** What of stdout may be read into memory (default DEFAULT_MAX_STDOUT_BYTES); past it git is killed. */
   maxStdoutBytes?: number;
+  /** Reads stdout as it comes instead of keeping it (runGit resolves with ''); a returned reason kills git at once. */
+  onStdout?: (chunk: Buffer) => string | undefined;
   /** Polled while git runs; a returned reason kills git at once. */
   watch?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
@@ -161,7 +163,15 @@ export async function runGit(o: RunGitOptions): Promise<string> {
         stdout.length = 0;
         return;
       }
-      stdout.push(chunk);
+      if (!o.onStdout) {
+        stdout.push(chunk);
+        return;
+      }
+      const reason = o.onStdout(chunk);
+      if (reason) {
+        watchReason = reason;
+        kill('watch');
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => {
       touch();

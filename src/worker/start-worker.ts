@@ -37,11 +37,13 @@ export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings =>
   gitCloneTimeoutSeconds: config.GIT_CLONE_TIMEOUT,
   maxRepoSizeMb: config.MAX_REPO_SIZE_MB,
   maxRepoFiles: config.MAX_REPO_FILES,
+  maxRepoInodes: config.MAX_REPO_INODES,
   sizeEstimateFactor: config.SIZE_ESTIMATE_FACTOR,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   hostTaskQueue: hostTaskQueueOf(config),
   sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
   minFreeMb: config.SANDBOX_MIN_FREE_MB,
+  minFreeInodes: config.SANDBOX_MIN_FREE_INODES,
 });
 
 /** A connection to a namespace that has our search attributes (registered here if need be). */

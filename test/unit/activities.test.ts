@@ -54,6 +54,8 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
     hostTaskQueue: HOST,
       sandboxTtlSeconds: 60,
       minFreeMb: 0,
+      maxRepoInodes: 1000,
+      minFreeInodes: 0,
     },
   };
 }
