@@ -1,14 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { fetchRepository, headTreeStats, lsRemote } from '../git/operations.js';
+import { fetchRepository, lsRemote } from '../git/operations.js';
 import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
 import { resolveRef } from '../git/remote-refs.js';
-import { bytesToMb, directorySize, probePath, removeSandbox } from '../sandbox/sandbox.js';
+import { bytesToMb, probePath, removeSandbox, usageOf } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
-import { overFileLimit, overSizeLimit } from './too-large.js';
-import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
+import { overBudget } from './too-large.js';
+import { checkTreeBudget } from './tree-budget.js';
+import { ensureFreeSpace, limitBytesOf, requiredFreeOf, type ActivityDeps } from './deps.js';
 import type { EncryptedToken } from '../shared/connect-repository.js';
 import { openToken } from './encrypt-token.js';
 import { logGitFailure } from './git-failure-log.js';
@@ -75,7 +76,7 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     const refs = remoteRefs.count;
     // An unknown ref is refused here, before anything is fetched or persisted.
     const ref = resolveRef(remoteRefs, input.ref)?.name;
-    await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
+    await ensureFreeSpace(settings.sandboxBasePath, requiredFreeOf(settings));
     if (refs === 0) return { tipSizeMb: 0, estimatedSizeMb: 0, refs };
 
     // Admission's probe is kept for the clone on this host to deepen, instead of fetching everything again.
@@ -83,21 +84,18 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     await removeSandbox(probeDir);
     await mkdir(path.dirname(probeDir), { recursive: true, mode: 0o750 });
     let kept = false;
-    let measured = 0;
-    const measure = async () => (measured = (await directorySize(probeDir).catch(() => ({ bytes: 0 }))).bytes);
+    let measured = { bytes: 0, inodes: 0 };
+    const measure = async () => (measured = await usageOf(probeDir));
     try {
-      await fetchRepository({ ...access, targetDir: probeDir, shallow: true, ref, limitBytes, measure }).catch((err: unknown) => {
+      await fetchRepository({ ...access, targetDir: probeDir, shallow: true, ref, limitBytes, limitInodes: settings.maxRepoInodes, measure }).catch((err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') {
-          throw overSizeLimit('size_check', settings, measured, err);
+          throw overBudget('size_check', settings, measured, err);
         }
         throw err;
       });
-      const tree = await headTreeStats(probeDir, access.idleTimeoutMs, settings.maxGitOutputBytes);
-      const tipBytes = (await measure()) + tree.bytes;
-      if (tipBytes > limitBytes) throw overSizeLimit('size_check', settings, tipBytes);
-      // The tip alone has more files than a clone may: proven as well, and the clone would refuse it.
-      if (tree.files > settings.maxRepoFiles) throw overFileLimit('size_check', settings, tipBytes);
-      const tipSizeMb = bytesToMb(tipBytes);
+      // The tip alone, checked out, would pass a budget: the clone would refuse it too.
+      const tip = await checkTreeBudget('size_check', settings, probeDir, await measure());
+      const tipSizeMb = bytesToMb(tip.bytes);
       kept = Boolean(input.keepForClone);
       return {
         tipSizeMb,

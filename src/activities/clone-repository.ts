@@ -6,13 +6,14 @@ import { progressReporter } from './progress-reporter.js';
 import { beginCloneAttempt } from '../db/repo-lifecycle.js';
 import { waitingForDatabase } from './database-wait.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
-import { checkoutHead, deepenRepository, fetchRepository, headCommit, headTreeStats } from '../git/operations.js';
+import { checkoutHead, deepenRepository, fetchRepository, headCommit } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
-import { bytesToMb, directorySize, makeReadOnly, probePath, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, makeReadOnly, probePath, removeSandbox, sandboxPaths, usageOf } from '../sandbox/sandbox.js';
 import { metrics, sizeCategory, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
-import { overFileLimit, overSizeLimit } from './too-large.js';
-import { ensureFreeSpace, limitBytesOf, requiredFreeBytesOf, type ActivityDeps } from './deps.js';
+import { budgetHit, overBudget } from './too-large.js';
+import { checkTreeBudget } from './tree-budget.js';
+import { ensureFreeSpace, limitBytesOf, requiredFreeOf, type ActivityDeps } from './deps.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
 import { logGitFailure } from './git-failure-log.js';
 
@@ -73,7 +74,7 @@ export function createCloneRepository(deps: ActivityDeps) {
     const storedToken = { tokenCiphertext: row.tokenCiphertext!.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
     const progress = progressReporter();
 
-    const measure = async () => (await directorySize(paths.repository).catch(() => ({ bytes: 0 }))).bytes;
+    const measure = () => usageOf(paths.repository);
     let committing = false;
 
     try {
@@ -83,7 +84,7 @@ export function createCloneRepository(deps: ActivityDeps) {
       const kept = probePath(settings.sandboxBasePath, input.repoId);
       const probe = ctx.info.attempt === 1 ? await keptProbe(kept) : undefined;
       await removeSandbox(paths.repository);
-      await ensureFreeSpace(settings.sandboxBasePath, requiredFreeBytesOf(settings));
+      await ensureFreeSpace(settings.sandboxBasePath, requiredFreeOf(settings));
       await mkdir(paths.root, { recursive: true, mode: 0o750 });
       if (probe) await rename(kept, paths.repository);
       else await removeSandbox(kept);
@@ -96,18 +97,16 @@ export function createCloneRepository(deps: ActivityDeps) {
         : fetchRepository({ ...access, targetDir: paths.repository, shallow: false, ...(row.ref === null ? {} : { ref: row.ref }) });
       await fetched.catch(measuredTooLarge('clone', deps, measure));
 
-      const tree = await headTreeStats(paths.repository, idleTimeoutMs, settings.maxGitOutputBytes);
-      const gitBytes = await measure();
-      if (tree.files > settings.maxRepoFiles) throw overFileLimit('clone', settings, gitBytes + tree.bytes);
-      if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit('clone', settings, gitBytes + tree.bytes);
+      const tree = await checkTreeBudget('clone', settings, paths.repository, await measure());
       progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
       if (tree.files > 0) {
-        await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure, background: true })
+        await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, limitInodes: settings.maxRepoInodes, measure, background: true })
           .catch(measuredTooLarge('clone', deps, measure));
       }
       const commit = await headCommit(paths.repository, idleTimeoutMs);
-      const { bytes, files } = await directorySize(paths.repository);
-      if (bytes > limitBytes) throw overSizeLimit('clone', settings, bytes);
+      const usage = await directorySize(paths.repository);
+      if (budgetHit(usage, settings)) throw overBudget('clone', settings, usage);
+      const { bytes, files } = usage;
       await makeReadOnly(paths.repository);
       progress.report({ stage: 'done', percent: 100, bytesPerSecond: null });
 

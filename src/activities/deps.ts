@@ -23,6 +23,8 @@ export interface ActivitySettings {
   gitCloneTimeoutSeconds: number;
   maxRepoSizeMb: number;
   maxRepoFiles: number;
+  /** MAX_REPO_INODES: files, directories and symlinks a clone may take, `.git` included. */
+  maxRepoInodes: number;
   sizeEstimateFactor: number;
   /** The shared task queue this deployment's workflows run on. */
   taskQueue: string;
@@ -30,6 +32,8 @@ export interface ActivitySettings {
   hostTaskQueue: string;
   /** Free disk, beyond the clone's own budget, that must remain. */
   minFreeMb: number;
+  /** Free inodes, beyond the clone's own inode budget, that must remain. */
+  minFreeInodes: number;
   /** Sandboxes older than this are expired (the cleanup timer's TTL). */
   sandboxTtlSeconds: number;
   /** RECONCILE_PAGE_SIZE: unsettled rows one reconciler pass examines. */
@@ -49,14 +53,29 @@ export const tokenContext = (projectId: string, repoId: string): string => `code
 
 export const MIB = 1024 * 1024;
 export const limitBytesOf = (s: ActivitySettings): number => s.maxRepoSizeMb * MIB;
-/** What must be free before a clone (or an admission) may go ahead: the budget + 5 %, plus the reserve. */
-export const requiredFreeBytesOf = (s: ActivitySettings): number => limitBytesOf(s) * 1.05 + s.minFreeMb * MIB;
+/** What must be free before a clone (or an admission) may go ahead: each budget + 5 %, plus its reserve. */
+export const requiredFreeOf = (s: ActivitySettings): FreeSpace => ({
+  bytes: limitBytesOf(s) * 1.05 + s.minFreeMb * MIB,
+  inodes: s.maxRepoInodes * 1.05 + s.minFreeInodes,
+});
 
-/** Fails with insufficient_storage unless `neededBytes` are free where sandboxes live. */
-export async function ensureFreeSpace(basePath: string, neededBytes: number, work: 'clone' | 'sync' = 'clone'): Promise<void> {
+export interface FreeSpace {
+  bytes: number;
+  inodes: number;
+}
+
+/** Fails with insufficient_storage unless `needed` bytes and inodes are free where sandboxes live. */
+export async function ensureFreeSpace(basePath: string, needed: FreeSpace, work: 'clone' | 'sync' = 'clone'): Promise<void> {
   await mkdir(basePath, { recursive: true, mode: 0o750 });
   const fs = await statfs(basePath);
-  if (fs.bavail * fs.bsize < neededBytes) {
+  if (fs.bavail * fs.bsize < needed.bytes) {
     throw new RepoError('insufficient_storage', `Not enough disk space to ${work} the repository`);
   }
+  // A filesystem without a fixed inode table (btrfs) reports none at all: nothing to run out of.
+  if (fs.files > 0 && fs.ffree < needed.inodes) {
+    throw new RepoError('insufficient_storage', `Not enough free inodes to ${work} the repository`);
+  }
 }
+
+/** The block size of the sandboxes' filesystem, which the tree's estimate rounds to. */
+export const sandboxBlockSize = async (s: ActivitySettings): Promise<number> => (await statfs(s.sandboxBasePath)).bsize;

@@ -4,7 +4,7 @@ import type { GitProgress } from '../git/run-git.js';
 import { RepoError } from '../shared/errors.js';
 import { limitBytesOf, type ActivityDeps } from './deps.js';
 import { openToken } from './encrypt-token.js';
-import { overSizeLimit, type SizeStage } from './too-large.js';
+import { overBudget, type SizeStage, type Usage } from './too-large.js';
 
 /**
  * What a fetch into a sandbox (a clone, or a sync) needs: the pinned remote, the row's token
@@ -13,7 +13,7 @@ import { overSizeLimit, type SizeStage } from './too-large.js';
 export async function sandboxFetchAccess(deps: ActivityDeps, o: {
   gitUrl: string;
   storedToken: EncryptedToken & { projectId: string; repoId: string };
-  measure: () => Promise<number>;
+  measure: () => Promise<Usage>;
   onProgress: (g: GitProgress) => void;
   signal: AbortSignal;
 }) {
@@ -25,6 +25,7 @@ export async function sandboxFetchAccess(deps: ActivityDeps, o: {
     idleTimeoutMs: settings.gitCloneTimeoutSeconds * 1000,
     signal: o.signal,
     limitBytes: limitBytesOf(settings),
+    limitInodes: settings.maxRepoInodes,
     measure: o.measure,
     onProgress: o.onProgress,
     background: true,
@@ -32,7 +33,7 @@ export async function sandboxFetchAccess(deps: ActivityDeps, o: {
 }
 
 /** A `.catch` for git writing into a sandbox: too large is reported with what the directory holds now. */
-export const measuredTooLarge = (stage: SizeStage, deps: ActivityDeps, measure: () => Promise<number>) => async (err: unknown): Promise<never> => {
-  if (err instanceof RepoError && err.code === 'repository_too_large') throw overSizeLimit(stage, deps.settings, await measure(), err);
+export const measuredTooLarge = (stage: SizeStage, deps: ActivityDeps, measure: () => Promise<Usage>) => async (err: unknown): Promise<never> => {
+  if (err instanceof RepoError && err.code === 'repository_too_large') throw overBudget(stage, deps.settings, await measure(), err);
   throw err;
 };

@@ -15,7 +15,8 @@ export interface MaintainInput {
   repoDir: string;
   idleTimeoutMs: number;
   limitBytes: number;
-  measure: () => Promise<number>;
+  limitInodes: number;
+  measure: () => Promise<{ bytes: number; inodes: number }>;
   signal?: AbortSignal;
   /** The sync moved the checkout (new objects, and the old commit's now unreachable). */
   changed: boolean;
@@ -44,8 +45,8 @@ export async function maintainKeptClone({ settings }: Pick<ActivityDeps, 'settin
     const garbage = stats.storedBytes > stats.reachableBytes * (1 + GARBAGE_RATIO);
     if (!garbage && stats.packs + (stats.looseObjects > 0 ? 1 : 0) <= MAX_PACKS) return { refsDropped: refs.length, repacked: false };
     const newPackBytes = stats.reachableBytes * REPACK_HEADROOM;
-    if ((await o.measure()) + newPackBytes > o.limitBytes) return { refsDropped: refs.length, repacked: false, skipped: 'no_room_in_budget' };
-    const roomy = await ensureFreeSpace(settings.sandboxBasePath, newPackBytes + settings.minFreeMb * MIB, 'sync').then(() => true, () => false);
+    if ((await o.measure()).bytes + newPackBytes > o.limitBytes) return { refsDropped: refs.length, repacked: false, skipped: 'no_room_in_budget' };
+    const roomy = await ensureFreeSpace(settings.sandboxBasePath, { bytes: newPackBytes + settings.minFreeMb * MIB, inodes: settings.minFreeInodes }, 'sync').then(() => true, () => false);
     if (!roomy) return { refsDropped: refs.length, repacked: false, skipped: 'no_free_disk' };
     await repackReachable(o).catch(async (err: unknown) => {
       await removeUnfinishedPacks(o.repoDir);

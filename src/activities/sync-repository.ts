@@ -2,10 +2,10 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { findRepo } from '../db/repos.js';
 import { recordSync, recordSyncFailure, resumeSyncs } from '../db/repo-sync.js';
-import { commitOf, headCommit, headTreeStats } from '../git/operations.js';
+import { commitOf, headCommit } from '../git/operations.js';
 import { stopGitIn } from '../git/processes.js';
 import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
-import { bytesToMb, directorySize, makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
+import { bytesToMb, directorySize, makeReadOnly, makeWritable, usageOf } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
 import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
 import { RepoError } from '../shared/errors.js';
@@ -18,7 +18,8 @@ import { dropPacksBefore, packsBeforeAttempt, recordPacksBefore, removePacksExce
 import { withCloneLease } from './clone-lease.js';
 import { maintainKeptClone } from './sync-maintenance.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
-import { overFileLimit, overSizeLimit } from './too-large.js';
+import { budgetHit, overBudget, type Usage } from './too-large.js';
+import { checkTreeBudget } from './tree-budget.js';
 
 /** What asked for a sync, for its audit row; absent in syncs scheduled before triggers were recorded. */
 export interface SyncOrigin {
@@ -78,34 +79,36 @@ export function createSyncActivities(deps: ActivityDeps) {
     const repoDir = row.sandboxPath;
     const limitBytes = limitBytesOf(settings);
     const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
-    const measure = async () => (await directorySize(repoDir).catch(() => ({ bytes: 0 }))).bytes;
+    const measure = () => usageOf(repoDir);
     // The row, not the disk: an attempt that died may have moved the checkout.
     const previous = row.headCommit ?? (await headCommit(repoDir, idleTimeoutMs));
     const progress = progressReporter();
-    const putBack = () => restore(repoDir, { previous, idleTimeoutMs, limitBytes, measure });
+    const putBack = () => restore(repoDir, { previous, idleTimeoutMs, limitBytes, limitInodes: settings.maxRepoInodes, measure });
 
     try {
       await putBack();
       await recordPacksBefore(repoDir);
       const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
       const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
-      const packBudgetBytes = Math.max(0, limitBytes - (await measure()));
-      // The fetch may write its whole budget: that (+ 5 %) and the reserve must be free first, as before a clone.
-      await ensureFreeSpace(settings.sandboxBasePath, packBudgetBytes * 1.05 + settings.minFreeMb * MIB, 'sync');
+      const present = await measure();
+      const packBudgetBytes = Math.max(0, limitBytes - present.bytes);
+      // The sync may take what is left of each budget: that (+ 5 %) and the reserve must be free first, as before a clone.
+      await ensureFreeSpace(settings.sandboxBasePath, {
+        bytes: packBudgetBytes * 1.05 + settings.minFreeMb * MIB,
+        inodes: Math.max(0, settings.maxRepoInodes - present.inodes) * 1.05 + settings.minFreeInodes,
+      }, 'sync');
       await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(measuredTooLarge('sync', deps, measure));
       const target = await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
       if (!target) throw new RepoError('git_failed', 'The fetch left no commit to check out');
       if (target !== previous) {
-        const tree = await headTreeStats(repoDir, idleTimeoutMs, settings.maxGitOutputBytes, target);
-        const gitBytes = (await directorySize(path.join(repoDir, '.git'))).bytes;
-        if (tree.files > settings.maxRepoFiles) throw overFileLimit('sync', settings, gitBytes + tree.bytes);
-        if (gitBytes + tree.bytes > limitBytes) throw overSizeLimit('sync', settings, gitBytes + tree.bytes);
+        await checkTreeBudget('sync', settings, repoDir, await directorySize(path.join(repoDir, '.git')), target);
         progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
-        await checkoutCommit(repoDir, target, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, measure });
+        await checkoutCommit(repoDir, target, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, limitInodes: settings.maxRepoInodes, measure });
       }
       await deleteRef(repoDir, SYNC_REF, idleTimeoutMs);
-      const { bytes, files } = await directorySize(repoDir);
-      if (bytes > limitBytes) throw overSizeLimit('sync', settings, bytes);
+      const usage = await directorySize(repoDir);
+      if (budgetHit(usage, settings)) throw overBudget('sync', settings, usage);
+      const { bytes, files } = usage;
       // Before the row moves: from here a retry finds HEAD ahead of the row and only checks the row's commit out again.
       await dropPacksBefore(repoDir);
       await makeReadOnly(repoDir);
@@ -119,7 +122,7 @@ export function createSyncActivities(deps: ActivityDeps) {
         fileCount: files,
         metadata: { changed: target !== previous, bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, ...originOf(input) },
       }, input.audit));
-      await maintain({ repoId: input.repoId, repoDir, idleTimeoutMs, limitBytes, measure, signal: ctx.cancellationSignal, changed: target !== previous });
+      await maintain({ repoId: input.repoId, repoDir, idleTimeoutMs, limitBytes, limitInodes: settings.maxRepoInodes, measure, signal: ctx.cancellationSignal, changed: target !== previous });
       logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
       return { headCommit: target, changed: target !== previous, repositorySizeMb, fileCount: files, bytesReceived: progress.bytesReceived() };
     } catch (err) {
@@ -142,7 +145,7 @@ export function createSyncActivities(deps: ActivityDeps) {
    * commit checked out (always, if an attempt was under way: a killed reset leaves HEAD where it was
    * and the files half-written), no sync ref, and none of the packs fetched since the marker.
    */
-  async function restore(repoDir: string, o: { previous: string | null; idleTimeoutMs: number; limitBytes: number; measure: () => Promise<number> }) {
+  async function restore(repoDir: string, o: { previous: string | null; idleTimeoutMs: number; limitBytes: number; limitInodes: number; measure: () => Promise<Usage> }) {
     // An earlier attempt's git may still be writing (its heartbeat timed out): its locks and packs are its own until it is gone.
     await stopGitIn(repoDir);
     await makeWritable(repoDir);
@@ -151,7 +154,7 @@ export function createSyncActivities(deps: ActivityDeps) {
     await removeUnfinishedPacks(repoDir);
     const before = await packsBeforeAttempt(repoDir);
     if (o.previous && (before || (await headCommit(repoDir, o.idleTimeoutMs)) !== o.previous)) {
-      await checkoutCommit(repoDir, o.previous, { idleTimeoutMs: o.idleTimeoutMs, limitBytes: o.limitBytes, measure: o.measure });
+      await checkoutCommit(repoDir, o.previous, { idleTimeoutMs: o.idleTimeoutMs, limitBytes: o.limitBytes, limitInodes: o.limitInodes, measure: o.measure });
     }
     await deleteRef(repoDir, SYNC_REF, o.idleTimeoutMs);
     // No ref reaches into what was fetched since (index-pack is its only writer of objects): those packs can go.

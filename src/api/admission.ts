@@ -30,8 +30,8 @@ import { loadFingerprintKey, requestFingerprintOf } from './request-fingerprint.
 export const workflowIdFor = (userId: string, requestId: string): string =>
   `connect-repository-${createHash('sha256').update(userId).digest('hex').slice(0, 16)}-${requestId}`;
 
-/** Details a caller may see (the design's 413 body); anything else stays internal. */
-const PUBLIC_DETAILS = ['estimated_size_mb', 'limit_mb'];
+/** Details a caller may see (the design's 413 body, and which budget it passed); anything else stays internal. */
+const PUBLIC_DETAILS = ['estimated_size_mb', 'limit_mb', 'budget', 'measured', 'limit'];
 const pick = (from: Record<string, unknown> | undefined, keys: string[]) =>
   Object.fromEntries(Object.entries(from ?? {}).filter(([k]) => keys.includes(k)));
 

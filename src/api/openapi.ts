@@ -97,7 +97,7 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
             401: error('Bearer token invalid (`unauthorized`, with WWW-Authenticate) or Git token rejected (`invalid_credentials`)', headers.wwwAuthenticate),
             404: error('Unknown project (`project_not_found`), repository (`repository_not_found`), or `ref` that is neither a branch nor a tag of it (`ref_not_found`)'),
             409: error('request_id reused with other parameters (`idempotency_key_reused`)'),
-            413: error('Repository too large (`repository_too_large`, with estimated_size_mb and limit_mb) or body over 64 KiB (`payload_too_large`)'),
+            413: error('Repository too large (`repository_too_large`, with estimated_size_mb, limit_mb, and which budget it passed: `budget` disk, inodes or files, `measured`, `limit`) or body over 64 KiB (`payload_too_large`)'),
             422: error('Invalid input (`validation_error`, with `issues`), or a Git URL whose host is private, loopback or reserved (`invalid_url`)'),
             429: error('Too many requests from the caller (`rate_limited`, with Retry-After), or the Git server kept rate limiting the size check (`rate_limited`, no Retry-After: git does not show the server\'s)', headers.retryAfterOurs),
             502: error('Git server, PostgreSQL or Temporal unreachable (`upstream_unavailable`)'),

@@ -84,6 +84,8 @@ export const envSchema = z.object({
   METRICS_TOKEN: optional(z.string().min(16, 'must be at least 16 characters')),
   MAX_REPO_SIZE_MB: z.coerce.number().positive().default(100),
   MAX_REPO_FILES: positiveInt.default(100_000),
+  /** Inodes (files, directories, symlinks, `.git` included) a clone may take: MAX_REPO_FILES and as many directories. */
+  MAX_REPO_INODES: positiveInt.default(200_000),
   /** Admission estimate = on-disk size of a tip-only probe × this factor (reported, never used to reject). */
   SIZE_ESTIMATE_FACTOR: z.coerce.number().min(1).default(1.5),
   GIT_CLONE_TIMEOUT: positiveInt.default(300),
@@ -97,6 +99,8 @@ export const envSchema = z.object({
   SYNCS_PER_RUN: positiveInt.default(50),
   /** Disk kept free beyond a clone's own budget (MAX_REPO_SIZE_MB + 5 %) before a clone may start. */
   SANDBOX_MIN_FREE_MB: z.coerce.number().min(0).default(0),
+  /** Inodes kept free beyond a clone's own inode budget (MAX_REPO_INODES + 5 %) before a clone may start. */
+  SANDBOX_MIN_FREE_INODES: z.coerce.number().int().min(0).default(10_000),
   GIT_ALLOW_LOOPBACK: flag.default(false),
   /** Comma-separated ports git may connect to (loopback, when allowed, on any port): https's alone by default. */
   GIT_ALLOWED_PORTS: z.preprocess(emptyAsUndefined, z.string().default('443')).transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))

@@ -1,5 +1,5 @@
 import { gitEnvironment } from './git-env.js';
-import { mapFailure, sizeWatch } from './operations.js';
+import { mapFailure, sizeWatch, type Budgeted } from './operations.js';
 import { runGit } from './run-git.js';
 
 /**
@@ -67,7 +67,7 @@ export async function objectStats(o: Local): Promise<ObjectStats> {
  * One pack of what is reachable, every other pack and loose object removed; killed (past
  * `limitBytes`, as `measure` polls it, or any file past it), it leaves only temporary files.
  */
-export async function repackReachable(o: Local & { limitBytes: number; measure: () => Promise<number> }): Promise<void> {
+export async function repackReachable(o: Local & Budgeted): Promise<void> {
   await git(o, ['-c', 'pack.writeReverseIndex=false', 'repack', '-a', '-d', '-q', '--no-write-bitmap-index'], { maxFileBytes: o.limitBytes, watch: sizeWatch(o, 1000) });
   await git(o, ['prune', '--expire=now']);
 }

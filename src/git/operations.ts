@@ -2,11 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { classifyGitFailure } from './classify.js';
 import { gitEnvironment } from './git-env.js';
-import { checkoutIndexBytes } from './index-size.js';
 import { isRefName } from './ref-name.js';
 import type { PinnedRemote } from './remote-guard.js';
 import { parseLsRemote, type RemoteRefs } from './remote-refs.js';
 import { GitProcessError, runGit, type GitProgress } from './run-git.js';
+import { TreeEstimate, type TreeStats } from './tree-estimate.js';
 import { RepoError } from '../shared/errors.js';
 
 export interface RemoteAccess {
@@ -35,10 +35,22 @@ export function mapFailure(err: unknown): unknown {
  */
 const SIZE_WATCH_INTERVAL_MS = 250;
 
-export const sizeWatch = (o: { limitBytes: number; measure: () => Promise<number> }, intervalMs: number) => ({
+/** Kills git once the directory, as measured, passes either budget: blocks or inodes. */
+export const sizeWatch = (o: Budgeted, intervalMs: number) => ({
   intervalMs,
-  check: async () => ((await o.measure()) > o.limitBytes ? 'The repository exceeds the size limit' : undefined),
+  check: async () => {
+    const usage = await o.measure();
+    return usage.bytes > o.limitBytes || usage.inodes > o.limitInodes ? 'The repository exceeds the size limit' : undefined;
+  },
 });
+
+/** The budgets a git command writing into a sandbox runs under, and how its directory is measured. */
+export interface Budgeted {
+  limitBytes: number;
+  limitInodes: number;
+  /** What the target takes now; polled so git is killed the moment it passes a budget. */
+  measure: () => Promise<{ bytes: number; inodes: number }>;
+}
 
 /** Authenticates and looks the repository up; returns its branches, tags and default branch. */
 export async function lsRemote(a: RemoteAccess): Promise<RemoteRefs> {
@@ -50,10 +62,7 @@ export async function lsRemote(a: RemoteAccess): Promise<RemoteRefs> {
   }
 }
 
-interface BudgetedFetch extends RemoteAccess {
-  limitBytes: number;
-  /** Bytes the target holds now; polled so git is killed the moment it passes the limit. */
-  measure: () => Promise<number>;
+interface BudgetedFetch extends RemoteAccess, Budgeted {
   onProgress?: (progress: GitProgress) => void;
 }
 
@@ -122,37 +131,39 @@ export function deepenRepository(o: DeepenOptions): Promise<void> {
     o.remote.url, '+refs/heads/*:refs/heads/*'], o, o.packBudgetBytes);
 }
 
-export interface TreeStats {
-  /** Sum of the sizes of every file the checkout will write: the working tree's, and `.git/index`. */
-  bytes: number;
-  files: number;
+export interface TreeOptions {
+  idleTimeoutMs: number;
+  maxOutputBytes?: number;
+  /** The sandboxes' filesystem block size, which the estimate rounds to. */
+  blockSize: number;
+  /** The listing stops as soon as the estimate so far passes this: it can only grow. */
+  over: (stats: TreeStats) => boolean;
 }
 
-/** What checking out `rev` (HEAD by default) would write, read from the tree without writing anything. */
-export async function headTreeStats(repoDir: string, idleTimeoutMs: number, maxOutputBytes?: number, rev = 'HEAD'): Promise<TreeStats> {
-  let out: string;
+/**
+ * What checking out `rev` would allocate (blocks, inodes, files, `.git/index` included), read from
+ * the object database without writing anything; stopped early, a lower bound of that estimate.
+ */
+export async function headTreeStats(repoDir: string, o: TreeOptions, rev = 'HEAD'): Promise<TreeStats> {
+  const estimate = new TreeEstimate(o.blockSize);
   try {
-    out = await runGit({
-      args: ['-C', repoDir, 'ls-tree', '-r', '-l', '-z', '--full-tree', rev],
+    await runGit({
+      args: ['-C', repoDir, 'ls-tree', '-r', '-t', '-l', '-z', '--full-tree', rev],
       env: gitEnvironment({ allowHttp: false }),
-      idleTimeoutMs,
-      maxStdoutBytes: maxOutputBytes,
+      idleTimeoutMs: o.idleTimeoutMs,
+      maxStdoutBytes: o.maxOutputBytes,
+      onStdout: (chunk) => {
+        estimate.add(chunk);
+        return o.over(estimate.stats()) ? 'over budget' : undefined;
+      },
     });
   } catch (err) {
+    if (err instanceof GitProcessError && err.reason === 'watch') return estimate.stats();
     // An empty repository has no HEAD commit: nothing to check out.
-    if (err instanceof GitProcessError && /Not a valid object name HEAD|not a tree object/.test(err.stderr)) return { bytes: 0, files: 0 };
+    if (err instanceof GitProcessError && /Not a valid object name HEAD|not a tree object/.test(err.stderr)) return { bytes: 0, inodes: 0, files: 0 };
     throw mapFailure(err);
   }
-  let bytes = 0;
-  const paths: string[] = [];
-  for (const entry of out.split('\0')) {
-    const tab = entry.indexOf('\t');
-    const [, type, , size] = entry.slice(0, tab).trim().split(/\s+/);
-    if (type !== 'blob') continue; // gitlinks (submodules) are never fetched
-    bytes += Number(size);
-    paths.push(entry.slice(tab + 1));
-  }
-  return { bytes: bytes + (paths.length ? checkoutIndexBytes(paths) : 0), files: paths.length };
+  return estimate.stats();
 }
 
 /**
@@ -170,7 +181,7 @@ export async function writeVerbatimAttributes(repoDir: string): Promise<void> {
 }
 
 /** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters, no conversions). */
-export async function checkoutHead(repoDir: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number>; background?: boolean }): Promise<void> {
+export async function checkoutHead(repoDir: string, o: Budgeted & { idleTimeoutMs: number; signal?: AbortSignal; background?: boolean }): Promise<void> {
   await writeVerbatimAttributes(repoDir);
   try {
     await runGit({

@@ -38,6 +38,8 @@ export interface RunGitOptions {
   maxStdoutBytes?: number;
   /** Written to git's stdin, which is then closed (e.g. `update-ref --stdin` instructions). */
   stdin?: string;
+  /** Reads stdout as it comes instead of keeping it (runGit resolves with ''); a returned reason kills git at once. */
+  onStdout?: (chunk: Buffer) => string | undefined;
   /** Polled while git runs; a returned reason kills git at once. */
   watch?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
@@ -166,7 +168,15 @@ export async function runGit(o: RunGitOptions): Promise<string> {
         stdout.length = 0;
         return;
       }
-      stdout.push(chunk);
+      if (!o.onStdout) {
+        stdout.push(chunk);
+        return;
+      }
+      const reason = o.onStdout(chunk);
+      if (reason) {
+        watchReason = reason;
+        kill('watch');
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => {
       touch();

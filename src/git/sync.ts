@@ -1,5 +1,5 @@
 import { gitEnvironment } from './git-env.js';
-import { fetchUnderBudget, mapFailure, sizeWatch, writeVerbatimAttributes, type DeepenOptions } from './operations.js';
+import { fetchUnderBudget, mapFailure, sizeWatch, writeVerbatimAttributes, type Budgeted, type DeepenOptions } from './operations.js';
 import { isRefName } from './ref-name.js';
 import { runGit } from './run-git.js';
 import { RepoError } from '../shared/errors.js';
@@ -37,7 +37,7 @@ async function qualifiedRef(repoDir: string, ref: string, idleTimeoutMs: number)
  * Moves what is checked out (the branch, or a detached HEAD) to `commit`: files it changed are
  * rewritten, files it dropped removed; verbatim, as checkoutHead writes them.
  */
-export async function checkoutCommit(repoDir: string, commit: string, o: { idleTimeoutMs: number; signal?: AbortSignal; limitBytes: number; measure: () => Promise<number> }): Promise<void> {
+export async function checkoutCommit(repoDir: string, commit: string, o: Budgeted & { idleTimeoutMs: number; signal?: AbortSignal }): Promise<void> {
   await writeVerbatimAttributes(repoDir);
   try {
     await runGit({

@@ -36,18 +36,30 @@ async function walk(dir: string, visit: (file: string, stats: Stats) => Promise<
   }
 }
 
-/** Bytes on disk as the design measures them: every file of the working tree plus `.git`. */
-export async function directorySize(dir: string): Promise<{ bytes: number; files: number }> {
-  let bytes = 0;
-  let files = 0;
-  await walk(dir, async (_file, stats) => {
-    if (stats.isFile()) {
-      bytes += stats.size;
-      files += 1;
-    }
-  });
-  return { bytes, files };
+/** What a directory takes on its filesystem. */
+export interface DiskUsage {
+  /** Allocated: `st_blocks × 512` of every entry (files, directories, symlinks) and the directory itself. */
+  bytes: number;
+  /** Every entry and the directory itself. */
+  inodes: number;
+  /** Regular files. */
+  files: number;
 }
+
+/** Disk use as the budget counts it: blocks and inodes of the working tree plus `.git`, not file lengths. */
+export async function directorySize(dir: string): Promise<DiskUsage> {
+  const root = await lstat(dir);
+  const usage = { bytes: root.blocks * 512, inodes: 1, files: 0 };
+  await walk(dir, async (_file, stats) => {
+    usage.bytes += stats.blocks * 512;
+    usage.inodes += 1;
+    if (stats.isFile()) usage.files += 1;
+  });
+  return usage;
+}
+
+/** An absent directory takes nothing (a clone not started yet, a probe gone). */
+export const usageOf = (dir: string): Promise<DiskUsage> => directorySize(dir).catch(() => ({ bytes: 0, inodes: 0, files: 0 }));
 
 /** Drops every write bit, so later processing of the clone cannot alter it by accident. */
 export async function makeReadOnly(dir: string): Promise<void> {

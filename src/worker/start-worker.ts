@@ -38,6 +38,7 @@ export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings =>
   gitCloneTimeoutSeconds: config.GIT_CLONE_TIMEOUT,
   maxRepoSizeMb: config.MAX_REPO_SIZE_MB,
   maxRepoFiles: config.MAX_REPO_FILES,
+  maxRepoInodes: config.MAX_REPO_INODES,
   sizeEstimateFactor: config.SIZE_ESTIMATE_FACTOR,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   hostTaskQueue: hostTaskQueueOf(config),
@@ -45,6 +46,7 @@ export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings =>
   minFreeMb: config.SANDBOX_MIN_FREE_MB,
   reconcilePageSize: config.RECONCILE_PAGE_SIZE,
   retention: { auditDays: config.AUDIT_RETENTION_DAYS, webhookDeliveryDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS, batchSize: config.RETENTION_BATCH_SIZE },
+  minFreeInodes: config.SANDBOX_MIN_FREE_INODES,
 });
 
 /** A connection to a namespace that has our search attributes (registered here if need be). */

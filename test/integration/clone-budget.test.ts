@@ -115,7 +115,7 @@ describe('the clone\'s enforced size budget', () => {
       request_id: requestId,
     });
     expect(res.status).toBe(413);
-    expect(res.body.detail).toMatchObject({ error: 'repository_too_large', message: 'Repository has more than 20 files', limit_mb: 1 });
+    expect(res.body.detail).toMatchObject({ error: 'repository_too_large', message: 'Repository has more than 20 files (30 counted)', budget: 'files', measured: 30, limit: 20, limit_mb: 1 });
     expect((await app.sql`select count(*)::int as n from code_repos where request_id = ${requestId}`)[0]!.n).toBe(0);
   });
 

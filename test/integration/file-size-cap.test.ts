@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 /** The size watch sees nothing, so only the kernel's per-file cap can stop git. */
-const blindWatch = { measure: async () => 0 };
+const blindWatch = { measure: async () => ({ bytes: 0, inodes: 0 }), limitInodes: Number.MAX_SAFE_INTEGER };
 const failureOf = (work: Promise<unknown>) => work.then(() => expect.unreachable('git should have been stopped'), (err: unknown) => err as RepoError);
 
 describe('the per-file size cap (prlimit --fsize), proven without the size watch', () => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { fetchRepository, headCommit, type RemoteAccess } from '../../src/git/operations.js';
+import { fetchRepository, headCommit, type Budgeted, type RemoteAccess } from '../../src/git/operations.js';
 import { pinRemote } from '../../src/git/remote-guard.js';
 import { createRepoWithRefs, revParse } from '../support/git-repos.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
@@ -116,13 +116,13 @@ describe('refs and commit identity', () => {
 // A clone that does not deepen admission's probe (a retry, or a host other than the probe's) takes the row's ref itself.
 describe('a full clone of a ref', () => {
   let workDir: string;
-  let access: RemoteAccess & { limitBytes: number; measure: () => Promise<number> };
+  let access: RemoteAccess & Budgeted;
 
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(stack.workDir, 'refs-'));
     access = {
       remote: await pinRemote(gitUrl, { allowLoopback: true, allowedPorts: [443] }),
-      token: stack.gitToken, allowHttp: true, idleTimeoutMs: 30_000, limitBytes: 10 * 1024 * 1024, measure: async () => 0,
+      token: stack.gitToken, allowHttp: true, idleTimeoutMs: 30_000, limitBytes: 10 * 1024 * 1024, limitInodes: 10_000, measure: async () => ({ bytes: 0, inodes: 0 }),
     };
   });
 

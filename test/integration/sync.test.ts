@@ -123,10 +123,10 @@ describe('sync on demand', () => {
 
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
     const state = await syncsSettled(repo, 'repo.sync_failed');
-    expect(state.error).toMatchObject({ code: 'repository_too_large', message: 'Repository size exceeds 1MB limit' });
+    expect(state.error).toMatchObject({ code: 'repository_too_large', message: expect.stringMatching(/^Repository size exceeds 1MB limit: it needs [\d.]+MB of disk$/) });
 
     const after = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
-    expect(after).toMatchObject({ clone_status: 'COMPLETED', head_commit: before.head_commit, error_code: 'repository_too_large', error_message: 'Repository size exceeds 1MB limit' });
+    expect(after).toMatchObject({ clone_status: 'COMPLETED', head_commit: before.head_commit, error_code: 'repository_too_large', error_message: expect.stringMatching(/^Repository size exceeds 1MB limit/) });
     expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('one\n');
     expect(readFileSync(path.join(repo.sandbox, 'src', 'a.txt'), 'utf8')).toBe('a\n');
     expect((await readdir(repo.sandbox)).sort()).toEqual(['.git', 'README.md', 'src']);
@@ -152,7 +152,7 @@ describe('sync on demand', () => {
     await pushCommit(repo.bare, { 'zeros.bin': Buffer.alloc(2_000_000) });
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
     const state = await syncsSettled(repo, 'repo.sync_failed');
-    expect(state.error).toMatchObject({ code: 'repository_too_large', message: 'Repository size exceeds 1MB limit' });
+    expect(state.error).toMatchObject({ code: 'repository_too_large', message: expect.stringMatching(/^Repository size exceeds 1MB limit: it needs [\d.]+MB of disk$/) });
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: before.head_commit });
     expect((await readdir(repo.sandbox)).sort()).toEqual(['.git', 'README.md']);
     expect(await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).toEqual(packsBefore);

@@ -56,6 +56,8 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
       minFreeMb: 0,
       reconcilePageSize: 100,
       retention: { auditDays: 400, webhookDeliveryDays: 7, batchSize: 1000 },
+      maxRepoInodes: 1000,
+      minFreeInodes: 0,
     },
   };
 }
