@@ -35,6 +35,8 @@ export interface ApiDeps {
     /** PUBLIC_BASE_URL: makes the connect answer's webhook_url absolute; unset, it is the path. */
     publicBaseUrl?: string;
     rateLimit: { burst: number; perMinute: number };
+    /** Push webhooks acted on per repository (a bucket shared by every API instance). */
+    webhookSyncRateLimit: { burst: number; perMinute: number };
     /** Origins of the Temporal Web UI allowed to call /codec. */
     temporalUiOrigins: string[];
     codec: {

@@ -63,6 +63,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       allowedOrigins: config.ALLOWED_ORIGINS,
       publicBaseUrl: config.PUBLIC_BASE_URL,
       rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
+      webhookSyncRateLimit: { burst: config.WEBHOOK_SYNC_RATE_LIMIT_BURST, perMinute: config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE },
       temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
       codec: {
         // loadConfig refuses CODEC_REQUIRE_AUTH=false unless HOST is loopback.

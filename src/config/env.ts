@@ -73,6 +73,11 @@ export const envSchema = z.object({
   /** Token bucket per user for POST endpoints: capacity, and tokens refilled per minute. */
   RATE_LIMIT_BURST: positiveInt.default(20),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
+  /** Token bucket per repository for the push webhooks acted on (each one a sync): capacity, and refilled per minute. */
+  WEBHOOK_SYNC_RATE_LIMIT_BURST: positiveInt.default(10),
+  WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE: positiveInt.default(30),
+  /** Syncs one worker runs at once, in slots of their own on its host (apart from cleanups and sweeps). */
+  SYNC_CONCURRENCY: positiveInt.default(4),
   /** When set, the worker serves Prometheus metrics on this port. */
   WORKER_METRICS_PORT: optional(z.coerce.number().int().min(1).max(65535)),
   /** When set, the API serves /metrics on this port only, instead of beside its routes on PORT. */
