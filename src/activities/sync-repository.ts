@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { findRepo } from '../db/repos.js';
 import { recordSync, recordSyncFailure, resumeSyncs } from '../db/repo-sync.js';
 import { commitOf, headCommit, headTreeStats } from '../git/operations.js';
-import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
+import { checkoutCommit, deleteRef, fetchRef, hasCommit, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
 import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
@@ -24,6 +24,8 @@ export interface SyncOrigin {
 }
 
 export interface SyncRepositoryInput extends SyncOrigin {
+  /** The pushed commit a webhook named: already in the checkout's history, the sync fetches nothing. */
+  after?: string;
   repoId: string;
   projectId: string;
   gitUrl: string;
@@ -84,13 +86,17 @@ export function createSyncActivities(deps: ActivityDeps) {
     try {
       await putBack();
       await recordPacksBefore(repoDir);
-      const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
-      const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
-      const packBudgetBytes = Math.max(0, limitBytes - (await measure()));
-      // The fetch may write its whole budget: that (+ 5 %) and the reserve must be free first, as before a clone.
-      await ensureFreeSpace(settings.sandboxBasePath, packBudgetBytes * 1.05 + settings.minFreeMb * MIB, 'sync');
-      await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(measuredTooLarge('sync', deps, measure));
-      const target = await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
+      // A pushed commit the checkout already has (a replay, an older push): up to date, with nothing fetched.
+      const upToDate = input.after !== undefined && previous !== null && (await hasCommit(repoDir, input.after, previous, idleTimeoutMs));
+      if (!upToDate) {
+        const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
+        const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
+        const packBudgetBytes = Math.max(0, limitBytes - (await measure()));
+        // The fetch may write its whole budget: that (+ 5 %) and the reserve must be free first, as before a clone.
+        await ensureFreeSpace(settings.sandboxBasePath, packBudgetBytes * 1.05 + settings.minFreeMb * MIB, 'sync');
+        await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(measuredTooLarge('sync', deps, measure));
+      }
+      const target = upToDate ? previous : await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
       if (!target) throw new RepoError('git_failed', 'The fetch left no commit to check out');
       if (target !== previous) {
         const tree = await headTreeStats(repoDir, idleTimeoutMs, settings.maxGitOutputBytes, target);

@@ -8,9 +8,6 @@ export interface PushEvent {
   defaultBranch: string | undefined;
 }
 
-/** A full commit id, SHA-1's or SHA-256's, as senders spell `after`. */
-export const COMMIT_ID = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
-
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const field = (v: unknown, key: string): unknown => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined);
 

@@ -11,7 +11,8 @@ import { localBuckets } from '../local-rate-limit.js';
 import { rateLimited } from '../rate-limit.js';
 import { repoParamsSchema } from '../schemas.js';
 import { validate } from '../validation.js';
-import { COMMIT_ID, deletesRef, pushEventOf, pushesRef } from '../webhook-push.js';
+import { COMMIT_ID } from '../../git/ref-name.js';
+import { deletesRef, pushEventOf, pushesRef } from '../webhook-push.js';
 import { SIGNATURE_HEADERS, signedDelivery } from '../webhook-signature.js';
 import { ended, toWorkflow } from './code.js';
 
