@@ -409,6 +409,22 @@ describe('connectRepository', () => {
   describe('scheduled syncs', () => {
     const synced = { headCommit: 'c'.repeat(40), changed: true, repositorySizeMb: 3, fileCount: 4, bytesReceived: 10 };
     const scheduled = (over: Partial<ConnectRepositoryInput> = {}): ConnectRepositoryInput => ({ ...input(), syncIntervalSeconds: 60, syncFailureLimit: 3, syncsPerRun: 2, ...over });
+    /** Syncs the Git server refuses the token of, each held until the test releases it. */
+    const refusedWhenReleased = () => {
+      let hold: (() => void) | undefined;
+      return {
+        mocks: (): Mocks => ({
+          syncRepository: async () => {
+            await new Promise<void>((resolve) => { hold = resolve; });
+            hold = undefined;
+            throw failure('invalid_credentials');
+          },
+          markSyncFailed: async () => {},
+        }),
+        held: () => hold !== undefined,
+        release: () => hold!(),
+      };
+    };
     /** Past the next scheduled sync: the test server moves its clock on (activities still run in real time). */
     const nextInterval = () => env.sleep('61 seconds');
 
@@ -508,29 +524,22 @@ describe('connectRepository', () => {
     });
 
     it('paused: a push that came during the failing sync is dropped, and a sync the user asks for keeps the message naming retry', async () => {
-      let release: (() => void) | undefined;
-      const mocks = (): Mocks => ({
-        syncRepository: async () => {
-          await new Promise<void>((resolve) => { release = resolve; });
-          release = undefined;
-          throw failure('invalid_credentials');
-        },
-        markSyncFailed: async () => {},
-      });
-      await withWorkers({ mocks }, async ({ calls, start }) => {
+      const held = refusedWhenReleased();
+      await withWorkers({ mocks: held.mocks }, async ({ calls, start }) => {
+        const release = () => held.release();
         const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
         await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
         await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
-        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
         // Queued behind the failing sync, before the pause is known.
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
         await stateOf(handle, (s) => s.stage === 'syncing' && s.syncs?.lastTrigger === 'api');
-        release!();
+        release();
         await stateOf(handle, (s) => s.syncs?.needsAttention === true && s.stage === 'waiting_for_cleanup');
         // The user's own sync runs next (were the push still queued, it would have run first) and fails again.
         await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
-        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
-        release!();
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
+        release();
         await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(2), { timeout: 10_000 });
         expect(named(calls, 'syncRepository').map((c) => c.input.trigger)).toEqual(['api', 'api']);
         const [, again] = named(calls, 'markSyncFailed');
@@ -576,27 +585,20 @@ describe('connectRepository', () => {
     });
 
     it('a user\'s sync merged into a pending push\'s still runs when the sync under way pauses syncs', async () => {
-      let release: (() => void) | undefined;
-      const mocks = (): Mocks => ({
-        syncRepository: async () => {
-          await new Promise<void>((resolve) => { release = resolve; });
-          release = undefined;
-          throw failure('invalid_credentials');
-        },
-        markSyncFailed: async () => {},
-      });
-      await withWorkers({ mocks }, async ({ calls, start }) => {
+      const held = refusedWhenReleased();
+      await withWorkers({ mocks: held.mocks }, async ({ calls, start }) => {
+        const release = () => held.release();
         const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
         await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
         await handle.signal(syncSignal, { trigger: 'schedule' });
-        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
         // Both queued behind the failing sync, the user's merged into the push's.
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1', after: 'a'.repeat(40) });
         await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-2' });
-        release!();
+        release();
         await stateOf(handle, (s) => s.syncs?.needsAttention === true);
-        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
-        release!();
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
+        release();
         await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(2), { timeout: 10_000 });
         const [, second] = named(calls, 'syncRepository');
         expect(second!.input).toMatchObject({ trigger: 'api', audit: { userId: 'user-2' } });
