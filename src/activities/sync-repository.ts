@@ -4,7 +4,7 @@ import { findRepo } from '../db/repos.js';
 import { recordSync, recordSyncFailure, resumeSyncs } from '../db/repo-sync.js';
 import { commitOf, headCommit } from '../git/operations.js';
 import { stopGitIn } from '../git/processes.js';
-import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
+import { checkoutCommit, deleteRef, fetchRef, hasCommit, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable, usageOf } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
 import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
@@ -28,6 +28,8 @@ export interface SyncOrigin {
 }
 
 export interface SyncRepositoryInput extends SyncOrigin {
+  /** The pushed commit a webhook named: already in the checkout's history, the sync fetches nothing. */
+  after?: string;
   repoId: string;
   projectId: string;
   gitUrl: string;
@@ -88,17 +90,21 @@ export function createSyncActivities(deps: ActivityDeps) {
     try {
       await putBack();
       await recordPacksBefore(repoDir);
-      const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
-      const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
-      const present = await measure();
-      const packBudgetBytes = Math.max(0, limitBytes - present.bytes);
-      // The sync may take what is left of each budget: that (+ 5 %) and the reserve must be free first, as before a clone.
-      await ensureFreeSpace(settings.sandboxBasePath, {
-        bytes: packBudgetBytes * 1.05 + settings.minFreeMb * MIB,
-        inodes: Math.max(0, settings.maxRepoInodes - present.inodes) * 1.05 + settings.minFreeInodes,
-      }, 'sync');
-      await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(measuredTooLarge('sync', deps, measure));
-      const target = await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
+      // A pushed commit the checkout already has (a replay, an older push): up to date, with nothing fetched.
+      const upToDate = input.after !== undefined && previous !== null && (await hasCommit(repoDir, input.after, previous, idleTimeoutMs));
+      if (!upToDate) {
+        const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
+        const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
+        const present = await measure();
+        const packBudgetBytes = Math.max(0, limitBytes - present.bytes);
+        // The sync may take what is left of each budget: that (+ 5 %) and the reserve must be free first, as before a clone.
+        await ensureFreeSpace(settings.sandboxBasePath, {
+          bytes: packBudgetBytes * 1.05 + settings.minFreeMb * MIB,
+          inodes: Math.max(0, settings.maxRepoInodes - present.inodes) * 1.05 + settings.minFreeInodes,
+        }, 'sync');
+        await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(measuredTooLarge('sync', deps, measure));
+      }
+      const target = upToDate ? previous : await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
       if (!target) throw new RepoError('git_failed', 'The fetch left no commit to check out');
       if (target !== previous) {
         await checkTreeBudget('sync', settings, repoDir, await directorySize(path.join(repoDir, '.git')), target);

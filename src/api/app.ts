@@ -107,7 +107,8 @@ export function createApp(deps: ApiDeps) {
   const isHook = (path: string) => path.startsWith(HOOKS_PREFIX);
   app.use('/api/v1/*', async (c, next) => (isHook(c.req.path) ? next() : auth(c, next)));
   // Writes and reads draw from buckets of their own: polling a status never costs a connect.
-  const idleSeconds = Math.max(fullAfterSeconds(settings.rateLimit), fullAfterSeconds(settings.readRateLimit));
+  // The hooks' per-repository buckets share the table, and so the sweep.
+  const idleSeconds = Math.max(...[settings.rateLimit, settings.readRateLimit, settings.webhookSyncRateLimit].map(fullAfterSeconds));
   const writes = rateLimit<ApiEnv>(deps.sql, settings.rateLimit, { idleSeconds });
   const reads = rateLimit<ApiEnv>(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
   app.use('/api/v1/*', async (c, next) => {

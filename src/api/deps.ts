@@ -37,6 +37,8 @@ export interface ApiDeps {
     /** Per user, across API instances: POST requests, and GET requests (reads) in buckets of their own. */
     rateLimit: { burst: number; perMinute: number };
     readRateLimit: { burst: number; perMinute: number };
+    /** Push webhooks acted on per repository (a bucket shared by every API instance). */
+    webhookSyncRateLimit: { burst: number; perMinute: number };
     /** Origins of the Temporal Web UI allowed to call /codec. */
     temporalUiOrigins: string[];
     codec: {

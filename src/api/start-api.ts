@@ -64,6 +64,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       publicBaseUrl: config.PUBLIC_BASE_URL,
       rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
       readRateLimit: { burst: config.READ_RATE_LIMIT_BURST, perMinute: config.READ_RATE_LIMIT_PER_MINUTE },
+      webhookSyncRateLimit: { burst: config.WEBHOOK_SYNC_RATE_LIMIT_BURST, perMinute: config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE },
       temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
       codec: {
         // loadConfig refuses CODEC_REQUIRE_AUTH=false unless HOST is loopback.

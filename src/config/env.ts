@@ -76,6 +76,11 @@ export const envSchema = z.object({
   /** Token bucket per user for GET endpoints (reads, status polls, event streams opened): capacity, refilled per minute. */
   READ_RATE_LIMIT_BURST: positiveInt.default(120),
   READ_RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  /** Token bucket per repository for the push webhooks acted on (each one a sync): capacity, and refilled per minute. */
+  WEBHOOK_SYNC_RATE_LIMIT_BURST: positiveInt.default(10),
+  WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE: positiveInt.default(30),
+  /** Syncs one worker runs at once, in slots of their own on its host (apart from cleanups and sweeps). */
+  SYNC_CONCURRENCY: positiveInt.default(4),
   /** When set, the worker serves Prometheus metrics on this port. */
   WORKER_METRICS_PORT: optional(z.coerce.number().int().min(1).max(65535)),
   /** When set, the API serves /metrics on this port only, instead of beside its routes on PORT. */

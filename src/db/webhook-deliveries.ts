@@ -34,3 +34,28 @@ export async function expireDeliveries(sql: Queryable, days: number, limit: numb
       select repo_id, delivery_id from webhook_deliveries where received_at < now() - make_interval(days => ${days}) order by received_at limit ${limit})`;
   return deleted.count;
 }
+
+/** Whether the repository's webhook has this delivery id on record (acted on, or under way). */
+export async function deliveryKnown(sql: Queryable, repoId: string, deliveryId: string): Promise<boolean> {
+  const rows = await sql`select 1 from webhook_deliveries where repo_id = ${repoId} and delivery_id = ${deliveryId}`;
+  return rows.length > 0;
+}
+
+/**
+ * Records `after` as the repository's last accepted push, unless it already is: true when this
+ * caller took it (and is to act on the push), with what it replaced. One row update decides, so
+ * concurrent replays of one push from every API instance take it once.
+ */
+export async function claimPushAfter(sql: Queryable, repoId: string, after: string): Promise<{ claimed: boolean; previous: string | null }> {
+  const rows = await sql<{ previous: string | null }[]>`
+    update code_repos r set last_push_after = ${after}
+    from (select id, last_push_after from code_repos where id = ${repoId} for update) old
+    where r.id = old.id and old.last_push_after is distinct from ${after}
+    returning old.last_push_after as previous`;
+  return rows.length === 1 ? { claimed: true, previous: rows[0]!.previous } : { claimed: false, previous: null };
+}
+
+/** Gives back a claimed push that was not acted on (still ours only if no later push took its place). */
+export async function releasePushAfter(sql: Queryable, repoId: string, after: string, previous: string | null): Promise<void> {
+  await sql`update code_repos set last_push_after = ${previous} where id = ${repoId} and last_push_after = ${after}`;
+}

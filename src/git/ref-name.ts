@@ -16,4 +16,7 @@ export const REF_NAME_PATTERN = new RegExp([
   `[A-Za-z0-9!"#$%&'()+,;<=>@\\]_\`|./-]{1,${MAX_REF_LENGTH}}$`,
 ].join(''));
 
+/** A full commit id, SHA-1's or SHA-256's (a push's `after`): never read by git as an option. */
+export const COMMIT_ID = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+
 export const isRefName = (value: string): boolean => REF_NAME_PATTERN.test(value);

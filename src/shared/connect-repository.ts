@@ -67,6 +67,8 @@ export interface KeptRepository {
   keptUntil: string;
   /** A sync asked for while the earlier run ended (carried, not lost). */
   pendingSync?: SyncRequest;
+  /** A sync the service failed, to run again at `at` (ISO 8601), and the service failures in a row before it. */
+  serviceRetry?: { at: string; request: SyncRequest; failures: number };
   /** The webhook deliveries the earlier runs took last (a redelivery the API signals again is not synced twice). */
   recentDeliveries?: string[];
 }
@@ -190,6 +192,8 @@ export interface SyncRequest {
   trigger?: SyncTrigger;
   /** The webhook delivery that asked for it (its sender's delivery id), for the audit trail. */
   deliveryId?: string;
+  /** The pushed commit (webhook): a clone that already has it fetches nothing. */
+  after?: string;
 }
 
 /** `sync`: fetch the ref's new commits into the kept clone. Requests made while one runs coalesce into one more. */

@@ -5,3 +5,5 @@
  */
 export const admissionQueueOf = (taskQueue: string): string => `${taskQueue}-admission`;
 export const cloneQueueOf = (taskQueue: string): string => `${taskQueue}-clone`;
+/** A host's syncs, in slots of their own beside its queue's cleanups and sweeps: no flood of syncs delays a cleanup. */
+export const syncQueueOf = (hostTaskQueue: string): string => `${hostTaskQueue}-sync`;

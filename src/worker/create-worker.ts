@@ -1,7 +1,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
-import { admissionQueueOf, cloneQueueOf } from '../shared/task-queues.js';
+import { admissionQueueOf, cloneQueueOf, syncQueueOf } from '../shared/task-queues.js';
 import { activityInterceptors, workflowTracingSinks } from '../observability/tracing.js';
 import { workflowCode } from './workflow-code.js';
 
@@ -13,6 +13,8 @@ export interface WorkerSettings {
   concurrency: number;
   /** Admission activities this worker runs at once, in slots of their own. */
   admissionConcurrency: number;
+  /** Syncs this worker runs at once, on its host's sync queue (SYNC_CONCURRENCY). */
+  syncConcurrency: number;
   /** Workflows kept in memory between their workflow tasks (WORKFLOW_CACHE_SIZE). */
   workflowCacheSize: number;
   /** The process's one encrypted data converter (one payload data key per process). */
@@ -29,8 +31,9 @@ const HOST_FILE_SLOTS = 2;
 /**
  * The workers of one host, sharing a connection and one data converter (so one payload data key
  * per process), each with slots of its own: the workflows' queue; admission (encryption, size
- * probes, database steps); clones; and this host's own queue (cleanup and sweeps of the
- * sandboxes on its disk). A host full of clones still admits at once.
+ * probes, database steps); clones; this host's syncs; and this host's own queue (cleanup and
+ * sweeps of the sandboxes on its disk). A host full of clones still admits at once, and one
+ * full of syncs still cleans up.
  */
 export async function createWorkers(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker[]> {
   const common = {
@@ -64,7 +67,8 @@ export async function createWorkers(connection: NativeConnection, settings: Work
     }),
     await on(admissionQueueOf(settings.taskQueue), settings.admissionConcurrency),
     await on(cloneQueueOf(settings.taskQueue), settings.concurrency),
-    // This host's own queue: cleanups and sweeps of its files, and clones that deepen a probe it kept.
+    await on(syncQueueOf(deps.settings.hostTaskQueue), settings.syncConcurrency),
+    // This host's own queue: cleanups and sweeps of its files, clones that deepen a probe it kept, and syncs older runs sent here.
     await on(deps.settings.hostTaskQueue, settings.concurrency + HOST_FILE_SLOTS),
   ];
 }

@@ -99,6 +99,7 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       concurrency: config.WORKER_CONCURRENCY,
       admissionConcurrency: config.ADMISSION_CONCURRENCY,
+      syncConcurrency: config.SYNC_CONCURRENCY,
       workflowCacheSize: config.WORKFLOW_CACHE_SIZE,
       dataConverter,
       traced: tracingStarted(),

@@ -35,7 +35,9 @@ import {
 import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS, PROJECT_ID, REPO_ID } from '../shared/search-attributes.js';
 import { activitiesFor } from './activity-proxies.js';
+import { syncQueueOf } from '../shared/task-queues.js';
 import { asApplicationFailure, failureOf, notPickedUp, type Failure } from './failures.js';
+import { attentionMessage, isServiceFailure, mergeSyncRequests, serviceFailureMessage, serviceRetryDelayMs } from './sync-rules.js';
 
 
 /** Patch: encryptToken and persistRepository as local activities (2026-11-26). */
@@ -47,6 +49,22 @@ const SYNC_ON_DEMAND = 'sync-on-demand';
  * lacks the marker (it reached its kept phase before) keeps that phase as it was.
  */
 const SYNC_SCHEDULE_AND_BOUNDS = 'sync-schedule-and-bounds';
+/** Syncs go to the host's sync queue (slots of their own), not its queue of cleanups and sweeps (2026-12-07). */
+const SYNCS_ON_OWN_SLOTS = 'syncs-on-own-slots';
+/** A user's sync merged into a pending push's stays a user's: it runs even when the sync before pauses syncs (2026-12-07). */
+const USER_SYNC_KEPT = 'user-sync-kept';
+/** A service's failure (disk, key service, not picked up) does not count toward the pause and is retried with backoff (2026-12-07). */
+const SERVICE_FAILURES_RETRIED = 'service-failures-retried';
+/**
+ * A delivery id signalled again is taken once (2026-11-27, dc40537, without a marker): main ran webhooks
+ * without it from c0aa0c3, so a run from then may have synced a repeated delivery, and replays as it did.
+ */
+const DELIVERY_DEDUPLICATION = 'delivery-deduplication';
+/**
+ * A retry waits out a sync under way (2026-11-27, 8d451f7, without a marker): main paused syncs without it
+ * from 0ec0aec, so a run from then may have refused a retry that came during a sync, and replays as it did.
+ */
+const RETRY_WAITS_OUT_SYNC = 'retry-waits-out-sync';
 /** Defaults for runs whose input predates the settings (SYNC_FAILURE_LIMIT, SYNCS_PER_RUN). */
 const DEFAULT_SYNC_FAILURE_LIMIT = 5;
 const DEFAULT_SYNCS_PER_RUN = 50;
@@ -59,12 +77,6 @@ const CONTINUED_RUN_TOKEN = { ciphertext: '', keyId: 'continued-run' } as const;
 /** Who a sync's audit row names: the user who asked, or the part of the system that did. */
 const requesterOf = (request: SyncRequest, connectedBy: string): string =>
   request.requestedBy ?? (request.trigger === 'webhook' || request.trigger === 'schedule' ? `system:${request.trigger}` : connectedBy);
-
-/** What the row says once syncs stop for the user's attention. */
-const attentionMessage = (failure: Failure, failures: number, repoId: string): string => {
-  const why = failure.code === 'invalid_credentials' ? 'The Git server refused the access token' : `${failures} syncs in a row failed (last: ${failure.message})`;
-  return `${why}. Syncs are paused: send a new access token with POST /api/v1/code/repos/${repoId}/retry, or connect the repository again.`;
-};
 
 export interface ConnectRepositoryResult {
   repoId: string;
@@ -174,10 +186,11 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     const deliveryId = request?.deliveryId;
     if (deliveryId) {
       // Signalled again when the API could not tell that its first signal went through: taken once.
-      if (recentDeliveries.includes(deliveryId)) return;
+      if (recentDeliveries.includes(deliveryId) && patched(DELIVERY_DEDUPLICATION)) return;
       recentDeliveries = [...recentDeliveries.slice(1 - RECENT_DELIVERIES), deliveryId];
     }
-    pendingSync ??= request ?? {};
+    if (pendingSync && patched(USER_SYNC_KEPT)) pendingSync = mergeSyncRequests(pendingSync, request ?? {});
+    else pendingSync ??= request ?? {};
   });
   const retryable = () => state.stage === 'failed' && admission !== undefined && !retryRequest && !retryProbing && !cleanupRequested;
   /** Syncs stopped for the user's attention, and no answer under way yet. */
@@ -190,7 +203,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
   setHandler(retryUpdate, async (request) => {
     // The row turns FAILED (or needs attention) a moment before this run's state says so. (Waiting out a sync too
     // needs no patch: before syncs could need attention the API sent no retry to a COMPLETED row.)
-    await condition(() => state.stage !== 'cloning' && state.stage !== 'syncing', '10 seconds');
+    const waitOutSync = state.stage === 'syncing' && patched(RETRY_WAITS_OUT_SYNC);
+    await condition(() => state.stage !== 'cloning' && !(waitOutSync && state.stage === 'syncing'), '10 seconds');
     if (attentionRetryable()) {
       // Encrypted here, so a token that cannot be is refused to the caller, not lost in the run.
       retryProbing = true;
@@ -277,15 +291,21 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
    * and the repository usable. With bounds (`failureLimit`), the failure that reaches the limit (or
    * any the Git server refuses the token with) stops the syncs that run by themselves.
    */
+  /** A service-failed sync to run again, and when; service failures in a row. */
+  let serviceRetry: { at: number; request: SyncRequest } | undefined = kept?.serviceRetry && { at: Date.parse(kept.serviceRetry.at), request: kept.serviceRetry.request };
+  let serviceFailures = kept?.serviceRetry?.failures ?? 0;
   const sync = async (request: SyncRequest, failureLimit: number | null) => {
     pendingSync = undefined;
+    serviceRetry = undefined;
     const origin = { ...(request.trigger ? { trigger: request.trigger } : {}), ...(request.deliveryId ? { deliveryId: request.deliveryId } : {}) };
     const syncAudit = request.requestedBy || request.trigger ? { ...audit, userId: requesterOf(request, audit.userId) } : audit;
     update({ stage: 'syncing', progressPercent: 0, progressMessage: 'Syncing', bytesReceived: null, bytesPerSecond: null });
     updateSyncs({ lastTrigger: request.trigger ?? 'api', nextSyncAt: null });
     try {
       cloneScope = new CancellationScope();
-      const synced = await cloneScope.run(() => syncOnHost(hostTaskQueue!)({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit: syncAudit, ...origin }));
+      const queue = patched(SYNCS_ON_OWN_SLOTS) ? syncQueueOf(hostTaskQueue!) : hostTaskQueue!;
+      const synced = await cloneScope.run(() => syncOnHost(queue)({ repoId, projectId: input.projectId, gitUrl: input.gitUrl, audit: syncAudit, ...origin, ...(request.after ? { after: request.after } : {}) }));
+      serviceFailures = 0;
       update({
         stage: 'waiting_for_cleanup',
         progressPercent: 100,
@@ -301,7 +321,8 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         if (cleanupRequested) return;
         throw err;
       }
-      const failure = failureOf(err);
+      const failure = notPickedUp(err) ? { code: 'internal_error', message: 'No worker of the clone\'s host took the sync in time' } : failureOf(err);
+      if (isServiceFailure(failure) && patched(SERVICE_FAILURES_RETRIED)) return serviceFailed(request, failure, origin, syncAudit);
       const failures = (state.syncs?.consecutiveFailures ?? 0) + 1;
       // Paused already (a sync the user asked for failed again): the row keeps saying what to do.
       const needsAttention = failureLimit !== null && (state.syncs?.needsAttention === true || failure.code === 'invalid_credentials' || failures >= failureLimit);
@@ -315,6 +336,16 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     } finally {
       cloneScope = undefined;
     }
+  };
+  /** Not the repository's failure: the count toward the pause stays, and the same request runs again after a backoff. */
+  const serviceFailed = async (request: SyncRequest, failure: Failure, origin: { trigger?: SyncRequest['trigger']; deliveryId?: string }, syncAudit: AuditContext) => {
+    serviceFailures += 1;
+    const retryInMs = serviceRetryDelayMs(serviceFailures);
+    const message = serviceFailureMessage(failure, retryInMs);
+    await keptRow.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: message, audit: syncAudit, ...origin, ...(state.syncs?.needsAttention ? { needsAttention: true } : {}) });
+    update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: 'Sync failed on the service\'s side; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message } });
+    if (state.syncs) updateSyncs({ count: state.syncs.count + 1 });
+    if (retryInMs !== null) serviceRetry = { at: Date.now() + retryInMs, request };
   };
 
   try {
@@ -443,6 +474,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         state: { ...state, syncs: { ...state.syncs!, nextSyncAt: scheduledAt === undefined ? null : new Date(scheduledAt).toISOString() } },
         keptUntil: new Date(keptUntil).toISOString(),
         ...(pendingSync ? { pendingSync } : {}),
+        ...(serviceRetry ? { serviceRetry: { at: new Date(serviceRetry.at).toISOString(), request: serviceRetry.request, failures: serviceFailures } } : {}),
         ...(recentDeliveries.length > 0 ? { recentDeliveries } : {}),
       },
     };
@@ -475,15 +507,16 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
       }
       const scheduled = state.syncs?.needsAttention ? undefined : scheduledAt;
       updateSyncs({ nextSyncAt: scheduled === undefined ? null : new Date(scheduled).toISOString() });
-      const wait = Math.min(keptUntil, scheduled ?? Infinity) - Date.now();
+      const wait = Math.min(keptUntil, scheduled ?? Infinity, serviceRetry?.at ?? Infinity) - Date.now();
       const woke = wait > 0 && (await condition(() => cleanupRequested || pendingSync !== undefined || attentionRetry !== undefined || runIsFull(), wait));
       if (cleanupRequested) break;
       if (!pendingSync && !attentionRetry) {
         // Unbounded runs wake for nothing else: the TTL ran out.
         if (!bounded) break;
         if (woke) continue;
+        if (serviceRetry && Date.now() >= serviceRetry.at) pendingSync = serviceRetry.request;
         // The schedule first: an interval equal to the TTL syncs (and so keeps the clone), it does not clean up.
-        if (scheduled !== undefined && Date.now() >= scheduled) pendingSync = { trigger: 'schedule' };
+        else if (scheduled !== undefined && Date.now() >= scheduled) pendingSync = { trigger: 'schedule' };
         else if (Date.now() >= keptUntil) break;
         else continue;
       }

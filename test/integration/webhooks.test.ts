@@ -115,6 +115,44 @@ describe('push webhooks', () => {
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 
+  it('one signed push replayed 50 times with fresh delivery ids: one sync, one audit row; the commit checked out is up_to_date', async () => {
+    const hook = await connected();
+    await pushCommit(hook.bare, { 'README.md': 'replayed\n' });
+    const head = await revParse(hook.bare, 'refs/heads/main');
+    const body = pushBody('refs/heads/main', head);
+    const answers = await Promise.all(Array.from({ length: 50 }, () => deliver(hook, body, senders.github(hook.secret, body, randomUUID()))));
+    expect(answers.map((a) => a.status)).toEqual(Array(50).fill(202));
+    const statuses = answers.map((a) => a.body.status);
+    expect(statuses.filter((s) => s === 'accepted')).toHaveLength(1);
+    expect(answers.filter((a) => a.body.status !== 'accepted').map((a) => a.body)).toEqual(Array(49).fill(expect.objectContaining({ status: 'ignored', reason: 'up_to_date' })));
+    await synced(hook, head, 1);
+    // Once synced, the row's own commit: ignored as well, by the API alone.
+    const after = await deliver(hook, body, senders.github(hook.secret, body, randomUUID()));
+    expect(after.body).toMatchObject({ status: 'ignored', reason: 'up_to_date' });
+    expect(await syncSignals(hook)).toBe(1);
+    expect(await auditOf(hook.repoId, 'repo.synced')).toHaveLength(1);
+    expect(await app.sql`select 1 from webhook_deliveries where repo_id = ${hook.repoId}`).toHaveLength(1);
+    await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
+  });
+
+  it('accepted pushes per repository are rate-limited: 429 with Retry-After in the error envelope, nothing signalled', async () => {
+    const hook = await connected();
+    const limited = honoFor(app, logs.logger, { webhookSyncRateLimit: { burst: 1, perMinute: 1 } });
+    const send = (after: string) => {
+      const body = pushBody('refs/heads/main', after);
+      return limited.request(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...senders.github(hook.secret, body, randomUUID()) }, body });
+    };
+    expect((await send('b'.repeat(40))).status).toBe(202);
+    const refused = await send('c'.repeat(40));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await refused.json()) as any).detail).toMatchObject({ error: 'rate_limited' });
+    expect(await syncSignals(hook)).toBe(1);
+    // The refused push was given back: once the bucket refills, the same push is acted on, not answered up_to_date.
+    expect(await app.sql`select last_push_after from code_repos where id = ${hook.repoId}`).toEqual([{ last_push_after: 'b'.repeat(40) }]);
+    await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
+  });
+
   it('GitLab and Gitea pushes each trigger a sync', async () => {
     const hook = await connected();
     await pushedAndSynced(hook, 'gitlab', 1);

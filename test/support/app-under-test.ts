@@ -185,6 +185,7 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
       allowedOrigins: ['https://ui.example'],
       rateLimit: { burst: 1000, perMinute: 1000 },
       readRateLimit: { burst: 1000, perMinute: 1000 },
+      webhookSyncRateLimit: { burst: app.config.WEBHOOK_SYNC_RATE_LIMIT_BURST, perMinute: app.config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE },
       temporalUiOrigins: ['http://ui.temporal.test'],
       codec: {
         loopbackUiOrigins: [],

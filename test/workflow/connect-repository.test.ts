@@ -19,7 +19,7 @@ import {
   type ConnectRepositoryState,
 } from '../../src/shared/connect-repository.js';
 import { asKeywords } from '../../src/infra/search-attributes.js';
-import { admissionQueueOf, cloneQueueOf } from '../../src/shared/task-queues.js';
+import { admissionQueueOf, cloneQueueOf, syncQueueOf } from '../../src/shared/task-queues.js';
 import { workflowTracingSinks } from '../../src/observability/tracing.js';
 import { bundleWorkflows } from '../../src/worker/workflow-code.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
@@ -62,6 +62,8 @@ interface Queues {
   clone: string;
   /** A host's own queue (cleanup of its files, a clone deepening its probe). */
   host(name: string): string;
+  /** A host's sync queue. */
+  sync(name: string): string;
 }
 
 type Mocks = Partial<Record<keyof Activities, (input: any) => Promise<unknown>>>;
@@ -100,14 +102,14 @@ async function withWorkers(
   scenario: (t: { q: Queues; calls: Call[]; start(i?: ConnectRepositoryInput): Promise<ReturnType<typeof env.client.workflow.getHandle>> }) => Promise<void>,
 ): Promise<Call[]> {
   const workflow = `wf-${randomUUID()}`;
-  const q: Queues = { workflow, admission: admissionQueueOf(workflow), clone: cloneQueueOf(workflow), host: (name) => `${workflow}-host-${name}` };
+  const q: Queues = { workflow, admission: admissionQueueOf(workflow), clone: cloneQueueOf(workflow), host: (name) => `${workflow}-host-${name}`, sync: (name) => syncQueueOf(`${workflow}-host-${name}`) };
   const calls: Call[] = [];
   const mocks = { ...defaults(q), ...options.mocks?.(q, calls) };
   const activities = Object.fromEntries(Object.entries(mocks).map(([name, fn]) => [name, async (i: unknown) => {
     calls.push({ activity: name, queue: Context.current().info.taskQueue, input: i });
     return fn!(i);
   }]));
-  const queues = [q.admission, q.clone, ...(options.hosts ?? ['a']).map(q.host)];
+  const queues = [q.admission, q.clone, ...(options.hosts ?? ['a']).flatMap((h) => [q.host(h), q.sync(h)])];
   // As in production (create-worker.ts): heartbeats go out often, so a cancellation reaches a running clone at once.
   const common = { connection: env.nativeConnection, activities, dataConverter, maxHeartbeatThrottleInterval: '100 milliseconds' };
   const workers = [
@@ -362,7 +364,7 @@ describe('connectRepository', () => {
       await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
       release!();
       expect(await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup')).toMatchObject({ cloneStatus: 'COMPLETED', repositorySizeMb: 3, progressPercent: 100, error: null });
-      expect(named(calls, 'syncRepository').map((c) => c.queue)).toEqual([q.host('a'), q.host('a')]);
+      expect(named(calls, 'syncRepository').map((c) => c.queue)).toEqual([q.sync('a'), q.sync('a')]);
 
       outcome = 'too_large';
       await handle.signal(syncSignal, {});
@@ -407,6 +409,22 @@ describe('connectRepository', () => {
   describe('scheduled syncs', () => {
     const synced = { headCommit: 'c'.repeat(40), changed: true, repositorySizeMb: 3, fileCount: 4, bytesReceived: 10 };
     const scheduled = (over: Partial<ConnectRepositoryInput> = {}): ConnectRepositoryInput => ({ ...input(), syncIntervalSeconds: 60, syncFailureLimit: 3, syncsPerRun: 2, ...over });
+    /** Syncs the Git server refuses the token of, each held until the test releases it. */
+    const refusedWhenReleased = () => {
+      let hold: (() => void) | undefined;
+      return {
+        mocks: (): Mocks => ({
+          syncRepository: async () => {
+            await new Promise<void>((resolve) => { hold = resolve; });
+            hold = undefined;
+            throw failure('invalid_credentials');
+          },
+          markSyncFailed: async () => {},
+        }),
+        held: () => hold !== undefined,
+        release: () => hold!(),
+      };
+    };
     /** Past the next scheduled sync: the test server moves its clock on (activities still run in real time). */
     const nextInterval = () => env.sleep('61 seconds');
 
@@ -438,7 +456,7 @@ describe('connectRepository', () => {
 
         await nextInterval();
         await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(3), { timeout: 10_000 });
-        expect(named(calls, 'syncRepository').map((c) => [c.queue, c.input.trigger, c.input.audit.userId])).toEqual(Array(3).fill([q.host('a'), 'schedule', 'system:schedule']));
+        expect(named(calls, 'syncRepository').map((c) => [c.queue, c.input.trigger, c.input.audit.userId])).toEqual(Array(3).fill([q.sync('a'), 'schedule', 'system:schedule']));
         // Admission answers in the continued run as in the first: a repeated request gets the first answer.
         expect(await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(first)] })).toMatchObject({ repoId: kept.repoId });
         await handle.signal(cleanupSignal);
@@ -506,29 +524,22 @@ describe('connectRepository', () => {
     });
 
     it('paused: a push that came during the failing sync is dropped, and a sync the user asks for keeps the message naming retry', async () => {
-      let release: (() => void) | undefined;
-      const mocks = (): Mocks => ({
-        syncRepository: async () => {
-          await new Promise<void>((resolve) => { release = resolve; });
-          release = undefined;
-          throw failure('invalid_credentials');
-        },
-        markSyncFailed: async () => {},
-      });
-      await withWorkers({ mocks }, async ({ calls, start }) => {
+      const held = refusedWhenReleased();
+      await withWorkers({ mocks: held.mocks }, async ({ calls, start }) => {
+        const release = () => held.release();
         const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
         await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
         await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
-        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
         // Queued behind the failing sync, before the pause is known.
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
         await stateOf(handle, (s) => s.stage === 'syncing' && s.syncs?.lastTrigger === 'api');
-        release!();
+        release();
         await stateOf(handle, (s) => s.syncs?.needsAttention === true && s.stage === 'waiting_for_cleanup');
         // The user's own sync runs next (were the push still queued, it would have run first) and fails again.
         await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
-        await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
-        release!();
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
+        release();
         await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(2), { timeout: 10_000 });
         expect(named(calls, 'syncRepository').map((c) => c.input.trigger)).toEqual(['api', 'api']);
         const [, again] = named(calls, 'markSyncFailed');
@@ -568,6 +579,63 @@ describe('connectRepository', () => {
         expect(paused).toMatchObject({ error: { code: 'invalid_credentials' }, syncs: { consecutiveFailures: 1, nextSyncAt: null, intervalSeconds: null } });
         expect(named(calls, 'markSyncFailed')).toMatchObject([{ input: { needsAttention: true, errorCode: 'invalid_credentials', trigger: 'api', audit: { userId: 'user-1' } } }]);
         expect(paused.error!.message).toMatch(/^The Git server refused the access token\. Syncs are paused/);
+        await handle.signal(cleanupSignal);
+        await handle.result();
+      });
+    });
+
+    it('a user\'s sync merged into a pending push\'s still runs when the sync under way pauses syncs', async () => {
+      const held = refusedWhenReleased();
+      await withWorkers({ mocks: held.mocks }, async ({ calls, start }) => {
+        const release = () => held.release();
+        const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
+        await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+        await handle.signal(syncSignal, { trigger: 'schedule' });
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
+        // Both queued behind the failing sync, the user's merged into the push's.
+        await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1', after: 'a'.repeat(40) });
+        await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-2' });
+        release();
+        await stateOf(handle, (s) => s.syncs?.needsAttention === true);
+        await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
+        release();
+        await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(2), { timeout: 10_000 });
+        const [, second] = named(calls, 'syncRepository');
+        expect(second!.input).toMatchObject({ trigger: 'api', audit: { userId: 'user-2' } });
+        // The user's request named no commit: the merged sync fetches.
+        expect(second!.input.after).toBeUndefined();
+        await handle.signal(cleanupSignal);
+        await handle.result();
+      });
+    });
+
+    it('a service\'s failure does not count toward the pause, says whose it is, and is retried with backoff', async () => {
+      let failuresLeft = 3;
+      const mocks = (): Mocks => ({
+        syncRepository: async () => {
+          if (failuresLeft-- > 0) throw failure('insufficient_storage');
+          return synced;
+        },
+        markSyncFailed: async () => {},
+      });
+      await withWorkers({ mocks }, async ({ calls, start }) => {
+        // A limit of 3: three repository failures in a row would pause syncs.
+        const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
+        await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
+        await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
+        const backoffs = [60, 120, 240];
+        for (const [i, seconds] of backoffs.entries()) {
+          await vi.waitFor(() => expect(named(calls, 'markSyncFailed').length).toBeGreaterThan(i), { timeout: 10_000 });
+          const failed = await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup' && (s.syncs?.count ?? 0) > i);
+          expect(failed.syncs).toMatchObject({ consecutiveFailures: 0, needsAttention: false });
+          await env.sleep(`${seconds + 1} seconds`);
+        }
+        const done = await stateOf(handle, (s) => s.syncs?.count === 4 && s.stage === 'waiting_for_cleanup');
+        expect(done).toMatchObject({ error: null, syncs: { consecutiveFailures: 0, needsAttention: false } });
+        expect(named(calls, 'markSyncFailed').map((c) => c.input.needsAttention ?? false)).toEqual([false, false, false]);
+        expect(named(calls, 'markSyncFailed').map((c) => c.input.errorMessage)).toEqual(backoffs.map((seconds) =>
+          `The sync failed on the service's side, not the repository's (insufficient_storage: insufficient_storage (mocked)); it does not count toward pausing syncs and is retried in ${seconds} s.`));
+        expect(named(calls, 'syncRepository').map((c) => c.input.audit.userId)).toEqual(Array(4).fill('user-1'));
         await handle.signal(cleanupSignal);
         await handle.result();
       });

@@ -1,14 +1,17 @@
 import { Hono } from 'hono';
 import { openWebhookSecret } from '../../crypto/webhook-secret.js';
 import { findRepo, type CodeRepo } from '../../db/repos.js';
-import { claimDelivery, forgetDelivery, markDeliverySignalled } from '../../db/webhook-deliveries.js';
+import { takeToken } from '../../db/rate-limit-buckets.js';
+import { claimDelivery, claimPushAfter, deliveryKnown, forgetDelivery, markDeliverySignalled, releasePushAfter } from '../../db/webhook-deliveries.js';
 import { syncSignal } from '../../shared/connect-repository.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { openedSecrets, type SecretKey } from '../opened-secrets.js';
+import { rateLimited } from '../rate-limit.js';
 import { repoParamsSchema } from '../schemas.js';
 import { validate } from '../validation.js';
+import { COMMIT_ID } from '../../git/ref-name.js';
 import { deletesRef, pushEventOf, pushesRef } from '../webhook-push.js';
 import { SIGNATURE_HEADERS, signedDelivery } from '../webhook-signature.js';
 import { ended, toWorkflow } from './code.js';
@@ -40,6 +43,11 @@ const SIGNAL_DEADLINE_MS = 10_000;
 /** A delivery claimed but not signalled for this long was left by an attempt that died: its redelivery takes it over. */
 const CLAIM_STALE_SECONDS = 60;
 const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
+/** The reason a push the repository has, or one already accepted, is ignored with. */
+const UP_TO_DATE = 'up_to_date';
+
+/** A redelivery of a delivery acted on, or under way. */
+class Duplicate extends Error {}
 
 const invalidSignature = (message: string) => new ApiError(401, 'invalid_signature', message);
 
@@ -53,6 +61,8 @@ export function hookRoutes(deps: ApiDeps) {
   const secrets = openedSecrets({ ttlMs: OPENED_SECRET_TTL_MS, max: OPENED_SECRETS_MAX, budgets: WEBHOOK_KEY_BUDGETS });
   const secretKeyOf = (repo: CodeRepo): SecretKey =>
     ({ repoId: repo.id, projectId: repo.projectId, from: `${repo.webhookSecretKid}:${repo.webhookSecretCiphertext!.toString('base64')}` });
+  const { burst, perMinute } = deps.settings.webhookSyncRateLimit;
+  const syncBucket = { burst, perSecond: perMinute / 60 };
 
   return new Hono<ApiEnv>().post('/git/:repo_id', validate('param', repoParamsSchema), async (c) => {
     const repo = await findRepo(sql, c.req.valid('param').repo_id);
@@ -95,25 +105,54 @@ export function hookRoutes(deps: ApiDeps) {
     // Paused for the user (the workflow ignores pushes too): a push cannot mend a refused token.
     if (repo.attentionRequiredAt) return answer('ignored', `Syncs are paused until the repository's user answers (${repo.errorCode ?? 'sync failures'}): retry with a new access token`);
 
-    // Claimed before the signal, marked signalled after it: a claim whose attempt died goes stale, and a redelivery takes it over.
-    if (!(await claimDelivery(sql, repo.id, deliveryId, CLAIM_STALE_SECONDS))) return answer('duplicate');
-    let signalled: boolean;
+    const after = push.after;
+    if (after !== undefined && !COMMIT_ID.test(after)) throw new ApiError(400, 'bad_request', 'The push\'s "after" must be a commit id (40 or 64 hexadecimal digits)');
+    // What the API alone can tell: the row's commit, or the push last accepted (any delivery id); ancestors are the host's to see.
+    if (after !== undefined && after === repo.headCommit) return answer('ignored', UP_TO_DATE);
+
+    const pushClaim = after === undefined ? { claimed: true, previous: null } : await claimPushAfter(sql, repo.id, after);
+    if (!pushClaim.claimed) return (await deliveryKnown(sql, repo.id, deliveryId)) ? answer('duplicate') : answer('ignored', UP_TO_DATE);
+    /** The push's sync signalled once: within the repository's rate, once per delivery id. */
+    const acceptedOnce = async (): Promise<void> => {
+      // Shared by every API instance; PostgreSQL away, let through as the users' limit is (the claim below needs it anyway).
+      const taken = await takeToken(sql, `webhook:${repo.id}`, syncBucket).catch((err: unknown) => {
+        log.warn({ err: { message: (err as Error).message } }, 'webhook rate limit: PostgreSQL unavailable, delivery let through');
+        return undefined;
+      });
+      if (taken && !taken.allowed) throw rateLimited(taken.tokens, syncBucket.perSecond);
+      // Claimed before the signal, marked signalled after it: a claim whose attempt died goes stale, and a redelivery takes it over.
+      if (!(await claimDelivery(sql, repo.id, deliveryId, CLAIM_STALE_SECONDS))) throw new Duplicate();
+      let signalled: boolean;
+      try {
+        signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+          toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { trigger: 'webhook', deliveryId, ...(after === undefined ? {} : { after }) })));
+      } catch (err) {
+        // Not acted on: forgotten, so the sender's redelivery is acted on instead of answered as a duplicate.
+        await forgetDelivery(sql, repo.id, deliveryId);
+        log.warn({ err: { message: (err as Error).message } }, 'webhook: the workflow could not be signalled');
+        throw new ApiError(503, 'upstream_unavailable', 'The workflow service is unavailable; the push was not acted on: redeliver it shortly', {}, { 'Retry-After': '30' });
+      }
+      if (!signalled) {
+        await forgetDelivery(sql, repo.id, deliveryId);
+        throw ended();
+      }
+      // Unmarked (the database gone this instant), the claim goes stale and a redelivery signals again: the workflow
+      // knows the delivery id and syncs once.
+      await markDeliverySignalled(sql, repo.id, deliveryId).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'webhook delivery not marked signalled'));
+    };
+    let accepted = false;
     try {
-      signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
-        toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { trigger: 'webhook', deliveryId })));
+      await acceptedOnce();
+      accepted = true;
+      return answer('accepted');
     } catch (err) {
-      // Not acted on: forgotten, so the sender's redelivery is acted on instead of answered as a duplicate.
-      await forgetDelivery(sql, repo.id, deliveryId);
-      log.warn({ err: { message: (err as Error).message } }, 'webhook: the workflow could not be signalled');
-      throw new ApiError(503, 'upstream_unavailable', 'The workflow service is unavailable; the push was not acted on: redeliver it shortly', {}, { 'Retry-After': '30' });
+      if (err instanceof Duplicate) return answer('duplicate');
+      throw err;
+    } finally {
+      // Not acted on: the push is given back, so its redelivery (or a replay) is acted on instead.
+      if (!accepted && after !== undefined) {
+        await releasePushAfter(sql, repo.id, after, pushClaim.previous).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'webhook push not given back'));
+      }
     }
-    if (!signalled) {
-      await forgetDelivery(sql, repo.id, deliveryId);
-      throw ended();
-    }
-    // Unmarked (the database gone this instant), the claim goes stale and a redelivery signals again: the workflow
-    // knows the delivery id and syncs once.
-    await markDeliverySignalled(sql, repo.id, deliveryId).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'webhook delivery not marked signalled'));
-    return answer('accepted');
   });
 }
