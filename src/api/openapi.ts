@@ -175,12 +175,12 @@ export function openApiDocument(settings: Parameters<typeof egressPolicyOf>[0] &
         post: {
           security: [],
           summary: 'A push webhook from GitHub, GitLab or Gitea: a push to the connected ref syncs the repository',
-          description: 'No bearer token: the delivery is authenticated by the repository\'s webhook secret (shown once, in the connect answer), as an HMAC-SHA256 of the raw body (GitHub, Gitea) or the secret itself (GitLab). A verified push to the connected ref (branch or tag) signals a sync, once per delivery id; other events, other refs, a deleted ref, and repositories neither PENDING, CLONING nor COMPLETED are answered 202 `ignored`. A delivery id already acted on is answered 202 `duplicate` and triggers nothing.',
+          description: 'No bearer token: the delivery is authenticated by the repository\'s webhook secret (shown once, in the connect answer), as an HMAC-SHA256 of the raw body (GitHub, Gitea) or the secret itself (GitLab). A verified push to the connected ref (branch or tag) signals a sync, once per delivery id; other events, other refs, a deleted ref, and repositories neither PENDING, CLONING nor COMPLETED are answered 202 `ignored`. A delivery id already acted on is answered 202 `duplicate` and triggers nothing; a push whose `after` is the commit checked out, or the push last accepted (whatever its delivery id), is answered 202 `ignored` with reason `up_to_date` and triggers nothing. Accepted pushes draw from a per-repository bucket.',
           parameters: [uuidParam('repo_id'), ...webhookHeaders],
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'The sender\'s event payload; of a push, `ref`, `after` and the repository\'s `default_branch` are read' } } } },
           responses: {
             202: ok('Accepted (a sync asked for), duplicate, or ignored with its reason', webhookAnswerSchema),
-            400: error('No delivery id header, or a push whose body is not JSON (`bad_request`)'),
+            400: error('No delivery id header, a push whose body is not JSON, or whose `after` is not a commit id (`bad_request`)'),
             401: error('No signature header, or a signature (or GitLab token) that does not match the repository\'s webhook secret (`invalid_signature`)'),
             404: error('No such repository (`not_found`)'),
             409: error('Disconnected (`disconnected`); connected before webhooks existed, so without a webhook secret: connect it again (`invalid_state`); or its workflow has ended (`invalid_state`)'),
