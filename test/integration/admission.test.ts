@@ -80,9 +80,13 @@ describe('admission (the API answers once the workflow admits or rejects)', () =
     expect(res.body).toEqual({
       detail: {
         error: 'repository_too_large',
-        message: 'Repository size exceeds 1MB limit',
+        message: expect.stringMatching(/^Repository size exceeds 1MB limit: it needs [\d.]+MB of disk$/),
         estimated_size_mb: expect.any(Number),
         limit_mb: 1,
+        // Which budget it passed, the design's fields beside: disk blocks, here, in MB.
+        budget: 'disk',
+        measured: expect.any(Number),
+        limit: 1,
       },
     });
     // The probe is killed the moment it passes the limit, so what it reports is a lower bound.

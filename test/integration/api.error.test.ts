@@ -166,7 +166,7 @@ describe('every error answers in the one envelope, with the right code', () => {
     await createBareRepo(stack.gitRoot, name, { 'big.bin': randomBytes(1_500_000) });
     const res = await post('/api/v1/code/connect', connectBody({ git_url: `${stack.gitUrl}/${name}.git` }));
     expect(res.status).toBe(413);
-    expect(Object.keys(await detail(res)).sort()).toEqual(['error', 'estimated_size_mb', 'limit_mb', 'message']);
+    expect(Object.keys(await detail(res)).sort()).toEqual(['budget', 'error', 'estimated_size_mb', 'limit', 'limit_mb', 'measured', 'message']);
   });
 
   it('429 rate_limited with Retry-After once a user\'s bucket is empty', async () => {

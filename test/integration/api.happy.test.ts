@@ -49,7 +49,7 @@ describe('the design\'s example requests', () => {
     const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId });
     expect(res.status).toBe(413);
     expect(res.body).toEqual({
-      detail: { error: 'repository_too_large', message: expect.stringMatching(/exceeds.*1MB/), estimated_size_mb: expect.any(Number), limit_mb: 1 },
+      detail: { error: 'repository_too_large', message: expect.stringMatching(/exceeds.*1MB/), estimated_size_mb: expect.any(Number), limit_mb: 1, budget: 'disk', measured: expect.any(Number), limit: 1 },
     });
   });
 
