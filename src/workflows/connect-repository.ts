@@ -322,7 +322,7 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
         throw err;
       }
       const failure = notPickedUp(err) ? { code: 'internal_error', message: 'No worker of the clone\'s host took the sync in time' } : failureOf(err);
-      if (isServiceFailure(failure) && patched(SERVICE_FAILURES_RETRIED)) return serviceFailed(request, failure, origin, syncAudit);
+      if (isServiceFailure(failure) && patched(SERVICE_FAILURES_RETRIED)) return serviceFailed(request, failure, origin, syncAudit, failureLimit !== null);
       const failures = (state.syncs?.consecutiveFailures ?? 0) + 1;
       // Paused already (a sync the user asked for failed again): the row keeps saying what to do.
       const needsAttention = failureLimit !== null && (state.syncs?.needsAttention === true || failure.code === 'invalid_credentials' || failures >= failureLimit);
@@ -338,9 +338,9 @@ export async function connectRepository(input: ConnectRepositoryInput): Promise<
     }
   };
   /** Not the repository's failure: the count toward the pause stays, and the same request runs again after a backoff. */
-  const serviceFailed = async (request: SyncRequest, failure: Failure, origin: { trigger?: SyncRequest['trigger']; deliveryId?: string }, syncAudit: AuditContext) => {
+  const serviceFailed = async (request: SyncRequest, failure: Failure, origin: { trigger?: SyncRequest['trigger']; deliveryId?: string }, syncAudit: AuditContext, scheduling: boolean) => {
     serviceFailures += 1;
-    const retryInMs = serviceRetryDelayMs(serviceFailures);
+    const retryInMs = serviceRetryDelayMs(serviceFailures, scheduling);
     const message = serviceFailureMessage(failure, retryInMs);
     await keptRow.markSyncFailed({ repoId, errorCode: failure.code, errorMessage: message, audit: syncAudit, ...origin, ...(state.syncs?.needsAttention ? { needsAttention: true } : {}) });
     update({ stage: 'waiting_for_cleanup', progressPercent: 100, progressMessage: 'Sync failed on the service\'s side; the previous commit is kept', bytesReceived: null, bytesPerSecond: null, error: { code: failure.code, message } });

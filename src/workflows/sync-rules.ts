@@ -11,9 +11,12 @@ const LONGEST_RETRY_MS = 30 * 60_000;
 
 export const isServiceFailure = (failure: Failure): boolean => SERVICE_FAILURE_CODES.has(failure.code);
 
-/** The wait before the `attempt`th retry of a service-failed sync (1 min doubling, at most 30 min); null past SERVICE_RETRIES. */
-export const serviceRetryDelayMs = (attempt: number): number | null =>
-  attempt > SERVICE_RETRIES ? null : Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1));
+/**
+ * The wait before the `attempt`th retry of a service-failed sync (1 min doubling, at most 30 min); null past
+ * SERVICE_RETRIES, and in a run kept without schedules (`scheduling` false): it wakes only for requests and the TTL.
+ */
+export const serviceRetryDelayMs = (attempt: number, scheduling: boolean): number | null =>
+  !scheduling || attempt > SERVICE_RETRIES ? null : Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1));
 
 /** What a service-failed sync's row says: whose failure it is, and when it is tried again. */
 export function serviceFailureMessage(failure: Failure, retryInMs: number | null): string {

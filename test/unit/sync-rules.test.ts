@@ -8,7 +8,11 @@ describe('sync rules', () => {
   });
 
   it('backs off from a minute, doubling to at most 30 minutes, then stops', () => {
-    expect([1, 2, 3, 4, 5, 6].map(serviceRetryDelayMs)).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, null]);
+    expect([1, 2, 3, 4, 5, 6].map((attempt) => serviceRetryDelayMs(attempt, true))).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, null]);
+  });
+
+  it('a run kept without schedules never waits for a retry: it wakes only for requests and the TTL, and an early wake would clean up', () => {
+    expect(serviceRetryDelayMs(1, false)).toBeNull();
   });
 
   it('a service failure\'s message says whose it is and when it runs again, and never asks for a token', () => {
