@@ -44,8 +44,15 @@ export async function migrate(sql: Sql, dir: string = MIGRATIONS_DIR): Promise<n
         name text not null,
         applied_at timestamptz not null default now()
       )`;
-    const rows = await tx<{ version: number }[]>`select version from schema_migrations`;
+    const rows = await tx<{ version: number; name: string }[]>`select version, name from schema_migrations`;
     const done = new Set(rows.map((r) => r.version));
+    for (const row of rows) {
+      const file = migrations.find((m) => m.version === row.version);
+      // Renumbered files would be skipped as applied (or applied twice): nothing runs until a person reconciles them.
+      if (file && file.name !== row.name) {
+        throw new Error(`The database's migration ${row.version} was applied as ${row.name}, but ${String(file.version).padStart(4, '0')} is now ${file.name}: reconcile schema_migrations with the migrations folder before migrating`);
+      }
+    }
     const applied: number[] = [];
     for (const m of migrations) {
       if (done.has(m.version)) continue;

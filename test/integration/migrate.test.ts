@@ -50,4 +50,16 @@ describe('migrations', () => {
     const { stdout } = await migrateProcess();
     expect(JSON.parse(stdout.trim()).msg).toBe('schema up to date');
   });
+
+  it('refuses a database whose recorded migrations carry other names than the files (renumbered), naming both', async () => {
+    const [ninth] = await sql<{ name: string }[]>`select name from schema_migrations where version = 9`;
+    await sql`update schema_migrations set name = 'sync_lease' where version = 9`;
+    try {
+      const failed = await migrateProcess().then(() => null, (err: { stdout: string; stderr: string }) => err.stdout + err.stderr);
+      expect(failed).toContain(`migration 9 was applied as sync_lease, but 0009 is now ${ninth!.name}`);
+    } finally {
+      await sql`update schema_migrations set name = ${ninth!.name} where version = 9`;
+    }
+    expect(JSON.parse((await migrateProcess()).stdout.trim()).msg).toBe('schema up to date');
+  });
 });
