@@ -109,7 +109,7 @@ export function createApp(deps: ApiDeps) {
   // Writes and reads draw from buckets of their own: polling a status never costs a connect.
   // The hooks' per-repository buckets share the table, and so the sweep.
   const idleSeconds = Math.max(...[settings.rateLimit, settings.readRateLimit, settings.webhookSyncRateLimit].map(fullAfterSeconds));
-  const writes = rateLimit<ApiEnv>(deps.sql, settings.rateLimit, { idleSeconds });
+  const writes = rateLimit<ApiEnv>(deps.sql, settings.rateLimit, { keyPrefix: 'write:', idleSeconds });
   const reads = rateLimit<ApiEnv>(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
   app.use('/api/v1/*', async (c, next) => {
     if (isHook(c.req.path)) return next();

@@ -33,4 +33,12 @@ describe('reads are rate-limited per user, in buckets apart from writes', () => 
     expect((await call(app, 'POST', '/api/v1/projects', { name: 'still writes' }, user)).status).toBe(201);
     expect((await call(app, 'GET', `/api/v1/projects/${project.body.id}`, undefined, `other-${randomUUID()}`)).status).toBe(404);
   });
+
+  it('no user id reaches into another kind\'s bucket: a user named read:<id> writes from a bucket of its own', async () => {
+    const user = `reader-${randomUUID()}`;
+    const status = `/api/v1/code/repos/${randomUUID()}/status`;
+    for (let i = 0; i < READ_BURST; i += 1) await call(app, 'GET', status, undefined, user);
+    expect((await call(app, 'GET', status, undefined, user)).status).toBe(429);
+    expect((await call(app, 'POST', '/api/v1/projects', { name: 'own bucket' }, `read:${user}`)).status).toBe(201);
+  });
 });
