@@ -15,7 +15,7 @@ import { logGitFailure } from './git-failure-log.js';
 import { onceKey } from './once-key.js';
 import { progressReporter } from './progress-reporter.js';
 import { dropPacksBefore, packsBeforeAttempt, recordPacksBefore, removePacksExcept, removeStaleLocks, removeUnfinishedPacks } from './sync-leftovers.js';
-import { withCloneLease } from './clone-lease.js';
+import { leaseLost, withCloneLease, type CloneLease } from './clone-lease.js';
 import { maintainKeptClone } from './sync-maintenance.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
 import { budgetHit, overBudget, type Usage } from './too-large.js';
@@ -73,8 +73,10 @@ const originOf = (o: SyncOrigin) => ({ ...(o.trigger ? { trigger: o.trigger } : 
 export function createSyncActivities(deps: ActivityDeps) {
   const { sql, logger, settings } = deps;
 
-  async function syncRepository(input: SyncRepositoryInput): Promise<SyncRepositoryResult> {
+  async function syncRepository(input: SyncRepositoryInput, lease: CloneLease): Promise<SyncRepositoryResult> {
     const ctx = Context.current();
+    // Git stops when the activity is cancelled or another attempt takes the clone.
+    const signal = AbortSignal.any([ctx.cancellationSignal, lease.signal]);
     const row = await waitingForDatabase(() => findRepo(sql, input.repoId));
     if (row?.disconnectedAt || !row?.tokenCiphertext) throw new RepoError('disconnected', 'The repository was disconnected');
     if (row.cloneStatus !== 'COMPLETED' || !row.sandboxPath) throw new RepoError('invalid_state', `Only a COMPLETED repository can be synced; it is ${row.cloneStatus}`);
@@ -94,7 +96,7 @@ export function createSyncActivities(deps: ActivityDeps) {
       const upToDate = input.after !== undefined && previous !== null && (await hasCommit(repoDir, input.after, previous, idleTimeoutMs));
       if (!upToDate) {
         const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
-        const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
+        const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal });
         const present = await measure();
         const packBudgetBytes = Math.max(0, limitBytes - present.bytes);
         // The sync may take what is left of each budget: that (+ 5 %) and the reserve must be free first, as before a clone.
@@ -109,12 +111,13 @@ export function createSyncActivities(deps: ActivityDeps) {
       if (target !== previous) {
         await checkTreeBudget('sync', settings, repoDir, await directorySize(path.join(repoDir, '.git')), target);
         progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
-        await checkoutCommit(repoDir, target, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, limitInodes: settings.maxRepoInodes, measure });
+        await checkoutCommit(repoDir, target, { idleTimeoutMs, signal, limitBytes, limitInodes: settings.maxRepoInodes, measure });
       }
       await deleteRef(repoDir, SYNC_REF, idleTimeoutMs);
       const usage = await directorySize(repoDir);
       if (budgetHit(usage, settings)) throw overBudget('sync', settings, usage);
       const { bytes, files } = usage;
+      if (!(await lease.stillHeld())) throw leaseLost();
       // Before the row moves: from here a retry finds HEAD ahead of the row and only checks the row's commit out again.
       await dropPacksBefore(repoDir);
       await makeReadOnly(repoDir);
@@ -128,10 +131,12 @@ export function createSyncActivities(deps: ActivityDeps) {
         fileCount: files,
         metadata: { changed: target !== previous, bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, ...originOf(input) },
       }, input.audit));
-      await maintain({ repoId: input.repoId, repoDir, idleTimeoutMs, limitBytes, limitInodes: settings.maxRepoInodes, measure, signal: ctx.cancellationSignal, changed: target !== previous });
+      await maintain({ repoId: input.repoId, repoDir, idleTimeoutMs, limitBytes, limitInodes: settings.maxRepoInodes, measure, signal, changed: target !== previous });
       logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
       return { headCommit: target, changed: target !== previous, repositorySizeMb, fileCount: files, bytesReceived: progress.bytesReceived() };
     } catch (err) {
+      // The clone is another attempt's now: its restore ended this one's git, and its git must not be ended by this one's.
+      if (!(await lease.stillHeld())) throw leaseLost();
       const restored = await putBack().then(() => true, (restoreErr: unknown) => {
         logger.error({ repoId: input.repoId, reason: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) }, 'could not restore the clone after a failed sync');
         return false;
@@ -142,7 +147,7 @@ export function createSyncActivities(deps: ActivityDeps) {
       throw err;
     } finally {
       progress.stop();
-      await makeReadOnly(repoDir).catch(() => {});
+      if (!lease.signal.aborted) await makeReadOnly(repoDir).catch(() => {});
     }
   }
 
@@ -175,7 +180,7 @@ export function createSyncActivities(deps: ActivityDeps) {
   );
 
   return {
-    syncRepository: (input: SyncRepositoryInput) => withCloneLease(deps, input.repoId, () => syncRepository(input)).catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId })),
+    syncRepository: (input: SyncRepositoryInput) => withCloneLease(deps, input.repoId, (lease) => syncRepository(input, lease)).catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId })),
     /** A failed sync, on the record: the row stays COMPLETED with the failure's code and message. */
     async markSyncFailed(input: MarkSyncFailedInput): Promise<void> {
       await recordSyncFailure(sql, { ...input, metadata: originOf(input) }, input.audit, onceKey());
