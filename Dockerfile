@@ -1,5 +1,5 @@
 # One image for both processes: `node dist/api/server.js` (default) and `node dist/worker/main.js`.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -7,7 +7,7 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # git runs the clones; tini reaps git's children and forwards SIGTERM so the worker drains.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates tini \

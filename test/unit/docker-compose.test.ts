@@ -97,3 +97,14 @@ describe('docker-compose.yml', () => {
     expect(api.CODEC_REQUIRE_AUTH ?? 'true').toBe('true');
   });
 });
+
+describe('the runtime', () => {
+  it('builds and runs the image on Node.js 24 LTS, the version the suite also runs on and engines names', () => {
+    const bases = [...readFileSync('Dockerfile', 'utf8').matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(bases).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string }; scripts: Record<string, string> };
+    expect(pkg.engines.node.split(' || ')).toContain('^24');
+    expect(readFileSync('scripts/node-24.sh', 'utf8')).toMatch(/^version=24\.\d+\.\d+$/m);
+    expect(pkg.scripts.test).toContain('npm run test:node-24');
+  });
+});
