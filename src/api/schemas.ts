@@ -152,10 +152,10 @@ export const acceptedSchema = z.object({ repo_id: uuid, clone_status: cloneStatu
 export const disconnectedSchema = acceptedSchema.extend({ disconnected_at: timestamp });
 
 export const webhookAnswerSchema = z.object({
-  status: z.enum(['accepted', 'duplicate', 'ignored']).describe('accepted: a sync was asked for; duplicate: this delivery id was already acted on; ignored: nothing to do (see reason)'),
+  status: z.enum(['accepted', 'duplicate', 'ignored']).describe('accepted: a sync was asked for (reason `coalesced`: joined to the repository\'s one deferred sync, over the rate); duplicate: this delivery id was already acted on; ignored: nothing to do (see reason)'),
   repo_id: uuid,
   delivery_id: z.string(),
-  reason: z.string().optional().describe('Why an ignored delivery was ignored'),
+  reason: z.string().optional().describe('Why an ignored delivery was ignored; `coalesced` for an accepted one over the rate'),
 });
 
 export const errorSchema = z.object({

@@ -1,3 +1,4 @@
 export { connectRepository } from './connect-repository.js';
 export { reconcileRepositories } from './reconcile-repositories.js';
 export { enforceRetention } from './enforce-retention.js';
+export { coalescedSync } from './coalesced-sync.js';

@@ -135,21 +135,33 @@ describe('push webhooks', () => {
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 
-  it('accepted pushes per repository are rate-limited: 429 with Retry-After in the error envelope, nothing signalled', async () => {
+  it('pushes over the per-repository rate are coalesced into one deferred sync: 202 coalesced, nothing signalled each, the newest push synced', async () => {
     const hook = await connected();
-    const limited = honoFor(app, logs.logger, { webhookSyncRateLimit: { burst: 1, perMinute: 1 } });
-    const send = (after: string) => {
-      const body = pushBody('refs/heads/main', after);
-      return limited.request(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...senders.github(hook.secret, body, randomUUID()) }, body });
+    // A token every 10 s: B's sync is over before the bucket refills, so C and D are over the rate.
+    const limited = honoFor(app, logs.logger, { webhookSyncRateLimit: { burst: 1, perMinute: 6 } });
+    const send = async (head: string) => {
+      const body = pushBody('refs/heads/main', head);
+      const res = await limited.request(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...senders.github(hook.secret, body, randomUUID()) }, body });
+      return { status: res.status, body: (await res.json()) as any };
     };
-    expect((await send('b'.repeat(40))).status).toBe(202);
-    const refused = await send('c'.repeat(40));
-    expect(refused.status).toBe(429);
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(((await refused.json()) as any).detail).toMatchObject({ error: 'rate_limited' });
+    await pushCommit(hook.bare, { 'README.md': 'B\n' });
+    const b = await revParse(hook.bare, 'refs/heads/main');
+    expect(await send(b)).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    expect((await send(b)).body).toMatchObject({ status: 'ignored', reason: 'up_to_date' });
+    await synced(hook, b, 1);
+    await pushCommit(hook.bare, { 'README.md': 'C\n' });
+    const c = await revParse(hook.bare, 'refs/heads/main');
+    await pushCommit(hook.bare, { 'README.md': 'D\n' });
+    const d = await revParse(hook.bare, 'refs/heads/main');
+    const [overC, overD] = [await send(c), await send(d)];
+    expect([overC, overD]).toEqual(Array(2).fill(expect.objectContaining({ status: 202, body: expect.objectContaining({ status: 'accepted', reason: 'coalesced' }) })));
+    // Nothing signalled per coalesced delivery; the pushes stay claimed, so a replay of one is up_to_date.
     expect(await syncSignals(hook)).toBe(1);
-    // The refused push was given back: once the bucket refills, the same push is acted on, not answered up_to_date.
-    expect(await app.sql`select last_push_after from code_repos where id = ${hook.repoId}`).toEqual([{ last_push_after: 'b'.repeat(40) }]);
+    expect(await app.sql`select last_push_after from code_repos where id = ${hook.repoId}`).toEqual([{ last_push_after: d }]);
+    expect((await send(d)).body).toMatchObject({ status: 'ignored', reason: 'up_to_date' });
+    // The deferred sync, once the bucket refills: one more signal, and the ref's tip (the newest push) checked out.
+    await synced(hook, d, 2);
+    expect(await syncSignals(hook)).toBe(2);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 

@@ -8,7 +8,7 @@ import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { openedSecrets, type SecretKey } from '../opened-secrets.js';
-import { rateLimited } from '../rate-limit.js';
+import { deferredSync } from '../deferred-sync.js';
 import { repoParamsSchema } from '../schemas.js';
 import { validate } from '../validation.js';
 import { COMMIT_ID } from '../../git/ref-name.js';
@@ -54,7 +54,8 @@ const invalidSignature = (message: string) => new ApiError(401, 'invalid_signatu
 /**
  * `POST /api/v1/hooks/git/:repo_id`: push webhooks from GitHub, GitLab and Gitea, authenticated by
  * the repository's webhook secret alone (no bearer token: senders cannot carry one). A verified
- * push to the connection's ref signals a sync, once per delivery id.
+ * push to the connection's ref signals a sync, once per delivery id; pushes over the repository's
+ * rate join its one deferred sync (Git hosts do not redeliver a 429), which fetches the ref's tip.
  */
 export function hookRoutes(deps: ApiDeps) {
   const { sql, temporal, keys } = deps;
@@ -63,6 +64,9 @@ export function hookRoutes(deps: ApiDeps) {
     ({ repoId: repo.id, projectId: repo.projectId, from: `${repo.webhookSecretKid}:${repo.webhookSecretCiphertext!.toString('base64')}` });
   const { burst, perMinute } = deps.settings.webhookSyncRateLimit;
   const syncBucket = { burst, perSecond: perMinute / 60 };
+  const { taskQueue } = deps.settings;
+  /** How long until a bucket holding `tokens` (< 1) has one again. */
+  const refillMs = (tokens: number): number => Math.max(1000, Math.ceil(((1 - tokens) / syncBucket.perSecond) * 1000));
 
   return new Hono<ApiEnv>().post('/git/:repo_id', validate('param', repoParamsSchema), async (c) => {
     const repo = await findRepo(sql, c.req.valid('param').repo_id);
@@ -112,20 +116,21 @@ export function hookRoutes(deps: ApiDeps) {
 
     const pushClaim = after === undefined ? { claimed: true, previous: null } : await claimPushAfter(sql, repo.id, after);
     if (!pushClaim.claimed) return (await deliveryKnown(sql, repo.id, deliveryId)) ? answer('duplicate') : answer('ignored', UP_TO_DATE);
-    /** The push's sync signalled once: within the repository's rate, once per delivery id. */
-    const acceptedOnce = async (): Promise<void> => {
+    /** The push's sync signalled once per delivery id, or (over the repository's rate) joined to its one deferred sync. */
+    const acceptedOnce = async (): Promise<'signalled' | 'coalesced'> => {
       // Shared by every API instance; PostgreSQL away, let through as the users' limit is (the claim below needs it anyway).
       const taken = await takeToken(sql, `webhook:${repo.id}`, syncBucket).catch((err: unknown) => {
         log.warn({ err: { message: (err as Error).message } }, 'webhook rate limit: PostgreSQL unavailable, delivery let through');
         return undefined;
       });
-      if (taken && !taken.allowed) throw rateLimited(taken.tokens, syncBucket.perSecond);
+      const coalesced = taken !== undefined && !taken.allowed;
       // Claimed before the signal, marked signalled after it: a claim whose attempt died goes stale, and a redelivery takes it over.
       if (!(await claimDelivery(sql, repo.id, deliveryId, CLAIM_STALE_SECONDS))) throw new Duplicate();
       let signalled: boolean;
       try {
-        signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
-          toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { trigger: 'webhook', deliveryId, ...(after === undefined ? {} : { after }) })));
+        signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => coalesced
+          ? deferredSync(temporal, taskQueue, repo, refillMs(taken.tokens))
+          : toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { trigger: 'webhook', deliveryId, ...(after === undefined ? {} : { after }) })));
       } catch (err) {
         // Not acted on: forgotten, so the sender's redelivery is acted on instead of answered as a duplicate.
         await forgetDelivery(sql, repo.id, deliveryId);
@@ -137,14 +142,15 @@ export function hookRoutes(deps: ApiDeps) {
         throw ended();
       }
       // Unmarked (the database gone this instant), the claim goes stale and a redelivery signals again: the workflow
-      // knows the delivery id and syncs once.
+      // knows the delivery id and syncs once (a coalesced one joins the deferred sync again).
       await markDeliverySignalled(sql, repo.id, deliveryId).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'webhook delivery not marked signalled'));
+      return coalesced ? 'coalesced' : 'signalled';
     };
     let accepted = false;
     try {
-      await acceptedOnce();
+      const outcome = await acceptedOnce();
       accepted = true;
-      return answer('accepted');
+      return outcome === 'coalesced' ? answer('accepted', 'coalesced') : answer('accepted');
     } catch (err) {
       if (err instanceof Duplicate) return answer('duplicate');
       throw err;
