@@ -1,4 +1,4 @@
-import { dropRefsAndReflogs, objectStats, repackReachable, unfollowedRefs } from '../git/maintenance.js';
+import { dropRefsAndReflogs, objectStats, pinDetachedHead, repackReachable, unfollowedRefs } from '../git/maintenance.js';
 import { makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
 import { ensureFreeSpace, MIB, type ActivityDeps } from './deps.js';
 import { removeUnfinishedPacks } from './sync-leftovers.js';
@@ -40,6 +40,7 @@ export async function maintainKeptClone({ settings }: Pick<ActivityDeps, 'settin
   if (!o.changed && refs.length === 0) return { refsDropped: 0, repacked: false };
   await makeWritable(o.repoDir);
   try {
+    await pinDetachedHead(o);
     await dropRefsAndReflogs(o, refs);
     const stats = await objectStats(o);
     const garbage = stats.storedBytes > stats.reachableBytes * (1 + GARBAGE_RATIO);

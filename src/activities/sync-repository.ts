@@ -4,7 +4,7 @@ import { findRepo } from '../db/repos.js';
 import { recordSync, recordSyncFailure, resumeSyncs } from '../db/repo-sync.js';
 import { commitOf, headCommit } from '../git/operations.js';
 import { stopGitIn } from '../git/processes.js';
-import { checkoutCommit, deleteRef, fetchRef, hasCommit, SYNC_REF } from '../git/sync.js';
+import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable, usageOf } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
 import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
@@ -28,7 +28,7 @@ export interface SyncOrigin {
 }
 
 export interface SyncRepositoryInput extends SyncOrigin {
-  /** The pushed commit a webhook named: already in the checkout's history, the sync fetches nothing. */
+  /** The pushed commit a webhook named: the one checked out, the sync fetches nothing. */
   after?: string;
   repoId: string;
   projectId: string;
@@ -92,8 +92,8 @@ export function createSyncActivities(deps: ActivityDeps) {
     try {
       await putBack();
       await recordPacksBefore(repoDir);
-      // A pushed commit the checkout already has (a replay, an older push): up to date, with nothing fetched.
-      const upToDate = input.after !== undefined && previous !== null && (await hasCommit(repoDir, input.after, previous, idleTimeoutMs));
+      // Only the commit checked out is up to date: an older one may be a force-rewind, and fetching a tip the clone has transfers nothing.
+      const upToDate = input.after !== undefined && input.after === previous;
       if (!upToDate) {
         const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
         const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal });

@@ -23,14 +23,21 @@ const git = (o: Local, args: string[], extra: { stdin?: string; maxFileBytes?: n
 /** Pseudo-refs a sync's checkout leaves (reset writes ORIG_HEAD): each would keep a rewritten commit's objects. */
 const PSEUDO_REFS = ['ORIG_HEAD', 'FETCH_HEAD'];
 
-/**
- * The refs other than the one HEAD follows (the clone fetched every branch and tag): a detached
- * HEAD (a followed tag) keeps its commit by itself.
- */
+/** Where a detached HEAD (a followed tag) is pinned: the next fetch's have, and right however the tag moves upstream. */
+export const FOLLOWED_REF = 'refs/connector/followed';
+
+const branchOfHead = async (o: Local) => (await git(o, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim();
+
+/** The refs other than the one HEAD follows (the clone fetched every branch and tag): the branch, or FOLLOWED_REF when detached. */
 export async function unfollowedRefs(o: Local): Promise<string[]> {
-  const followed = (await git(o, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim();
+  const followed = (await branchOfHead(o)) || FOLLOWED_REF;
   const refs = (await git(o, ['for-each-ref', '--format=%(refname)'])).split('\n').filter(Boolean);
   return refs.filter((ref) => ref !== followed);
+}
+
+/** Points FOLLOWED_REF at a detached HEAD's commit, so a ref always reaches it; a no-op when HEAD is on a branch. */
+export async function pinDetachedHead(o: Local): Promise<void> {
+  if (!(await branchOfHead(o))) await git(o, ['update-ref', '--no-deref', FOLLOWED_REF, 'HEAD']);
 }
 
 /** Deletes `refs` (and the pseudo-refs) in one transaction; no reflog is written from now on, and the old ones expire. */
@@ -41,7 +48,7 @@ export async function dropRefsAndReflogs(o: Local, refs: string[]): Promise<void
 }
 
 export interface ObjectStats {
-  /** Bytes of every object stored (packs with their indexes, loose objects), reachable or not. */
+  /** Bytes every object takes where it is stored (in a pack or loose), reachable or not: like `reachableBytes`, no pack indexes. */
   storedBytes: number;
   packs: number;
   looseObjects: number;
@@ -55,8 +62,9 @@ export async function objectStats(o: Local): Promise<ObjectStats> {
     return [key!.trim(), Number(value)];
   }));
   const reachable = Number((await git(o, ['rev-list', '--objects', '--all', '--disk-usage'])).trim());
+  const stored = (await git(o, ['cat-file', '--batch-all-objects', '--batch-check=%(objectsize:disk)'])).split('\n').filter(Boolean).reduce((sum, line) => sum + Number(line), 0);
   return {
-    storedBytes: ((counts.size ?? 0) + (counts['size-pack'] ?? 0)) * 1024,
+    storedBytes: stored,
     packs: counts.packs ?? 0,
     looseObjects: counts.count ?? 0,
     reachableBytes: reachable,

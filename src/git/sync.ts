@@ -1,7 +1,7 @@
 import { gitEnvironment } from './git-env.js';
 import { fetchUnderBudget, mapFailure, sizeWatch, writeVerbatimAttributes, type Budgeted, type DeepenOptions } from './operations.js';
-import { COMMIT_ID, isRefName } from './ref-name.js';
-import { GitProcessError, runGit } from './run-git.js';
+import { isRefName } from './ref-name.js';
+import { runGit } from './run-git.js';
 import { RepoError } from '../shared/errors.js';
 
 /** Where a sync's fetch puts the ref's new tip, until it is checked out (or thrown away). */
@@ -51,19 +51,6 @@ export async function checkoutCommit(repoDir: string, commit: string, o: Budgete
       watch: sizeWatch(o, 1000),
     });
   } catch (err) {
-    throw mapFailure(err);
-  }
-}
-
-/** Whether `commit` (a full commit id) is `head` or one of its ancestors; false for an id the clone lacks. */
-export async function hasCommit(repoDir: string, commit: string, head: string, idleTimeoutMs: number): Promise<boolean> {
-  if (!COMMIT_ID.test(commit)) return false;
-  try {
-    await runGit({ args: ['-C', repoDir, 'merge-base', '--is-ancestor', commit, head], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs });
-    return true;
-  } catch (err) {
-    // 1: not an ancestor; 128: an object the clone does not have.
-    if (err instanceof GitProcessError && err.reason === 'failed' && (err.exitCode === 1 || err.exitCode === 128)) return false;
     throw mapFailure(err);
   }
 }

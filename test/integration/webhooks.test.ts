@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { expireDeliveries } from '../../src/db/webhook-deliveries.js';
@@ -112,6 +114,22 @@ describe('push webhooks', () => {
     ]);
     await synced(hook, head, 1);
     expect(await syncSignals(hook)).toBe(1);
+    await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
+  });
+
+  it('a push that force-rewinds the branch to an older commit is checked out, not taken as up to date', async () => {
+    const hook = await connected();
+    const older = await revParse(hook.bare, 'refs/heads/main');
+    await pushCommit(hook.bare, { 'README.md': 'newer\n' });
+    const newer = await revParse(hook.bare, 'refs/heads/main');
+    const first = pushBody('refs/heads/main', newer);
+    expect((await deliver(hook, first, senders.github(hook.secret, first, randomUUID()))).body.status).toBe('accepted');
+    await synced(hook, newer, 1);
+    await promisify(execFile)('git', ['-C', hook.bare, 'update-ref', 'refs/heads/main', older]);
+    const rewind = pushBody('refs/heads/main', older);
+    expect((await deliver(hook, rewind, senders.github(hook.secret, rewind, randomUUID()))).body.status).toBe('accepted');
+    await synced(hook, older, 2);
+    expect((await call(app, 'GET', `/api/v1/code/repos/${hook.repoId}`)).body.head_commit).toBe(older);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 

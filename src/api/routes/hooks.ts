@@ -111,7 +111,7 @@ export function hookRoutes(deps: ApiDeps) {
 
     const after = push.after;
     if (after !== undefined && !COMMIT_ID.test(after)) throw new ApiError(400, 'bad_request', 'The push\'s "after" must be a commit id (40 or 64 hexadecimal digits)');
-    // What the API alone can tell: the row's commit, or the push last accepted (any delivery id); ancestors are the host's to see.
+    // What the API alone can tell: the row's commit, or the push last accepted (any delivery id); any other commit is fetched (an older one may be a force-rewind).
     if (after !== undefined && after === repo.headCommit) return answer('ignored', UP_TO_DATE);
 
     const pushClaim = after === undefined ? { claimed: true, previous: null } : await claimPushAfter(sql, repo.id, after);
