@@ -11,9 +11,12 @@ export interface RateLimitSettings {
   perMinute: number;
 }
 
+/** Whole seconds (at least one) until a bucket holding `tokens` (< 1) has one again. */
+export const secondsToNextToken = (tokens: number, perSecond: number): number => Math.max(1, Math.ceil((1 - tokens) / perSecond));
+
 /** 429 for a bucket holding `tokens` (< 1): Retry-After is the whole seconds until one token is back. */
 export function rateLimited(tokens: number, perSecond: number): ApiError {
-  const retryAfter = Math.max(1, Math.ceil((1 - tokens) / perSecond));
+  const retryAfter = secondsToNextToken(tokens, perSecond);
   return new ApiError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s`, { retry_after_seconds: retryAfter }, { 'Retry-After': String(retryAfter) });
 }
 

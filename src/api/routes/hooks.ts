@@ -9,6 +9,7 @@ import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { openedSecrets, type SecretKey } from '../opened-secrets.js';
 import { deferredSync } from '../deferred-sync.js';
+import { secondsToNextToken } from '../rate-limit.js';
 import { repoParamsSchema } from '../schemas.js';
 import { validate } from '../validation.js';
 import { COMMIT_ID } from '../../git/ref-name.js';
@@ -65,8 +66,6 @@ export function hookRoutes(deps: ApiDeps) {
   const { burst, perMinute } = deps.settings.webhookSyncRateLimit;
   const syncBucket = { burst, perSecond: perMinute / 60 };
   const { taskQueue } = deps.settings;
-  /** How long until a bucket holding `tokens` (< 1) has one again. */
-  const refillMs = (tokens: number): number => Math.max(1000, Math.ceil(((1 - tokens) / syncBucket.perSecond) * 1000));
 
   return new Hono<ApiEnv>().post('/git/:repo_id', validate('param', repoParamsSchema), async (c) => {
     const repo = await findRepo(sql, c.req.valid('param').repo_id);
@@ -129,7 +128,7 @@ export function hookRoutes(deps: ApiDeps) {
       let signalled: boolean;
       try {
         signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => coalesced
-          ? deferredSync(temporal, taskQueue, repo, refillMs(taken.tokens))
+          ? deferredSync(temporal, taskQueue, repo, secondsToNextToken(taken.tokens, syncBucket.perSecond) * 1000)
           : toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { trigger: 'webhook', deliveryId, ...(after === undefined ? {} : { after }) })));
       } catch (err) {
         // Not acted on: forgotten, so the sender's redelivery is acted on instead of answered as a duplicate.
