@@ -9,6 +9,7 @@ import { bytesToMb, directorySize, makeReadOnly, makeWritable, usageOf } from '.
 import type { AuditContext } from '../shared/audit-context.js';
 import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
 import { RepoError } from '../shared/errors.js';
+import { canSync, notSyncableMessage } from '../shared/repo-eligibility.js';
 import { waitingForDatabase } from './database-wait.js';
 import { ensureFreeSpace, limitBytesOf, MIB, type ActivityDeps } from './deps.js';
 import { logGitFailure } from './git-failure-log.js';
@@ -79,7 +80,7 @@ export function createSyncActivities(deps: ActivityDeps) {
     const signal = AbortSignal.any([ctx.cancellationSignal, lease.signal]);
     const row = await waitingForDatabase(() => findRepo(sql, input.repoId));
     if (row?.disconnectedAt || !row?.tokenCiphertext) throw new RepoError('disconnected', 'The repository was disconnected');
-    if (row.cloneStatus !== 'COMPLETED' || !row.sandboxPath) throw new RepoError('invalid_state', `Only a COMPLETED repository can be synced; it is ${row.cloneStatus}`);
+    if (!canSync(row.cloneStatus) || !row.sandboxPath) throw new RepoError('invalid_state', notSyncableMessage(row.cloneStatus));
     const repoDir = row.sandboxPath;
     const limitBytes = limitBytesOf(settings);
     const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;

@@ -9,6 +9,7 @@ import { settleOrphanedRepo } from '../../db/reconcile.js';
 import { disconnectRepo } from '../../db/repo-lifecycle.js';
 import { findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';
 import { cleanupSignal, retryUpdate, syncSignal } from '../../shared/connect-repository.js';
+import { canRetry, canSync, notRetryableMessage, notSyncableMessage } from '../../shared/repo-eligibility.js';
 import { createAdmission, rejectionError } from '../admission.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
@@ -137,15 +138,15 @@ export function codeRoutes(deps: ApiDeps) {
     .post('/repos/:repo_id/sync', validate('param', repoParamsSchema), async (c) => {
       const repo = await ownedRepo(c.req.valid('param').repo_id, c.get('userId'));
       if (repo.disconnectedAt) throw new ApiError(409, 'disconnected', 'The repository was disconnected; connect it again');
-      if (repo.cloneStatus !== 'COMPLETED') throw new ApiError(409, 'invalid_state', `Only a COMPLETED repository can be synced; it is ${repo.cloneStatus}`);
+      if (!canSync(repo.cloneStatus)) throw new ApiError(409, 'invalid_state', notSyncableMessage(repo.cloneStatus));
       if (!(await toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { requestedBy: c.get('userId'), trigger: 'api' })))) throw ended();
       return c.json(accepted(repo), 202);
     })
     .post('/repos/:repo_id/retry', validate('param', repoParamsSchema), validate('json', retryRequestSchema), async (c) => {
       const repo = await ownedRepo(c.req.valid('param').repo_id, c.get('userId'));
       if (repo.disconnectedAt) throw new ApiError(409, 'disconnected', 'The repository was disconnected; connect it again');
-      if (repo.cloneStatus !== 'FAILED' && !(repo.cloneStatus === 'COMPLETED' && repo.attentionRequiredAt)) {
-        throw new ApiError(409, 'invalid_state', `Only a FAILED repository, or one whose syncs need attention, can be retried; it is ${repo.cloneStatus}`);
+      if (!canRetry(repo.cloneStatus, repo.attentionRequiredAt !== null)) {
+        throw new ApiError(409, 'invalid_state', notRetryableMessage(repo.cloneStatus));
       }
       const { access_token: accessToken } = c.req.valid('json');
       const sealedToken = accessToken ? await admission.seal(accessToken, repo.requestId) : undefined;
