@@ -26,15 +26,13 @@ export interface EncryptedWebhookSecret {
 /** The authenticated context of a token sealed for its trip through Temporal. */
 export const transportContext = (requestId: string): string => `transport:${requestId}`;
 
-/** Workflow input. Evolve by adding optional fields only: old histories replay with old inputs. */
-export interface ConnectRepositoryInput {
+/** What every run of a connect carries. Evolve by adding optional fields only: old histories replay with old inputs. */
+export interface ConnectSettings {
   requestId: string;
   correlationId: string;
   userId: string;
   projectId: string;
   gitUrl: string;
-  /** The access token, sealed by the API (context: transportContext(requestId)). */
-  sealedToken: SealedSecret;
   /** How long a clone is kept (and a failed run waits for `retry`) before cleanup. */
   sandboxTtlSeconds: number;
   /** A slow keyed hash of (project, URL, token), computed by the API: recognises a repeat with other parameters. */
@@ -47,14 +45,28 @@ export interface ConnectRepositoryInput {
   syncFailureLimit?: number;
   /** Syncs one run makes before it continues as new, so its history stays bounded (SYNCS_PER_RUN). */
   syncsPerRun?: number;
-  /** Set when the run continues an earlier one (continue-as-new) whose clone is kept: where it left off. */
-  kept?: KeptRepository;
-  /**
-   * The repository's push webhook secret, made and sealed by the API like the token (context:
-   * transportContext(requestId)); absent in runs started before webhooks existed.
-   */
+}
+
+/** A new connect, as the API starts it. */
+export interface NewConnectInput extends ConnectSettings {
+  /** The access token, sealed by the API (context: transportContext(requestId)). */
+  sealedToken: SealedSecret;
+  /** The repository's push webhook secret, made and sealed by the API like the token; optional in recorded inputs. */
   sealedWebhookSecret?: SealedSecret;
 }
+
+/** A run continued (continue-as-new) from one whose clone is kept: it carries no secret, only where it left off. */
+export interface ContinuedRunInput extends ConnectSettings {
+  kept: KeptRepository;
+  /** A placeholder some continued inputs carry; never read. */
+  sealedToken?: SealedSecret;
+}
+
+/** Workflow input: a new connect, or a continued run (told apart by `kept`). */
+export type ConnectRepositoryInput = NewConnectInput | ContinuedRunInput;
+
+export const isContinuedRun = (input: ConnectRepositoryInput): input is ContinuedRunInput =>
+  'kept' in input && input.kept !== undefined;
 
 /** What a run whose clone is kept hands the run it continues as: everything its kept phase needs. */
 export interface KeptRepository {
@@ -136,7 +148,7 @@ export interface ConnectRepositoryState {
   error: { code: string; message: string } | null;
   /** How many times the clone has been started (retry signals start it again). */
   cloneAttempts: number;
-  /** Syncs of the kept clone; absent in runs from before they were counted. */
+  /** Syncs of the kept clone; absent in runs kept without schedules and bounds. */
   syncs?: SyncSummary;
   startedAt: string;
   updatedAt: string;
@@ -163,7 +175,7 @@ export interface SyncSummary {
 export interface CloneProgress {
   percent: number;
   bytes: number | null;
-  /** git's receive rate (bytes per second) while it receives objects; absent in signals sent before it existed. */
+  /** git's receive rate (bytes per second) while it receives objects; optional. */
   bytesPerSecond?: number | null;
   stage: string;
 }
@@ -186,7 +198,7 @@ export const retryUpdate = defineUpdate<{ accepted: true }, [RetryRequest]>('req
 /** What asked for a sync: a user through the API, a verified push webhook, or the repository's own schedule. */
 export type SyncTrigger = 'api' | 'webhook' | 'schedule';
 
-/** A `sync` request. Signals sent before triggers existed carry `requestedBy` only (or nothing): those are `api`. */
+/** A `sync` request; one without a trigger is the user's (`api`). */
 export interface SyncRequest {
   requestedBy?: string;
   trigger?: SyncTrigger;

@@ -7,11 +7,12 @@ import { ACTIVITY_OPTIONS } from './activity-options.js';
 export function activitiesFor(taskQueue: string) {
   const admission = admissionQueueOf(taskQueue);
   return {
-    quick: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.quick, taskQueue: admission }),
+    /** Row writes, audit entries and (in admissions recorded as activities) encryption: short, retried a few minutes. */
+    bookkeeping: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.quick, taskQueue: admission }),
     /** Writes a kept clone's syncs depend on, retried until the database takes them. */
-    keptRow: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.keptRow, taskQueue: admission }),
+    syncBookkeeping: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.keptRow, taskQueue: admission }),
     /** Admission's encryption and insert, run by the workflow's own worker while the caller waits. */
-    admissionStep: proxyLocalActivities<Activities>(ACTIVITY_OPTIONS.admissionStep),
+    localAdmission: proxyLocalActivities<Activities>(ACTIVITY_OPTIONS.admissionStep),
     scan: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.scan, taskQueue: admission }),
     retention: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.retention, taskQueue: admission }),
     checkRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeCheck, taskQueue: admission }).checkRepositorySize,
@@ -21,8 +22,9 @@ export function activitiesFor(taskQueue: string) {
     cloneOnHost: (hostTaskQueue: string) =>
       proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, ...ACTIVITY_OPTIONS.cloneOnProbeHost, taskQueue: hostTaskQueue }).cloneRepository,
     syncOnHost: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sync, taskQueue: hostTaskQueue }).syncRepository,
-    onHost: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: hostTaskQueue }),
+    /** Sweeps and cleanups of the files on one host. */
+    hostFiles: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: hostTaskQueue }),
     /** Files of a host that is gone (or never known): any worker, from the admission queue. */
-    onAnyHost: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: admission }),
+    anyHostFiles: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: admission }),
   };
 }

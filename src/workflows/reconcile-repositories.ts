@@ -7,8 +7,8 @@ import { activitiesFor } from './activity-proxies.js';
  * in a way its own code could not catch) without bringing it to a terminal state.
  */
 export async function reconcileRepositories(): Promise<{ settled: number }> {
-  const { scan, quick } = activitiesFor(workflowInfo().taskQueue);
+  const { scan, bookkeeping } = activitiesFor(workflowInfo().taskQueue);
   const orphans = await scan.findOrphanedRepositories();
-  for (const orphan of orphans) await quick.settleOrphanedRepository(orphan);
+  for (const orphan of orphans) await bookkeeping.settleOrphanedRepository(orphan);
   return { settled: orphans.length };
 }
