@@ -18,7 +18,7 @@ export interface CheckSizeInput extends EncryptedToken {
   gitUrl: string;
   projectId: string;
   repoId: string;
-  /** For the log only; absent in runs started before it was added. */
+  /** For the log only; optional. */
   requestId?: string;
   /** Admission's probe: kept on success (`probePath`), for a clone on this host to deepen. */
   keepForClone?: boolean;

@@ -58,7 +58,7 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
         if (row?.syncLeased) return false;
         const lastActive = row ? Math.max(row.updatedAt.getTime(), row.syncLeaseUntil?.getTime() ?? 0) : -Infinity;
         const age = now - lastActive;
-        // Rows from before hosts were recorded (no host) count as this host's.
+        // A row without a host counts as this host's.
         const ours = row !== undefined && (row.hostTaskQueue === null || row.hostTaskQueue === settings.hostTaskQueue);
         const live = ours && (row.cloneStatus === 'COMPLETED' || (row.cloneStatus === 'CLONING' && age <= CLONE_MAX_MS));
         const expired = options.expired && row?.cloneStatus === 'COMPLETED' && age > settings.sandboxTtlSeconds * 1000;

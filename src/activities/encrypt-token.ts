@@ -9,7 +9,7 @@ import { tokenContext } from './deps.js';
 export interface EncryptTokenInput {
   /** The token as the API sealed it for its trip through Temporal. */
   sealedToken: SealedSecret;
-  /** The repository's webhook secret, sealed the same way; absent for retries and runs from before webhooks. */
+  /** The repository's webhook secret, sealed the same way; absent for retries. */
   sealedWebhookSecret?: SealedSecret;
   requestId: string;
   projectId: string;

@@ -18,11 +18,11 @@ export interface PersistRepositoryInput extends EncryptedToken {
   runId: string;
   requestFingerprint: string;
   estimatedSizeMb: number | null;
-  /** The branch or tag the size check resolved; absent in runs started before refs were recorded. */
+  /** The branch or tag the size check resolved; optional. */
   ref?: string;
   /** How often the workflow syncs by itself; absent: on demand and on push only. */
   syncIntervalSeconds?: number;
-  /** The push webhook secret encrypted for storage; absent in runs started before webhooks existed. */
+  /** The push webhook secret encrypted for storage; optional. */
   webhookSecret?: EncryptedWebhookSecret;
   audit: AuditContext;
 }

@@ -22,7 +22,7 @@ import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
 import { budgetHit, overBudget, type Usage } from './too-large.js';
 import { checkTreeBudget } from './tree-budget.js';
 
-/** What asked for a sync, for its audit row; absent in syncs scheduled before triggers were recorded. */
+/** What asked for a sync, for its audit row; optional. */
 export interface SyncOrigin {
   trigger?: SyncTrigger;
   deliveryId?: string;
@@ -61,7 +61,7 @@ export interface ResumeSyncsInput {
   audit: AuditContext;
 }
 
-/** The audit metadata of a sync's origin; nothing for syncs from before origins were recorded. */
+/** The audit metadata of a sync's origin, when it has one. */
 const originOf = (o: SyncOrigin) => ({ ...(o.trigger ? { trigger: o.trigger } : {}), ...(o.deliveryId ? { delivery_id: o.deliveryId } : {}) });
 
 /**
