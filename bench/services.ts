@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { exited, tail, terminate } from '../src/infra/child-process.js';
-import { freePort } from '../src/infra/ports.js';
+import { exited, tail, terminate } from '../src/dev-stack/child-process.js';
+import { freePort } from '../src/runtime/ports.js';
 import type { TestStack } from '../test/support/stack.js';
 
 export interface Services {

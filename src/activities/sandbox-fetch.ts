@@ -1,5 +1,6 @@
 import type { EncryptedToken } from '../shared/connect-repository.js';
-import { egressPolicyOf, pinRemote } from '../git/remote-guard.js';
+import { egressPolicyOf } from '../egress/git-url.js';
+import { pinRemote } from '../git/remote-guard.js';
 import type { GitProgress } from '../git/run-git.js';
 import { RepoError } from '../shared/errors.js';
 import { limitBytesOf, type ActivityDeps } from './deps.js';

@@ -1,4 +1,4 @@
-import { SPECIAL_USE_DOMAINS, type EgressPolicy } from '../git/remote-guard.js';
+import { SPECIAL_USE_DOMAINS, type EgressPolicy } from '../egress/git-url.js';
 
 /**
  * The shape of a Git URL the API takes, as one regular expression for the OpenAPI document (and

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { egressPolicyOf } from '../git/remote-guard.js';
+import { egressPolicyOf } from '../egress/git-url.js';
 import { authenticated, error, headers, json, jsonSchema, ok, posting, postingJson, reading, stream, text } from './openapi-responses.js';
 import {
   acceptedSchema,

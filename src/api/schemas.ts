@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { gitUrlProblem, invalidGitUrlMessage, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../git/remote-guard.js';
-import { MAX_REF_LENGTH, REF_NAME_PATTERN } from '../git/ref-name.js';
+import { gitUrlProblem, invalidGitUrlMessage, MAX_GIT_URL_LENGTH, type EgressPolicy } from '../egress/git-url.js';
+import { MAX_REF_LENGTH, REF_NAME_PATTERN } from '../shared/ref-name.js';
 import { gitUrlPattern } from './git-url-pattern.js';
 import { CURSOR_PATTERN } from './pagination.js';
 

@@ -1,6 +1,6 @@
 import { loadConnectedConfigOrExit, requireAuth } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
-import { runUntilSignal } from '../infra/lifecycle.js';
+import { runUntilSignal } from '../runtime/lifecycle.js';
 import { startTracing } from '../observability/tracing.js';
 import { startApiService } from './start-api.js';
 

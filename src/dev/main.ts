@@ -8,12 +8,12 @@ import { createSql } from '../db/client.js';
 import { requireGitOrExit } from '../git/requirements.js';
 import { migrate } from '../db/migrate.js';
 import { startApiService } from '../api/start-api.js';
-import { startEmbeddedPostgres } from '../infra/embedded-postgres.js';
-import { runUntilSignal } from '../infra/lifecycle.js';
-import { StartupError } from '../infra/startup-error.js';
-import { portInUse } from '../infra/ports.js';
-import { findTemporalCli } from '../infra/temporal-cli.js';
-import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
+import { startEmbeddedPostgres } from '../dev-stack/embedded-postgres.js';
+import { runUntilSignal } from '../runtime/lifecycle.js';
+import { StartupError } from '../runtime/startup-error.js';
+import { portInUse } from '../runtime/ports.js';
+import { findTemporalCli } from '../dev-stack/temporal-cli.js';
+import { startTemporalDevServer } from '../dev-stack/temporal-dev-server.js';
 import { startTracing } from '../observability/tracing.js';
 import { startWorkerService } from '../worker/start-worker.js';
 

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { classifyGitFailure } from './classify.js';
 import { gitEnvironment } from './git-env.js';
-import { isRefName } from './ref-name.js';
+import { isRefName } from '../shared/ref-name.js';
 import type { PinnedRemote } from './remote-guard.js';
 import { parseLsRemote, type RemoteRefs } from './remote-refs.js';
 import { GitProcessError, runGit, type GitProgress } from './run-git.js';

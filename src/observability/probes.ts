@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { pingDatabase, type Sql } from '../db/client.js';
 import { keyAgeDays } from '../db/encryption-keys.js';
-import { answersWithin } from '../infra/deadline.js';
+import { answersWithin } from '../runtime/deadline.js';
 import { readServiceStats } from '../db/service-stats.js';
 import { directorySize } from '../sandbox/sandbox.js';
 import { metrics } from './metrics.js';

@@ -1,4 +1,4 @@
-import { answersWithin } from '../infra/deadline.js';
+import { answersWithin } from '../runtime/deadline.js';
 import { registry } from './metrics.js';
 
 /** Reads something at scrape time (the database, the disk) into the registry's gauges. */

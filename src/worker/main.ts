@@ -1,7 +1,7 @@
 import { loadConnectedConfigOrExit } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { requireGitOrExit } from '../git/requirements.js';
-import { runUntilSignal } from '../infra/lifecycle.js';
+import { runUntilSignal } from '../runtime/lifecycle.js';
 import { serveMetrics } from '../observability/metrics-server.js';
 import { startTracing } from '../observability/tracing.js';
 import { startWorkerService } from './start-worker.js';

@@ -1,6 +1,6 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from '../config/logger.js';
-import { freePort } from '../infra/ports.js';
+import { freePort } from '../runtime/ports.js';
 import { addTextSource } from '../observability/scrape.js';
 
 const TEMPORAL_LEVELS: Record<string, LogLevel> = {

@@ -10,7 +10,7 @@ import { createKeyProvider } from '../crypto/key-provider.js';
 import { encryptedDataConverter } from '../crypto/payload-codec.js';
 import { createSql } from '../db/client.js';
 import { recordKeyInService } from '../db/encryption-keys.js';
-import { ensureSearchAttributes } from '../infra/search-attributes.js';
+import { ensureSearchAttributes } from '../runtime/search-attributes.js';
 import { databaseProbe, sandboxDiskProbe } from '../observability/probes.js';
 import { addScrapeProbe } from '../observability/scrape.js';
 import { tracingStarted } from '../observability/tracing.js';

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { exited } from '../../src/infra/child-process.js';
+import { exited } from '../../src/dev-stack/child-process.js';
 import { call, configEnv, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 import { createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { killAll, processesMentioning, startEntryPoint } from '../support/processes.js';

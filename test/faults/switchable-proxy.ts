@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { freePort } from '../../src/infra/ports.js';
+import { freePort } from '../../src/runtime/ports.js';
 
 export interface SwitchableProxy {
   /** Where clients connect (http://127.0.0.1:<port>): the target while up, a refused connection while down. */

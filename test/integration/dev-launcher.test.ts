@@ -5,9 +5,9 @@ import { chmod, lstat, mkdir, mkdtemp, readlink, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/infra/ports.js';
-import { RELOCATION_ROOT } from '../../src/infra/embedded-postgres-placement.js';
-import { PROJECT_ROOT } from '../../src/infra/paths.js';
+import { freePort } from '../../src/runtime/ports.js';
+import { RELOCATION_ROOT } from '../../src/dev-stack/embedded-postgres-placement.js';
+import { PROJECT_ROOT } from '../../src/dev-stack/paths.js';
 import { descendants, errorsLogged, launch, launcherEnv as launcherEnvFor, launchToEnd, stop, survivors, type LaunchCommand } from '../support/launcher.js';
 
 const stack = inject('stack');

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { ConnectedConfig } from '../../src/config/env.js';
-import { exited } from '../../src/infra/child-process.js';
+import { exited } from '../../src/dev-stack/child-process.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';
 import { callAt, configEnv, testConfig, tokenFor } from '../support/app-under-test.js';

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { ConnectedConfig } from '../../src/config/env.js';
 import { createSql, type Sql } from '../../src/db/client.js';
-import { freePort } from '../../src/infra/ports.js';
+import { freePort } from '../../src/runtime/ports.js';
 import { callAt, configEnv, testConfig, tokenFor } from '../support/app-under-test.js';
 import { createBareRepo, createRepoWithHeavyHistory } from '../support/git-repos.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';

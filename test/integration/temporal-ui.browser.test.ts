@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/infra/paths.js';
+import { PROJECT_ROOT } from '../../src/dev-stack/paths.js';
 import { createBareRepo } from '../support/git-repos.js';
 import { launch, launcherEnv, stopGroup, type Launch } from '../support/launcher.js';
 import { startReverseProxy, type ReverseProxy } from '../support/reverse-proxy.js';

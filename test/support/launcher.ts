@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { exited } from '../../src/infra/child-process.js';
-import { freePort } from '../../src/infra/ports.js';
+import { exited } from '../../src/dev-stack/child-process.js';
+import { freePort } from '../../src/runtime/ports.js';
 
 export interface Launch {
   child: ChildProcess;

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../src/config/logger.js';
-import { exited, tail, terminate } from '../../src/infra/child-process.js';
-import { findPython, pipInstallInto } from '../../src/infra/pip.js';
-import { freePort } from '../../src/infra/ports.js';
-import { TOOLS_DIR } from '../../src/infra/temporal-cli.js';
+import { exited, tail, terminate } from '../../src/dev-stack/child-process.js';
+import { findPython, pipInstallInto } from '../../src/dev-stack/pip.js';
+import { freePort } from '../../src/runtime/ports.js';
+import { TOOLS_DIR } from '../../src/dev-stack/temporal-cli.js';
 
 /** moto, the AWS API emulator from PyPI, pinned; it serves a real KMS API over HTTP. */
 export const MOTO_VERSION = '5.2.5';

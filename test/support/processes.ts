@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { exited } from '../../src/infra/child-process.js';
+import { exited } from '../../src/dev-stack/child-process.js';
 
 const READY_TIMEOUT_MS = 60_000;
 

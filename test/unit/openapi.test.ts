@@ -3,7 +3,7 @@ import { gitUrlPattern } from '../../src/api/git-url-pattern.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { CURSOR_PATTERN, decodeCursor, encodeCursor } from '../../src/api/pagination.js';
 import { createProjectSchema } from '../../src/api/schemas.js';
-import { gitUrlProblem } from '../../src/git/remote-guard.js';
+import { gitUrlProblem } from '../../src/egress/git-url.js';
 import { standInApp } from '../support/stand-in-app.js';
 
 const app = standInApp();

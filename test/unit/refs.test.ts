@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectRequestSchema } from '../../src/api/schemas.js';
-import { REF_NAME_PATTERN } from '../../src/git/ref-name.js';
+import { REF_NAME_PATTERN } from '../../src/shared/ref-name.js';
 import { parseLsRemote, resolveRef } from '../../src/git/remote-refs.js';
 import { RepoError } from '../../src/shared/errors.js';
 import { standInApp } from '../support/stand-in-app.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { gitUrlProblem, pinRemote, type EgressPolicy, type Lookup } from '../../src/git/remote-guard.js';
-import { isForbiddenAddress, isLoopback, mappedIpv4 } from '../../src/git/special-addresses.js';
+import { gitUrlProblem, type EgressPolicy } from '../../src/egress/git-url.js';
+import { pinRemote, type Lookup } from '../../src/git/remote-guard.js';
+import { isForbiddenAddress, isLoopback, mappedIpv4 } from '../../src/egress/special-addresses.js';
 import { RepoError } from '../../src/shared/errors.js';
 
 const resolvesTo = (...addresses: string[]): Lookup => async () => addresses.map((address) => ({ address }));

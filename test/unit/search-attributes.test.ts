@@ -1,7 +1,7 @@
 import proto from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { ensureSearchAttributes } from '../../src/infra/search-attributes.js';
-import { StartupError } from '../../src/infra/startup-error.js';
+import { ensureSearchAttributes } from '../../src/runtime/search-attributes.js';
+import { StartupError } from '../../src/runtime/startup-error.js';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 const { KEYWORD, TEXT } = { KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT };

@@ -18,7 +18,7 @@ import {
   type ConnectRepositoryInput,
   type ConnectRepositoryState,
 } from '../../src/shared/connect-repository.js';
-import { asKeywords } from '../../src/infra/search-attributes.js';
+import { asKeywords } from '../../src/runtime/search-attributes.js';
 import { admissionQueueOf, cloneQueueOf, syncQueueOf } from '../../src/shared/task-queues.js';
 import { workflowTracingSinks } from '../../src/observability/tracing.js';
 import { bundleWorkflows } from '../../src/worker/workflow-code.js';

@@ -4,7 +4,7 @@ import { suppressTracing } from '@opentelemetry/core';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Hono } from 'hono';
 import { findOwnedProject } from '../../db/projects.js';
-import { egressPolicyOf } from '../../git/remote-guard.js';
+import { egressPolicyOf } from '../../egress/git-url.js';
 import { settleOrphanedRepo } from '../../db/reconcile.js';
 import { disconnectRepo } from '../../db/repo-lifecycle.js';
 import { findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { pingDatabase } from '../../db/client.js';
-import { answersWithin } from '../../infra/deadline.js';
-import { checkSearchAttributes } from '../../infra/search-attributes.js';
+import { answersWithin } from '../../runtime/deadline.js';
+import { checkSearchAttributes } from '../../runtime/search-attributes.js';
 import type { ApiDeps } from '../deps.js';
 import { errorBody } from '../errors.js';
 

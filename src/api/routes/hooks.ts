@@ -12,7 +12,7 @@ import { deferredSync } from '../deferred-sync.js';
 import { secondsToNextToken } from '../rate-limit.js';
 import { repoParamsSchema } from '../schemas.js';
 import { validate } from '../validation.js';
-import { COMMIT_ID } from '../../git/ref-name.js';
+import { COMMIT_ID } from '../../shared/ref-name.js';
 import { deletesRef, pushEventOf, pushesRef } from '../webhook-push.js';
 import { SIGNATURE_HEADERS, signedDelivery } from '../webhook-signature.js';
 import { ended, toWorkflow } from './code.js';

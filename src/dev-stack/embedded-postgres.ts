@@ -8,8 +8,8 @@ import type { Logger } from '../config/logger.js';
 import { ensureDatabase } from '../db/admin.js';
 import { exited, tail, terminate } from './child-process.js';
 import { placeEmbeddedPostgres, type PostgresPlacement } from './embedded-postgres-placement.js';
-import { freePort } from './ports.js';
-import { StartupError } from './startup-error.js';
+import { freePort } from '../runtime/ports.js';
+import { StartupError } from '../runtime/startup-error.js';
 
 export interface EmbeddedPostgresOptions {
   /** The cluster lives in `<dataDir>/postgres` (or is linked from there); the generated password beside it. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Logger } from '../config/logger.js';
-import { StartupError } from './startup-error.js';
+import { StartupError } from '../runtime/startup-error.js';
 
 const run = promisify(execFile);
 
