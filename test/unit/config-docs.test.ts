@@ -5,7 +5,7 @@ import { envSchema } from '../../src/config/env.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
-const stripCode = (markdown: string) => markdown.replace(/^```[\s\S]*?^```/gm, '');
+const stripCode = (markdown: string) => markdown.replace(/^\s*```[\s\S]*?^\s*```/gm, '');
 
 interface Row { names: string[]; defaults: string[] }
 
