@@ -47,15 +47,17 @@ export default defineConfig({
       },
       // Re-records test/histories/*.json against the real services: only on purpose (`npm run histories:record`).
       ...(process.env.RECORD_HISTORIES
-        ? [{
-          test: {
-            name: 'histories',
-            include: ['test/histories/record.test.ts'],
-            globalSetup: ['test/support/global-setup.ts'],
-            testTimeout: 60_000,
-            hookTimeout: 120_000,
-          },
-        }]
+        ? [
+            {
+              test: {
+                name: 'histories',
+                include: ['test/histories/record.test.ts'],
+                globalSetup: ['test/support/global-setup.ts'],
+                testTimeout: 60_000,
+                hookTimeout: 120_000,
+              },
+            },
+          ]
         : []),
     ],
   },

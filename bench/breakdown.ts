@@ -19,18 +19,25 @@ const timeOf = (event: HistoryEvent): number =>
 
 const isCloneCompleted = (byId: Map<number, HistoryEvent>) => (e: HistoryEvent) =>
   e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED &&
-  byId.get(Number(e.activityTaskCompletedEventAttributes!.scheduledEventId))?.activityTaskScheduledEventAttributes?.activityType?.name === 'cloneRepository';
+  byId.get(Number(e.activityTaskCompletedEventAttributes!.scheduledEventId))?.activityTaskScheduledEventAttributes
+    ?.activityType?.name === 'cloneRepository';
 
 /**
  * Reads the history of `workflowId` up to the admission update's completion (`admission`), or
  * up to its clone's completion (`clone`).
  */
-export async function admissionBreakdown(workflows: WorkflowClient, workflowId: string, through: 'admission' | 'clone' = 'admission'): Promise<AdmissionBreakdown> {
+export async function admissionBreakdown(
+  workflows: WorkflowClient,
+  workflowId: string,
+  through: 'admission' | 'clone' = 'admission',
+): Promise<AdmissionBreakdown> {
   const events = (await workflows.getHandle(workflowId).fetchHistory()).events ?? [];
   const byId = new Map(events.map((e) => [Number(e.eventId), e]));
-  const end = events.find(through === 'admission'
-    ? (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
-    : isCloneCompleted(byId));
+  const end = events.find(
+    through === 'admission'
+      ? (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+      : isCloneCompleted(byId),
+  );
   if (!end) throw new Error(`${workflowId}: no ${through} completed in its history`);
   const upTo = events.filter((e) => Number(e.eventId) <= Number(end.eventId));
   const since = (startedId: unknown, to: HistoryEvent) => timeOf(to) - timeOf(byId.get(Number(startedId))!);
@@ -58,8 +65,10 @@ export async function admissionBreakdown(workflows: WorkflowClient, workflowId: 
 /** One line: `server 180 ms = 4 workflow tasks (queue 12, run 30) + encryptToken (queue 3, run 9) + …`. */
 export function describeBreakdown(b: AdmissionBreakdown): string {
   const r = Math.round;
-  const parts = [`${b.workflowTasks.count} workflow tasks (queue ${r(b.workflowTasks.queueMs)}, run ${r(b.workflowTasks.runMs)})`,
-    ...b.activities.map((a) => `${a.type} (queue ${r(a.queueMs)}, run ${r(a.runMs)})`)];
+  const parts = [
+    `${b.workflowTasks.count} workflow tasks (queue ${r(b.workflowTasks.queueMs)}, run ${r(b.workflowTasks.runMs)})`,
+    ...b.activities.map((a) => `${a.type} (queue ${r(a.queueMs)}, run ${r(a.runMs)})`),
+  ];
   return `server ${r(b.serverMs)} ms: ${parts.join(' + ')}`;
 }
 

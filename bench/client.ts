@@ -28,7 +28,8 @@ export async function apiClient(apiUrl: string, jwtSecret: string, gitToken: str
     let cursor = '';
     do {
       const page = await request('GET', `/code/projects/${projectId}/repos?limit=100${cursor && `&cursor=${cursor}`}`);
-      for (const repo of page.body as Array<{ id: string; clone_status: string }>) statuses.set(repo.id, repo.clone_status);
+      for (const repo of page.body as Array<{ id: string; clone_status: string }>)
+        statuses.set(repo.id, repo.clone_status);
       cursor = page.headers.get('x-next-cursor') ?? '';
     } while (cursor);
     return statuses;
@@ -42,7 +43,14 @@ export async function apiClient(apiUrl: string, jwtSecret: string, gitToken: str
     },
     /** `POST /code/connect`, timed until its answer (admission). */
     async connect(projectId: string, gitUrl: string, requestId: string = randomUUID()): Promise<Admission> {
-      const { ms, value } = await timed(() => request('POST', '/code/connect', { git_url: gitUrl, access_token: gitToken, project_id: projectId, request_id: requestId }));
+      const { ms, value } = await timed(() =>
+        request('POST', '/code/connect', {
+          git_url: gitUrl,
+          access_token: gitToken,
+          project_id: projectId,
+          request_id: requestId,
+        }),
+      );
       return { status: value.status, ms, repoId: value.body.repo_id, workflowId: value.body.workflow_id };
     },
     repoStatuses,

@@ -25,7 +25,12 @@ export async function cpuSnapshot(): Promise<CpuSnapshot> {
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
     const ticks = (i: number) => Number(fields[i]);
-    snapshot.set(Number(entry), { comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(fields[1]), self: ticks(11) + ticks(12), reaped: ticks(13) + ticks(14) });
+    snapshot.set(Number(entry), {
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      ppid: Number(fields[1]),
+      self: ticks(11) + ticks(12),
+      reaped: ticks(13) + ticks(14),
+    });
   }
   return snapshot;
 }

@@ -46,9 +46,10 @@ const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 const teardowns: Array<() => Promise<unknown>> = [];
 let stopping: Promise<void> | undefined;
-const stopAll = () => (stopping ??= (async () => {
-  for (const step of teardowns.reverse()) await step().catch((err: Error) => say(`teardown: ${err.message}`));
-})());
+const stopAll = () =>
+  (stopping ??= (async () => {
+    for (const step of teardowns.reverse()) await step().catch((err: Error) => say(`teardown: ${err.message}`));
+  })());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     say(`${signal}: stopping everything it started`);
@@ -66,7 +67,9 @@ try {
   say('building the service (npm run build)');
   await buildService();
   say('starting the API and the worker');
-  const profiling = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfileDir)}`] : [];
+  const profiling = options.cpuProfileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfileDir)}`]
+    : [];
   const services = await startServices(stack, { MAX_REPO_SIZE_MB: String(LIMIT_MB), ...tuning }, profiling);
   teardowns.push(services.stop);
   const connection = await Connection.connect({ address: stack.temporalAddress });
@@ -77,9 +80,10 @@ try {
   await mkdir(scratch);
   let projects = 0;
   const partOf: PartOf = (pid, comm) => {
-    if (pid === services.pids.worker) return { self: 'worker', children: 'worker\'s git' };
+    if (pid === services.pids.worker) return { self: 'worker', children: "worker's git" };
     if (pid === services.pids.api) return { self: 'API', children: 'API' };
-    if (pid === process.pid) return { self: 'bench (clients, Git server front)', children: 'Git server (git http-backend)' };
+    if (pid === process.pid)
+      return { self: 'bench (clients, Git server front)', children: 'Git server (git http-backend)' };
     if (comm === 'temporal') return { self: 'Temporal server', children: 'Temporal server' };
     if (comm === 'postgres') return { self: 'PostgreSQL', children: 'PostgreSQL' };
     return undefined;

@@ -10,7 +10,8 @@ export interface BenchOptions {
   cpuProfileDir: string | undefined;
 }
 
-export const USAGE = 'usage: npm run bench -- [--runs N (≥ 1, default 3)] [--only B1,B4] [--repos DIR] [--json PATH (default bench-results.json)] [--cpu-prof DIR]';
+export const USAGE =
+  'usage: npm run bench -- [--runs N (≥ 1, default 3)] [--only B1,B4] [--repos DIR] [--json PATH (default bench-results.json)] [--cpu-prof DIR]';
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -28,7 +29,10 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (values.help || !Number.isInteger(runs) || runs < 1) throw new Error(USAGE);
   return {
     runs,
-    only: values.only.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean),
+    only: values.only
+      .split(',')
+      .map((s) => s.trim().toUpperCase())
+      .filter(Boolean),
     reposDir: values.repos,
     json: values.json,
     cpuProfileDir: values['cpu-prof'],

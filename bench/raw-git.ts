@@ -43,7 +43,10 @@ export function rawGit(token: string, scratch: string) {
       const dir = await mkdtemp(path.join(scratch, 'raw-'));
       const controller = new AbortController();
       const start = performance.now();
-      const fetching = run('git', ['clone', '--quiet', '--depth=1', '--no-checkout', '--', url, path.join(dir, 'r')], { env, signal: controller.signal }).catch(() => undefined);
+      const fetching = run('git', ['clone', '--quiet', '--depth=1', '--no-checkout', '--', url, path.join(dir, 'r')], {
+        env,
+        signal: controller.signal,
+      }).catch(() => undefined);
       try {
         while (!(await stop())) {
           if (await Promise.race([fetching.then(() => true), new Promise((r) => setTimeout(() => r(false), 5))])) break;

@@ -8,7 +8,11 @@ const cell = (row: Row, column: (typeof COLUMNS)[number]): string =>
 
 /** The rows as one Markdown table (readable in a terminal too). */
 export function formatTable(rows: Row[]): string {
-  const lines = [COLUMNS.join(' | '), COLUMNS.map(() => '---').join(' | '), ...rows.map((r) => COLUMNS.map((c) => cell(r, c)).join(' | '))];
+  const lines = [
+    COLUMNS.join(' | '),
+    COLUMNS.map(() => '---').join(' | '),
+    ...rows.map((r) => COLUMNS.map((c) => cell(r, c)).join(' | ')),
+  ];
   return lines.map((l) => `| ${l} |`).join('\n');
 }
 

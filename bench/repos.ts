@@ -23,7 +23,12 @@ export interface BenchRepos {
 }
 
 async function isBareRepo(dir: string): Promise<boolean> {
-  return access(path.join(dir, 'HEAD')).then(() => access(path.join(dir, 'objects'))).then(() => true, () => false);
+  return access(path.join(dir, 'HEAD'))
+    .then(() => access(path.join(dir, 'objects')))
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 /** Links every bare repository directly under `dir` into the Git server's root as `real-<name>.git`. */
@@ -36,15 +41,21 @@ async function linkRealRepos(gitRoot: string, dir: string): Promise<string[]> {
     await symlink(source, path.join(gitRoot, `${name}.git`));
     names.push(name);
   }
-  if (names.length === 0) throw new Error(`--repos ${dir}: no bare repositories (a folder with HEAD and objects/) found directly in it`);
+  if (names.length === 0)
+    throw new Error(`--repos ${dir}: no bare repositories (a folder with HEAD and objects/) found directly in it`);
   return names;
 }
 
 export async function createBenchRepos(gitRoot: string, limitMb: number, realDir?: string): Promise<BenchRepos> {
-  await createBareRepo(gitRoot, 'bench-tiny', { 'README.md': '# tiny\n', 'src/index.ts': 'export const answer = 42;\n' });
+  await createBareRepo(gitRoot, 'bench-tiny', {
+    'README.md': '# tiny\n',
+    'src/index.ts': 'export const answer = 42;\n',
+  });
   await createBareRepo(gitRoot, 'bench-medium', { 'README.md': '# medium\n', ...randomFiles('data', 100, 200 * 1024) });
   await createBareRepo(gitRoot, 'bench-oversize', randomFiles('big', Math.ceil((limitMb * 1.2) / 8), 8 * MB));
-  await createRepoWithHeavyHistory(gitRoot, 'bench-slow', randomFiles('history', 20, 100 * 1024), { 'README.md': 'slow\n' });
+  await createRepoWithHeavyHistory(gitRoot, 'bench-slow', randomFiles('history', 20, 100 * 1024), {
+    'README.md': 'slow\n',
+  });
   return {
     tiny: 'bench-tiny',
     medium: 'bench-medium',

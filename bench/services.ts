@@ -28,7 +28,12 @@ export async function buildService(): Promise<void> {
 }
 
 /** Starts the compiled `entry` as its own Node process and resolves once it logs `readyMessage`. */
-async function startProcess(entry: string, env: Record<string, string>, readyMessage: string, nodeArgs: string[]): Promise<ChildProcess> {
+async function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  readyMessage: string,
+  nodeArgs: string[],
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...nodeArgs, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = tail();
   child.stderr!.on('data', output.push);
@@ -66,7 +71,11 @@ async function vmRss(pid: number): Promise<number> {
  * except what a local Git server and a bench need (loopback Git, no rate limit, a task queue and
  * sandbox of its own).
  */
-export async function startServices(stack: TestStack, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Services> {
+export async function startServices(
+  stack: TestStack,
+  extraEnv: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<Services> {
   const jwtSecret = randomBytes(32).toString('base64url');
   const env: Record<string, string> = {
     PATH: process.env.PATH!,

@@ -21,7 +21,13 @@ async function measure(ctx: BenchContext, name: string, key: string) {
     return { serviceMs, rawMs, serviceBytes, rawBytes: await ctx.bytesSent(`${countKey}-raw`), whereTimeGoes };
   });
   const pick = (k: 'serviceMs' | 'rawMs' | 'serviceBytes' | 'rawBytes') => median(perRun.map((r) => r[k]));
-  return { serviceMs: pick('serviceMs'), rawMs: pick('rawMs'), serviceBytes: pick('serviceBytes'), rawBytes: pick('rawBytes'), perRun };
+  return {
+    serviceMs: pick('serviceMs'),
+    rawMs: pick('rawMs'),
+    serviceBytes: pick('serviceBytes'),
+    rawBytes: pick('rawBytes'),
+    perRun,
+  };
 }
 
 /**
@@ -32,28 +38,34 @@ export const clone: Bench = {
   ids: ['B2', 'B3'],
   async run(ctx) {
     const rows: Row[] = [];
-    for (const [label, name] of [['generated ~20 MB', ctx.repos.medium], ...ctx.repos.real.map((r) => [r, r])] as const) {
+    for (const [label, name] of [
+      ['generated ~20 MB', ctx.repos.medium],
+      ...ctx.repos.real.map((r) => [r, r]),
+    ] as const) {
       const m = await measure(ctx, name, `b2-${name}`);
       const suffix = name === ctx.repos.medium ? '' : ` ${label}`;
-      rows.push({
-        id: `B2${suffix}`,
-        what: `connect → COMPLETED, ${label} (median of ${ctx.runs})`,
-        measured: ms(m.serviceMs),
-        floor: `raw clone ${ms(m.rawMs)}`,
-        ratio: factor(m.serviceMs, m.rawMs),
-        goal: '≤ 1.15×',
-        met: m.serviceMs <= 1.15 * m.rawMs,
-        data: { serviceMs: m.serviceMs, rawMs: m.rawMs, perRun: m.perRun },
-      }, {
-        id: `B3${suffix}`,
-        what: `bytes the Git server sent per connect, ${label}`,
-        measured: mb(m.serviceBytes),
-        floor: `raw clone ${mb(m.rawBytes)}`,
-        ratio: factor(m.serviceBytes, m.rawBytes),
-        goal: '≤ 1.05×',
-        met: m.serviceBytes <= 1.05 * m.rawBytes,
-        data: { serviceBytes: m.serviceBytes, rawBytes: m.rawBytes },
-      });
+      rows.push(
+        {
+          id: `B2${suffix}`,
+          what: `connect → COMPLETED, ${label} (median of ${ctx.runs})`,
+          measured: ms(m.serviceMs),
+          floor: `raw clone ${ms(m.rawMs)}`,
+          ratio: factor(m.serviceMs, m.rawMs),
+          goal: '≤ 1.15×',
+          met: m.serviceMs <= 1.15 * m.rawMs,
+          data: { serviceMs: m.serviceMs, rawMs: m.rawMs, perRun: m.perRun },
+        },
+        {
+          id: `B3${suffix}`,
+          what: `bytes the Git server sent per connect, ${label}`,
+          measured: mb(m.serviceBytes),
+          floor: `raw clone ${mb(m.rawBytes)}`,
+          ratio: factor(m.serviceBytes, m.rawBytes),
+          goal: '≤ 1.05×',
+          met: m.serviceBytes <= 1.05 * m.rawBytes,
+          data: { serviceBytes: m.serviceBytes, rawBytes: m.rawBytes },
+        },
+      );
     }
     return rows;
   },

@@ -25,32 +25,40 @@ export const contention: Bench = {
     });
     const tiny = ctx.url(ctx.repos.tiny);
     // git alone doing admission's probe under the same load, in between: what the machine allows.
-    const rawProbes = Promise.all(Array.from({ length: ADMISSIONS }, async (_, i) => {
-      await sleep(i * 250 + 125);
-      return ctx.raw.probe(tiny);
-    }));
-    const admissions = await Promise.all(Array.from({ length: ADMISSIONS }, async (_, i) => {
-      await sleep(i * 250);
-      const admitted = await ctx.api.connect(project, tiny);
-      if (admitted.status !== 201) throw new Error(`B9: connect answered ${admitted.status}`);
-      ctx.openWorkflows++;
-      return admitted;
-    }));
+    const rawProbes = Promise.all(
+      Array.from({ length: ADMISSIONS }, async (_, i) => {
+        await sleep(i * 250 + 125);
+        return ctx.raw.probe(tiny);
+      }),
+    );
+    const admissions = await Promise.all(
+      Array.from({ length: ADMISSIONS }, async (_, i) => {
+        await sleep(i * 250);
+        const admitted = await ctx.api.connect(project, tiny);
+        if (admitted.status !== 201) throw new Error(`B9: connect answered ${admitted.status}`);
+        ctx.openWorkflows++;
+        return admitted;
+      }),
+    );
     const raw = await rawProbes;
     await ctx.api.waitAllCompleted(project, slowIds, 500);
     const slowest = [...admissions].sort((a, b) => b.ms - a.ms).slice(0, 3);
-    const whereTimeGoes = describeBreakdown(medianBreakdown(await Promise.all(slowest.map((a) => ctx.breakdown(a.workflowId!)))));
+    const whereTimeGoes = describeBreakdown(
+      medianBreakdown(await Promise.all(slowest.map((a) => ctx.breakdown(a.workflowId!)))),
+    );
     const latencies = admissions.map((a) => a.ms);
     const p99 = percentile(latencies, 99);
-    return [{
-      id: 'B9',
-      what: `admission p99 while ${LONG_CLONES} long clones run`,
-      measured: `p99 ${ms(p99)} (p50 ${ms(percentile(latencies, 50))})`,
-      floor: `${b1 === undefined ? 'B1 not run' : `B1 p99 ${ms(b1)}`}; git's own probe under the same load p50 ${ms(percentile(raw, 50))}, p99 ${ms(percentile(raw, 99))}`,
-      ratio: b1 === undefined ? '—' : `${(p99 / b1).toFixed(2)}×`,
-      goal: '≤ 2× B1',
-      met: b1 === undefined ? undefined : p99 <= 2 * b1,
-      data: { p99, admissions: latencies, b1P99: b1, rawProbesUnderLoad: raw, whereTimeGoesSlowest3: whereTimeGoes },
-    }];
+    return [
+      {
+        id: 'B9',
+        what: `admission p99 while ${LONG_CLONES} long clones run`,
+        measured: `p99 ${ms(p99)} (p50 ${ms(percentile(latencies, 50))})`,
+        floor: `${b1 === undefined ? 'B1 not run' : `B1 p99 ${ms(b1)}`}; git's own probe under the same load p50 ${ms(percentile(raw, 50))}, p99 ${ms(percentile(raw, 99))}`,
+        ratio: b1 === undefined ? '—' : `${(p99 / b1).toFixed(2)}×`,
+        goal: '≤ 2× B1',
+        met: b1 === undefined ? undefined : p99 <= 2 * b1,
+        data: { p99, admissions: latencies, b1P99: b1, rawProbesUnderLoad: raw, whereTimeGoesSlowest3: whereTimeGoes },
+      },
+    ];
   },
 };

@@ -15,7 +15,8 @@ async function roundTrips(provider: KeyProvider, samples: number) {
   for (let i = 0; i < samples; i++) {
     const start = performance.now();
     const sealed = await encryptSecret(provider, TOKEN, 'bench:context');
-    if ((await decryptSecret(provider, sealed.ciphertext, sealed.keyId, 'bench:context')) !== TOKEN) throw new Error('B6: round trip changed the token');
+    if ((await decryptSecret(provider, sealed.ciphertext, sealed.keyId, 'bench:context')) !== TOKEN)
+      throw new Error('B6: round trip changed the token');
     times.push(performance.now() - start);
   }
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
@@ -25,10 +26,13 @@ async function roundTrips(provider: KeyProvider, samples: number) {
 function countingKmsClient(endpoint: string): { client: KMSClient; calls: () => number } {
   const client = kmsClient(endpoint);
   let calls = 0;
-  client.middlewareStack.add((next) => (args) => {
-    calls++;
-    return next(args);
-  }, { step: 'initialize', name: 'benchCallCounter' });
+  client.middlewareStack.add(
+    (next) => (args) => {
+      calls++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchCallCounter' },
+  );
   return { client, calls: () => calls };
 }
 
@@ -54,15 +58,17 @@ export const envelope: Bench = {
     const localP50 = median(locals.map((r) => r.p50));
     const kmsP50 = median(kms.map((r) => r.p50));
     const calls = kms[0]!;
-    return [{
-      id: 'B6',
-      what: `envelope encrypt + decrypt (median of ${ctx.runs})`,
-      measured: `local p50 ${ms(localP50)} p99 ${ms(median(locals.map((r) => r.p99)))}; KMS p50 ${ms(kmsP50)}; KMS calls ${calls.encryptCalls} encrypt, ${calls.decryptCalls} decrypt`,
-      floor: '— (1 KMS call per operation)',
-      ratio: '—',
-      goal: 'local p50 ≤ 0.2 ms, exactly 1 KMS call each',
-      met: localP50 <= 0.2 && calls.encryptCalls === 1 && calls.decryptCalls === 1,
-      data: { localP50, kmsP50, locals, kms },
-    }];
+    return [
+      {
+        id: 'B6',
+        what: `envelope encrypt + decrypt (median of ${ctx.runs})`,
+        measured: `local p50 ${ms(localP50)} p99 ${ms(median(locals.map((r) => r.p99)))}; KMS p50 ${ms(kmsP50)}; KMS calls ${calls.encryptCalls} encrypt, ${calls.decryptCalls} decrypt`,
+        floor: '— (1 KMS call per operation)',
+        ratio: '—',
+        goal: 'local p50 ≤ 0.2 ms, exactly 1 KMS call each',
+        met: localP50 <= 0.2 && calls.encryptCalls === 1 && calls.decryptCalls === 1,
+        data: { localP50, kmsP50, locals, kms },
+      },
+    ];
   },
 };

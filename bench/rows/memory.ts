@@ -23,15 +23,17 @@ export const memory: Bench = {
     }
     const open = await ctx.countWorkflows('ExecutionStatus = "Running"');
     const { api, worker } = await ctx.services.rss();
-    return [{
-      id: 'B8',
-      what: `RSS of API and worker with ${open} open workflows`,
-      measured: `worker ${mb(worker)}, API ${mb(api)} (at start, before any connect: worker ${mb(ctx.rssAtStart.worker)}, API ${mb(ctx.rssAtStart.api)})`,
-      floor: '—',
-      ratio: '—',
-      goal: '≤ 300 MB worker, ≤ 150 MB API',
-      met: worker <= 300 * 1024 * 1024 && api <= 150 * 1024 * 1024,
-      data: { workerBytes: worker, apiBytes: api, openWorkflows: open, atStart: ctx.rssAtStart },
-    }];
+    return [
+      {
+        id: 'B8',
+        what: `RSS of API and worker with ${open} open workflows`,
+        measured: `worker ${mb(worker)}, API ${mb(api)} (at start, before any connect: worker ${mb(ctx.rssAtStart.worker)}, API ${mb(ctx.rssAtStart.api)})`,
+        floor: '—',
+        ratio: '—',
+        goal: '≤ 300 MB worker, ≤ 150 MB API',
+        met: worker <= 300 * 1024 * 1024 && api <= 150 * 1024 * 1024,
+        data: { workerBytes: worker, apiBytes: api, openWorkflows: open, atStart: ctx.rssAtStart },
+      },
+    ];
   },
 };

@@ -11,7 +11,9 @@ const CONCURRENCY = 20;
  */
 /** CPU milliseconds per connect, by part, and in all. */
 const perConnect = (cpuSeconds: Record<string, number>) => {
-  const parts = Object.fromEntries(Object.entries(cpuSeconds).map(([part, s]) => [part, Math.round((s * 1000) / CONNECTS)]));
+  const parts = Object.fromEntries(
+    Object.entries(cpuSeconds).map(([part, s]) => [part, Math.round((s * 1000) / CONNECTS)]),
+  );
   return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
 };
 
@@ -22,42 +24,60 @@ export const throughput: Bench = {
     const url = ctx.url(ctx.repos.tiny);
     const admissions: Array<{ ms: number; workflowId: string }> = [];
     let allAdmittedMs = 0;
-    const { value: service, cpuSeconds } = await ctx.cpu(() => timed(async () => {
-      const started = performance.now();
-      const repoIds = await pool(CONNECTS, CONCURRENCY, async () => {
-        const admitted = await ctx.api.connect(project, url);
-        if (admitted.status !== 201) throw new Error(`B4: connect answered ${admitted.status}`);
-        ctx.openWorkflows++;
-        admissions.push({ ms: admitted.ms, workflowId: admitted.workflowId! });
-        return admitted.repoId!;
-      });
-      allAdmittedMs = performance.now() - started;
-      await ctx.api.waitAllCompleted(project, repoIds);
-    }));
-    const { value: raw, cpuSeconds: rawCpuSeconds } = await ctx.cpu(() => timed(() => pool(CONNECTS, CONCURRENCY, () => ctx.raw.clone(url))));
+    const { value: service, cpuSeconds } = await ctx.cpu(() =>
+      timed(async () => {
+        const started = performance.now();
+        const repoIds = await pool(CONNECTS, CONCURRENCY, async () => {
+          const admitted = await ctx.api.connect(project, url);
+          if (admitted.status !== 201) throw new Error(`B4: connect answered ${admitted.status}`);
+          ctx.openWorkflows++;
+          admissions.push({ ms: admitted.ms, workflowId: admitted.workflowId! });
+          return admitted.repoId!;
+        });
+        allAdmittedMs = performance.now() - started;
+        await ctx.api.waitAllCompleted(project, repoIds);
+      }),
+    );
+    const { value: raw, cpuSeconds: rawCpuSeconds } = await ctx.cpu(() =>
+      timed(() => pool(CONNECTS, CONCURRENCY, () => ctx.raw.clone(url))),
+    );
     const perSecond = (CONNECTS / service.ms) * 1000;
     const rawPerSecond = (CONNECTS / raw.ms) * 1000;
     const latencies = admissions.map((a) => a.ms);
     const p99 = percentile(latencies, 99);
     // Where the time went: the slowest admissions, and every tenth connect through its clone.
     const slowest = [...admissions].sort((a, b) => b.ms - a.ms).slice(0, 5);
-    const slowestAdmissions = describeBreakdown(medianBreakdown(await Promise.all(slowest.map((a) => ctx.breakdown(a.workflowId)))));
+    const slowestAdmissions = describeBreakdown(
+      medianBreakdown(await Promise.all(slowest.map((a) => ctx.breakdown(a.workflowId)))),
+    );
     const sample = admissions.filter((_, i) => i % 10 === 0);
-    const throughClone = describeBreakdown(medianBreakdown(await Promise.all(sample.map((a) => ctx.breakdown(a.workflowId, 'clone')))));
-    return [{
-      id: 'B4',
-      what: `${CONNECTS} connects of a tiny repo at concurrency ${CONCURRENCY}, to all COMPLETED`,
-      measured: `${ms(service.ms)} (${perSecond.toFixed(1)}/s), admission p99 ${ms(p99)}`,
-      floor: `${ms(raw.ms)} (${rawPerSecond.toFixed(1)}/s)`,
-      ratio: `${(perSecond / rawPerSecond).toFixed(2)}× throughput`,
-      goal: '≥ 0.5× throughput, admission p99 ≤ 1 s',
-      met: perSecond >= 0.5 * rawPerSecond && p99 <= 1000,
-      data: {
-        serviceMs: service.ms, allAdmittedMs, rawMs: raw.ms, perSecond, rawPerSecond,
-        admissionP50: percentile(latencies, 50), admissionP99: p99, slowestAdmissions, throughClone,
-        // The machine's two cores are the bound: CPU milliseconds per connect, by part, against git alone per raw clone.
-        cpuMsPerConnect: perConnect(cpuSeconds), cpuMsPerRawClone: perConnect(rawCpuSeconds),
+    const throughClone = describeBreakdown(
+      medianBreakdown(await Promise.all(sample.map((a) => ctx.breakdown(a.workflowId, 'clone')))),
+    );
+    return [
+      {
+        id: 'B4',
+        what: `${CONNECTS} connects of a tiny repo at concurrency ${CONCURRENCY}, to all COMPLETED`,
+        measured: `${ms(service.ms)} (${perSecond.toFixed(1)}/s), admission p99 ${ms(p99)}`,
+        floor: `${ms(raw.ms)} (${rawPerSecond.toFixed(1)}/s)`,
+        ratio: `${(perSecond / rawPerSecond).toFixed(2)}× throughput`,
+        goal: '≥ 0.5× throughput, admission p99 ≤ 1 s',
+        met: perSecond >= 0.5 * rawPerSecond && p99 <= 1000,
+        data: {
+          serviceMs: service.ms,
+          allAdmittedMs,
+          rawMs: raw.ms,
+          perSecond,
+          rawPerSecond,
+          admissionP50: percentile(latencies, 50),
+          admissionP99: p99,
+          slowestAdmissions,
+          throughClone,
+          // The machine's two cores are the bound: CPU milliseconds per connect, by part, against git alone per raw clone.
+          cpuMsPerConnect: perConnect(cpuSeconds),
+          cpuMsPerRawClone: perConnect(rawCpuSeconds),
+        },
       },
-    }];
+    ];
   },
 };

@@ -41,7 +41,6 @@ export interface SizeCheck {
 
 const PROBE_HEARTBEAT_INTERVAL_MS = 2000;
 
-
 /**
  * Authenticates and looks the repository up (`ls-remote`), then fetches the tip alone into a
  * probe directory, killed the moment it passes the limit. The probe proves a repository too
@@ -50,8 +49,10 @@ const PROBE_HEARTBEAT_INTERVAL_MS = 2000;
  */
 export function createCheckRepositorySize(deps: ActivityDeps) {
   const { settings } = deps;
-  return (input: CheckSizeInput): Promise<SizeCheck> => timed(metrics.sizeCheckDuration, 'outcome', () => checkRepositorySize(input))
-    .catch(logGitFailure(deps.logger, { repoId: input.repoId, requestId: input.requestId }));
+  return (input: CheckSizeInput): Promise<SizeCheck> =>
+    timed(metrics.sizeCheckDuration, 'outcome', () => checkRepositorySize(input)).catch(
+      logGitFailure(deps.logger, { repoId: input.repoId, requestId: input.requestId }),
+    );
   async function checkRepositorySize(input: CheckSizeInput): Promise<SizeCheck> {
     const ctx = Context.current();
     // Alive, even while git is silent; a cancellation comes back the same way.
@@ -81,14 +82,26 @@ export function createCheckRepositorySize(deps: ActivityDeps) {
     if (refs === 0) return { tipSizeMb: 0, estimatedSizeMb: 0, refs };
 
     // Admission's probe is kept for the clone on this host to deepen, instead of fetching everything again.
-    const probeDir = probePath(settings.sandboxBasePath, input.repoId, input.keepForClone ? undefined : ctx.info.attempt);
+    const probeDir = probePath(
+      settings.sandboxBasePath,
+      input.repoId,
+      input.keepForClone ? undefined : ctx.info.attempt,
+    );
     await removeSandbox(probeDir);
     await mkdir(path.dirname(probeDir), { recursive: true, mode: 0o750 });
     let kept = false;
     let measured = { bytes: 0, inodes: 0 };
     const measure = async () => (measured = await usageOf(probeDir));
     try {
-      await fetchRepository({ ...access, targetDir: probeDir, shallow: true, ref, limitBytes, limitInodes: settings.maxRepoInodes, measure }).catch((err: unknown) => {
+      await fetchRepository({
+        ...access,
+        targetDir: probeDir,
+        shallow: true,
+        ref,
+        limitBytes,
+        limitInodes: settings.maxRepoInodes,
+        measure,
+      }).catch((err: unknown) => {
         if (err instanceof RepoError && err.code === 'repository_too_large') {
           throw overBudget('size_check', settings, measured, err);
         }

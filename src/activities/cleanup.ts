@@ -32,12 +32,16 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
       const repo = await beginCleaning(sql, input.repoId, { reason: input.reason }, input.audit);
       if (!repo || repo.cloneStatus === 'CLEANED') return;
       await removeSandbox(sandboxPaths(settings.sandboxBasePath, input.projectId, input.repoId).root);
-      await changeRepoStatus(sql, {
-        repoId: input.repoId,
-        to: 'CLEANED',
-        sandboxPath: null,
-        metadata: { reason: input.reason, host_task_queue: settings.hostTaskQueue },
-      }, input.audit);
+      await changeRepoStatus(
+        sql,
+        {
+          repoId: input.repoId,
+          to: 'CLEANED',
+          sandboxPath: null,
+          metadata: { reason: input.reason, host_task_queue: settings.hostTaskQueue },
+        },
+        input.audit,
+      );
     },
 
     /**
@@ -51,7 +55,10 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
     async sweepSandboxes(options: { expired: boolean }): Promise<SweepResult> {
       const now = Date.now();
       const entries = await listSandboxes(settings.sandboxBasePath);
-      const rows = await findRepoPresence(sql, entries.map((e) => e.repoId));
+      const rows = await findRepoPresence(
+        sql,
+        entries.map((e) => e.repoId),
+      );
       const removed: string[] = [];
       const doomed = (row: RepoPresence | undefined) => {
         // A sync attempt in flight holds its clone; its lease (renewed while it runs) also counts as the row's last activity.
@@ -60,7 +67,8 @@ export function createCleanupActivities({ sql, logger, settings }: ActivityDeps)
         const age = now - lastActive;
         // A row without a host counts as this host's.
         const ours = row !== undefined && (row.hostTaskQueue === null || row.hostTaskQueue === settings.hostTaskQueue);
-        const live = ours && (row.cloneStatus === 'COMPLETED' || (row.cloneStatus === 'CLONING' && age <= CLONE_MAX_MS));
+        const live =
+          ours && (row.cloneStatus === 'COMPLETED' || (row.cloneStatus === 'CLONING' && age <= CLONE_MAX_MS));
         const expired = options.expired && row?.cloneStatus === 'COMPLETED' && age > settings.sandboxTtlSeconds * 1000;
         return !live || expired;
       };

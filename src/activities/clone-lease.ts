@@ -21,7 +21,11 @@ export interface CloneLease {
 }
 
 /** Retryable; when a newer attempt exists Temporal discards it anyway (this attempt timed out). */
-export const leaseLost = () => new RepoError('internal_error', 'The sync does not hold the clone (another attempt does, or it is being cleaned); this attempt stopped without touching it');
+export const leaseLost = () =>
+  new RepoError(
+    'internal_error',
+    'The sync does not hold the clone (another attempt does, or it is being cleaned); this attempt stopped without touching it',
+  );
 
 /** This attempt, as the lease names it: an activity of one workflow run, and its attempt. */
 function currentOwner(): LeaseOwner {
@@ -36,7 +40,11 @@ function currentOwner(): LeaseOwner {
  * fails retryably before touching the clone. On a row no longer COMPLETED nothing is held, and
  * `work` finds out why.
  */
-export async function withCloneLease<T>({ sql, logger }: Pick<ActivityDeps, 'sql' | 'logger'>, repoId: string, work: (lease: CloneLease) => Promise<T>): Promise<T> {
+export async function withCloneLease<T>(
+  { sql, logger }: Pick<ActivityDeps, 'sql' | 'logger'>,
+  repoId: string,
+  work: (lease: CloneLease) => Promise<T>,
+): Promise<T> {
   const owner = currentOwner();
   if ((await waitingForDatabase(() => takeSyncLease(sql, repoId, owner, LEASE_SECONDS))) === 'busy') throw leaseLost();
   const lost = new AbortController();
@@ -50,12 +58,17 @@ export async function withCloneLease<T>({ sql, logger }: Pick<ActivityDeps, 'sql
   let renewing: Promise<unknown> = Promise.resolve();
   const renew = setInterval(() => {
     renewing = renewSyncLease(sql, repoId, owner, LEASE_SECONDS).then(renewed, (err: unknown) => {
-      logger.warn({ repoId, reason: err instanceof Error ? err.message : String(err) }, 'could not renew the sync lease');
+      logger.warn(
+        { repoId, reason: err instanceof Error ? err.message : String(err) },
+        'could not renew the sync lease',
+      );
     });
   }, RENEW_INTERVAL_MS);
   const lease: CloneLease = {
     signal: lost.signal,
-    stillHeld: async () => !lost.signal.aborted && renewed(await waitingForDatabase(() => renewSyncLease(sql, repoId, owner, LEASE_SECONDS))),
+    stillHeld: async () =>
+      !lost.signal.aborted &&
+      renewed(await waitingForDatabase(() => renewSyncLease(sql, repoId, owner, LEASE_SECONDS))),
   };
   try {
     return await work(lease);
@@ -64,7 +77,10 @@ export async function withCloneLease<T>({ sql, logger }: Pick<ActivityDeps, 'sql
     // A renewal under way must not land after the release.
     await renewing;
     await waitingForDatabase(() => releaseSyncLease(sql, repoId, owner)).catch((err: unknown) => {
-      logger.warn({ repoId, reason: err instanceof Error ? err.message : String(err) }, 'could not release the sync lease; it lapses by itself');
+      logger.warn(
+        { repoId, reason: err instanceof Error ? err.message : String(err) },
+        'could not release the sync lease; it lapses by itself',
+      );
     });
   }
 }

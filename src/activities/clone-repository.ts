@@ -8,7 +8,15 @@ import { waitingForDatabase } from './database-wait.js';
 import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, deepenRepository, fetchRepository, headCommit } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
-import { bytesToMb, directorySize, makeReadOnly, probePath, removeSandbox, sandboxPaths, usageOf } from '../sandbox/sandbox.js';
+import {
+  bytesToMb,
+  directorySize,
+  makeReadOnly,
+  probePath,
+  removeSandbox,
+  sandboxPaths,
+  usageOf,
+} from '../sandbox/sandbox.js';
 import { metrics, sizeCategory, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
 import { budgetHit, overBudget } from './too-large.js';
@@ -53,8 +61,13 @@ async function keptProbe(repoDir: string): Promise<{ bytes: number; objects: num
  */
 export function createCloneRepository(deps: ActivityDeps) {
   const { sql, logger, settings } = deps;
-  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> => timed(metrics.cloneDuration, 'status', () => cloneRepository(input), (r) => ({ size_category: sizeCategory(r?.repositorySizeMb) }))
-    .catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId }));
+  return (input: CloneRepositoryInput): Promise<CloneRepositoryResult> =>
+    timed(
+      metrics.cloneDuration,
+      'status',
+      () => cloneRepository(input),
+      (r) => ({ size_category: sizeCategory(r?.repositorySizeMb) }),
+    ).catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId }));
   async function cloneRepository(input: CloneRepositoryInput): Promise<CloneRepositoryResult> {
     const ctx = Context.current();
     const limitBytes = limitBytesOf(settings);
@@ -70,8 +83,19 @@ export function createCloneRepository(deps: ActivityDeps) {
       };
     }
     // Refused for a disconnected repository; the row's lock also keeps this host's sweep off the directory from here on.
-    const row = await waitingForDatabase(() => beginCloneAttempt(sql, { repoId: input.repoId, hostTaskQueue: settings.hostTaskQueue, attempt: ctx.info.attempt }, input.audit));
-    const storedToken = { tokenCiphertext: row.tokenCiphertext!.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
+    const row = await waitingForDatabase(() =>
+      beginCloneAttempt(
+        sql,
+        { repoId: input.repoId, hostTaskQueue: settings.hostTaskQueue, attempt: ctx.info.attempt },
+        input.audit,
+      ),
+    );
+    const storedToken = {
+      tokenCiphertext: row.tokenCiphertext!.toString('base64'),
+      tokenKid: row.tokenKid!,
+      projectId: input.projectId,
+      repoId: input.repoId,
+    };
     const progress = progressReporter();
 
     const measure = () => usageOf(paths.repository);
@@ -88,20 +112,41 @@ export function createCloneRepository(deps: ActivityDeps) {
       await mkdir(paths.root, { recursive: true, mode: 0o750 });
       if (probe) await rename(kept, paths.repository);
       else await removeSandbox(kept);
-      const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal: ctx.cancellationSignal });
+      const access = await sandboxFetchAccess(deps, {
+        gitUrl: input.gitUrl,
+        storedToken,
+        measure,
+        onProgress: (g) => progress.fromGit(g),
+        signal: ctx.cancellationSignal,
+      });
       const { idleTimeoutMs } = access;
       // The deepening pack may carry, appended, bases the probe holds (a thin pack made whole): the
       // index then lists those too, so the budget keeps room for one more entry per probe object.
       const fetched = probe
-        ? deepenRepository({ ...access, repoDir: paths.repository, packBudgetBytes: limitBytes - probe.bytes - probe.objects * indexBytesPerObject(limitBytes) })
-        : fetchRepository({ ...access, targetDir: paths.repository, shallow: false, ...(row.ref === null ? {} : { ref: row.ref }) });
+        ? deepenRepository({
+            ...access,
+            repoDir: paths.repository,
+            packBudgetBytes: limitBytes - probe.bytes - probe.objects * indexBytesPerObject(limitBytes),
+          })
+        : fetchRepository({
+            ...access,
+            targetDir: paths.repository,
+            shallow: false,
+            ...(row.ref === null ? {} : { ref: row.ref }),
+          });
       await fetched.catch(measuredTooLarge('clone', deps, measure));
 
       const tree = await checkTreeBudget('clone', settings, paths.repository, await measure());
       progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
       if (tree.files > 0) {
-        await checkoutHead(paths.repository, { idleTimeoutMs, signal: ctx.cancellationSignal, limitBytes, limitInodes: settings.maxRepoInodes, measure, background: true })
-          .catch(measuredTooLarge('clone', deps, measure));
+        await checkoutHead(paths.repository, {
+          idleTimeoutMs,
+          signal: ctx.cancellationSignal,
+          limitBytes,
+          limitInodes: settings.maxRepoInodes,
+          measure,
+          background: true,
+        }).catch(measuredTooLarge('clone', deps, measure));
       }
       const commit = await headCommit(paths.repository, idleTimeoutMs);
       const usage = await directorySize(paths.repository);
@@ -114,21 +159,35 @@ export function createCloneRepository(deps: ActivityDeps) {
       // The download is done: a database that is down for a moment must not throw it away, and from
       // here the row may say COMPLETED (a commit whose answer was lost), so a failure keeps the files.
       committing = true;
-      await waitingForDatabase(() => changeRepoStatus(sql, {
-        repoId: input.repoId,
-        to: 'COMPLETED',
-        repositorySizeMb,
+      await waitingForDatabase(
+        () =>
+          changeRepoStatus(
+            sql,
+            {
+              repoId: input.repoId,
+              to: 'COMPLETED',
+              repositorySizeMb,
+              sandboxPath: paths.repository,
+              fileCount: files,
+              hostTaskQueue: settings.hostTaskQueue,
+              sizeLimitMb: settings.maxRepoSizeMb,
+              headCommit: commit,
+              metadata: { bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, head_commit: commit },
+            },
+            input.audit,
+          ),
+        () => {
+          // The progress reporter heartbeats on its own meanwhile; no signal for each wait.
+        },
+      );
+      logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
+      return {
         sandboxPath: paths.repository,
+        repositorySizeMb,
         fileCount: files,
         hostTaskQueue: settings.hostTaskQueue,
-        sizeLimitMb: settings.maxRepoSizeMb,
-        headCommit: commit,
-        metadata: { bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, head_commit: commit },
-      }, input.audit), () => {
-        // The progress reporter heartbeats on its own meanwhile; no signal for each wait.
-      });
-      logger.info({ repoId: input.repoId, repositorySizeMb, files }, 'repository cloned');
-      return { sandboxPath: paths.repository, repositorySizeMb, fileCount: files, hostTaskQueue: settings.hostTaskQueue, bytesReceived: progress.bytesReceived() };
+        bytesReceived: progress.bytesReceived(),
+      };
     } catch (err) {
       // A retry finds either the COMPLETED row with its files, or a CLONING row and starts over (removing them).
       if (!committing) await removeSandbox(paths.root);

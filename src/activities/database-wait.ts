@@ -10,7 +10,10 @@ const MAX_WAIT_MS = 5 * 60_000;
  * failing the attempt: a database blip is not a failed clone, and must not use up the retries
  * git's own failures are given, nor throw away a finished download.
  */
-export async function waitingForDatabase<T>(step: () => Promise<T>, beat: () => void = () => Context.current().heartbeat()): Promise<T> {
+export async function waitingForDatabase<T>(
+  step: () => Promise<T>,
+  beat: () => void = () => Context.current().heartbeat(),
+): Promise<T> {
   const deadline = Date.now() + MAX_WAIT_MS;
   for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 2000)) {
     try {

@@ -65,7 +65,11 @@ export interface FreeSpace {
 }
 
 /** Fails with insufficient_storage unless `needed` bytes and inodes are free where sandboxes live. */
-export async function ensureFreeSpace(basePath: string, needed: FreeSpace, work: 'clone' | 'sync' = 'clone'): Promise<void> {
+export async function ensureFreeSpace(
+  basePath: string,
+  needed: FreeSpace,
+  work: 'clone' | 'sync' = 'clone',
+): Promise<void> {
   await mkdir(basePath, { recursive: true, mode: 0o750 });
   const fs = await statfs(basePath);
   if (fs.bavail * fs.bsize < needed.bytes) {

@@ -26,7 +26,8 @@ export function createEncryptToken({ keys }: ActivityDeps) {
   return async function encryptToken(input: EncryptTokenInput): Promise<EncryptTokenResult> {
     const token = await openSealed(keys, input.sealedToken, input.requestId, 'access-token');
     const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () =>
-      encryptSecret(keys, token, tokenContext(input.projectId, input.repoId)));
+      encryptSecret(keys, token, tokenContext(input.projectId, input.repoId)),
+    );
     const result: EncryptTokenResult = { tokenCiphertext: ciphertext.toString('base64'), tokenKid: keyId };
     if (input.sealedWebhookSecret) {
       const secret = await openSealed(keys, input.sealedWebhookSecret, input.requestId, 'webhook-secret');
@@ -37,7 +38,11 @@ export function createEncryptToken({ keys }: ActivityDeps) {
 }
 
 /** The plaintext token, for the one git call that needs it; callers drop it right after. */
-export function openToken({ keys }: ActivityDeps, t: EncryptedToken & { projectId: string; repoId: string }): Promise<string> {
+export function openToken(
+  { keys }: ActivityDeps,
+  t: EncryptedToken & { projectId: string; repoId: string },
+): Promise<string> {
   return countedEncryption('decrypt', t.tokenKid, () =>
-    decryptSecret(keys, Buffer.from(t.tokenCiphertext, 'base64'), t.tokenKid, tokenContext(t.projectId, t.repoId)));
+    decryptSecret(keys, Buffer.from(t.tokenCiphertext, 'base64'), t.tokenKid, tokenContext(t.projectId, t.repoId)),
+  );
 }

@@ -19,14 +19,17 @@ export function logGitFailure(logger: Logger, ids: { repoId: string; requestId?:
   return (err: unknown): never => {
     const git = gitCauseOf(err);
     if (git && git.reason !== 'aborted') {
-      logger.warn({
-        ...ids,
-        code: err instanceof Error && 'code' in err ? err.code : undefined,
-        gitReason: git.reason,
-        exitCode: git.exitCode,
-        signal: git.signal,
-        stderrTail: stderrTail(git.stderr),
-      }, 'git failed');
+      logger.warn(
+        {
+          ...ids,
+          code: err instanceof Error && 'code' in err ? err.code : undefined,
+          gitReason: git.reason,
+          exitCode: git.exitCode,
+          signal: git.signal,
+          stderrTail: stderrTail(git.stderr),
+        },
+        'git failed',
+      );
     }
     throw err;
   };

@@ -48,11 +48,14 @@ function instrument<T extends Record<string, (input: never) => Promise<unknown>>
   for (const [name, fn] of Object.entries(activities)) {
     const span = DESIGN_SPANS[name];
     wrapped[name] = span
-      ? (input: never) => withFailureMapping(() => inSpan(span, attributesOf(input), async (s) => {
-        const result = await fn(input);
-        s.setAttributes(attributesOf(result));
-        return result;
-      }))
+      ? (input: never) =>
+          withFailureMapping(() =>
+            inSpan(span, attributesOf(input), async (s) => {
+              const result = await fn(input);
+              s.setAttributes(attributesOf(result));
+              return result;
+            }),
+          )
       : (input: never) => withFailureMapping(() => fn(input));
   }
   return wrapped as T;
@@ -73,4 +76,3 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-

@@ -54,60 +54,83 @@ export function createPersistActivities({ sql }: ActivityDeps) {
   return {
     /** Inserts the PENDING row; a retry returns the row the first attempt wrote. */
     async persistRepository(input: PersistRepositoryInput): Promise<Admission> {
-      const repo = await insertRepo(sql, {
-        id: input.repoId,
-        projectId: input.projectId,
-        gitUrl: input.gitUrl,
-        tokenCiphertext: Buffer.from(input.tokenCiphertext, 'base64'),
-        tokenKid: input.tokenKid,
-        requestId: input.requestId,
-        workflowId: input.workflowId,
-        runId: input.runId,
-        estimatedSizeMb: input.estimatedSizeMb,
-        requestFingerprint: input.requestFingerprint,
-        ref: input.ref ?? null,
-        syncIntervalSeconds: input.syncIntervalSeconds ?? null,
-        ...(input.webhookSecret ? {
-          webhookSecretCiphertext: Buffer.from(input.webhookSecret.webhookSecretCiphertext, 'base64'),
-          webhookSecretKid: input.webhookSecret.webhookSecretKid,
-        } : {}),
-      }, input.audit);
+      const repo = await insertRepo(
+        sql,
+        {
+          id: input.repoId,
+          projectId: input.projectId,
+          gitUrl: input.gitUrl,
+          tokenCiphertext: Buffer.from(input.tokenCiphertext, 'base64'),
+          tokenKid: input.tokenKid,
+          requestId: input.requestId,
+          workflowId: input.workflowId,
+          runId: input.runId,
+          estimatedSizeMb: input.estimatedSizeMb,
+          requestFingerprint: input.requestFingerprint,
+          ref: input.ref ?? null,
+          syncIntervalSeconds: input.syncIntervalSeconds ?? null,
+          ...(input.webhookSecret
+            ? {
+                webhookSecretCiphertext: Buffer.from(input.webhookSecret.webhookSecretCiphertext, 'base64'),
+                webhookSecretKid: input.webhookSecret.webhookSecretKid,
+              }
+            : {}),
+        },
+        input.audit,
+      );
       return firstAnswerOf(repo);
     },
 
     async markRepositoryFailed(input: MarkFailedInput): Promise<void> {
       const before = await findRepo(sql, input.repoId);
-      await changeRepoStatus(sql, {
-        repoId: input.repoId,
-        to: 'FAILED',
-        sandboxPath: null,
-        errorCode: input.errorCode,
-        errorMessage: input.errorMessage,
-        metadata: { error_code: input.errorCode },
-      }, input.audit);
+      await changeRepoStatus(
+        sql,
+        {
+          repoId: input.repoId,
+          to: 'FAILED',
+          sandboxPath: null,
+          errorCode: input.errorCode,
+          errorMessage: input.errorMessage,
+          metadata: { error_code: input.errorCode },
+        },
+        input.audit,
+      );
       // Once per failure: a retry of this activity after its change committed finds the row FAILED already.
-      if (before?.cloneStatus !== 'FAILED') metrics.clonesFailed.inc({ error_code: outcomeOf({ code: input.errorCode }) });
+      if (before?.cloneStatus !== 'FAILED')
+        metrics.clonesFailed.inc({ error_code: outcomeOf({ code: input.errorCode }) });
     },
 
     async resetRepositoryForRetry(input: ResetForRetryInput): Promise<void> {
-      await resetRepoForRetry(sql, {
-        repoId: input.repoId,
-        ...(input.newToken
-          ? { tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'), tokenKid: input.newToken.tokenKid }
-          : {}),
-      }, input.audit);
+      await resetRepoForRetry(
+        sql,
+        {
+          repoId: input.repoId,
+          ...(input.newToken
+            ? {
+                tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'),
+                tokenKid: input.newToken.tokenKid,
+              }
+            : {}),
+        },
+        input.audit,
+      );
     },
 
     /** A signal that made no sense in the workflow's state: ignored, but on the record (once an hour per signal and stage). */
     async recordIgnoredSignal(input: IgnoredSignalInput): Promise<void> {
-      await insertAudit(sql, {
-        ...input.audit,
-        repoId: input.repoId,
-        action: `signal.${input.signal}.ignored`,
-        fromState: null,
-        toState: null,
-        metadata: { stage: input.stage },
-      }, onceKey(), { quietSeconds: IGNORED_SIGNAL_QUIET_SECONDS });
+      await insertAudit(
+        sql,
+        {
+          ...input.audit,
+          repoId: input.repoId,
+          action: `signal.${input.signal}.ignored`,
+          fromState: null,
+          toState: null,
+          metadata: { stage: input.stage },
+        },
+        onceKey(),
+        { quietSeconds: IGNORED_SIGNAL_QUIET_SECONDS },
+      );
     },
   };
 }

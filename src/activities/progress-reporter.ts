@@ -21,7 +21,10 @@ export function progressReporter() {
     lastSignal = Date.now();
     const workflowId = ctx.info.workflowExecution?.workflowId;
     if (!workflowId) return;
-    ctx.client.workflow.getHandle(workflowId).signal(cloneProgressSignal, latest).catch(() => {});
+    ctx.client.workflow
+      .getHandle(workflowId)
+      .signal(cloneProgressSignal, latest)
+      .catch(() => {});
   };
   return {
     report(p: Partial<CloneProgress> & { percent: number }) {
@@ -34,8 +37,14 @@ export function progressReporter() {
     /** Fetching is 0–90 %, checkout the rest; a rate only while objects are received. */
     fromGit(g: GitProgress) {
       if (g.stage === 'receiving objects') {
-        this.report({ stage: 'receiving', percent: Math.round(g.percent * 0.8), bytes: g.bytes ?? latest.bytes, bytesPerSecond: g.bytesPerSecond ?? latest.bytesPerSecond });
-      } else if (g.stage === 'resolving deltas') this.report({ stage: 'resolving', percent: 80 + Math.round(g.percent * 0.1), bytesPerSecond: null });
+        this.report({
+          stage: 'receiving',
+          percent: Math.round(g.percent * 0.8),
+          bytes: g.bytes ?? latest.bytes,
+          bytesPerSecond: g.bytesPerSecond ?? latest.bytesPerSecond,
+        });
+      } else if (g.stage === 'resolving deltas')
+        this.report({ stage: 'resolving', percent: 80 + Math.round(g.percent * 0.1), bytesPerSecond: null });
     },
   };
 }

@@ -1,6 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { findUnsettledRepos, readReconcileCursor, saveReconcileCursor, settleOrphanedRepo, type UnsettledRepo } from '../db/reconcile.js';
+import {
+  findUnsettledRepos,
+  readReconcileCursor,
+  saveReconcileCursor,
+  settleOrphanedRepo,
+  type UnsettledRepo,
+} from '../db/reconcile.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface OrphanedRepo extends UnsettledRepo {
@@ -55,10 +61,22 @@ export function createReconcileActivities({ sql, logger, settings }: ActivityDep
     },
 
     async settleOrphanedRepository(orphan: OrphanedRepo): Promise<void> {
-      const audit = { correlationId: `reconcile:${Context.current().info.workflowExecution?.workflowId ?? 'manual'}`, requestId: orphan.requestId, userId: 'system:reconciler' };
+      const audit = {
+        correlationId: `reconcile:${Context.current().info.workflowExecution?.workflowId ?? 'manual'}`,
+        requestId: orphan.requestId,
+        userId: 'system:reconciler',
+      };
       const settled = await settleOrphanedRepo(sql, orphan.id, audit, { workflow_status: orphan.workflowStatus });
       if (settled) {
-        logger.warn({ repoId: orphan.id, from: orphan.cloneStatus, to: settled.cloneStatus, workflowStatus: orphan.workflowStatus }, 'settled a repository whose workflow ended without settling it');
+        logger.warn(
+          {
+            repoId: orphan.id,
+            from: orphan.cloneStatus,
+            to: settled.cloneStatus,
+            workflowStatus: orphan.workflowStatus,
+          },
+          'settled a repository whose workflow ended without settling it',
+        );
       }
     },
   };

@@ -40,7 +40,8 @@ export function createRetentionActivities({ sql, logger, settings }: ActivityDep
     async deleteExpiredRecords(): Promise<RetentionResult> {
       const auditLog = await inBatches(() => deleteExpiredAudit(sql, auditDays, batchSize));
       const webhookDeliveries = await inBatches(() => expireDeliveries(sql, webhookDeliveryDays, batchSize));
-      if (auditLog.rows + webhookDeliveries.rows > 0) logger.info({ auditLog, webhookDeliveries }, 'deleted records past their retention');
+      if (auditLog.rows + webhookDeliveries.rows > 0)
+        logger.info({ auditLog, webhookDeliveries }, 'deleted records past their retention');
       return { auditLog, webhookDeliveries };
     },
   };

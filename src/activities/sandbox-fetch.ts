@@ -11,13 +11,16 @@ import { overBudget, type SizeStage, type Usage } from './too-large.js';
  * What a fetch into a sandbox (a clone, or a sync) needs: the pinned remote, the row's token
  * opened, and the size budget, polled through `measure`, with progress reported as it comes.
  */
-export async function sandboxFetchAccess(deps: ActivityDeps, o: {
-  gitUrl: string;
-  storedToken: EncryptedToken & { projectId: string; repoId: string };
-  measure: () => Promise<Usage>;
-  onProgress: (g: GitProgress) => void;
-  signal: AbortSignal;
-}) {
+export async function sandboxFetchAccess(
+  deps: ActivityDeps,
+  o: {
+    gitUrl: string;
+    storedToken: EncryptedToken & { projectId: string; repoId: string };
+    measure: () => Promise<Usage>;
+    onProgress: (g: GitProgress) => void;
+    signal: AbortSignal;
+  },
+) {
   const { settings } = deps;
   return {
     remote: await pinRemote(o.gitUrl, egressPolicyOf(settings)),
@@ -34,7 +37,10 @@ export async function sandboxFetchAccess(deps: ActivityDeps, o: {
 }
 
 /** A `.catch` for git writing into a sandbox: too large is reported with what the directory holds now. */
-export const measuredTooLarge = (stage: SizeStage, deps: ActivityDeps, measure: () => Promise<Usage>) => async (err: unknown): Promise<never> => {
-  if (err instanceof RepoError && err.code === 'repository_too_large') throw overBudget(stage, deps.settings, await measure(), err);
-  throw err;
-};
+export const measuredTooLarge =
+  (stage: SizeStage, deps: ActivityDeps, measure: () => Promise<Usage>) =>
+  async (err: unknown): Promise<never> => {
+    if (err instanceof RepoError && err.code === 'repository_too_large')
+      throw overBudget(stage, deps.settings, await measure(), err);
+    throw err;
+  };

@@ -11,7 +11,8 @@ const packDir = (repoDir: string) => path.join(repoDir, '.git', 'objects', 'pack
 /** The packs the clone held before a sync fetched; present only while a sync may have written more. */
 const markerOf = (repoDir: string) => path.join(repoDir, '.git', 'connector-sync-packs.json');
 
-export const packFiles = async (repoDir: string) => new Set(await readdir(packDir(repoDir)).catch(() => [] as string[]));
+export const packFiles = async (repoDir: string) =>
+  new Set(await readdir(packDir(repoDir)).catch(() => [] as string[]));
 
 /** Removes the files of the pack directory that `keep` does not name. */
 export async function removePacksExcept(repoDir: string, keep: (file: string) => boolean): Promise<void> {

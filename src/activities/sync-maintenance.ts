@@ -1,4 +1,10 @@
-import { dropRefsAndReflogs, objectStats, pinDetachedHead, repackReachable, unfollowedRefs } from '../git/maintenance.js';
+import {
+  dropRefsAndReflogs,
+  objectStats,
+  pinDetachedHead,
+  repackReachable,
+  unfollowedRefs,
+} from '../git/maintenance.js';
 import { makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
 import { ensureFreeSpace, MIB, type ActivityDeps } from './deps.js';
 import { removeUnfinishedPacks } from './sync-leftovers.js';
@@ -35,7 +41,10 @@ export interface MaintainResult {
  * is reachable, only if it fits the budget and the disk beside the old packs. Killed anywhere,
  * the clone stays usable; what a killed repack wrote is removed here, or by the next restore.
  */
-export async function maintainKeptClone({ settings }: Pick<ActivityDeps, 'settings'>, o: MaintainInput): Promise<MaintainResult> {
+export async function maintainKeptClone(
+  { settings }: Pick<ActivityDeps, 'settings'>,
+  o: MaintainInput,
+): Promise<MaintainResult> {
   const refs = await unfollowedRefs(o);
   if (!o.changed && refs.length === 0) return { refsDropped: 0, repacked: false };
   await makeWritable(o.repoDir);
@@ -44,10 +53,19 @@ export async function maintainKeptClone({ settings }: Pick<ActivityDeps, 'settin
     await dropRefsAndReflogs(o, refs);
     const stats = await objectStats(o);
     const garbage = stats.storedBytes > stats.reachableBytes * (1 + GARBAGE_RATIO);
-    if (!garbage && stats.packs + (stats.looseObjects > 0 ? 1 : 0) <= MAX_PACKS) return { refsDropped: refs.length, repacked: false };
+    if (!garbage && stats.packs + (stats.looseObjects > 0 ? 1 : 0) <= MAX_PACKS)
+      return { refsDropped: refs.length, repacked: false };
     const newPackBytes = stats.reachableBytes * REPACK_HEADROOM;
-    if ((await o.measure()).bytes + newPackBytes > o.limitBytes) return { refsDropped: refs.length, repacked: false, skipped: 'no_room_in_budget' };
-    const roomy = await ensureFreeSpace(settings.sandboxBasePath, { bytes: newPackBytes + settings.minFreeMb * MIB, inodes: settings.minFreeInodes }, 'sync').then(() => true, () => false);
+    if ((await o.measure()).bytes + newPackBytes > o.limitBytes)
+      return { refsDropped: refs.length, repacked: false, skipped: 'no_room_in_budget' };
+    const roomy = await ensureFreeSpace(
+      settings.sandboxBasePath,
+      { bytes: newPackBytes + settings.minFreeMb * MIB, inodes: settings.minFreeInodes },
+      'sync',
+    ).then(
+      () => true,
+      () => false,
+    );
     if (!roomy) return { refsDropped: refs.length, repacked: false, skipped: 'no_free_disk' };
     await repackReachable(o).catch(async (err: unknown) => {
       await removeUnfinishedPacks(o.repoDir);

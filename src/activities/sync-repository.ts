@@ -15,7 +15,14 @@ import { ensureFreeSpace, limitBytesOf, MIB, type ActivityDeps } from './deps.js
 import { logGitFailure } from './git-failure-log.js';
 import { onceKey } from './once-key.js';
 import { progressReporter } from './progress-reporter.js';
-import { dropPacksBefore, packsBeforeAttempt, recordPacksBefore, removePacksExcept, removeStaleLocks, removeUnfinishedPacks } from './sync-leftovers.js';
+import {
+  dropPacksBefore,
+  packsBeforeAttempt,
+  recordPacksBefore,
+  removePacksExcept,
+  removeStaleLocks,
+  removeUnfinishedPacks,
+} from './sync-leftovers.js';
 import { leaseLost, withCloneLease, type CloneLease } from './clone-lease.js';
 import { maintainKeptClone } from './sync-maintenance.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
@@ -62,7 +69,10 @@ export interface ResumeSyncsInput {
 }
 
 /** The audit metadata of a sync's origin, when it has one. */
-const originOf = (o: SyncOrigin) => ({ ...(o.trigger ? { trigger: o.trigger } : {}), ...(o.deliveryId ? { delivery_id: o.deliveryId } : {}) });
+const originOf = (o: SyncOrigin) => ({
+  ...(o.trigger ? { trigger: o.trigger } : {}),
+  ...(o.deliveryId ? { delivery_id: o.deliveryId } : {}),
+});
 
 /**
  * Sync on the host that holds the clone: fetch the ref's new commits into it (only what it
@@ -79,8 +89,10 @@ export function createSyncActivities(deps: ActivityDeps) {
     // Git stops when the activity is cancelled or another attempt takes the clone.
     const signal = AbortSignal.any([ctx.cancellationSignal, lease.signal]);
     const row = await waitingForDatabase(() => findRepo(sql, input.repoId));
-    if (row?.disconnectedAt || !row?.tokenCiphertext) throw new RepoError('disconnected', 'The repository was disconnected');
-    if (!canSync(row.cloneStatus) || !row.sandboxPath) throw new RepoError('invalid_state', notSyncableMessage(row.cloneStatus));
+    if (row?.disconnectedAt || !row?.tokenCiphertext)
+      throw new RepoError('disconnected', 'The repository was disconnected');
+    if (!canSync(row.cloneStatus) || !row.sandboxPath)
+      throw new RepoError('invalid_state', notSyncableMessage(row.cloneStatus));
     const repoDir = row.sandboxPath;
     const limitBytes = limitBytesOf(settings);
     const idleTimeoutMs = settings.gitCloneTimeoutSeconds * 1000;
@@ -88,7 +100,8 @@ export function createSyncActivities(deps: ActivityDeps) {
     // The row, not the disk: an attempt that died may have moved the checkout.
     const previous = row.headCommit ?? (await headCommit(repoDir, idleTimeoutMs));
     const progress = progressReporter();
-    const putBack = () => restore(repoDir, { previous, idleTimeoutMs, limitBytes, limitInodes: settings.maxRepoInodes, measure });
+    const putBack = () =>
+      restore(repoDir, { previous, idleTimeoutMs, limitBytes, limitInodes: settings.maxRepoInodes, measure });
 
     try {
       await putBack();
@@ -96,23 +109,46 @@ export function createSyncActivities(deps: ActivityDeps) {
       // Only the commit checked out is up to date: an older one may be a force-rewind, and fetching a tip the clone has transfers nothing.
       const upToDate = input.after !== undefined && input.after === previous;
       if (!upToDate) {
-        const storedToken = { tokenCiphertext: row.tokenCiphertext.toString('base64'), tokenKid: row.tokenKid!, projectId: input.projectId, repoId: input.repoId };
-        const access = await sandboxFetchAccess(deps, { gitUrl: input.gitUrl, storedToken, measure, onProgress: (g) => progress.fromGit(g), signal });
+        const storedToken = {
+          tokenCiphertext: row.tokenCiphertext.toString('base64'),
+          tokenKid: row.tokenKid!,
+          projectId: input.projectId,
+          repoId: input.repoId,
+        };
+        const access = await sandboxFetchAccess(deps, {
+          gitUrl: input.gitUrl,
+          storedToken,
+          measure,
+          onProgress: (g) => progress.fromGit(g),
+          signal,
+        });
         const present = await measure();
         const packBudgetBytes = Math.max(0, limitBytes - present.bytes);
         // The sync may take what is left of each budget: that (+ 5 %) and the reserve must be free first, as before a clone.
-        await ensureFreeSpace(settings.sandboxBasePath, {
-          bytes: packBudgetBytes * 1.05 + settings.minFreeMb * MIB,
-          inodes: Math.max(0, settings.maxRepoInodes - present.inodes) * 1.05 + settings.minFreeInodes,
-        }, 'sync');
-        await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(measuredTooLarge('sync', deps, measure));
+        await ensureFreeSpace(
+          settings.sandboxBasePath,
+          {
+            bytes: packBudgetBytes * 1.05 + settings.minFreeMb * MIB,
+            inodes: Math.max(0, settings.maxRepoInodes - present.inodes) * 1.05 + settings.minFreeInodes,
+          },
+          'sync',
+        );
+        await fetchRef({ ...access, repoDir, ref: row.ref ?? 'HEAD', packBudgetBytes }).catch(
+          measuredTooLarge('sync', deps, measure),
+        );
       }
       const target = upToDate ? previous : await commitOf(repoDir, SYNC_REF, idleTimeoutMs);
       if (!target) throw new RepoError('git_failed', 'The fetch left no commit to check out');
       if (target !== previous) {
         await checkTreeBudget('sync', settings, repoDir, await directorySize(path.join(repoDir, '.git')), target);
         progress.report({ stage: 'checking out', percent: 90, bytesPerSecond: null });
-        await checkoutCommit(repoDir, target, { idleTimeoutMs, signal, limitBytes, limitInodes: settings.maxRepoInodes, measure });
+        await checkoutCommit(repoDir, target, {
+          idleTimeoutMs,
+          signal,
+          limitBytes,
+          limitInodes: settings.maxRepoInodes,
+          measure,
+        });
       }
       await deleteRef(repoDir, SYNC_REF, idleTimeoutMs);
       const usage = await directorySize(repoDir);
@@ -124,27 +160,66 @@ export function createSyncActivities(deps: ActivityDeps) {
       await makeReadOnly(repoDir);
       progress.report({ stage: 'done', percent: 100, bytesPerSecond: null });
       const repositorySizeMb = bytesToMb(bytes);
-      await waitingForDatabase(() => recordSync(sql, {
+      await waitingForDatabase(() =>
+        recordSync(
+          sql,
+          {
+            repoId: input.repoId,
+            previousCommit: previous,
+            headCommit: target,
+            repositorySizeMb,
+            fileCount: files,
+            metadata: {
+              changed: target !== previous,
+              bytes,
+              files,
+              host_task_queue: settings.hostTaskQueue,
+              ref: row.ref,
+              ...originOf(input),
+            },
+          },
+          input.audit,
+        ),
+      );
+      await maintain({
         repoId: input.repoId,
-        previousCommit: previous,
+        repoDir,
+        idleTimeoutMs,
+        limitBytes,
+        limitInodes: settings.maxRepoInodes,
+        measure,
+        signal,
+        changed: target !== previous,
+      });
+      logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
+      return {
         headCommit: target,
+        changed: target !== previous,
         repositorySizeMb,
         fileCount: files,
-        metadata: { changed: target !== previous, bytes, files, host_task_queue: settings.hostTaskQueue, ref: row.ref, ...originOf(input) },
-      }, input.audit));
-      await maintain({ repoId: input.repoId, repoDir, idleTimeoutMs, limitBytes, limitInodes: settings.maxRepoInodes, measure, signal, changed: target !== previous });
-      logger.info({ repoId: input.repoId, repositorySizeMb, files, changed: target !== previous }, 'repository synced');
-      return { headCommit: target, changed: target !== previous, repositorySizeMb, fileCount: files, bytesReceived: progress.bytesReceived() };
+        bytesReceived: progress.bytesReceived(),
+      };
     } catch (err) {
       // The clone is another attempt's now: its restore ended this one's git, and its git must not be ended by this one's.
       if (!(await lease.stillHeld())) throw leaseLost();
-      const restored = await putBack().then(() => true, (restoreErr: unknown) => {
-        logger.error({ repoId: input.repoId, reason: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) }, 'could not restore the clone after a failed sync');
-        return false;
-      });
+      const restored = await putBack().then(
+        () => true,
+        (restoreErr: unknown) => {
+          logger.error(
+            { repoId: input.repoId, reason: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) },
+            'could not restore the clone after a failed sync',
+          );
+          return false;
+        },
+      );
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       // Not "the previous commit is kept": the checkout is in an unknown state until a sync puts it back.
-      if (!restored) throw new RepoError('git_failed', 'The sync failed and the checkout could not be restored; the next sync repairs it', { checkout_restored: false });
+      if (!restored)
+        throw new RepoError(
+          'git_failed',
+          'The sync failed and the checkout could not be restored; the next sync repairs it',
+          { checkout_restored: false },
+        );
       throw err;
     } finally {
       progress.stop();
@@ -157,7 +232,16 @@ export function createSyncActivities(deps: ActivityDeps) {
    * commit checked out (always, if an attempt was under way: a killed reset leaves HEAD where it was
    * and the files half-written), no sync ref, and none of the packs fetched since the marker.
    */
-  async function restore(repoDir: string, o: { previous: string | null; idleTimeoutMs: number; limitBytes: number; limitInodes: number; measure: () => Promise<Usage> }) {
+  async function restore(
+    repoDir: string,
+    o: {
+      previous: string | null;
+      idleTimeoutMs: number;
+      limitBytes: number;
+      limitInodes: number;
+      measure: () => Promise<Usage>;
+    },
+  ) {
     // An earlier attempt's git may still be writing (its heartbeat timed out): its locks and packs are its own until it is gone.
     await stopGitIn(repoDir);
     await makeWritable(repoDir);
@@ -166,7 +250,12 @@ export function createSyncActivities(deps: ActivityDeps) {
     await removeUnfinishedPacks(repoDir);
     const before = await packsBeforeAttempt(repoDir);
     if (o.previous && (before || (await headCommit(repoDir, o.idleTimeoutMs)) !== o.previous)) {
-      await checkoutCommit(repoDir, o.previous, { idleTimeoutMs: o.idleTimeoutMs, limitBytes: o.limitBytes, limitInodes: o.limitInodes, measure: o.measure });
+      await checkoutCommit(repoDir, o.previous, {
+        idleTimeoutMs: o.idleTimeoutMs,
+        limitBytes: o.limitBytes,
+        limitInodes: o.limitInodes,
+        measure: o.measure,
+      });
     }
     await deleteRef(repoDir, SYNC_REF, o.idleTimeoutMs);
     // No ref reaches into what was fetched since (index-pack is its only writer of objects): those packs can go.
@@ -175,20 +264,30 @@ export function createSyncActivities(deps: ActivityDeps) {
   }
 
   /** Maintenance after the sync is recorded: its failure is logged, never the sync's. */
-  const maintain = (o: Parameters<typeof maintainKeptClone>[1]) => maintainKeptClone(deps, o).then(
-    (done) => logger.info({ repoId: o.repoId, ...done }, 'kept clone maintained'),
-    (err: unknown) => logger.warn({ repoId: o.repoId, reason: err instanceof Error ? err.message : String(err) }, 'maintenance of the kept clone failed'),
-  );
+  const maintain = (o: Parameters<typeof maintainKeptClone>[1]) =>
+    maintainKeptClone(deps, o).then(
+      (done) => logger.info({ repoId: o.repoId, ...done }, 'kept clone maintained'),
+      (err: unknown) =>
+        logger.warn(
+          { repoId: o.repoId, reason: err instanceof Error ? err.message : String(err) },
+          'maintenance of the kept clone failed',
+        ),
+    );
 
   return {
-    syncRepository: (input: SyncRepositoryInput) => withCloneLease(deps, input.repoId, (lease) => syncRepository(input, lease)).catch(logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId })),
+    syncRepository: (input: SyncRepositoryInput) =>
+      withCloneLease(deps, input.repoId, (lease) => syncRepository(input, lease)).catch(
+        logGitFailure(logger, { repoId: input.repoId, requestId: input.audit.requestId }),
+      ),
     /** A failed sync, on the record: the row stays COMPLETED with the failure's code and message. */
     async markSyncFailed(input: MarkSyncFailedInput): Promise<void> {
       await recordSyncFailure(sql, { ...input, metadata: originOf(input) }, input.audit, onceKey());
     },
     /** The user's answer to a repository that needs attention: its new token (if any) stored, the mark cleared. */
     async resumeSyncs(input: ResumeSyncsInput): Promise<void> {
-      const token = input.newToken ? { tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'), tokenKid: input.newToken.tokenKid } : {};
+      const token = input.newToken
+        ? { tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'), tokenKid: input.newToken.tokenKid }
+        : {};
       await resumeSyncs(sql, { repoId: input.repoId, ...token }, input.audit, onceKey());
     },
   };

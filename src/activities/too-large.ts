@@ -24,12 +24,29 @@ export function budgetHit(u: Usage, s: ActivitySettings): BudgetName | undefined
  * budget was hit, with its measured value and limit; counted in the metrics. A cap that fired
  * proves the disk budget passed even when a later measurement reads less (`budget` defaults to disk).
  */
-export function overBudget(stage: SizeStage, s: ActivitySettings, u: Usage, cause?: unknown, budget: BudgetName = budgetHit(u, s) ?? 'disk'): RepoError {
+export function overBudget(
+  stage: SizeStage,
+  s: ActivitySettings,
+  u: Usage,
+  cause?: unknown,
+  budget: BudgetName = budgetHit(u, s) ?? 'disk',
+): RepoError {
   metrics.oversizedRejections.inc({ stage });
   const sizeMb = budget === 'disk' ? overLimitMb(u.bytes, limitBytesOf(s)) : bytesToMb(u.bytes);
   const [measured, limit, message] =
-    budget === 'disk' ? [sizeMb, s.maxRepoSizeMb, `Repository size exceeds ${s.maxRepoSizeMb}MB limit: it needs ${sizeMb}MB of disk`]
-      : budget === 'inodes' ? [u.inodes, s.maxRepoInodes, `Repository needs ${u.inodes} inodes (files and directories), more than the ${s.maxRepoInodes} limit`]
+    budget === 'disk'
+      ? [sizeMb, s.maxRepoSizeMb, `Repository size exceeds ${s.maxRepoSizeMb}MB limit: it needs ${sizeMb}MB of disk`]
+      : budget === 'inodes'
+        ? [
+            u.inodes,
+            s.maxRepoInodes,
+            `Repository needs ${u.inodes} inodes (files and directories), more than the ${s.maxRepoInodes} limit`,
+          ]
         : [u.files!, s.maxRepoFiles, `Repository has more than ${s.maxRepoFiles} files (${u.files} counted)`];
-  return new RepoError('repository_too_large', message, { budget, measured, limit, estimated_size_mb: sizeMb, limit_mb: s.maxRepoSizeMb }, { cause });
+  return new RepoError(
+    'repository_too_large',
+    message,
+    { budget, measured, limit, estimated_size_mb: sizeMb, limit_mb: s.maxRepoSizeMb },
+    { cause },
+  );
 }

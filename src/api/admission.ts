@@ -40,7 +40,12 @@ export function rejectionError(err: WorkflowUpdateFailedError): ApiError {
   const cause = err.cause;
   if (cause instanceof ApplicationFailure && isRepoErrorCode(cause.type)) {
     const [details] = (cause.details ?? []) as Array<Record<string, unknown> | undefined>;
-    return new ApiError(REPO_ERRORS[cause.type].status as 500, cause.type, cause.message, pick(details, PUBLIC_DETAILS));
+    return new ApiError(
+      REPO_ERRORS[cause.type].status as 500,
+      cause.type,
+      cause.message,
+      pick(details, PUBLIC_DETAILS),
+    );
   }
   return new ApiError(500, 'internal_error', 'The repository could not be connected');
 }
@@ -75,7 +80,8 @@ export type AdmissionOutcome =
       workflowId: string;
     };
 
-const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This request_id was already used with different parameters');
+const reusedKey = () =>
+  new ApiError(409, 'idempotency_key_reused', 'This request_id was already used with different parameters');
 
 /**
  * Admission of a connect request, as clients of idempotent APIs expect (the IETF
@@ -83,22 +89,30 @@ const reusedKey = () => new ApiError(409, 'idempotency_key_reused', 'This reques
  * again, whatever has happened since; a key whose request was rejected left nothing behind and
  * is evaluated afresh; the same key with other parameters (another token included) is refused.
  */
-export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps, 'sql' | 'temporal' | 'keys' | 'settings'>) {
+export function createAdmission({
+  sql,
+  temporal,
+  keys,
+  settings,
+}: Pick<ApiDeps, 'sql' | 'temporal' | 'keys' | 'settings'>) {
   /** Secrets leave the API only sealed: Temporal's history and its codec endpoint never see them. */
-  const seal = (accessToken: string, requestId: string): Promise<SealedSecret> => sealForTransport(keys, accessToken, requestId, 'access-token');
+  const seal = (accessToken: string, requestId: string): Promise<SealedSecret> =>
+    sealForTransport(keys, accessToken, requestId, 'access-token');
   /** The repository's webhook secret as its row keeps it (the fingerprint has proved the same user and token). */
-  const storedWebhookSecret = (repo: CodeRepo): Promise<string | undefined> => (repo.webhookSecretCiphertext && repo.webhookSecretKid
-    ? openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext, keyId: repo.webhookSecretKid }, repo.id)
-    : Promise.resolve(undefined));
+  const storedWebhookSecret = (repo: CodeRepo): Promise<string | undefined> =>
+    repo.webhookSecretCiphertext && repo.webhookSecretKid
+      ? openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext, keyId: repo.webhookSecretKid }, repo.id)
+      : Promise.resolve(undefined);
 
   /** Admissions under way in this process, by request (workflow id and fingerprint). */
   const inFlight = new Map<string, Promise<AdmissionOutcome>>();
   // Loaded on first use and kept; a failure (database or key service down) is tried again next time.
   let fingerprintKey: Promise<Buffer> | undefined;
-  const fingerprintKeyOnce = () => (fingerprintKey ??= loadFingerprintKey(sql, keys).catch((err: unknown) => {
-    fingerprintKey = undefined;
-    throw err;
-  }));
+  const fingerprintKeyOnce = () =>
+    (fingerprintKey ??= loadFingerprintKey(sql, keys).catch((err: unknown) => {
+      fingerprintKey = undefined;
+      throw err;
+    }));
 
   return {
     seal,
@@ -108,7 +122,12 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
       const replay = async (repo: CodeRepo): Promise<AdmissionOutcome> => {
         if (repo.requestFingerprint !== requestFingerprint) throw reusedKey();
         const webhookSecret = await storedWebhookSecret(repo);
-        return { admission: firstAnswerOf(repo), workflowId, replayed: true, ...(webhookSecret ? { webhookSecret } : {}) };
+        return {
+          admission: firstAnswerOf(repo),
+          workflowId,
+          replayed: true,
+          ...(webhookSecret ? { webhookSecret } : {}),
+        };
       };
       const existing = await findRepoByWorkflowId(sql, workflowId);
       if (existing) return replay(existing);
@@ -120,7 +139,9 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
         const outcome = await leader;
         return 'pending' in outcome ? outcome : { ...outcome, replayed: true };
       }
-      const started = startAdmission(req, log, workflowId, requestFingerprint, replay).finally(() => inFlight.delete(key));
+      const started = startAdmission(req, log, workflowId, requestFingerprint, replay).finally(() =>
+        inFlight.delete(key),
+      );
       inFlight.set(key, started);
       return started;
     },
@@ -166,19 +187,27 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
         temporal.workflow.executeUpdateWithStart(admissionUpdate, {
           args: [fingerprintOf(input)],
           startWorkflowOperation: start,
-        }));
+        }),
+      );
       // The wait bounds the answer even when the client does not give up at the abort. Each repeat of a pending
       // request adds an update to its run (an id of its own: a fixed one would be answered, after a rejection,
       // with that rejection again); past the most a run holds (10 in flight) the client keeps retrying, which
       // hung the request. Such a call runs out its retries in the background, and its outcome is not needed:
       // the updates already in the run get the answer, which the row keeps for the next repeat.
-      const outlasted = new Promise<never>((_, reject) => waited.signal.addEventListener('abort', () => reject(waited.signal.reason), { once: true }));
+      const outlasted = new Promise<never>((_, reject) =>
+        waited.signal.addEventListener('abort', () => reject(waited.signal.reason), { once: true }),
+      );
       admitted.catch(() => undefined);
       const admission = await Promise.race([admitted, outlasted]);
       metrics.repoConnections.inc({ status: 'admitted' });
       log.info({ repoId: admission.repoId }, 'repository admitted');
       const { sealedWebhookSecret: echoed, ...answer } = admission;
-      return { admission: answer, workflowId, replayed: false, ...(echoed ? { webhookSecret: await echoedWebhookSecret(echoed) } : {}) };
+      return {
+        admission: answer,
+        workflowId,
+        replayed: false,
+        ...(echoed ? { webhookSecret: await echoedWebhookSecret(echoed) } : {}),
+      };
     } catch (err) {
       if (waited.signal.aborted) {
         // Counted as it was answered: the same request sent again is answered from the row, not counted twice.
@@ -204,7 +233,9 @@ export function createAdmission({ sql, temporal, keys, settings }: Pick<ApiDeps,
 
     /** Ours, unless the run was started by another request with this key (another API process): then its own. */
     function echoedWebhookSecret(echoed: SealedSecret): Promise<string> {
-      return echoed.ciphertext === sealedWebhookSecret.ciphertext ? Promise.resolve(webhookSecret) : openSealed(keys, echoed, req.requestId, 'webhook-secret');
+      return echoed.ciphertext === sealedWebhookSecret.ciphertext
+        ? Promise.resolve(webhookSecret)
+        : openSealed(keys, echoed, req.requestId, 'webhook-secret');
     }
   }
 }

@@ -57,18 +57,22 @@ export function createApp(deps: ApiDeps) {
     c.set('log', deps.logger.child({ requestId: c.get('requestId') }));
     const started = performance.now();
     await next();
-    c.get('log').info({
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Math.round(performance.now() - started),
-      userId: c.get('userId') ?? null,
-    }, 'request');
+    c.get('log').info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        durationMs: Math.round(performance.now() - started),
+        userId: c.get('userId') ?? null,
+      },
+      'request',
+    );
   });
-  const limitBody = (maxSize: number) => bodyLimit({
-    maxSize,
-    onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${maxSize / 1024} KiB`), 413),
-  });
+  const limitBody = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${maxSize / 1024} KiB`), 413),
+    });
   const apiLimit = limitBody(MAX_BODY_BYTES);
   // The Web UI sends whole batches of history payloads to /codec; a Git server a push's commits to the hooks.
   const codecLimit = limitBody(MAX_CODEC_BODY_BYTES);
@@ -84,7 +88,9 @@ export function createApp(deps: ApiDeps) {
   if (settings.metricsOnApiPort !== false) {
     app.get('/metrics', async (c) => {
       if (!metricsAuthorized(c.req.header('Authorization'), settings.metricsToken)) {
-        return c.json(errorBody('unauthorized', 'Metrics need the bearer token METRICS_TOKEN names'), 401, { 'WWW-Authenticate': 'Bearer' });
+        return c.json(errorBody('unauthorized', 'Metrics need the bearer token METRICS_TOKEN names'), 401, {
+          'WWW-Authenticate': 'Bearer',
+        });
       }
       return c.text(await scrapeMetrics(), 200, { 'Content-Type': METRICS_CONTENT_TYPE });
     });
@@ -93,22 +99,34 @@ export function createApp(deps: ApiDeps) {
 
   // One verifier, so /api/v1 and /codec share one cached key set.
   const verify = createTokenVerifier({
-    jwtSecret: settings.jwtSecret, jwksUrl: settings.jwksUrl, issuer: settings.jwtIssuer, audience: settings.jwtAudience, jwksCooldownMs: settings.jwksCooldownMs,
+    jwtSecret: settings.jwtSecret,
+    jwksUrl: settings.jwksUrl,
+    issuer: settings.jwtIssuer,
+    audience: settings.jwtAudience,
+    jwksCooldownMs: settings.jwksCooldownMs,
   });
   const auth = requireUser(verify);
-  app.route('/codec', codecRoutes({
-    codec: deps.codec,
-    uiOrigin: settings.temporalUiOrigins,
-    access: codecAccess(requireUser(verify, { scope: settings.codec.operatorScope }), settings.codec.loopbackUiOrigins),
-    rateLimit: localRateLimit<ApiEnv>(settings.codec.rateLimit, codecCallerKey),
-    maxPayloads: settings.codec.maxPayloads,
-  }));
+  app.route(
+    '/codec',
+    codecRoutes({
+      codec: deps.codec,
+      uiOrigin: settings.temporalUiOrigins,
+      access: codecAccess(
+        requireUser(verify, { scope: settings.codec.operatorScope }),
+        settings.codec.loopbackUiOrigins,
+      ),
+      rateLimit: localRateLimit<ApiEnv>(settings.codec.rateLimit, codecCallerKey),
+      maxPayloads: settings.codec.maxPayloads,
+    }),
+  );
   // The hooks verify their own signature and limit by repository (src/api/routes/hooks.ts); everything else under /api/v1 needs the user.
   const isHook = (path: string) => path.startsWith(HOOKS_PREFIX);
   app.use('/api/v1/*', async (c, next) => (isHook(c.req.path) ? next() : auth(c, next)));
   // Writes and reads draw from buckets of their own: polling a status never costs a connect.
   // The hooks' per-repository buckets share the table, and so the sweep.
-  const idleSeconds = Math.max(...[settings.rateLimit, settings.readRateLimit, settings.webhookSyncRateLimit].map(fullAfterSeconds));
+  const idleSeconds = Math.max(
+    ...[settings.rateLimit, settings.readRateLimit, settings.webhookSyncRateLimit].map(fullAfterSeconds),
+  );
   const writes = rateLimit<ApiEnv>(deps.sql, settings.rateLimit, { keyPrefix: 'write:', idleSeconds });
   const reads = rateLimit<ApiEnv>(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
   app.use('/api/v1/*', async (c, next) => {
@@ -133,12 +151,18 @@ export function createApp(deps: ApiDeps) {
     if (err instanceof RepoError) {
       const status = REPO_ERRORS[err.code].status as ContentfulStatusCode;
       // A refused key (500) is a configuration problem for an operator; an unavailable one (503) a passing outage.
-      c.get('log')[status >= 500 && status !== 503 ? 'error' : 'warn']({ err: { code: err.code, message: err.message } }, 'request failed');
+      c.get('log')[status >= 500 && status !== 503 ? 'error' : 'warn'](
+        { err: { code: err.code, message: err.message } },
+        'request failed',
+      );
       return sendError(c, new ApiError(status, err.code, err.message, { ...err.details, request_id: requestId }));
     }
     // A dependency that cannot be reached right now: the caller may try again shortly.
     const unavailable = (what: string) =>
-      c.json(errorBody('upstream_unavailable', `The ${what} is unavailable; try again shortly`, { request_id: requestId }), 502);
+      c.json(
+        errorBody('upstream_unavailable', `The ${what} is unavailable; try again shortly`, { request_id: requestId }),
+        502,
+      );
     if (isDatabaseUnavailable(err)) {
       c.get('log').warn({ err: { message: (err as Error).message } }, 'database unavailable');
       return unavailable('database');
@@ -148,7 +172,10 @@ export function createApp(deps: ApiDeps) {
       return unavailable('workflow service');
     }
     c.get('log').error({ err }, 'unhandled error');
-    return c.json(errorBody('internal_error', `Internal error; quote request id ${requestId}`, { request_id: requestId }), 500);
+    return c.json(
+      errorBody('internal_error', `Internal error; quote request id ${requestId}`, { request_id: requestId }),
+      500,
+    );
   });
   return app;
 }

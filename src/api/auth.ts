@@ -1,5 +1,12 @@
 import type { MiddlewareHandler } from 'hono';
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import type { ApiEnv } from './context.js';
 import { ApiError } from './errors.js';
 
@@ -26,7 +33,8 @@ export type VerifyToken = (token: string) => Promise<JWTPayload>;
 /** The key set could not be had (down, slow, not a key set): not the caller's fault. */
 class KeySetUnavailable extends Error {}
 
-const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
+const unauthorized = (message: string) =>
+  new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
 /**
  * Both kinds of token verified by jose: the algorithm in the header picks the check, HS256 against
@@ -37,7 +45,9 @@ const unauthorized = (message: string) => new ApiError(401, 'unauthorized', mess
  */
 export function createTokenVerifier(settings: AuthSettings): VerifyToken {
   const secret = settings.jwtSecret ? new TextEncoder().encode(settings.jwtSecret) : undefined;
-  const jwks = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs }) : undefined;
+  const jwks = settings.jwksUrl
+    ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs })
+    : undefined;
   const fromKeySet: JWTVerifyGetKey = async (header, token) => {
     try {
       return await jwks!(header, token);
@@ -50,10 +60,18 @@ export function createTokenVerifier(settings: AuthSettings): VerifyToken {
   return async (token) => {
     // The header only picks which check applies; each check allows its own algorithms alone.
     const { alg } = decodeProtectedHeader(token);
-    if (alg === 'HS256' && secret) return (await jwtVerify(token, secret, { ...required, algorithms: ['HS256'] })).payload;
+    if (alg === 'HS256' && secret)
+      return (await jwtVerify(token, secret, { ...required, algorithms: ['HS256'] })).payload;
     if (jwks && alg !== 'HS256') {
       // iss and aud name the identity provider: its tokens carry them. The secret's own tokens are vouched for by the secret.
-      return (await jwtVerify(token, fromKeySet, { ...required, algorithms: ['RS256', 'ES256'], issuer: settings.issuer, audience: settings.audience })).payload;
+      return (
+        await jwtVerify(token, fromKeySet, {
+          ...required,
+          algorithms: ['RS256', 'ES256'],
+          issuer: settings.issuer,
+          audience: settings.audience,
+        })
+      ).payload;
     }
     throw new errors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
   };
@@ -61,7 +79,8 @@ export function createTokenVerifier(settings: AuthSettings): VerifyToken {
 
 /** Whether the token's `scope` claim (space-separated, RFC 9068; a list is accepted too) grants `scope`. */
 export function hasScope(payload: JWTPayload, scope: string): boolean {
-  const granted = typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scope) ? payload.scope : [];
+  const granted =
+    typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scope) ? payload.scope : [];
   return granted.includes(scope);
 }
 
@@ -80,13 +99,19 @@ export function requireUser(verify: VerifyToken, options: { scope?: string } = {
     } catch (err) {
       if (err instanceof KeySetUnavailable) {
         c.get('log').warn({ err: { message: err.message } }, 'JWKS_URL: key set unavailable');
-        throw new ApiError(502, 'upstream_unavailable', 'The key set that verifies tokens (JWKS_URL) is unavailable; try again shortly');
+        throw new ApiError(
+          502,
+          'upstream_unavailable',
+          'The key set that verifies tokens (JWKS_URL) is unavailable; try again shortly',
+        );
       }
       if (err instanceof errors.JWTExpired) throw unauthorized('The bearer token (JWT) has expired');
       if (err instanceof errors.JWTClaimValidationFailed) {
-        throw unauthorized(err.reason === 'missing'
-          ? `The bearer token (JWT) has no ${err.claim} claim`
-          : `The bearer token (JWT) ${err.claim} claim is not accepted here`);
+        throw unauthorized(
+          err.reason === 'missing'
+            ? `The bearer token (JWT) has no ${err.claim} claim`
+            : `The bearer token (JWT) ${err.claim} claim is not accepted here`,
+        );
       }
       throw unauthorized('The bearer token (JWT) is invalid');
     }
@@ -94,7 +119,12 @@ export function requireUser(verify: VerifyToken, options: { scope?: string } = {
       throw unauthorized('The bearer token (JWT) names no subject (sub)');
     }
     if (options.scope && !hasScope(payload, options.scope)) {
-      throw new ApiError(403, 'forbidden', `This endpoint needs the operator permission: scope "${options.scope}" in the bearer token (JWT)`, { required_scope: options.scope });
+      throw new ApiError(
+        403,
+        'forbidden',
+        `This endpoint needs the operator permission: scope "${options.scope}" in the bearer token (JWT)`,
+        { required_scope: options.scope },
+      );
     }
     c.set('userId', payload.sub);
     await next();

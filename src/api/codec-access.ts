@@ -18,7 +18,14 @@ const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const LOOPBACK_HOST_HEADER = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$/i;
 
 /** Headers a proxy or tunnel adds: a request bearing one came from elsewhere, whatever socket it arrived on. */
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'via'];
+const FORWARDING_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'via',
+];
 
 /**
  * Whether a request is the embedded Temporal UI's own, let through without a token: it reached a
@@ -61,7 +68,10 @@ export function codecCallerKey(c: Context<ApiEnv>): string {
  * /codec's gate: the loopback UI exception (only when `loopbackUiOrigins` is non-empty, which the
  * API's start-up allows only on a loopback-bound API), else `operator` (a token with the operator scope).
  */
-export function codecAccess(operator: MiddlewareHandler<ApiEnv>, loopbackUiOrigins: readonly string[]): MiddlewareHandler<ApiEnv> {
+export function codecAccess(
+  operator: MiddlewareHandler<ApiEnv>,
+  loopbackUiOrigins: readonly string[],
+): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (loopbackUiOrigins.length > 0 && isLoopbackUiRequest(loopbackRequest(c), loopbackUiOrigins)) return next();
     return operator(c, next);

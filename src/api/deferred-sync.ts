@@ -7,7 +7,12 @@ import type { coalescedSync } from '../workflows/coalesced-sync.js';
  * Arranges the repository's one deferred webhook sync, `delayMs` from now (Temporal holds it durably);
  * one already waiting takes this push too. False when the repository has no workflow to sync.
  */
-export async function deferredSync(temporal: Client, taskQueue: string, repo: CodeRepo, delayMs: number): Promise<boolean> {
+export async function deferredSync(
+  temporal: Client,
+  taskQueue: string,
+  repo: CodeRepo,
+  delayMs: number,
+): Promise<boolean> {
   if (!repo.workflowId) return false;
   const input: CoalescedSyncInput = { repoId: repo.id, workflowId: repo.workflowId };
   try {

@@ -61,6 +61,9 @@ export function docsRoutes() {
       const name = c.req.param('name');
       const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
       if (!type) return c.json(errorBody('not_found', `No docs asset ${name}`), 404);
-      return c.body(new Uint8Array(await load(name)), 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=3600' });
+      return c.body(new Uint8Array(await load(name)), 200, {
+        'Content-Type': type,
+        'Cache-Control': 'public, max-age=3600',
+      });
     });
 }

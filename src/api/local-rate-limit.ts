@@ -9,7 +9,8 @@ import { rateLimited, type RateLimitSettings } from './rate-limit.js';
 export function localBuckets(settings: RateLimitSettings, now: () => number = Date.now) {
   const perSecond = settings.perMinute / 60;
   const buckets = new Map<string, { tokens: number; at: number }>();
-  const refilled = (b: { tokens: number; at: number }, t: number) => Math.min(settings.burst, b.tokens + Math.max(0, t - b.at) / 1000 * perSecond);
+  const refilled = (b: { tokens: number; at: number }, t: number) =>
+    Math.min(settings.burst, b.tokens + (Math.max(0, t - b.at) / 1000) * perSecond);
   let nextSweep = 0;
   return {
     take(key: string): void {

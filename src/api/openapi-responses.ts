@@ -4,38 +4,89 @@ import { errorSchema } from './schemas.js';
 
 /** A zod schema as the JSON Schema the document carries (what a request may send, or what a response holds). */
 export const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 };
-export const json = (schema: z.ZodType, io: 'input' | 'output' = 'output') => ({ 'application/json': { schema: jsonSchema(schema, io) } });
+export const json = (schema: z.ZodType, io: 'input' | 'output' = 'output') => ({
+  'application/json': { schema: jsonSchema(schema, io) },
+});
 
-const header = (required: boolean, description: string, schema: Record<string, unknown>) => ({ required, description, schema });
+const header = (required: boolean, description: string, schema: Record<string, unknown>) => ({
+  required,
+  description,
+  schema,
+});
 
 /** Headers every response carries, whatever its status. */
 const everyResponse = {
-  'X-Request-Id': header(true, 'The caller\'s X-Request-Id when it is 1-128 of `A-Za-z0-9_=-`, else a new one: the correlation id of the log lines, audit rows and workflow', { type: 'string', pattern: '^[A-Za-z0-9_=-]{1,128}$' }),
-  'X-Trace-Id': header(false, 'The OpenTelemetry trace of the request, when tracing is on', { type: 'string', pattern: '^[0-9a-f]{32}$' }),
+  'X-Request-Id': header(
+    true,
+    "The caller's X-Request-Id when it is 1-128 of `A-Za-z0-9_=-`, else a new one: the correlation id of the log lines, audit rows and workflow",
+    { type: 'string', pattern: '^[A-Za-z0-9_=-]{1,128}$' },
+  ),
+  'X-Trace-Id': header(false, 'The OpenTelemetry trace of the request, when tracing is on', {
+    type: 'string',
+    pattern: '^[0-9a-f]{32}$',
+  }),
 };
-const retryAfter = (required: boolean, description: string) => header(required, description, { type: 'string', pattern: '^[0-9]{1,10}$' });
+const retryAfter = (required: boolean, description: string) =>
+  header(required, description, { type: 'string', pattern: '^[0-9]{1,10}$' });
 
 export const headers = {
   retryAfterRequired: { 'Retry-After': retryAfter(true, 'Seconds to wait before asking again') },
-  retryAfterOurs: { 'Retry-After': retryAfter(false, 'Seconds until the caller\'s rate limit lets a request through; absent when the limit was another\'s (the Git server\'s)') },
-  wwwAuthenticate: { 'WWW-Authenticate': header(false, '`Bearer` when the bearer token was the problem', { type: 'string' }) },
-  nextCursor: { 'X-Next-Cursor': header(false, 'The `cursor` of the next page; absent on the last', { type: 'string', pattern: CURSOR_PATTERN.source }) },
-  replayed: { 'Idempotent-Replayed': header(false, 'The first answer to this idempotency key, again', { type: 'string', const: 'true' }) },
-  noStore: { 'Cache-Control': header(true, 'The answer carries the webhook secret: no cache may keep it', { type: 'string', const: 'no-store' }) },
+  retryAfterOurs: {
+    'Retry-After': retryAfter(
+      false,
+      "Seconds until the caller's rate limit lets a request through; absent when the limit was another's (the Git server's)",
+    ),
+  },
+  wwwAuthenticate: {
+    'WWW-Authenticate': header(false, '`Bearer` when the bearer token was the problem', { type: 'string' }),
+  },
+  nextCursor: {
+    'X-Next-Cursor': header(false, 'The `cursor` of the next page; absent on the last', {
+      type: 'string',
+      pattern: CURSOR_PATTERN.source,
+    }),
+  },
+  replayed: {
+    'Idempotent-Replayed': header(false, 'The first answer to this idempotency key, again', {
+      type: 'string',
+      const: 'true',
+    }),
+  },
+  noStore: {
+    'Cache-Control': header(true, 'The answer carries the webhook secret: no cache may keep it', {
+      type: 'string',
+      const: 'no-store',
+    }),
+  },
 };
 type Headers = Record<string, ReturnType<typeof header>>;
 
-export const ok = (description: string, schema: z.ZodType, extra: Headers = {}) =>
-  ({ description, headers: { ...everyResponse, ...extra }, content: json(schema) });
-export const error = (description: string, extra: Headers = {}) =>
-  ({ description, headers: { ...everyResponse, ...extra }, content: json(errorSchema) });
-export const stream = (description: string, schema: Record<string, unknown>) =>
-  ({ description, headers: everyResponse, content: { 'text/event-stream': { schema } } });
-export const text = (description: string) =>
-  ({ description, headers: everyResponse, content: { 'text/plain': { schema: { type: 'string' } } } });
+export const ok = (description: string, schema: z.ZodType, extra: Headers = {}) => ({
+  description,
+  headers: { ...everyResponse, ...extra },
+  content: json(schema),
+});
+export const error = (description: string, extra: Headers = {}) => ({
+  description,
+  headers: { ...everyResponse, ...extra },
+  content: json(errorSchema),
+});
+export const stream = (description: string, schema: Record<string, unknown>) => ({
+  description,
+  headers: everyResponse,
+  content: { 'text/event-stream': { schema } },
+});
+export const text = (description: string) => ({
+  description,
+  headers: everyResponse,
+  content: { 'text/plain': { schema: { type: 'string' } } },
+});
 
 /** Errors every authenticated endpoint can answer: the token, its input, and the dependencies it reads. */
 export const authenticated = {

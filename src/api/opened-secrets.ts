@@ -51,7 +51,8 @@ export function openedSecrets(o: OpenedSecretsOptions) {
       tier.delete(oldest);
     }
   };
-  const fresh = (entry: Entry | undefined, from: string) => (entry && entry.from === from && entry.until > now() ? entry : undefined);
+  const fresh = (entry: Entry | undefined, from: string) =>
+    entry && entry.from === from && entry.until > now() ? entry : undefined;
 
   return {
     /** The repository's secret, opened by `open` if need be; throws the 429 when a budget is spent. */
@@ -63,11 +64,13 @@ export function openedSecrets(o: OpenedSecretsOptions) {
       byRepository.take(key.repoId);
       byProject.take(key.projectId);
       byProcess.take('process');
-      const opening = open().then((secret) => {
-        verified.delete(key.repoId);
-        keep(unverified, key.repoId, { from: key.from, secret, until: now() + o.ttlMs });
-        return secret;
-      }).finally(() => inFlight.delete(flightKey(key)));
+      const opening = open()
+        .then((secret) => {
+          verified.delete(key.repoId);
+          keep(unverified, key.repoId, { from: key.from, secret, until: now() + o.ttlMs });
+          return secret;
+        })
+        .finally(() => inFlight.delete(flightKey(key)));
       inFlight.set(flightKey(key), opening);
       return opening;
     },

@@ -6,7 +6,8 @@
  */
 export const CURSOR_PATTERN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
-export const encodeCursor = (last: { id: string }): string => Buffer.from(last.id.replaceAll('-', ''), 'hex').toString('base64url');
+export const encodeCursor = (last: { id: string }): string =>
+  Buffer.from(last.id.replaceAll('-', ''), 'hex').toString('base64url');
 
 /** The id a cursor of CURSOR_PATTERN (checked by the query's schema) carries. */
 export function decodeCursor(cursor: string): string {

@@ -16,13 +16,23 @@ const identityOf = (r: CodeRepo) => ({
   needs_attention: r.attentionRequiredAt !== null,
 });
 
-export const projectBody = (p: Project) => ({ id: p.id, name: p.name, owner_id: p.ownerId, created_at: iso(p.createdAt) });
+export const projectBody = (p: Project) => ({
+  id: p.id,
+  name: p.name,
+  owner_id: p.ownerId,
+  created_at: iso(p.createdAt),
+});
 
 /** Where a repository's push webhook is delivered: absolute when the API knows its public base URL. */
-export const webhookUrlOf = (repoId: string, publicBaseUrl?: string) => `${publicBaseUrl ?? ''}/api/v1/hooks/git/${repoId}`;
+export const webhookUrlOf = (repoId: string, publicBaseUrl?: string) =>
+  `${publicBaseUrl ?? ''}/api/v1/hooks/git/${repoId}`;
 
 /** The admission's answer; with the webhook secret, the one place it is ever shown. */
-export const connectBody = (admission: Admission, workflowId: string, webhook?: { secret: string; publicBaseUrl?: string }) => ({
+export const connectBody = (
+  admission: Admission,
+  workflowId: string,
+  webhook?: { secret: string; publicBaseUrl?: string },
+) => ({
   repo_id: admission.repoId,
   git_url: admission.gitUrl,
   connected: true as const,
@@ -31,7 +41,9 @@ export const connectBody = (admission: Admission, workflowId: string, webhook?: 
   estimated_size_mb: admission.estimatedSizeMb,
   clone_status: admission.cloneStatus,
   created_at: iso(admission.createdAt),
-  ...(webhook ? { webhook_url: webhookUrlOf(admission.repoId, webhook.publicBaseUrl), webhook_secret: webhook.secret } : {}),
+  ...(webhook
+    ? { webhook_url: webhookUrlOf(admission.repoId, webhook.publicBaseUrl), webhook_secret: webhook.secret }
+    : {}),
 });
 
 /** 202 to a connect whose admission outlasted ADMISSION_WAIT_SECONDS: where its outcome will be. */
@@ -64,7 +76,8 @@ export const statusBody = (r: CodeRepo, live: ConnectRepositoryState | undefined
   progress_message: live?.progressMessage ?? null,
   error_code: r.errorCode,
   error_message: r.errorMessage,
-  progress_percent: live?.progressPercent ?? (r.cloneStatus === 'COMPLETED' || r.cloneStatus === 'CLEANED' ? 100 : null),
+  progress_percent:
+    live?.progressPercent ?? (r.cloneStatus === 'COMPLETED' || r.cloneStatus === 'CLEANED' ? 100 : null),
   // A worker that predates the rate answers without it.
   bytes_received: live?.bytesReceived ?? null,
   bytes_per_second: live?.bytesPerSecond ?? null,

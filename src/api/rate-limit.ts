@@ -12,12 +12,19 @@ export interface RateLimitSettings {
 }
 
 /** Whole seconds (at least one) until a bucket holding `tokens` (< 1) has one again. */
-export const secondsToNextToken = (tokens: number, perSecond: number): number => Math.max(1, Math.ceil((1 - tokens) / perSecond));
+export const secondsToNextToken = (tokens: number, perSecond: number): number =>
+  Math.max(1, Math.ceil((1 - tokens) / perSecond));
 
 /** 429 for a bucket holding `tokens` (< 1): Retry-After is the whole seconds until one token is back. */
 export function rateLimited(tokens: number, perSecond: number): ApiError {
   const retryAfter = secondsToNextToken(tokens, perSecond);
-  return new ApiError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s`, { retry_after_seconds: retryAfter }, { 'Retry-After': String(retryAfter) });
+  return new ApiError(
+    429,
+    'rate_limited',
+    `Too many requests; retry in ${retryAfter} s`,
+    { retry_after_seconds: retryAfter },
+    { 'Retry-After': String(retryAfter) },
+  );
 }
 
 /** A bucket idle this long is full again, and a missing bucket is a full one: deleting it changes nothing. */
@@ -52,7 +59,9 @@ export function rateLimit<E extends { Variables: { userId: string; log: Logger }
     const log = c.get('log');
     if (Date.now() >= nextSweep) {
       nextSweep = Date.now() + SWEEP_EVERY_MS;
-      await expireIdleBuckets(sql, idleSeconds).catch((err: unknown) => log.warn({ err }, 'rate limit: idle buckets not expired'));
+      await expireIdleBuckets(sql, idleSeconds).catch((err: unknown) =>
+        log.warn({ err }, 'rate limit: idle buckets not expired'),
+      );
     }
     const taken = await takeToken(sql, `${o.keyPrefix ?? ''}${c.get('userId')}`, spec).catch((err: unknown) => {
       log.warn({ err }, 'rate limit: PostgreSQL unavailable, request let through');

@@ -27,8 +27,20 @@ export async function loadFingerprintKey(sql: Sql, keys: KeyProvider): Promise<B
  */
 export const requestFingerprintOf = (
   key: Buffer,
-  r: { workflowId: string; projectId: string; gitUrl: string; accessToken: string; ref?: string; syncIntervalSeconds?: number },
+  r: {
+    workflowId: string;
+    projectId: string;
+    gitUrl: string;
+    accessToken: string;
+    ref?: string;
+    syncIntervalSeconds?: number;
+  },
 ): string => {
-  const optional = [...(r.ref === undefined ? [] : [r.ref]), ...(r.syncIntervalSeconds === undefined ? [] : [{ syncIntervalSeconds: r.syncIntervalSeconds }])];
-  return `hmac1:${createHmac('sha256', key).update(JSON.stringify([r.workflowId, r.projectId, r.gitUrl, r.accessToken, ...optional])).digest('base64url')}`;
+  const optional = [
+    ...(r.ref === undefined ? [] : [r.ref]),
+    ...(r.syncIntervalSeconds === undefined ? [] : [{ syncIntervalSeconds: r.syncIntervalSeconds }]),
+  ];
+  return `hmac1:${createHmac('sha256', key)
+    .update(JSON.stringify([r.workflowId, r.projectId, r.gitUrl, r.accessToken, ...optional]))
+    .digest('base64url')}`;
 };

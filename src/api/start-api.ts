@@ -40,7 +40,12 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const keys = createKeyProvider(config);
   const dataConverter = encryptedDataConverter(keys);
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter, interceptors: clientInterceptors() });
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
+    interceptors: clientInterceptors(),
+  });
   const shutdown = new AbortController();
   const app = createApp({
     sql,
@@ -64,7 +69,10 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
       publicBaseUrl: config.PUBLIC_BASE_URL,
       rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
       readRateLimit: { burst: config.READ_RATE_LIMIT_BURST, perMinute: config.READ_RATE_LIMIT_PER_MINUTE },
-      webhookSyncRateLimit: { burst: config.WEBHOOK_SYNC_RATE_LIMIT_BURST, perMinute: config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE },
+      webhookSyncRateLimit: {
+        burst: config.WEBHOOK_SYNC_RATE_LIMIT_BURST,
+        perMinute: config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE,
+      },
       temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
       codec: {
         // loadConfig refuses CODEC_REQUIRE_AUTH=false unless HOST is loopback.
@@ -78,7 +86,9 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
     },
   });
   // Best effort: the key's age is a gauge, and the API serves (and /readyz reports) while the database is down.
-  await recordKeyInService(sql, keys.keyId).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'could not record the encryption key in service'));
+  await recordKeyInService(sql, keys.keyId).catch((err: Error) =>
+    logger.warn({ err: { message: err.message } }, 'could not record the encryption key in service'),
+  );
   const probes = [
     addScrapeProbe(databaseProbe(sql)),
     addScrapeProbe(businessProbe(sql, { currentKeyId: keys.keyId, maxRepoSizeMb: config.MAX_REPO_SIZE_MB })),
@@ -94,7 +104,8 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
   };
   let server: ServerType;
   try {
-    if (config.API_METRICS_PORT) metricsServer = await serveMetrics(config.HOST, config.API_METRICS_PORT, config.METRICS_TOKEN);
+    if (config.API_METRICS_PORT)
+      metricsServer = await serveMetrics(config.HOST, config.API_METRICS_PORT, config.METRICS_TOKEN);
     server = await listen(app, config.HOST, config.PORT);
   } catch (err) {
     await release();

@@ -78,7 +78,12 @@ export function streamQuota(perUser = MAX_STREAMS_PER_USER, total = MAX_STREAMS)
  * finds, each an `event: status` with an increasing id, until the repository is at rest. Nothing
  * is read once the client has gone, the API stops or the stream's life is up.
  */
-export function streamStatus(c: Context, first: RepoStatus, read: () => Promise<RepoStatus | undefined>, options: StatusStreamOptions) {
+export function streamStatus(
+  c: Context,
+  first: RepoStatus,
+  read: () => Promise<RepoStatus | undefined>,
+  options: StatusStreamOptions,
+) {
   const timing = options.timing ?? STREAM_TIMING;
   const response = streamSSE(c, async (stream) => {
     const stop = new AbortController();

@@ -30,7 +30,8 @@ export interface RepoStatus {
 async function queryState(temporal: Client, workflowId: string): Promise<ConnectRepositoryState | undefined> {
   try {
     return await temporal.connection.withDeadline(Date.now() + LIVE_STATE_DEADLINE_MS, () =>
-      temporal.workflow.getHandle(workflowId).query(getStateQuery));
+      temporal.workflow.getHandle(workflowId).query(getStateQuery),
+    );
   } catch {
     return undefined;
   }
@@ -47,7 +48,12 @@ const sharedByClient = new WeakMap<Client, Map<string, SharedState>>();
  * The workflow's live state, one query shared by every caller of the same moment (and of the next
  * LIVE_STATE_SHARED_MS). An answer whose status the row has moved past is not shared: asked again.
  */
-export async function liveState(temporal: Client, workflowId: string, rowStatus?: string, now: () => number = Date.now): Promise<ConnectRepositoryState | undefined> {
+export async function liveState(
+  temporal: Client,
+  workflowId: string,
+  rowStatus?: string,
+  now: () => number = Date.now,
+): Promise<ConnectRepositoryState | undefined> {
   let shared = sharedByClient.get(temporal);
   if (!shared) sharedByClient.set(temporal, (shared = new Map()));
   const kept = shared.get(workflowId);
@@ -64,7 +70,11 @@ export async function liveState(temporal: Client, workflowId: string, rowStatus?
 }
 
 /** The row, enriched by the workflow's live state when Temporal answers; undefined when the repository is not the user's. */
-export async function readStatus(deps: { sql: Sql; temporal: Client }, repoId: string, userId: string): Promise<RepoStatus | undefined> {
+export async function readStatus(
+  deps: { sql: Sql; temporal: Client },
+  repoId: string,
+  userId: string,
+): Promise<RepoStatus | undefined> {
   const repo = await findOwnedRepo(deps.sql, repoId, userId);
   if (!repo) return undefined;
   const live = repo.workflowId ? await liveState(deps.temporal, repo.workflowId, repo.cloneStatus) : undefined;

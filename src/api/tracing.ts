@@ -11,8 +11,12 @@ const w3c = new W3CTraceContextPropagator();
  * on, since they would travel on (and be stored plain in Temporal's history) as the caller chose.
  */
 function callerLink(headers: Headers): Link[] {
-  const caller = trace.getSpanContext(w3c.extract(ROOT_CONTEXT, headers, { get: (h, key) => h.get(key) ?? undefined, keys: (h) => [...h.keys()] }));
-  return caller && trace.isSpanContextValid(caller) ? [{ context: { traceId: caller.traceId, spanId: caller.spanId, traceFlags: caller.traceFlags } }] : [];
+  const caller = trace.getSpanContext(
+    w3c.extract(ROOT_CONTEXT, headers, { get: (h, key) => h.get(key) ?? undefined, keys: (h) => [...h.keys()] }),
+  );
+  return caller && trace.isSpanContextValid(caller)
+    ? [{ context: { traceId: caller.traceId, spanId: caller.spanId, traceFlags: caller.traceFlags } }]
+    : [];
 }
 
 /**

@@ -9,13 +9,16 @@ export interface PushEvent {
 }
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const field = (v: unknown, key: string): unknown => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined);
+const field = (v: unknown, key: string): unknown =>
+  v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
 
 export function pushEventOf(payload: unknown): PushEvent {
   return {
     ref: text(field(payload, 'ref')),
     after: text(field(payload, 'after')),
-    defaultBranch: text(field(field(payload, 'repository'), 'default_branch')) ?? text(field(field(payload, 'project'), 'default_branch')),
+    defaultBranch:
+      text(field(field(payload, 'repository'), 'default_branch')) ??
+      text(field(field(payload, 'project'), 'default_branch')),
   };
 }
 

@@ -19,9 +19,30 @@ interface Sender {
  * is looked for first, so its own event and delivery headers are the ones read.
  */
 const SENDERS: readonly Sender[] = [
-  { provider: 'gitea', signatureHeader: 'X-Gitea-Signature', scheme: { kind: 'hmac', prefix: '' }, eventHeader: 'X-Gitea-Event', pushEvents: ['push'], deliveryHeaders: ['X-Gitea-Delivery'] },
-  { provider: 'github', signatureHeader: 'X-Hub-Signature-256', scheme: { kind: 'hmac', prefix: 'sha256=' }, eventHeader: 'X-GitHub-Event', pushEvents: ['push'], deliveryHeaders: ['X-GitHub-Delivery'] },
-  { provider: 'gitlab', signatureHeader: 'X-Gitlab-Token', scheme: { kind: 'token' }, eventHeader: 'X-Gitlab-Event', pushEvents: ['Push Hook', 'Tag Push Hook'], deliveryHeaders: ['Idempotency-Key', 'X-Gitlab-Event-UUID'] },
+  {
+    provider: 'gitea',
+    signatureHeader: 'X-Gitea-Signature',
+    scheme: { kind: 'hmac', prefix: '' },
+    eventHeader: 'X-Gitea-Event',
+    pushEvents: ['push'],
+    deliveryHeaders: ['X-Gitea-Delivery'],
+  },
+  {
+    provider: 'github',
+    signatureHeader: 'X-Hub-Signature-256',
+    scheme: { kind: 'hmac', prefix: 'sha256=' },
+    eventHeader: 'X-GitHub-Event',
+    pushEvents: ['push'],
+    deliveryHeaders: ['X-GitHub-Delivery'],
+  },
+  {
+    provider: 'gitlab',
+    signatureHeader: 'X-Gitlab-Token',
+    scheme: { kind: 'token' },
+    eventHeader: 'X-Gitlab-Event',
+    pushEvents: ['Push Hook', 'Tag Push Hook'],
+    deliveryHeaders: ['Idempotency-Key', 'X-Gitlab-Event-UUID'],
+  },
 ];
 
 /** Every header a webhook may be signed with, as the 401 for an unsigned request names them. */

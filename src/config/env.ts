@@ -22,7 +22,15 @@ const base64Key32 = z
   .string()
   .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded');
 
-const list = z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const list = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -52,8 +60,13 @@ export const envSchema = z.object({
   /** When set, every token's `aud` must include this; required in production with JWKS_URL. */
   JWT_AUDIENCE: optional(z.string().min(1)),
   /** Where senders reach this API (scheme, host, optional port and path prefix): connect answers give an absolute webhook_url. */
-  PUBLIC_BASE_URL: optional(z.string().url().regex(/^https?:\/\/[^?#]*$/, 'must be an http(s) URL without query or fragment')
-    .transform((v) => v.replace(/\/+$/, ''))),
+  PUBLIC_BASE_URL: optional(
+    z
+      .string()
+      .url()
+      .regex(/^https?:\/\/[^?#]*$/, 'must be an http(s) URL without query or fragment')
+      .transform((v) => v.replace(/\/+$/, '')),
+  ),
   /** Comma-separated origins allowed by CORS; empty allows none. */
   ALLOWED_ORIGINS: list,
   /** Origins of the Temporal Web UI, allowed (CORS) to call the payload codec at /codec. */
@@ -64,7 +77,10 @@ export const envSchema = z.object({
    */
   CODEC_REQUIRE_AUTH: flag.default(true),
   /** The scope (in the token's `scope` claim) that makes a caller an operator, the only ones /codec serves. */
-  CODEC_OPERATOR_SCOPE: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be one OAuth scope token (no spaces or quotes)').default('codec:operator'),
+  CODEC_OPERATOR_SCOPE: z
+    .string()
+    .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be one OAuth scope token (no spaces or quotes)')
+    .default('codec:operator'),
   /** Payloads one /codec request may carry: each may cost a KMS call. */
   CODEC_MAX_PAYLOADS: positiveInt.default(100),
   /** Token bucket per /codec caller (operator, or the loopback UI): capacity, and requests refilled per minute. */
@@ -108,7 +124,14 @@ export const envSchema = z.object({
   SANDBOX_MIN_FREE_INODES: z.coerce.number().int().min(0).default(10_000),
   GIT_ALLOW_LOOPBACK: flag.default(false),
   /** Comma-separated ports git may connect to (loopback, when allowed, on any port): https's alone by default. */
-  GIT_ALLOWED_PORTS: z.preprocess(emptyAsUndefined, z.string().default('443')).transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  GIT_ALLOWED_PORTS: z
+    .preprocess(emptyAsUndefined, z.string().default('443'))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.coerce.number<string>().int().min(1).max(65535)).min(1, 'must name at least one port')),
   /** What git may print that the worker reads into memory (ref listings, tree listings); over it git is killed. */
   GIT_MAX_OUTPUT_MB: z.coerce.number().positive().default(32),
@@ -145,7 +168,15 @@ export const envSchema = z.object({
   KMS_PREVIOUS_KEY_IDS: list,
   MASTER_ENCRYPTION_KEY: optional(base64Key32),
   /** Comma-separated older local master keys (base64), still used to open what they wrapped. */
-  PREVIOUS_MASTER_ENCRYPTION_KEYS: z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  PREVIOUS_MASTER_ENCRYPTION_KEYS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(base64Key32)),
 });
 
@@ -163,7 +194,8 @@ export type ConnectedConfig = Config & { DATABASE_URL: string; TEMPORAL_ADDRESS:
 /** Production entry points need both services named; only `npm start` provides its own. */
 export function requireServices(config: Config): ConnectedConfig {
   const missing = (['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const).filter((name) => !config[name]);
-  if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: required by this entry point (npm start provides its own)`));
+  if (missing.length > 0)
+    throw new ConfigError(missing.map((name) => `${name}: required by this entry point (npm start provides its own)`));
   return config as ConnectedConfig;
 }
 
@@ -177,7 +209,9 @@ export function requireAuth<T extends Config>(config: T): T {
     throw new ConfigError(['JWT_SECRET: required by the API unless JWKS_URL is set (npm start generates one)']);
   }
   if (config.NODE_ENV === 'production' && config.JWKS_URL && (!config.JWT_ISSUER || !config.JWT_AUDIENCE)) {
-    throw new ConfigError(['JWT_ISSUER, JWT_AUDIENCE: both required in production when JWKS_URL is set (the iss and aud API tokens must carry)']);
+    throw new ConfigError([
+      'JWT_ISSUER, JWT_AUDIENCE: both required in production when JWKS_URL is set (the iss and aud API tokens must carry)',
+    ]);
   }
   return config;
 }
@@ -185,7 +219,9 @@ export function requireAuth<T extends Config>(config: T): T {
 /** The token-less codec exception is a loopback one: it must not be reachable from another host. */
 function checkCodecExposure(config: Config): void {
   if (!config.CODEC_REQUIRE_AUTH && !isLoopbackHost(config.HOST)) {
-    throw new ConfigError([`CODEC_REQUIRE_AUTH: false is only allowed with HOST on loopback (127.0.0.1, ::1, localhost), not ${config.HOST}; unset it so /codec needs an operator token`]);
+    throw new ConfigError([
+      `CODEC_REQUIRE_AUTH: false is only allowed with HOST on loopback (127.0.0.1, ::1, localhost), not ${config.HOST}; unset it so /codec needs an operator token`,
+    ]);
   }
 }
 
@@ -231,7 +267,10 @@ export function loadDatabaseConfigOrExit(env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** For the production entry points, which use external PostgreSQL and Temporal only. */
-export function loadConnectedConfigOrExit(env: NodeJS.ProcessEnv = process.env, check: (c: ConnectedConfig) => ConnectedConfig = (c) => c): ConnectedConfig {
+export function loadConnectedConfigOrExit(
+  env: NodeJS.ProcessEnv = process.env,
+  check: (c: ConnectedConfig) => ConnectedConfig = (c) => c,
+): ConnectedConfig {
   return exitOnConfigError(() => check(requireServices(loadConfig(env))));
 }
 

@@ -12,8 +12,13 @@ export function isLoopbackOrigin(origin: string): boolean {
   } catch {
     return false;
   }
-  return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin && isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  return (
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.origin === origin &&
+    isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'))
+  );
 }
 
 /** A HOST setting as a URL names it for a client on this machine: the wildcard becomes loopback, IPv6 is bracketed. */
-export const hostForUrl = (host: string): string => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host);
+export const hostForUrl = (host: string): string =>
+  host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;

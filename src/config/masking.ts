@@ -7,7 +7,8 @@
  */
 
 /** Field names whose values are secrets, wherever they appear. */
-const SECRET_KEY = /(^|_|-|\b)(access_?token|token|secret|password|passwd|authorization|cookie|api_?key|private_?key|jwt)$|^(database_?url|master_?encryption_?key|jwt_?secret)$|[a-z](Token|Secret|Password)$/i;
+const SECRET_KEY =
+  /(^|_|-|\b)(access_?token|token|secret|password|passwd|authorization|cookie|api_?key|private_?key|jwt)$|^(database_?url|master_?encryption_?key|jwt_?secret)$|[a-z](Token|Secret|Password)$/i;
 
 const JWT = /\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 /** Token formats of the big Git hosts (GitHub classic and fine-grained, GitLab). */

@@ -45,7 +45,13 @@ export const sealCompact = (key: Buffer, plaintext: Buffer, aad: Buffer): Buffer
   return Buffer.concat([nonce, tag, ciphertext]);
 };
 export const openCompact = (key: Buffer, blob: Buffer, aad: Buffer): Buffer =>
-  open(key, blob.subarray(0, NONCE_BYTES), blob.subarray(NONCE_BYTES + TAG_BYTES), blob.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES), aad);
+  open(
+    key,
+    blob.subarray(0, NONCE_BYTES),
+    blob.subarray(NONCE_BYTES + TAG_BYTES),
+    blob.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES),
+    aad,
+  );
 
 interface Parsed {
   wrapped: Buffer;
@@ -78,7 +84,11 @@ function parse(blob: Buffer): Parsed {
  * the data key wrapped by the provider. `context` is authenticated but not stored: the same
  * context is needed to decrypt, so a ciphertext copied elsewhere does not open.
  */
-export async function encryptSecret(provider: KeyProvider, secret: string, context: string): Promise<{ ciphertext: Buffer; keyId: string }> {
+export async function encryptSecret(
+  provider: KeyProvider,
+  secret: string,
+  context: string,
+): Promise<{ ciphertext: Buffer; keyId: string }> {
   const { plaintext: dataKey, wrapped, keyId } = await provider.generateDataKey();
   const plaintext = Buffer.from(secret, 'utf8');
   try {
@@ -90,7 +100,12 @@ export async function encryptSecret(provider: KeyProvider, secret: string, conte
   }
 }
 
-export async function decryptSecret(provider: KeyProvider, blob: Buffer, keyId: string, context: string): Promise<string> {
+export async function decryptSecret(
+  provider: KeyProvider,
+  blob: Buffer,
+  keyId: string,
+  context: string,
+): Promise<string> {
   const parts = parse(blob);
   const dataKey = await provider.decryptDataKey(parts.wrapped, keyId);
   try {
@@ -104,7 +119,11 @@ export async function decryptSecret(provider: KeyProvider, blob: Buffer, keyId: 
 }
 
 /** Re-wraps a secret's data key under the current key; the secret itself is never decrypted. */
-export async function rewrapSecret(provider: KeyProvider, blob: Buffer, keyId: string): Promise<{ ciphertext: Buffer; keyId: string }> {
+export async function rewrapSecret(
+  provider: KeyProvider,
+  blob: Buffer,
+  keyId: string,
+): Promise<{ ciphertext: Buffer; keyId: string }> {
   const parts = parse(blob);
   const dataKey = await provider.decryptDataKey(parts.wrapped, keyId);
   try {

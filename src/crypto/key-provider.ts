@@ -52,12 +52,22 @@ const keysFrom = (list: string[]) => list.map((k) => Buffer.from(k, 'base64'));
  */
 export function createKeyProvider(config: Config, kmsClient?: KMSClient): KeyProvider {
   const local = config.MASTER_ENCRYPTION_KEY
-    ? createLocalKeyProvider(Buffer.from(config.MASTER_ENCRYPTION_KEY, 'base64'), keysFrom(config.PREVIOUS_MASTER_ENCRYPTION_KEYS))
+    ? createLocalKeyProvider(
+        Buffer.from(config.MASTER_ENCRYPTION_KEY, 'base64'),
+        keysFrom(config.PREVIOUS_MASTER_ENCRYPTION_KEYS),
+      )
     : undefined;
   if (config.KMS_KEY_ID) {
-    const kms = createKmsKeyProvider({ client: kmsClient ?? new KMSClient({}), keyId: config.KMS_KEY_ID, previousKeyIds: config.KMS_PREVIOUS_KEY_IDS });
+    const kms = createKmsKeyProvider({
+      client: kmsClient ?? new KMSClient({}),
+      keyId: config.KMS_KEY_ID,
+      previousKeyIds: config.KMS_PREVIOUS_KEY_IDS,
+    });
     return composite(kms, local ? [local] : []);
   }
-  if (!local) throw new Error('No key to encrypt access tokens with: set KMS_KEY_ID, or MASTER_ENCRYPTION_KEY (32 bytes, base64).');
+  if (!local)
+    throw new Error(
+      'No key to encrypt access tokens with: set KMS_KEY_ID, or MASTER_ENCRYPTION_KEY (32 bytes, base64).',
+    );
   return local;
 }

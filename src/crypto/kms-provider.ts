@@ -27,7 +27,8 @@ const REJECTED = new Set([
 /** KMS failures in the closed error set: refusals are final, throttling and the network are retried. */
 export function kmsFailure(err: unknown): RepoError {
   const name = err instanceof KMSServiceException || err instanceof Error ? err.name : 'Unknown';
-  if (REJECTED.has(name)) return new RepoError('kms_rejected', `The key management service refused the operation (${name})`);
+  if (REJECTED.has(name))
+    return new RepoError('kms_rejected', `The key management service refused the operation (${name})`);
   return new RepoError('kms_unavailable', `The key management service is unavailable (${name})`);
 }
 
@@ -57,19 +58,29 @@ export function createKmsKeyProvider({ client, keyId, previousKeyIds = [] }: Kms
   return {
     keyId,
     async generateDataKey() {
-      const out = await call(() => client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: ENCRYPTION_CONTEXT })));
-      if (!out.Plaintext || !out.CiphertextBlob) throw new RepoError('kms_unavailable', 'The key management service returned no data key');
+      const out = await call(() =>
+        client.send(
+          new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: ENCRYPTION_CONTEXT }),
+        ),
+      );
+      if (!out.Plaintext || !out.CiphertextBlob)
+        throw new RepoError('kms_unavailable', 'The key management service returned no data key');
       return { plaintext: Buffer.from(out.Plaintext), wrapped: Buffer.from(out.CiphertextBlob), keyId };
     },
     async decryptDataKey(wrapped, kid) {
       if (!known.has(kid)) throw new RepoError('kms_rejected', `Key ${kid} is not configured for decryption`);
-      const out = await call(() => client.send(new DecryptCommand({ CiphertextBlob: wrapped, KeyId: kid, EncryptionContext: ENCRYPTION_CONTEXT })));
+      const out = await call(() =>
+        client.send(new DecryptCommand({ CiphertextBlob: wrapped, KeyId: kid, EncryptionContext: ENCRYPTION_CONTEXT })),
+      );
       if (!out.Plaintext) throw new RepoError('kms_unavailable', 'The key management service returned no plaintext');
       return Buffer.from(out.Plaintext);
     },
     async wrapDataKey(plaintext) {
-      const out = await call(() => client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: ENCRYPTION_CONTEXT })));
-      if (!out.CiphertextBlob) throw new RepoError('kms_unavailable', 'The key management service returned no ciphertext');
+      const out = await call(() =>
+        client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: ENCRYPTION_CONTEXT })),
+      );
+      if (!out.CiphertextBlob)
+        throw new RepoError('kms_unavailable', 'The key management service returned no ciphertext');
       return { wrapped: Buffer.from(out.CiphertextBlob), keyId };
     },
     canDecrypt: (kid) => known.has(kid),

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { KEY_BYTES, openCompact, sealCompact, type KeyProvider } from './envelope.js';
 
 /** `local:` + the first 16 hex digits of the key's SHA-256: names a key without revealing it. */
-export const localKeyId = (key: Buffer): string => `local:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+export const localKeyId = (key: Buffer): string =>
+  `local:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 
 /**
  * Master keys held by this process (MASTER_ENCRYPTION_KEY, or the embedded default's key file).

@@ -44,14 +44,16 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.all(payloads.map(async (payload) => {
-      if (str(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
-      const keyId = str(payload.metadata?.[PAYLOAD_KEY_ID]);
-      const wrapped = str(payload.metadata?.[WRAPPED_KEY]);
-      if (!keyId || !wrapped || !payload.data) throw new Error('Encrypted payload without its key metadata');
-      const key = await this.dataKey(wrapped, keyId);
-      return PayloadMessage.decode(openCompact(key, Buffer.from(payload.data), AAD)) as Payload;
-    }));
+    return Promise.all(
+      payloads.map(async (payload) => {
+        if (str(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
+        const keyId = str(payload.metadata?.[PAYLOAD_KEY_ID]);
+        const wrapped = str(payload.metadata?.[WRAPPED_KEY]);
+        if (!keyId || !wrapped || !payload.data) throw new Error('Encrypted payload without its key metadata');
+        const key = await this.dataKey(wrapped, keyId);
+        return PayloadMessage.decode(openCompact(key, Buffer.from(payload.data), AAD)) as Payload;
+      }),
+    );
   }
 
   /** Opened data keys are kept, so each wrapped key costs one KMS call per process. */

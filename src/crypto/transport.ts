@@ -10,16 +10,29 @@ export type SealedKind = 'access-token' | 'webhook-secret';
 
 /** The token keeps the context it had before webhook secrets existed: runs in flight carry tokens sealed so. */
 const contextOf = (requestId: string, kind: SealedKind) =>
-  (kind === 'access-token' ? transportContext(requestId) : `${transportContext(requestId)}:webhook-secret`);
+  kind === 'access-token' ? transportContext(requestId) : `${transportContext(requestId)}:webhook-secret`;
 
 /** Seals a secret for its trip through Temporal, bound to the request that carries it and to its kind. */
-export async function sealForTransport(keys: KeyProvider, secret: string, requestId: string, kind: SealedKind): Promise<SealedSecret> {
-  const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () => encryptSecret(keys, secret, contextOf(requestId, kind)));
+export async function sealForTransport(
+  keys: KeyProvider,
+  secret: string,
+  requestId: string,
+  kind: SealedKind,
+): Promise<SealedSecret> {
+  const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () =>
+    encryptSecret(keys, secret, contextOf(requestId, kind)),
+  );
   return { ciphertext: ciphertext.toString('base64'), keyId };
 }
 
 /** Opens what sealForTransport sealed for the same request and kind. */
-export function openSealed(keys: KeyProvider, sealed: SealedSecret, requestId: string, kind: SealedKind): Promise<string> {
+export function openSealed(
+  keys: KeyProvider,
+  sealed: SealedSecret,
+  requestId: string,
+  kind: SealedKind,
+): Promise<string> {
   return countedEncryption('decrypt', sealed.keyId, () =>
-    decryptSecret(keys, Buffer.from(sealed.ciphertext, 'base64'), sealed.keyId, contextOf(requestId, kind)));
+    decryptSecret(keys, Buffer.from(sealed.ciphertext, 'base64'), sealed.keyId, contextOf(requestId, kind)),
+  );
 }

@@ -3,7 +3,6 @@ import type { AuditContext } from '../shared/audit-context.js';
 import { currentTraceId } from '../observability/trace-context.js';
 import type { Queryable } from './client.js';
 
-
 export type { AuditContext };
 
 export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
@@ -22,13 +21,26 @@ export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
  * `quietSeconds`, not while the repository has the same action with the same metadata that recent:
  * a repeated non-event (an ignored signal) is on the record once per window, not once per call.
  */
-export async function insertAudit(sql: Queryable, e: AuditEntry, onceKey?: string, o: { quietSeconds?: number } = {}): Promise<void> {
+export async function insertAudit(
+  sql: Queryable,
+  e: AuditEntry,
+  onceKey?: string,
+  o: { quietSeconds?: number } = {},
+): Promise<void> {
   const metadata = onceKey === undefined ? (e.metadata ?? {}) : { ...e.metadata, once: onceKey };
   const conditions = [
-    ...(onceKey === undefined ? [] : [sql`not exists (select 1 from audit_log where request_id = ${e.requestId} and metadata->>'once' = ${onceKey})`]),
-    ...(o.quietSeconds === undefined || e.repoId === null ? [] : [sql`not exists (select 1 from audit_log
+    ...(onceKey === undefined
+      ? []
+      : [
+          sql`not exists (select 1 from audit_log where request_id = ${e.requestId} and metadata->>'once' = ${onceKey})`,
+        ]),
+    ...(o.quietSeconds === undefined || e.repoId === null
+      ? []
+      : [
+          sql`not exists (select 1 from audit_log
       where repo_id = ${e.repoId} and action = ${e.action} and metadata @> ${sql.json((e.metadata ?? {}) as never)}
-        and created_at > now() - make_interval(secs => ${o.quietSeconds}))`]),
+        and created_at > now() - make_interval(secs => ${o.quietSeconds}))`,
+        ]),
   ];
   await sql`
     insert into audit_log (correlation_id, request_id, repo_id, action, from_state, to_state, user_id, metadata, trace_id)

@@ -30,8 +30,14 @@ export async function pingDatabase(sql: Sql): Promise<void> {
  * ended (`sql.end()`), a bug of ours rather than an outage.
  */
 const CONNECTION_ERRORS = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH',
-  'CONNECTION_CLOSED', 'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECT_TIMEOUT',
 ]);
 
 /**

@@ -15,12 +15,16 @@ export async function keyAgeDays(sql: Queryable, keyId: string): Promise<number 
 
 /** When `keyId` went into service, or undefined when no process has recorded it yet. */
 export async function keyInServiceSince(sql: Queryable, keyId: string): Promise<Date | undefined> {
-  const [row] = await sql<Array<{ since: Date }>>`select in_service_since as since from encryption_keys where key_id = ${keyId}`;
+  const [row] = await sql<
+    Array<{ since: Date }>
+  >`select in_service_since as since from encryption_keys where key_id = ${keyId}`;
   return row?.since;
 }
 
 /** What is stored under each wrapping key: live access tokens and webhook secrets, and the service's own keys. */
-export async function storedUnderEachKey(sql: Queryable): Promise<Map<string, { tokens: number; webhookSecrets: number; serviceKeys: number }>> {
+export async function storedUnderEachKey(
+  sql: Queryable,
+): Promise<Map<string, { tokens: number; webhookSecrets: number; serviceKeys: number }>> {
   const rows = await sql<Array<{ key_id: string; tokens: number; webhook_secrets: number; service_keys: number }>>`
     select key_id, sum(tokens)::int as tokens, sum(webhook_secrets)::int as webhook_secrets, sum(service_keys)::int as service_keys from (
       select token_kid as key_id, 1 as tokens, 0 as webhook_secrets, 0 as service_keys from code_repos where token_ciphertext is not null
@@ -29,5 +33,7 @@ export async function storedUnderEachKey(sql: Queryable): Promise<Map<string, { 
       union all
       select key_id, 0, 0, 1 from service_keys
     ) stored group by key_id`;
-  return new Map(rows.map((r) => [r.key_id, { tokens: r.tokens, webhookSecrets: r.webhook_secrets, serviceKeys: r.service_keys }]));
+  return new Map(
+    rows.map((r) => [r.key_id, { tokens: r.tokens, webhookSecrets: r.webhook_secrets, serviceKeys: r.service_keys }]),
+  );
 }

@@ -24,7 +24,8 @@ export async function listMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
     return { version: Number(match[1]), name: match[2]!, file: path.join(dir, file) };
   });
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`Migration ${path.basename(m.file)} breaks the numbering (expected ${i + 1})`);
+    if (m.version !== i + 1)
+      throw new Error(`Migration ${path.basename(m.file)} breaks the numbering (expected ${i + 1})`);
   });
   return migrations;
 }
@@ -50,7 +51,9 @@ export async function migrate(sql: Sql, dir: string = MIGRATIONS_DIR): Promise<n
       const file = migrations.find((m) => m.version === row.version);
       // Renumbered files would be skipped as applied (or applied twice): nothing runs until a person reconciles them.
       if (file && file.name !== row.name) {
-        throw new Error(`The database's migration ${row.version} was applied as ${row.name}, but ${String(file.version).padStart(4, '0')} is now ${file.name}: reconcile schema_migrations with the migrations folder before migrating`);
+        throw new Error(
+          `The database's migration ${row.version} was applied as ${row.name}, but ${String(file.version).padStart(4, '0')} is now ${file.name}: reconcile schema_migrations with the migrations folder before migrating`,
+        );
       }
     }
     const applied: number[] = [];

@@ -14,7 +14,12 @@ interface ProjectRow {
   created_at: Date;
 }
 
-const toProject = (r: ProjectRow): Project => ({ id: r.id, name: r.name, ownerId: r.owner_id, createdAt: r.created_at });
+const toProject = (r: ProjectRow): Project => ({
+  id: r.id,
+  name: r.name,
+  ownerId: r.owner_id,
+  createdAt: r.created_at,
+});
 
 export async function createProject(sql: Queryable, input: { name: string; ownerId: string }): Promise<Project> {
   const [row] = await sql<ProjectRow[]>`

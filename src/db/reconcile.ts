@@ -16,13 +16,21 @@ export interface UnsettledRepo {
  * yet CLEANED), in id order after `afterId`: the reconciler walks one page a pass, going on across passes.
  */
 export async function findUnsettledRepos(sql: Queryable, limit: number, afterId?: string): Promise<UnsettledRepo[]> {
-  const rows = await sql<{ id: string; project_id: string; request_id: string; workflow_id: string | null; clone_status: CloneStatus }[]>`
+  const rows = await sql<
+    { id: string; project_id: string; request_id: string; workflow_id: string | null; clone_status: CloneStatus }[]
+  >`
     select id, project_id, request_id, workflow_id, clone_status from code_repos
     where (clone_status in ('PENDING', 'CLONING', 'COMPLETED', 'CLEANING') or (disconnected_at is not null and clone_status <> 'CLEANED'))
       ${afterId ? sql`and id > ${afterId}` : sql``}
     order by id
     limit ${limit}`;
-  return rows.map((r) => ({ id: r.id, projectId: r.project_id, requestId: r.request_id, workflowId: r.workflow_id, cloneStatus: r.clone_status }));
+  return rows.map((r) => ({
+    id: r.id,
+    projectId: r.project_id,
+    requestId: r.request_id,
+    workflowId: r.workflow_id,
+    cloneStatus: r.clone_status,
+  }));
 }
 
 /**
@@ -59,19 +67,36 @@ export const WORKFLOW_LOST = {
  * disconnected repository. Files are removed by their host's sweep, which no longer finds a live
  * row owning them. Every step has its audit row.
  */
-export async function settleOrphanedRepo(sql: Sql, repoId: string, audit: AuditContext, metadata: Record<string, unknown>): Promise<CodeRepo | undefined> {
+export async function settleOrphanedRepo(
+  sql: Sql,
+  repoId: string,
+  audit: AuditContext,
+  metadata: Record<string, unknown>,
+): Promise<CodeRepo | undefined> {
   return sql.begin(async (tx) => {
     const row = await lockRepoRow(tx, repoId);
     if (!row) return undefined;
     const facts = { reason: 'reconciler', ...metadata };
     if (row.disconnected_at && row.clone_status !== 'CLEANED') {
-      if (row.clone_status !== 'CLEANING') await applyStatusChange(tx, { repoId, to: 'CLEANING', metadata: facts }, audit);
+      if (row.clone_status !== 'CLEANING')
+        await applyStatusChange(tx, { repoId, to: 'CLEANING', metadata: facts }, audit);
       return applyStatusChange(tx, { repoId, to: 'CLEANED', sandboxPath: null, metadata: facts }, audit);
     }
     switch (row.clone_status) {
       case 'PENDING':
       case 'CLONING':
-        return applyStatusChange(tx, { repoId, to: 'FAILED', sandboxPath: null, errorCode: WORKFLOW_LOST.code, errorMessage: WORKFLOW_LOST.message, metadata: facts }, audit);
+        return applyStatusChange(
+          tx,
+          {
+            repoId,
+            to: 'FAILED',
+            sandboxPath: null,
+            errorCode: WORKFLOW_LOST.code,
+            errorMessage: WORKFLOW_LOST.message,
+            metadata: facts,
+          },
+          audit,
+        );
       case 'COMPLETED':
         await applyStatusChange(tx, { repoId, to: 'CLEANING', metadata: facts }, audit);
         return applyStatusChange(tx, { repoId, to: 'CLEANED', sandboxPath: null, metadata: facts }, audit);

@@ -3,7 +3,15 @@ import type { AuditContext } from '../shared/audit-context.js';
 import { RepoError } from '../shared/errors.js';
 import { insertAudit } from './audit.js';
 import type { Sql } from './client.js';
-import { applyStatusChange, InvalidTransitionError, lockRepoRow, REPO_COLUMNS, toRepo, type CodeRepo, type CodeRepoRow } from './repos.js';
+import {
+  applyStatusChange,
+  InvalidTransitionError,
+  lockRepoRow,
+  REPO_COLUMNS,
+  toRepo,
+  type CodeRepo,
+  type CodeRepoRow,
+} from './repos.js';
 
 /** Locks the row; a disconnected repository is never worked on again (its token is gone for good). */
 async function lockConnected(tx: postgres.TransactionSql, repoId: string): Promise<CodeRepoRow> {
@@ -18,23 +26,43 @@ async function lockConnected(tx: postgres.TransactionSql, repoId: string): Promi
  * failed one (the activity retried, maybe on another host), the row's host and `updated_at`
  * brought up to date, so sweeps judge the attempt that is running now.
  */
-export async function beginCloneAttempt(sql: Sql, o: { repoId: string; hostTaskQueue: string; attempt: number }, audit: AuditContext): Promise<CodeRepo> {
+export async function beginCloneAttempt(
+  sql: Sql,
+  o: { repoId: string; hostTaskQueue: string; attempt: number },
+  audit: AuditContext,
+): Promise<CodeRepo> {
   return sql.begin(async (tx) => {
     const current = await lockConnected(tx, o.repoId);
     const metadata = { attempt: o.attempt, host_task_queue: o.hostTaskQueue };
     if (current.clone_status !== 'CLONING') {
-      return applyStatusChange(tx, { repoId: o.repoId, to: 'CLONING', sandboxPath: null, hostTaskQueue: o.hostTaskQueue, metadata }, audit);
+      return applyStatusChange(
+        tx,
+        { repoId: o.repoId, to: 'CLONING', sandboxPath: null, hostTaskQueue: o.hostTaskQueue, metadata },
+        audit,
+      );
     }
     const [updated] = await tx<CodeRepoRow[]>`
       update code_repos set host_task_queue = ${o.hostTaskQueue}, updated_at = now() where id = ${o.repoId}
       returning ${tx.unsafe(REPO_COLUMNS)}`;
-    await insertAudit(tx, { ...audit, repoId: o.repoId, action: 'repo.clone_attempt', fromState: 'CLONING', toState: null, metadata });
+    await insertAudit(tx, {
+      ...audit,
+      repoId: o.repoId,
+      action: 'repo.clone_attempt',
+      fromState: 'CLONING',
+      toState: null,
+      metadata,
+    });
     return toRepo(updated!);
   });
 }
 
 /** CLEANING, unless it is already being (or has been) cleaned: safe to run twice, and at once. */
-export async function beginCleaning(sql: Sql, repoId: string, metadata: Record<string, unknown>, audit: AuditContext): Promise<CodeRepo | undefined> {
+export async function beginCleaning(
+  sql: Sql,
+  repoId: string,
+  metadata: Record<string, unknown>,
+  audit: AuditContext,
+): Promise<CodeRepo | undefined> {
   return sql.begin(async (tx) => {
     const row = await lockRepoRow(tx, repoId);
     if (!row) return undefined;
@@ -47,7 +75,11 @@ export async function beginCleaning(sql: Sql, repoId: string, metadata: Record<s
  * Runs `work` holding the row's lock (or with no row at all), so that what it decides from the
  * row (a sweep removing files no live row owns) cannot race a clone starting on it.
  */
-export async function withRepoLocked<T>(sql: Sql, repoId: string, work: (row: CodeRepo | undefined, tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+export async function withRepoLocked<T>(
+  sql: Sql,
+  repoId: string,
+  work: (row: CodeRepo | undefined, tx: postgres.TransactionSql) => Promise<T>,
+): Promise<T> {
   return sql.begin(async (tx) => {
     const row = await lockRepoRow(tx, repoId);
     return work(row ? toRepo(row) : undefined, tx);
@@ -69,13 +101,17 @@ export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: Au
       await tx`update code_repos set token_ciphertext = ${change.tokenCiphertext}, token_kid = ${change.tokenKid}
                where id = ${change.repoId} and clone_status = 'FAILED' and disconnected_at is null`;
     }
-    return applyStatusChange(tx, {
-      repoId: change.repoId,
-      to: 'PENDING',
-      errorCode: null,
-      errorMessage: null,
-      metadata: { new_token: Boolean(change.tokenCiphertext) },
-    }, audit);
+    return applyStatusChange(
+      tx,
+      {
+        repoId: change.repoId,
+        to: 'PENDING',
+        errorCode: null,
+        errorMessage: null,
+        metadata: { new_token: Boolean(change.tokenCiphertext) },
+      },
+      audit,
+    );
   });
 }
 
@@ -92,10 +128,19 @@ export async function disconnectRepo(sql: Sql, repoId: string, audit: AuditConte
       where id = ${repoId} and disconnected_at is null
       returning ${tx.unsafe(REPO_COLUMNS)}`;
     if (!row) {
-      const [existing] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId}`;
+      const [existing] = await tx<
+        CodeRepoRow[]
+      >`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId}`;
       return toRepo(existing!);
     }
-    await insertAudit(tx, { ...audit, repoId, action: 'repo.disconnected', fromState: null, toState: null, metadata: { clone_status: row.clone_status } });
+    await insertAudit(tx, {
+      ...audit,
+      repoId,
+      action: 'repo.disconnected',
+      fromState: null,
+      toState: null,
+      metadata: { clone_status: row.clone_status },
+    });
     return toRepo(row);
   });
 }

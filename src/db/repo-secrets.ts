@@ -4,7 +4,11 @@ import type { Queryable, Sql } from './client.js';
 /** The secrets a repository row keeps, each envelope-encrypted: their columns, and the audit action of a re-wrap. */
 export const STORED_SECRETS = {
   token: { ciphertext: 'token_ciphertext', keyId: 'token_kid', rewrapped: 'token.rewrapped' },
-  webhookSecret: { ciphertext: 'webhook_secret_ciphertext', keyId: 'webhook_secret_kid', rewrapped: 'webhook_secret.rewrapped' },
+  webhookSecret: {
+    ciphertext: 'webhook_secret_ciphertext',
+    keyId: 'webhook_secret_kid',
+    rewrapped: 'webhook_secret.rewrapped',
+  },
 } as const;
 export type StoredSecret = keyof typeof STORED_SECRETS;
 
@@ -15,7 +19,13 @@ export interface WrappedSecret {
 }
 
 /** Rows whose `kind` of secret has its data key wrapped under another key than `currentKeyId`, a batch at a time. */
-export async function findSecretsNotUnder(sql: Queryable, kind: StoredSecret, currentKeyId: string, limit: number, afterId?: string): Promise<WrappedSecret[]> {
+export async function findSecretsNotUnder(
+  sql: Queryable,
+  kind: StoredSecret,
+  currentKeyId: string,
+  limit: number,
+  afterId?: string,
+): Promise<WrappedSecret[]> {
   const column = STORED_SECRETS[kind];
   return sql<WrappedSecret[]>`
     select id, ${sql(column.ciphertext)} as ciphertext, ${sql(column.keyId)} as "keyId" from code_repos
@@ -27,7 +37,12 @@ export async function findSecretsNotUnder(sql: Queryable, kind: StoredSecret, cu
  * Replaces a secret's ciphertext with its re-wrapped form, with an audit row, unless the row
  * changed meanwhile (a retry stored a new token, a disconnect erased it): then it is left for the next run.
  */
-export async function replaceWrappedSecret(sql: Sql, kind: StoredSecret, before: WrappedSecret, after: { ciphertext: Buffer; keyId: string }): Promise<boolean> {
+export async function replaceWrappedSecret(
+  sql: Sql,
+  kind: StoredSecret,
+  before: WrappedSecret,
+  after: { ciphertext: Buffer; keyId: string },
+): Promise<boolean> {
   const column = STORED_SECRETS[kind];
   return sql.begin(async (tx) => {
     const updated = await tx`

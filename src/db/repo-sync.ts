@@ -49,7 +49,15 @@ export async function recordSync(sql: Sql, o: SyncOutcome, audit: AuditContext):
  * refused or failed, or the checkout could not be put back (git_failed). Failures of the service's
  * own (KMS, disk, internal) say nothing about the repository: they are in the audit log only.
  */
-const SHOWN_ON_ROW = new Set(['repository_too_large', 'upstream_unavailable', 'rate_limited', 'invalid_credentials', 'repository_not_found', 'ref_not_found', 'git_failed']);
+const SHOWN_ON_ROW = new Set([
+  'repository_too_large',
+  'upstream_unavailable',
+  'rate_limited',
+  'invalid_credentials',
+  'repository_not_found',
+  'ref_not_found',
+  'git_failed',
+]);
 
 /**
  * A failed sync: the row stays COMPLETED (the previous checkout is kept and usable) and, for the
@@ -59,7 +67,13 @@ const SHOWN_ON_ROW = new Set(['repository_too_large', 'upstream_unavailable', 'r
  */
 export async function recordSyncFailure(
   sql: Sql,
-  o: { repoId: string; errorCode: string; errorMessage: string; needsAttention?: boolean; metadata?: Record<string, unknown> },
+  o: {
+    repoId: string;
+    errorCode: string;
+    errorMessage: string;
+    needsAttention?: boolean;
+    metadata?: Record<string, unknown>;
+  },
   audit: AuditContext,
   onceKey?: string,
 ): Promise<void> {
@@ -74,14 +88,18 @@ export async function recordSyncFailure(
         attention_required_at = ${o.needsAttention ? tx`coalesce(attention_required_at, now())` : tx`attention_required_at`},
         updated_at = now()
       where id = ${o.repoId}`;
-    await insertAudit(tx, {
-      ...audit,
-      repoId: o.repoId,
-      action: 'repo.sync_failed',
-      fromState: null,
-      toState: null,
-      metadata: { ...o.metadata, error_code: o.errorCode, ...(o.needsAttention ? { needs_attention: true } : {}) },
-    }, onceKey);
+    await insertAudit(
+      tx,
+      {
+        ...audit,
+        repoId: o.repoId,
+        action: 'repo.sync_failed',
+        fromState: null,
+        toState: null,
+        metadata: { ...o.metadata, error_code: o.errorCode, ...(o.needsAttention ? { needs_attention: true } : {}) },
+      },
+      onceKey,
+    );
   });
 }
 
@@ -103,13 +121,17 @@ export async function resumeSyncs(
       await tx`update code_repos set token_ciphertext = ${o.tokenCiphertext}, token_kid = ${o.tokenKid} where id = ${o.repoId}`;
     }
     await tx`update code_repos set attention_required_at = null, error_code = null, error_message = null, updated_at = now() where id = ${o.repoId}`;
-    await insertAudit(tx, {
-      ...audit,
-      repoId: o.repoId,
-      action: 'repo.sync_resumed',
-      fromState: null,
-      toState: null,
-      metadata: { new_token: Boolean(o.tokenCiphertext) },
-    }, onceKey);
+    await insertAudit(
+      tx,
+      {
+        ...audit,
+        repoId: o.repoId,
+        action: 'repo.sync_resumed',
+        fromState: null,
+        toState: null,
+        metadata: { new_token: Boolean(o.tokenCiphertext) },
+      },
+      onceKey,
+    );
   });
 }

@@ -159,7 +159,13 @@ export async function insertRepo(sql: Sql, repo: NewRepo, audit: AuditContext): 
         select ${tx.unsafe(REPO_COLUMNS)} from code_repos where workflow_id = ${repo.workflowId}`;
       return toRepo(existing!);
     }
-    await insertAudit(tx, { ...audit, repoId: created.id, action: 'repo.created', fromState: null, toState: 'PENDING' });
+    await insertAudit(tx, {
+      ...audit,
+      repoId: created.id,
+      action: 'repo.created',
+      fromState: null,
+      toState: 'PENDING',
+    });
     return toRepo(created);
   });
 }
@@ -177,7 +183,12 @@ export async function findOwnedRepo(sql: Queryable, id: string, ownerId: string)
  * A page of a project's repositories, oldest first: keyset pagination on (created_at, id),
  * continuing after the row `afterId` (compared in the database, at its full timestamp precision).
  */
-export async function listProjectRepos(sql: Queryable, projectId: string, limit: number, afterId?: string): Promise<CodeRepo[]> {
+export async function listProjectRepos(
+  sql: Queryable,
+  projectId: string,
+  limit: number,
+  afterId?: string,
+): Promise<CodeRepo[]> {
   const rows = await sql<CodeRepoRow[]>`
     select ${sql.unsafe(REPO_COLUMNS)} from code_repos
     where project_id = ${projectId}
@@ -210,7 +221,11 @@ export interface StatusChange {
 }
 
 export class InvalidTransitionError extends Error {
-  constructor(readonly repoId: string, readonly from: CloneStatus | null, readonly to: CloneStatus) {
+  constructor(
+    readonly repoId: string,
+    readonly from: CloneStatus | null,
+    readonly to: CloneStatus,
+  ) {
     super(`Repository ${repoId} cannot move from ${from ?? 'nowhere'} to ${to}`);
     this.name = 'InvalidTransitionError';
   }
@@ -226,12 +241,18 @@ export async function changeRepoStatus(sql: Sql, change: StatusChange, audit: Au
 
 /** The row, locked until the transaction ends: every change of a row's state takes this lock first. */
 export async function lockRepoRow(tx: postgres.TransactionSql, repoId: string): Promise<CodeRepoRow | undefined> {
-  const [row] = await tx<CodeRepoRow[]>`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId} for update`;
+  const [row] = await tx<
+    CodeRepoRow[]
+  >`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId} for update`;
   return row;
 }
 
 /** The body of changeRepoStatus, for callers already inside a transaction. */
-export async function applyStatusChange(tx: postgres.TransactionSql, change: StatusChange, audit: AuditContext): Promise<CodeRepo> {
+export async function applyStatusChange(
+  tx: postgres.TransactionSql,
+  change: StatusChange,
+  audit: AuditContext,
+): Promise<CodeRepo> {
   const current = await lockRepoRow(tx, change.repoId);
   if (!current) throw new InvalidTransitionError(change.repoId, null, change.to);
   if (current.clone_status === change.to) return toRepo(current);
@@ -300,11 +321,31 @@ export interface RepoPresence {
 /** Status of each id that still has a row; ids without one are simply absent from the result. */
 export async function findRepoPresence(sql: Queryable, ids: string[]): Promise<Map<string, RepoPresence>> {
   if (ids.length === 0) return new Map();
-  const rows = await sql<{ id: string; clone_status: CloneStatus; sandbox_path: string | null; host_task_queue: string | null; updated_at: Date; sync_lease_until: Date | null; sync_leased: boolean | null }[]>`
+  const rows = await sql<
+    {
+      id: string;
+      clone_status: CloneStatus;
+      sandbox_path: string | null;
+      host_task_queue: string | null;
+      updated_at: Date;
+      sync_lease_until: Date | null;
+      sync_leased: boolean | null;
+    }[]
+  >`
     select id, clone_status, sandbox_path, host_task_queue, updated_at, sync_lease_until, sync_lease_until > now() as sync_leased
     from code_repos where id = any(${ids}::uuid[])`;
-  return new Map(rows.map((r) => [r.id, {
-    id: r.id, cloneStatus: r.clone_status, sandboxPath: r.sandbox_path, hostTaskQueue: r.host_task_queue, updatedAt: r.updated_at,
-    syncLeaseUntil: r.sync_lease_until ?? null, syncLeased: r.sync_leased === true,
-  }]));
+  return new Map(
+    rows.map((r) => [
+      r.id,
+      {
+        id: r.id,
+        cloneStatus: r.clone_status,
+        sandboxPath: r.sandbox_path,
+        hostTaskQueue: r.host_task_queue,
+        updatedAt: r.updated_at,
+        syncLeaseUntil: r.sync_lease_until ?? null,
+        syncLeased: r.sync_leased === true,
+      },
+    ]),
+  );
 }

@@ -16,8 +16,14 @@ interface ServiceKeyRow {
 const toKey = (r: ServiceKeyRow): WrappedServiceKey => ({ name: r.name, wrappedKey: r.wrapped_key, keyId: r.key_id });
 
 /** The stored key `name` that `canOpen` says can be opened, oldest first (the one in use since it was made). */
-export async function findServiceKey(sql: Queryable, name: string, canOpen: (keyId: string) => boolean): Promise<WrappedServiceKey | undefined> {
-  const rows = await sql<ServiceKeyRow[]>`select name, wrapped_key, key_id from service_keys where name = ${name} order by created_at, key_id`;
+export async function findServiceKey(
+  sql: Queryable,
+  name: string,
+  canOpen: (keyId: string) => boolean,
+): Promise<WrappedServiceKey | undefined> {
+  const rows = await sql<
+    ServiceKeyRow[]
+  >`select name, wrapped_key, key_id from service_keys where name = ${name} order by created_at, key_id`;
   const row = rows.find((r) => canOpen(r.key_id));
   return row ? toKey(row) : undefined;
 }
@@ -31,12 +37,18 @@ export async function insertServiceKey(sql: Queryable, key: WrappedServiceKey): 
 
 /** Service keys wrapped under another key than `currentKeyId` (key rotation). */
 export async function findServiceKeysNotUnder(sql: Queryable, currentKeyId: string): Promise<WrappedServiceKey[]> {
-  const rows = await sql<ServiceKeyRow[]>`select name, wrapped_key, key_id from service_keys where key_id <> ${currentKeyId} order by name`;
+  const rows = await sql<
+    ServiceKeyRow[]
+  >`select name, wrapped_key, key_id from service_keys where key_id <> ${currentKeyId} order by name`;
   return rows.map(toKey);
 }
 
 /** Replaces a service key's wrapped form, unless it changed meanwhile; true when replaced. */
-export async function replaceWrappedServiceKey(sql: Queryable, before: WrappedServiceKey, after: { wrappedKey: Buffer; keyId: string }): Promise<boolean> {
+export async function replaceWrappedServiceKey(
+  sql: Queryable,
+  before: WrappedServiceKey,
+  after: { wrappedKey: Buffer; keyId: string },
+): Promise<boolean> {
   const rows = await sql`update service_keys set wrapped_key = ${after.wrappedKey}, key_id = ${after.keyId}
                          where name = ${before.name} and key_id = ${before.keyId} and wrapped_key = ${before.wrappedKey}
                            and not exists (select 1 from service_keys where name = ${before.name} and key_id = ${after.keyId})`;

@@ -6,7 +6,12 @@ import type { Queryable } from './client.js';
  * `staleSeconds`, whose attempt died); false for a redelivery of one acted on, or under way. The
  * primary key decides, so concurrent deliveries of one id from several API instances claim it once.
  */
-export async function claimDelivery(sql: Queryable, repoId: string, deliveryId: string, staleSeconds: number): Promise<boolean> {
+export async function claimDelivery(
+  sql: Queryable,
+  repoId: string,
+  deliveryId: string,
+  staleSeconds: number,
+): Promise<boolean> {
   const claimed = await sql`
     insert into webhook_deliveries (repo_id, delivery_id) values (${repoId}, ${deliveryId})
     on conflict (repo_id, delivery_id) do update set received_at = now()
@@ -46,7 +51,11 @@ export async function deliveryKnown(sql: Queryable, repoId: string, deliveryId: 
  * caller took it (and is to act on the push), with what it replaced. One row update decides, so
  * concurrent replays of one push from every API instance take it once.
  */
-export async function claimPushAfter(sql: Queryable, repoId: string, after: string): Promise<{ claimed: boolean; previous: string | null }> {
+export async function claimPushAfter(
+  sql: Queryable,
+  repoId: string,
+  after: string,
+): Promise<{ claimed: boolean; previous: string | null }> {
   const rows = await sql<{ previous: string | null }[]>`
     update code_repos r set last_push_after = ${after}
     from (select id, last_push_after from code_repos where id = ${repoId} for update) old
@@ -56,6 +65,11 @@ export async function claimPushAfter(sql: Queryable, repoId: string, after: stri
 }
 
 /** Gives back a claimed push that was not acted on (still ours only if no later push took its place). */
-export async function releasePushAfter(sql: Queryable, repoId: string, after: string, previous: string | null): Promise<void> {
+export async function releasePushAfter(
+  sql: Queryable,
+  repoId: string,
+  after: string,
+  previous: string | null,
+): Promise<void> {
   await sql`update code_repos set last_push_after = ${previous} where id = ${repoId} and last_push_after = ${after}`;
 }

@@ -13,7 +13,11 @@ export function exited(child: ChildProcess): Promise<void> {
 }
 
 /** `signal` (SIGTERM by default), then SIGKILL if the child is still there after `graceMs`. */
-export async function terminate(child: ChildProcess, graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export async function terminate(
+  child: ChildProcess,
+  graceMs = 5000,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const done = exited(child);
   child.kill(signal);

@@ -1,6 +1,18 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chown, cp, lstat, mkdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chown,
+  cp,
+  lstat,
+  mkdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,10 +51,14 @@ async function packagedBinDir(): Promise<{ binDir: string; version: string }> {
   try {
     entry = fromLauncher.resolve(name);
   } catch {
-    throw new StartupError(`no embedded PostgreSQL build for ${process.platform}-${process.arch} is installed (${name}); run npm ci, or set DATABASE_URL to use a PostgreSQL server`);
+    throw new StartupError(
+      `no embedded PostgreSQL build for ${process.platform}-${process.arch} is installed (${name}); run npm ci, or set DATABASE_URL to use a PostgreSQL server`,
+    );
   }
   const binaries = (await import(pathToFileURL(entry).href)) as { postgres: string };
-  const pkg = JSON.parse(await readFile(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return { binDir: path.dirname(binaries.postgres), version: pkg.version };
 }
 
@@ -63,13 +79,17 @@ async function postgresUser(logger: Logger): Promise<RunAs | undefined> {
   try {
     return await lookup();
   } catch {
-    logger.info('creating the system user postgres, which runs the embedded PostgreSQL (PostgreSQL refuses to run as root)');
+    logger.info(
+      'creating the system user postgres, which runs the embedded PostgreSQL (PostgreSQL refuses to run as root)',
+    );
   }
   try {
     await run('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
     return await lookup();
   } catch {
-    throw new StartupError('could not create the system user postgres that the embedded PostgreSQL runs as (it cannot run as root): create it with `useradd --system --user-group postgres`, or set DATABASE_URL');
+    throw new StartupError(
+      'could not create the system user postgres that the embedded PostgreSQL runs as (it cannot run as root): create it with `useradd --system --user-group postgres`, or set DATABASE_URL',
+    );
   }
 }
 
@@ -78,7 +98,9 @@ async function relocationRoot(): Promise<string> {
   await mkdir(RELOCATION_ROOT, { recursive: true, mode: 0o755 });
   const stat = await lstat(RELOCATION_ROOT);
   if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) {
-    throw new StartupError(`${RELOCATION_ROOT} is not a folder owned by root and writable only by it; remove it and start again`);
+    throw new StartupError(
+      `${RELOCATION_ROOT} is not a folder owned by root and writable only by it; remove it and start again`,
+    );
   }
   return RELOCATION_ROOT;
 }
@@ -88,7 +110,13 @@ async function relocatedBinDir(source: string, version: string): Promise<string>
   const root = await relocationRoot();
   const target = path.join(root, `postgres-${version}-${process.platform}-${process.arch}`);
   const complete = path.join(target, '.complete');
-  if (await lstat(complete).then(() => true, () => false)) return path.join(target, 'bin');
+  if (
+    await lstat(complete).then(
+      () => true,
+      () => false,
+    )
+  )
+    return path.join(target, 'bin');
   const staging = `${target}.tmp-${randomBytes(6).toString('hex')}`;
   await cp(path.dirname(source), staging, { recursive: true, verbatimSymlinks: true });
   await writeFile(path.join(staging, '.complete'), `${version}\n`);
@@ -103,7 +131,10 @@ async function relocatedBinDir(source: string, version: string): Promise<string>
 
 /** Per DATA_DIR (by its real path), so two checkouts never share a cluster. */
 async function relocatedClusterDir(dataDir: string): Promise<string> {
-  const digest = createHash('sha256').update(await realpath(dataDir)).digest('hex').slice(0, 16);
+  const digest = createHash('sha256')
+    .update(await realpath(dataDir))
+    .digest('hex')
+    .slice(0, 16);
   return path.join(await relocationRoot(), `data-${digest}`);
 }
 
@@ -124,7 +155,11 @@ export async function placeEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   const binDir = reachable(runAs, path.join(packaged.binDir, 'postgres'))
     ? packaged.binDir
     : await relocatedBinDir(packaged.binDir, packaged.version);
-  if (binDir !== packaged.binDir) logger.info({ binDir }, 'the postgres user cannot reach this checkout: running PostgreSQL from a copy of its binaries');
+  if (binDir !== packaged.binDir)
+    logger.info(
+      { binDir },
+      'the postgres user cannot reach this checkout: running PostgreSQL from a copy of its binaries',
+    );
 
   await mkdir(dataDir, { recursive: true });
   const local = path.join(dataDir, 'postgres');
@@ -132,14 +167,18 @@ export async function placeEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   if (existing?.isSymbolicLink()) {
     const target = path.resolve(dataDir, await readlink(local));
     if (path.dirname(target) !== RELOCATION_ROOT) {
-      throw new StartupError(`${local} links to ${target}, outside ${RELOCATION_ROOT}; remove the link or point DATA_DIR elsewhere`);
+      throw new StartupError(
+        `${local} links to ${target}, outside ${RELOCATION_ROOT}; remove the link or point DATA_DIR elsewhere`,
+      );
     }
     await ownedBy(target, runAs);
     return { runAs, binDir, clusterDir: target };
   }
   if (existing || reachable(runAs, dataDir)) {
     if (existing && !reachable(runAs, local)) {
-      throw new StartupError(`the postgres user cannot reach the PostgreSQL data in ${local} (a parent folder is closed to other users): open the parents with chmod o+x, or set DATA_DIR to a folder outside them`);
+      throw new StartupError(
+        `the postgres user cannot reach the PostgreSQL data in ${local} (a parent folder is closed to other users): open the parents with chmod o+x, or set DATA_DIR to a folder outside them`,
+      );
     }
     await ownedBy(local, runAs);
     return { runAs, binDir, clusterDir: await realpath(local) };
@@ -149,6 +188,9 @@ export async function placeEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   await rm(relocated, { recursive: true, force: true });
   await ownedBy(relocated, runAs);
   await symlink(relocated, local);
-  logger.info({ clusterDir: relocated, link: local }, 'the postgres user cannot reach DATA_DIR: the PostgreSQL cluster lives under /var/tmp, linked from DATA_DIR');
+  logger.info(
+    { clusterDir: relocated, link: local },
+    'the postgres user cannot reach DATA_DIR: the PostgreSQL cluster lives under /var/tmp, linked from DATA_DIR',
+  );
   return { runAs, binDir, clusterDir: relocated };
 }

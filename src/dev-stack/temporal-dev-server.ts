@@ -34,14 +34,21 @@ export interface TemporalDevServer {
 export function devServerArgs(o: TemporalDevServerOptions): string[] {
   const ip = o.ip ?? '127.0.0.1';
   return [
-    'server', 'start-dev',
-    '--ip', ip,
-    '--port', String(o.port),
-    '--ui-port', String(o.uiPort),
-    '--namespace', o.namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(o.port),
+    '--ui-port',
+    String(o.uiPort),
+    '--namespace',
+    o.namespace,
+    '--log-level',
+    'warn',
     // Update-with-start (the API's early return) is a multi-operation call, off by default.
-    '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
+    '--dynamic-config-value',
+    'frontend.enableExecuteMultiOperation=true',
     ...(o.searchAttributes === false ? [] : SEARCH_ATTRIBUTE_FLAGS),
     ...(o.dbFilename ? ['--db-filename', o.dbFilename] : []),
     ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
@@ -51,7 +58,12 @@ export function devServerArgs(o: TemporalDevServerOptions): string[] {
 }
 
 /** Polls until the frontend answers and the namespace exists. */
-async function waitUntilServing(address: string, namespace: string, deadline: number, died: Promise<void>): Promise<void> {
+async function waitUntilServing(
+  address: string,
+  namespace: string,
+  deadline: number,
+  died: Promise<void>,
+): Promise<void> {
   let dead = false;
   void died.then(() => (dead = true));
   let lastError: unknown;
@@ -69,7 +81,9 @@ async function waitUntilServing(address: string, namespace: string, deadline: nu
       await sleep(250);
     }
   }
-  throw new Error(dead ? 'exited during start-up' : `did not answer in time (${(lastError as Error)?.message ?? 'no answer'})`);
+  throw new Error(
+    dead ? 'exited during start-up' : `did not answer in time (${(lastError as Error)?.message ?? 'no answer'})`,
+  );
 }
 
 /** Starts `temporal server start-dev` as a child process and waits until it serves. */

@@ -30,12 +30,28 @@ const logger = createLogger({ level: config.LOG_LEVEL, name: 'dev' });
 function portsToClaim(): Array<{ port: number; host: string; setting: string; hint: string }> {
   const claims = [{ port: config.PORT, host: config.HOST, setting: 'PORT', hint: 'set PORT to a free port' }];
   if (!config.DATABASE_URL && config.EMBEDDED_POSTGRES_PORT) {
-    claims.push({ port: config.EMBEDDED_POSTGRES_PORT, host: '127.0.0.1', setting: 'EMBEDDED_POSTGRES_PORT', hint: 'set EMBEDDED_POSTGRES_PORT to a free port, or DATABASE_URL to use a running PostgreSQL' });
+    claims.push({
+      port: config.EMBEDDED_POSTGRES_PORT,
+      host: '127.0.0.1',
+      setting: 'EMBEDDED_POSTGRES_PORT',
+      hint: 'set EMBEDDED_POSTGRES_PORT to a free port, or DATABASE_URL to use a running PostgreSQL',
+    });
   }
   if (!config.TEMPORAL_ADDRESS) {
-    const hint = (setting: string) => `set ${setting} to a free port, or TEMPORAL_ADDRESS to use a running Temporal server`;
-    claims.push({ port: config.TEMPORAL_DEV_PORT, host: '127.0.0.1', setting: 'TEMPORAL_DEV_PORT', hint: hint('TEMPORAL_DEV_PORT') });
-    claims.push({ port: config.TEMPORAL_DEV_UI_PORT, host: '127.0.0.1', setting: 'TEMPORAL_DEV_UI_PORT', hint: hint('TEMPORAL_DEV_UI_PORT') });
+    const hint = (setting: string) =>
+      `set ${setting} to a free port, or TEMPORAL_ADDRESS to use a running Temporal server`;
+    claims.push({
+      port: config.TEMPORAL_DEV_PORT,
+      host: '127.0.0.1',
+      setting: 'TEMPORAL_DEV_PORT',
+      hint: hint('TEMPORAL_DEV_PORT'),
+    });
+    claims.push({
+      port: config.TEMPORAL_DEV_UI_PORT,
+      host: '127.0.0.1',
+      setting: 'TEMPORAL_DEV_UI_PORT',
+      hint: hint('TEMPORAL_DEV_UI_PORT'),
+    });
   }
   return claims.filter((c) => c.port !== 0);
 }
@@ -50,13 +66,20 @@ function embeddedUiOrigins(uiUrl: string): string[] {
 await runUntilSignal(logger, async (register) => {
   for (const claim of portsToClaim()) {
     if (await portInUse(claim.port, claim.host)) {
-      throw new StartupError(`port ${claim.port} (${claim.setting}) is already in use: stop what uses it, or ${claim.hint}`);
+      throw new StartupError(
+        `port ${claim.port} (${claim.setting}) is already in use: stop what uses it, or ${claim.hint}`,
+      );
     }
   }
 
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, database: 'repo_connector', port: config.EMBEDDED_POSTGRES_PORT, logger });
+    const pg = await startEmbeddedPostgres({
+      dataDir: config.DATA_DIR,
+      database: 'repo_connector',
+      port: config.EMBEDDED_POSTGRES_PORT,
+      logger,
+    });
     register({ name: 'embedded-postgres', stop: pg.stop });
     databaseUrl = pg.url;
     logger.info({ port: pg.port, clusterDir: pg.clusterDir }, 'embedded PostgreSQL running');
@@ -87,21 +110,25 @@ await runUntilSignal(logger, async (register) => {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporalAddress,
     MASTER_ENCRYPTION_KEY:
-      config.MASTER_ENCRYPTION_KEY ?? (config.KMS_KEY_ID ? undefined : await ensureDevMasterKey(config.DATA_DIR, logger)),
+      config.MASTER_ENCRYPTION_KEY ??
+      (config.KMS_KEY_ID ? undefined : await ensureDevMasterKey(config.DATA_DIR, logger)),
     JWT_SECRET: config.JWT_SECRET ?? (config.JWKS_URL ? undefined : await ensureDevJwtSecret(config.DATA_DIR)),
     // The embedded UI (loopback only, no login) cannot send a bearer token: on a loopback-bound API
     // its codec calls are let through without one, from its own origins to a loopback Host only
     // (src/api/codec-access.ts). Production keeps CODEC_REQUIRE_AUTH=true: operators' tokens only.
     ...(temporalUi
       ? {
-        TEMPORAL_UI_ORIGINS: [...config.TEMPORAL_UI_ORIGINS, ...embeddedUiOrigins(temporalUi)],
-        CODEC_REQUIRE_AUTH: process.env.CODEC_REQUIRE_AUTH ? config.CODEC_REQUIRE_AUTH : !isLoopbackHost(config.HOST),
-      }
+          TEMPORAL_UI_ORIGINS: [...config.TEMPORAL_UI_ORIGINS, ...embeddedUiOrigins(temporalUi)],
+          CODEC_REQUIRE_AUTH: process.env.CODEC_REQUIRE_AUTH ? config.CODEC_REQUIRE_AUTH : !isLoopbackHost(config.HOST),
+        }
       : {}),
   };
 
   if (temporalUi && connected.CODEC_REQUIRE_AUTH) {
-    logger.warn({ host: config.HOST }, 'the embedded Temporal UI shows payloads encoded: /codec asks it for an operator token, which it cannot send (HOST is not loopback, or CODEC_REQUIRE_AUTH=true)');
+    logger.warn(
+      { host: config.HOST },
+      'the embedded Temporal UI shows payloads encoded: /codec asks it for an operator token, which it cannot send (HOST is not loopback, or CODEC_REQUIRE_AUTH=true)',
+    );
   }
 
   const sql = createSql(databaseUrl, { max: 1, applicationName: 'repo-connector-migrate' });
@@ -119,7 +146,12 @@ await runUntilSignal(logger, async (register) => {
   register({ name: 'api', stop: api.stop });
 
   logger.info(
-    { api: api.url, docs: `${api.url}/docs`, readiness: `${api.url}/readyz`, temporalUi: temporalUi ?? `(external Temporal at ${temporalAddress})` },
+    {
+      api: api.url,
+      docs: `${api.url}/docs`,
+      readiness: `${api.url}/readyz`,
+      temporalUi: temporalUi ?? `(external Temporal at ${temporalAddress})`,
+    },
     `ready: API ${api.url} · docs ${api.url}/docs · Temporal UI ${temporalUi ?? 'external'} · a token: npm run token -- <user> · Ctrl-C stops`,
   );
 });

@@ -13,9 +13,11 @@ export async function ensureDevJwtSecret(dataDir: string): Promise<string> {
   const file = devJwtSecretFile(dataDir);
   if (!existsSync(file)) {
     await mkdir(dataDir, { recursive: true });
-    await writeFile(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
+    await writeFile(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' }).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      },
+    );
   }
   return (await readFile(file, 'utf8')).trim();
 }

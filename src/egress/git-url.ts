@@ -10,7 +10,10 @@ export interface EgressPolicy {
 }
 
 /** The policy of a service's settings (the API's and the worker's name the fields alike). */
-export const egressPolicyOf = (settings: { allowLoopback: boolean; allowedGitPorts: readonly number[] }): EgressPolicy => ({
+export const egressPolicyOf = (settings: {
+  allowLoopback: boolean;
+  allowedGitPorts: readonly number[];
+}): EgressPolicy => ({
   allowLoopback: settings.allowLoopback,
   allowedPorts: settings.allowedGitPorts,
 });
@@ -24,7 +27,17 @@ export const MAX_GIT_URL_LENGTH = 2048;
  * `internal`, which ICANN reserved for private use (where cloud metadata lives:
  * metadata.google.internal). `arpa` holds reverse-DNS names only.
  */
-export const SPECIAL_USE_DOMAINS = ['alt', 'arpa', 'example', 'internal', 'invalid', 'local', 'localhost', 'onion', 'test'];
+export const SPECIAL_USE_DOMAINS = [
+  'alt',
+  'arpa',
+  'example',
+  'internal',
+  'invalid',
+  'local',
+  'localhost',
+  'onion',
+  'test',
+];
 
 /** The port a URL without one connects to. */
 export const defaultPort = (url: URL) => (url.protocol === 'https:' ? 443 : 80);
@@ -71,9 +84,11 @@ export function gitUrlProblem(value: string, policy: EgressPolicy): string | und
     if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(host)) return 'an invalid host name';
     loopback = isLocalhostName(host);
     if (loopback && !policy.allowLoopback) return 'a loopback host';
-    if (!loopback && (SPECIAL_USE_DOMAINS.includes(topLevel(host)) || !host.replace(/\.$/, '').includes('.'))) return 'a special-use or single-label host name';
+    if (!loopback && (SPECIAL_USE_DOMAINS.includes(topLevel(host)) || !host.replace(/\.$/, '').includes('.')))
+      return 'a special-use or single-label host name';
   }
-  if (!(loopback && policy.allowLoopback) && !policy.allowedPorts.includes(Number(url.port || defaultPort(url)))) return `a port other than ${policy.allowedPorts.join(', ')} (GIT_ALLOWED_PORTS)`;
+  if (!(loopback && policy.allowLoopback) && !policy.allowedPorts.includes(Number(url.port || defaultPort(url))))
+    return `a port other than ${policy.allowedPorts.join(', ')} (GIT_ALLOWED_PORTS)`;
   if (url.protocol === 'http:' && !(loopback && policy.allowLoopback)) return 'plain http (https only)';
   return undefined;
 }

@@ -11,7 +11,8 @@ import type { GitProcessError } from './run-git.js';
 const HTTP_429 = /returned error: 429|HTTP 429/i;
 const HTTP_403 = /returned error: 403|HTTP 403/i;
 const RATE_LIMIT_TEXT = /rate.?limit|too many requests/i;
-const isRateLimited = (stderr: string) => HTTP_429.test(stderr) || (HTTP_403.test(stderr) && RATE_LIMIT_TEXT.test(stderr));
+const isRateLimited = (stderr: string) =>
+  HTTP_429.test(stderr) || (HTTP_403.test(stderr) && RATE_LIMIT_TEXT.test(stderr));
 
 /**
  * Maps git's stderr to the closed error set; order matters (a 404 page can mention
@@ -21,12 +22,28 @@ const isRateLimited = (stderr: string) => HTTP_429.test(stderr) || (HTTP_403.tes
  */
 const STDERR_PATTERNS: Array<[(stderr: string) => boolean, RepoErrorCode, string]> = [
   [isRateLimited, 'rate_limited', 'The Git server is rate limiting requests; try again later'],
-  [matches(/repository '.*' not found|not found|HTTP 404|returned error: 404|does not appear to be a git repository/i), 'repository_not_found', 'Repository not found'],
-  [matches(/Authentication failed|HTTP 401|HTTP 403|returned error: 40[13]|could not read Username|terminal prompts disabled/i), 'invalid_credentials', 'The access token was rejected by the Git server'],
-  [matches(/No space left on device/i), 'insufficient_storage', 'Not enough disk space to clone the repository'],
-  [matches(/unsupported protocol|transport '.*' not allowed|Protocol ".*" not supported/i), 'invalid_url', 'The Git URL uses a protocol that is not allowed'],
   [
-    matches(/Could not resolve host|Connection refused|Connection timed out|timed out|HTTP 5\d\d|returned error: 5\d\d|early EOF|RPC failed|unexpected disconnect|remote end hung up|Connection reset|transfer closed|Recv failure|Send failure|Empty reply|premature end of pack|HTTP\/2 stream|SSL|TLS|Failed to connect/i),
+    matches(/repository '.*' not found|not found|HTTP 404|returned error: 404|does not appear to be a git repository/i),
+    'repository_not_found',
+    'Repository not found',
+  ],
+  [
+    matches(
+      /Authentication failed|HTTP 401|HTTP 403|returned error: 40[13]|could not read Username|terminal prompts disabled/i,
+    ),
+    'invalid_credentials',
+    'The access token was rejected by the Git server',
+  ],
+  [matches(/No space left on device/i), 'insufficient_storage', 'Not enough disk space to clone the repository'],
+  [
+    matches(/unsupported protocol|transport '.*' not allowed|Protocol ".*" not supported/i),
+    'invalid_url',
+    'The Git URL uses a protocol that is not allowed',
+  ],
+  [
+    matches(
+      /Could not resolve host|Connection refused|Connection timed out|timed out|HTTP 5\d\d|returned error: 5\d\d|early EOF|RPC failed|unexpected disconnect|remote end hung up|Connection reset|transfer closed|Recv failure|Send failure|Empty reply|premature end of pack|HTTP\/2 stream|SSL|TLS|Failed to connect/i,
+    ),
     'upstream_unavailable',
     'The Git server could not be reached',
   ],
@@ -58,17 +75,28 @@ export function classifyGitError(stderr: string): RepoError {
  */
 const FILE_TOO_LARGE = /^(?:fatal|error): .*File too large$|^error: .* died of signal 25$/m;
 
-export const hitFileSizeCap = (err: GitProcessError): boolean => err.signal === 'SIGXFSZ' || FILE_TOO_LARGE.test(err.stderr);
+export const hitFileSizeCap = (err: GitProcessError): boolean =>
+  err.signal === 'SIGXFSZ' || FILE_TOO_LARGE.test(err.stderr);
 
 /** A failed git run as a domain error; the process error stays its cause, for the log and nothing else. */
-export function classifyGitFailure(err: GitProcessError, limitReason = 'The repository exceeds the size limit'): RepoError {
+export function classifyGitFailure(
+  err: GitProcessError,
+  limitReason = 'The repository exceeds the size limit',
+): RepoError {
   const classified =
-    err.reason === 'watch' ? new RepoError('repository_too_large', err.watchReason ?? limitReason)
-    : err.reason === 'timeout' ? new RepoError('upstream_unavailable', 'The Git server stopped responding')
-    // A listing of refs or files past GIT_MAX_OUTPUT_MB: the same answer however often asked, and no
-    // size to report in a 413's body (a few bytes a ref), so an unusable answer from upstream.
-    : err.reason === 'output' ? new RepoError('git_failed', 'The repository lists more refs or files than this service reads (GIT_MAX_OUTPUT_MB)')
-    : hitFileSizeCap(err) ? new RepoError('repository_too_large', limitReason)
-    : classifyGitError(err.stderr);
+    err.reason === 'watch'
+      ? new RepoError('repository_too_large', err.watchReason ?? limitReason)
+      : err.reason === 'timeout'
+        ? new RepoError('upstream_unavailable', 'The Git server stopped responding')
+        : // A listing of refs or files past GIT_MAX_OUTPUT_MB: the same answer however often asked, and no
+          // size to report in a 413's body (a few bytes a ref), so an unusable answer from upstream.
+          err.reason === 'output'
+          ? new RepoError(
+              'git_failed',
+              'The repository lists more refs or files than this service reads (GIT_MAX_OUTPUT_MB)',
+            )
+          : hitFileSizeCap(err)
+            ? new RepoError('repository_too_large', limitReason)
+            : classifyGitError(err.stderr);
   return new RepoError(classified.code, classified.message, classified.details, { cause: err });
 }

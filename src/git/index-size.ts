@@ -20,7 +20,8 @@ export function checkoutIndexBytes(paths: string[]): number {
   const directories = new Set<string>(['']);
   for (const file of paths) {
     bytes += indexEntryBytes(Buffer.byteLength(file));
-    for (let dir = path.posix.dirname(file); dir !== '.' && !directories.has(dir); dir = path.posix.dirname(dir)) directories.add(dir);
+    for (let dir = path.posix.dirname(file); dir !== '.' && !directories.has(dir); dir = path.posix.dirname(dir))
+      directories.add(dir);
   }
   for (const dir of directories) bytes += Buffer.byteLength(path.posix.basename(dir)) + CACHE_TREE_BYTES_PER_DIRECTORY;
   return bytes;

@@ -14,11 +14,20 @@ interface Local {
   signal?: AbortSignal;
 }
 
-const git = (o: Local, args: string[], extra: { stdin?: string; maxFileBytes?: number; watch?: ReturnType<typeof sizeWatch> } = {}) =>
-  runGit({ args: ['-C', o.repoDir, '-c', 'gc.auto=0', '-c', 'maintenance.auto=false', ...args], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs: o.idleTimeoutMs, signal: o.signal, ...extra })
-    .catch((err: unknown) => {
-      throw mapFailure(err);
-    });
+const git = (
+  o: Local,
+  args: string[],
+  extra: { stdin?: string; maxFileBytes?: number; watch?: ReturnType<typeof sizeWatch> } = {},
+) =>
+  runGit({
+    args: ['-C', o.repoDir, '-c', 'gc.auto=0', '-c', 'maintenance.auto=false', ...args],
+    env: gitEnvironment({ allowHttp: false }),
+    idleTimeoutMs: o.idleTimeoutMs,
+    signal: o.signal,
+    ...extra,
+  }).catch((err: unknown) => {
+    throw mapFailure(err);
+  });
 
 /** Pseudo-refs a sync's checkout leaves (reset writes ORIG_HEAD): each would keep a rewritten commit's objects. */
 const PSEUDO_REFS = ['ORIG_HEAD', 'FETCH_HEAD'];
@@ -43,7 +52,9 @@ export async function pinDetachedHead(o: Local): Promise<void> {
 /** Deletes `refs` (and the pseudo-refs) in one transaction; no reflog is written from now on, and the old ones expire. */
 export async function dropRefsAndReflogs(o: Local, refs: string[]): Promise<void> {
   await git(o, ['config', 'core.logAllRefUpdates', 'false']);
-  await git(o, ['update-ref', '--no-deref', '--stdin'], { stdin: [...refs, ...PSEUDO_REFS].map((ref) => `delete ${ref}\n`).join('') });
+  await git(o, ['update-ref', '--no-deref', '--stdin'], {
+    stdin: [...refs, ...PSEUDO_REFS].map((ref) => `delete ${ref}\n`).join(''),
+  });
   await git(o, ['reflog', 'expire', '--expire=now', '--expire-unreachable=now', '--all']);
 }
 
@@ -57,12 +68,20 @@ export interface ObjectStats {
 }
 
 export async function objectStats(o: Local): Promise<ObjectStats> {
-  const counts = Object.fromEntries((await git(o, ['count-objects', '-v'])).split('\n').filter(Boolean).map((line) => {
-    const [key, value] = line.split(':');
-    return [key!.trim(), Number(value)];
-  }));
+  const counts = Object.fromEntries(
+    (await git(o, ['count-objects', '-v']))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [key, value] = line.split(':');
+        return [key!.trim(), Number(value)];
+      }),
+  );
   const reachable = Number((await git(o, ['rev-list', '--objects', '--all', '--disk-usage'])).trim());
-  const stored = (await git(o, ['cat-file', '--batch-all-objects', '--batch-check=%(objectsize:disk)'])).split('\n').filter(Boolean).reduce((sum, line) => sum + Number(line), 0);
+  const stored = (await git(o, ['cat-file', '--batch-all-objects', '--batch-check=%(objectsize:disk)']))
+    .split('\n')
+    .filter(Boolean)
+    .reduce((sum, line) => sum + Number(line), 0);
   return {
     storedBytes: stored,
     packs: counts.packs ?? 0,
@@ -76,6 +95,9 @@ export async function objectStats(o: Local): Promise<ObjectStats> {
  * `limitBytes`, as `measure` polls it, or any file past it), it leaves only temporary files.
  */
 export async function repackReachable(o: Local & Budgeted): Promise<void> {
-  await git(o, ['-c', 'pack.writeReverseIndex=false', 'repack', '-a', '-d', '-q', '--no-write-bitmap-index'], { maxFileBytes: o.limitBytes, watch: sizeWatch(o, 1000) });
+  await git(o, ['-c', 'pack.writeReverseIndex=false', 'repack', '-a', '-d', '-q', '--no-write-bitmap-index'], {
+    maxFileBytes: o.limitBytes,
+    watch: sizeWatch(o, 1000),
+  });
   await git(o, ['prune', '--expire=now']);
 }

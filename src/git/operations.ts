@@ -21,7 +21,8 @@ export interface RemoteAccess {
   maxOutputBytes?: number;
 }
 
-const envFor = (a: RemoteAccess) => gitEnvironment({ token: a.token, allowHttp: a.allowHttp, curlResolve: a.remote.curlResolve });
+const envFor = (a: RemoteAccess) =>
+  gitEnvironment({ token: a.token, allowHttp: a.allowHttp, curlResolve: a.remote.curlResolve });
 
 export function mapFailure(err: unknown): unknown {
   if (!(err instanceof GitProcessError) || err.reason === 'aborted') return err;
@@ -40,7 +41,9 @@ export const sizeWatch = (o: Budgeted, intervalMs: number) => ({
   intervalMs,
   check: async () => {
     const usage = await o.measure();
-    return usage.bytes > o.limitBytes || usage.inodes > o.limitInodes ? 'The repository exceeds the size limit' : undefined;
+    return usage.bytes > o.limitBytes || usage.inodes > o.limitInodes
+      ? 'The repository exceeds the size limit'
+      : undefined;
   },
 });
 
@@ -55,7 +58,13 @@ export interface Budgeted {
 /** Authenticates and looks the repository up; returns its branches, tags and default branch. */
 export async function lsRemote(a: RemoteAccess): Promise<RemoteRefs> {
   try {
-    const out = await runGit({ args: ['ls-remote', '--symref', '--', a.remote.url], env: envFor(a), idleTimeoutMs: a.idleTimeoutMs, signal: a.signal, maxStdoutBytes: a.maxOutputBytes });
+    const out = await runGit({
+      args: ['ls-remote', '--symref', '--', a.remote.url],
+      env: envFor(a),
+      idleTimeoutMs: a.idleTimeoutMs,
+      signal: a.signal,
+      maxStdoutBytes: a.maxOutputBytes,
+    });
     return parseLsRemote(out);
   } catch (err) {
     throw mapFailure(err);
@@ -71,7 +80,16 @@ interface BudgetedFetch extends RemoteAccess, Budgeted {
  * afterwards (a repack would hold everything twice for a while): index-pack is then the only
  * writer of objects, and its output is what the pack budget predicts.
  */
-const OBJECTS_ONLY_BY_INDEX_PACK = ['-c', 'pack.writeReverseIndex=false', '-c', 'transfer.unpackLimit=1', '-c', 'maintenance.auto=false', '-c', 'gc.auto=0'];
+const OBJECTS_ONLY_BY_INDEX_PACK = [
+  '-c',
+  'pack.writeReverseIndex=false',
+  '-c',
+  'transfer.unpackLimit=1',
+  '-c',
+  'maintenance.auto=false',
+  '-c',
+  'gc.auto=0',
+];
 
 /**
  * Runs a fetching git command whose pack and index together never pass `packBudgetBytes` (the
@@ -108,10 +126,24 @@ export interface FetchOptions extends BudgetedFetch {
 /** Clones objects only (`--no-checkout`): the working tree is written later, after its size is known from the tree itself. */
 export function fetchRepository(o: FetchOptions): Promise<void> {
   // Checked here as well as by the API: whatever reaches argv is never read as an option.
-  if (o.ref !== undefined && !isRefName(o.ref)) return Promise.reject(new RepoError('ref_not_found', 'Not a branch or tag name'));
-  return fetchUnderBudget(['clone', '--no-checkout', '--template=', '--no-recurse-submodules', '--progress',
-    ...(o.ref === undefined ? [] : [`--branch=${o.ref}`]),
-    ...(o.shallow ? ['--depth=1', '--single-branch', '--no-tags'] : []), '--', o.remote.url, o.targetDir], o, o.limitBytes);
+  if (o.ref !== undefined && !isRefName(o.ref))
+    return Promise.reject(new RepoError('ref_not_found', 'Not a branch or tag name'));
+  return fetchUnderBudget(
+    [
+      'clone',
+      '--no-checkout',
+      '--template=',
+      '--no-recurse-submodules',
+      '--progress',
+      ...(o.ref === undefined ? [] : [`--branch=${o.ref}`]),
+      ...(o.shallow ? ['--depth=1', '--single-branch', '--no-tags'] : []),
+      '--',
+      o.remote.url,
+      o.targetDir,
+    ],
+    o,
+    o.limitBytes,
+  );
 }
 
 export interface DeepenOptions extends BudgetedFetch {
@@ -127,8 +159,23 @@ export interface DeepenOptions extends BudgetedFetch {
  * connect costs the Git server about one clone, not a probe and then a clone.
  */
 export function deepenRepository(o: DeepenOptions): Promise<void> {
-  return fetchUnderBudget(['-C', o.repoDir, 'fetch', '--unshallow', '--tags', '--update-head-ok', '--no-recurse-submodules', '--progress', '--',
-    o.remote.url, '+refs/heads/*:refs/heads/*'], o, o.packBudgetBytes);
+  return fetchUnderBudget(
+    [
+      '-C',
+      o.repoDir,
+      'fetch',
+      '--unshallow',
+      '--tags',
+      '--update-head-ok',
+      '--no-recurse-submodules',
+      '--progress',
+      '--',
+      o.remote.url,
+      '+refs/heads/*:refs/heads/*',
+    ],
+    o,
+    o.packBudgetBytes,
+  );
 }
 
 export interface TreeOptions {
@@ -160,7 +207,8 @@ export async function headTreeStats(repoDir: string, o: TreeOptions, rev = 'HEAD
   } catch (err) {
     if (err instanceof GitProcessError && err.reason === 'watch') return estimate.stats();
     // An empty repository has no HEAD commit: nothing to check out.
-    if (err instanceof GitProcessError && /Not a valid object name HEAD|not a tree object/.test(err.stderr)) return { bytes: 0, inodes: 0, files: 0 };
+    if (err instanceof GitProcessError && /Not a valid object name HEAD|not a tree object/.test(err.stderr))
+      return { bytes: 0, inodes: 0, files: 0 };
     throw mapFailure(err);
   }
   return estimate.stats();
@@ -181,7 +229,10 @@ export async function writeVerbatimAttributes(repoDir: string): Promise<void> {
 }
 
 /** Writes the working tree of HEAD (symlinks as plain files, no hooks, no filters, no conversions). */
-export async function checkoutHead(repoDir: string, o: Budgeted & { idleTimeoutMs: number; signal?: AbortSignal; background?: boolean }): Promise<void> {
+export async function checkoutHead(
+  repoDir: string,
+  o: Budgeted & { idleTimeoutMs: number; signal?: AbortSignal; background?: boolean },
+): Promise<void> {
   await writeVerbatimAttributes(repoDir);
   try {
     await runGit({
@@ -202,7 +253,11 @@ export async function checkoutHead(repoDir: string, o: Budgeted & { idleTimeoutM
 /** The full SHA of the commit `rev` names; null when it names none (a repository without commits, an absent ref). */
 export async function commitOf(repoDir: string, rev: string, idleTimeoutMs: number): Promise<string | null> {
   try {
-    const out = await runGit({ args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', `${rev}^{commit}`], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs });
+    const out = await runGit({
+      args: ['-C', repoDir, 'rev-parse', '--verify', '--quiet', `${rev}^{commit}`],
+      env: gitEnvironment({ allowHttp: false }),
+      idleTimeoutMs,
+    });
     return out.trim() || null;
   } catch (err) {
     if (err instanceof GitProcessError && err.reason === 'failed' && err.exitCode === 1) return null;
@@ -211,4 +266,5 @@ export async function commitOf(repoDir: string, rev: string, idleTimeoutMs: numb
 }
 
 /** The full SHA of the commit checked out; null for a repository without commits. */
-export const headCommit = (repoDir: string, idleTimeoutMs: number): Promise<string | null> => commitOf(repoDir, 'HEAD', idleTimeoutMs);
+export const headCommit = (repoDir: string, idleTimeoutMs: number): Promise<string | null> =>
+  commitOf(repoDir, 'HEAD', idleTimeoutMs);

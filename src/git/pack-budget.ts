@@ -15,15 +15,19 @@ const INDEX_BYTES_PER_OBJECT = 20 + 4 + 4;
 const LARGE_OFFSET = 2 ** 31;
 
 /** Bytes per object of the index, when the pack may be `packBytes` long (an upper bound). */
-export const indexBytesPerObject = (packBytes: number): number => INDEX_BYTES_PER_OBJECT + (packBytes > LARGE_OFFSET ? 8 : 0);
+export const indexBytesPerObject = (packBytes: number): number =>
+  INDEX_BYTES_PER_OBJECT + (packBytes > LARGE_OFFSET ? 8 : 0);
 
-export const indexBytes = (objects: number, packBytes: number): number => INDEX_FIXED_BYTES + objects * indexBytesPerObject(packBytes);
+export const indexBytes = (objects: number, packBytes: number): number =>
+  INDEX_FIXED_BYTES + objects * indexBytesPerObject(packBytes);
 
 /** How many objects an index of `bytes` bytes lists (the inverse of indexBytes, for packs under 2 GiB). */
-export const objectsInIndex = (bytes: number): number => Math.max(0, Math.ceil((bytes - INDEX_FIXED_BYTES) / INDEX_BYTES_PER_OBJECT));
+export const objectsInIndex = (bytes: number): number =>
+  Math.max(0, Math.ceil((bytes - INDEX_FIXED_BYTES) / INDEX_BYTES_PER_OBJECT));
 
 /** How long the pack may grow so that it and its index stay within `budgetBytes` (0 when even the index does not fit). */
-export const packCap = (budgetBytes: number, objects: number): number => Math.max(0, budgetBytes - indexBytes(objects, budgetBytes));
+export const packCap = (budgetBytes: number, objects: number): number =>
+  Math.max(0, budgetBytes - indexBytes(objects, budgetBytes));
 
 /**
  * Stands in for `git` in git's exec path while fetching, and execs the real git for everything
@@ -93,7 +97,10 @@ function installShim() {
  * shim (git puts its exec path first on PATH, so that is the only way in); the real exec path
  * follows on PATH, where git finds its helpers such as git-remote-https.
  */
-export async function packBudgetEnvironment(env: Record<string, string>, budgetBytes: number): Promise<Record<string, string>> {
+export async function packBudgetEnvironment(
+  env: Record<string, string>,
+  budgetBytes: number,
+): Promise<Record<string, string>> {
   const { dir, realGit, realExecPath } = await installShim();
   return {
     ...env,

@@ -18,7 +18,10 @@ export async function gitProcessesIn(dir: string): Promise<number[]> {
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    const [cwd, comm] = await Promise.all([readlink(`/proc/${pid}/cwd`).catch(() => null), readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')]);
+    const [cwd, comm] = await Promise.all([
+      readlink(`/proc/${pid}/cwd`).catch(() => null),
+      readFile(`/proc/${pid}/comm`, 'utf8').catch(() => ''),
+    ]);
     const name = comm.trim();
     if (cwd === null || (name !== 'git' && !name.startsWith('git-'))) continue;
     if (cwd === root || cwd.startsWith(`${root}${path.sep}`)) found.push(pid);
@@ -26,13 +29,14 @@ export async function gitProcessesIn(dir: string): Promise<number[]> {
   return found;
 }
 
-const signal = (pids: number[], sig: NodeJS.Signals) => pids.forEach((pid) => {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // Gone already.
-  }
-});
+const signal = (pids: number[], sig: NodeJS.Signals) =>
+  pids.forEach((pid) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // Gone already.
+    }
+  });
 
 async function goneWithin(dir: string, ms: number): Promise<number[]> {
   const until = Date.now() + ms;

@@ -25,7 +25,11 @@ const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: tr
  * it) and every address its host resolves to. Returns the address to pin, so a DNS answer that
  * changes between this check and git's connect cannot redirect git.
  */
-export async function pinRemote(gitUrl: string, policy: EgressPolicy, lookup: Lookup = systemLookup): Promise<PinnedRemote> {
+export async function pinRemote(
+  gitUrl: string,
+  policy: EgressPolicy,
+  lookup: Lookup = systemLookup,
+): Promise<PinnedRemote> {
   const problem = gitUrlProblem(gitUrl, policy);
   if (problem !== undefined) throw new RepoError('invalid_url', invalidGitUrlMessage(problem));
   const url = new URL(gitUrl);
@@ -47,7 +51,8 @@ export async function pinRemote(gitUrl: string, policy: EgressPolicy, lookup: Lo
   }
   const loopback = policy.allowLoopback && addresses.every(isLoopback);
   if (url.protocol !== 'https:' && !loopback) throw new RepoError('invalid_url', 'Only https Git URLs are allowed');
-  if (!loopback && !policy.allowedPorts.includes(port)) throw new RepoError('invalid_url', 'The Git URL\'s port is not allowed (GIT_ALLOWED_PORTS)');
+  if (!loopback && !policy.allowedPorts.includes(port))
+    throw new RepoError('invalid_url', "The Git URL's port is not allowed (GIT_ALLOWED_PORTS)");
   const address = addresses[0]!;
   const bracketed = isIP(address) === 6 ? `[${address}]` : address;
   return { url: url.href, host, port, address, ...(isIP(host) ? {} : { curlResolve: `${host}:${port}:${bracketed}` }) };

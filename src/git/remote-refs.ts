@@ -42,7 +42,8 @@ export function parseLsRemote(out: string): RemoteRefs {
  * default branch to take (empty, or a detached HEAD): the clone then takes what HEAD is.
  */
 export function resolveRef(refs: RemoteRefs, requested: string | undefined): ResolvedRef | undefined {
-  if (requested === undefined) return refs.defaultBranch === undefined ? undefined : { name: refs.defaultBranch, kind: 'branch' };
+  if (requested === undefined)
+    return refs.defaultBranch === undefined ? undefined : { name: refs.defaultBranch, kind: 'branch' };
   if (refs.heads.has(requested)) return { name: requested, kind: 'branch' };
   if (refs.tags.has(requested)) return { name: requested, kind: 'tag' };
   throw new RepoError('ref_not_found', `The repository has no branch or tag named '${requested}'`);

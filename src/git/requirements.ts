@@ -16,7 +16,8 @@ interface Requirement {
   missing: string;
 }
 
-const gitVersion = (stdout: string): number[] | undefined => /^git version (\d+)\.(\d+)/.exec(stdout)?.slice(1).map(Number);
+const gitVersion = (stdout: string): number[] | undefined =>
+  /^git version (\d+)\.(\d+)/.exec(stdout)?.slice(1).map(Number);
 const recentEnough = (stdout: string) => {
   const [major = 0, minor = 0] = gitVersion(stdout) ?? [];
   return major > MIN_GIT_VERSION[0] || (major === MIN_GIT_VERSION[0] && minor >= MIN_GIT_VERSION[1]);
@@ -58,7 +59,9 @@ const PROBE_TIMEOUT_MS = 10_000;
 function passes(requirement: Requirement): Promise<boolean> {
   const [command, ...args] = requirement.probe;
   return new Promise((resolve) => {
-    execFile(command, args, { timeout: PROBE_TIMEOUT_MS }, (err, stdout) => resolve(!err && (requirement.accepts?.(stdout) ?? true)));
+    execFile(command, args, { timeout: PROBE_TIMEOUT_MS }, (err, stdout) =>
+      resolve(!err && (requirement.accepts?.(stdout) ?? true)),
+    );
   });
 }
 

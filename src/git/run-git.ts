@@ -62,7 +62,8 @@ export class GitProcessError extends Error {
 
 // git writes "1 byte" and "1 byte/s" in the singular (progress.c, strbuf_humanise).
 const UNITS: Record<string, number> = { byte: 1, bytes: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-const PROGRESS = /^(?:remote: )?([A-Za-z][A-Za-z ]+):\s+(\d+)% \(\d+\/\d+\)(?:, ([\d.]+) (bytes?|KiB|MiB|GiB)(?: \| ([\d.]+) (bytes?|KiB|MiB|GiB)\/s)?)?/;
+const PROGRESS =
+  /^(?:remote: )?([A-Za-z][A-Za-z ]+):\s+(\d+)% \(\d+\/\d+\)(?:, ([\d.]+) (bytes?|KiB|MiB|GiB)(?: \| ([\d.]+) (bytes?|KiB|MiB|GiB)\/s)?)?/;
 
 export function parseProgress(line: string): GitProgress | undefined {
   const match = PROGRESS.exec(line.trim());
@@ -149,12 +150,18 @@ export async function runGit(o: RunGitOptions): Promise<string> {
     const schedule = () => {
       if (!watch || ended || closed) return;
       poll = setTimeout(() => {
-        watch.check().then((reason) => {
-          if (reason && !ended) {
-            watchReason = reason;
-            kill('watch');
-          }
-        }, () => {}).finally(schedule);
+        watch
+          .check()
+          .then(
+            (reason) => {
+              if (reason && !ended) {
+                watchReason = reason;
+                kill('watch');
+              }
+            },
+            () => {},
+          )
+          .finally(schedule);
       }, watch.intervalMs);
     };
     schedule();

@@ -15,7 +15,16 @@ const SECRETS: Array<[RegExp, string]> = [
  * does not rely on it, because stderr is text from a remote server we do not control.
  */
 export function stderrTail(stderr: string): string {
-  const lines = stderr.split('\n').map((line) => line.split('\r').filter((s) => s.trim()).at(-1) ?? '').filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map(
+      (line) =>
+        line
+          .split('\r')
+          .filter((s) => s.trim())
+          .at(-1) ?? '',
+    )
+    .filter(Boolean);
   let tail = lines.join('\n');
   for (const [pattern, replacement] of SECRETS) tail = tail.replace(pattern, replacement);
   return tail.length > TAIL_CHARS ? `…${tail.slice(-TAIL_CHARS)}` : tail;

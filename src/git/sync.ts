@@ -1,5 +1,12 @@
 import { gitEnvironment } from './git-env.js';
-import { fetchUnderBudget, mapFailure, sizeWatch, writeVerbatimAttributes, type Budgeted, type DeepenOptions } from './operations.js';
+import {
+  fetchUnderBudget,
+  mapFailure,
+  sizeWatch,
+  writeVerbatimAttributes,
+  type Budgeted,
+  type DeepenOptions,
+} from './operations.js';
 import { isRefName } from '../shared/ref-name.js';
 import { runGit } from './run-git.js';
 import { RepoError } from '../shared/errors.js';
@@ -18,8 +25,22 @@ export interface FetchRefOptions extends DeepenOptions {
  */
 export async function fetchRef(o: FetchRefOptions): Promise<void> {
   if (o.ref !== 'HEAD' && !isRefName(o.ref)) throw new RepoError('ref_not_found', 'Not a branch or tag name');
-  await fetchUnderBudget(['-C', o.repoDir, 'fetch', '--no-tags', '--no-recurse-submodules', '--no-write-fetch-head', '--progress', '--',
-    o.remote.url, `+${await qualifiedRef(o.repoDir, o.ref, o.idleTimeoutMs)}:${SYNC_REF}`], o, o.packBudgetBytes);
+  await fetchUnderBudget(
+    [
+      '-C',
+      o.repoDir,
+      'fetch',
+      '--no-tags',
+      '--no-recurse-submodules',
+      '--no-write-fetch-head',
+      '--progress',
+      '--',
+      o.remote.url,
+      `+${await qualifiedRef(o.repoDir, o.ref, o.idleTimeoutMs)}:${SYNC_REF}`,
+    ],
+    o,
+    o.packBudgetBytes,
+  );
 }
 
 /**
@@ -28,8 +49,14 @@ export async function fetchRef(o: FetchRefOptions): Promise<void> {
  */
 async function qualifiedRef(repoDir: string, ref: string, idleTimeoutMs: number): Promise<string> {
   if (ref === 'HEAD') return ref;
-  const branch = await runGit({ args: ['-C', repoDir, 'symbolic-ref', '--quiet', 'HEAD'], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs })
-    .then((out) => out.trim(), () => null);
+  const branch = await runGit({
+    args: ['-C', repoDir, 'symbolic-ref', '--quiet', 'HEAD'],
+    env: gitEnvironment({ allowHttp: false }),
+    idleTimeoutMs,
+  }).then(
+    (out) => out.trim(),
+    () => null,
+  );
   return branch === `refs/heads/${ref}` ? branch : `refs/tags/${ref}`;
 }
 
@@ -37,7 +64,11 @@ async function qualifiedRef(repoDir: string, ref: string, idleTimeoutMs: number)
  * Moves what is checked out (the branch, or a detached HEAD) to `commit`: files it changed are
  * rewritten, files it dropped removed; verbatim, as checkoutHead writes them.
  */
-export async function checkoutCommit(repoDir: string, commit: string, o: Budgeted & { idleTimeoutMs: number; signal?: AbortSignal }): Promise<void> {
+export async function checkoutCommit(
+  repoDir: string,
+  commit: string,
+  o: Budgeted & { idleTimeoutMs: number; signal?: AbortSignal },
+): Promise<void> {
   await writeVerbatimAttributes(repoDir);
   try {
     await runGit({
@@ -57,7 +88,11 @@ export async function checkoutCommit(repoDir: string, commit: string, o: Budgete
 
 /** Removes a ref (a no-op when it is absent). */
 export async function deleteRef(repoDir: string, ref: string, idleTimeoutMs: number): Promise<void> {
-  await runGit({ args: ['-C', repoDir, 'update-ref', '-d', ref], env: gitEnvironment({ allowHttp: false }), idleTimeoutMs }).catch((err: unknown) => {
+  await runGit({
+    args: ['-C', repoDir, 'update-ref', '-d', ref],
+    env: gitEnvironment({ allowHttp: false }),
+    idleTimeoutMs,
+  }).catch((err: unknown) => {
     throw mapFailure(err);
   });
 }

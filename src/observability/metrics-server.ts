@@ -14,10 +14,17 @@ export function metricsAuthorized(header: string | undefined, token: string | un
  * Serves this process's metrics at `GET /metrics` on a port of its own: the worker's (it has no
  * HTTP API), and the API's when API_METRICS_PORT moves them off the public port.
  */
-export function serveMetrics(host: string, port: number, token?: string): Promise<{ port: number; stop(): Promise<void> }> {
+export function serveMetrics(
+  host: string,
+  port: number,
+  token?: string,
+): Promise<{ port: number; stop(): Promise<void> }> {
   const server = createServer((req, res) => {
     // As strict as the API's JSON answers: a scrape loads nothing and is never framed.
-    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    res.setHeader(
+      'Content-Security-Policy',
+      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404).end();

@@ -13,7 +13,8 @@ collectDefaultMetrics({ register: registry });
 
 const registers = [registry];
 /** A gauge of one worker's disk, labelled by its host id (WORKER_HOST_ID). */
-const workerGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['worker_id'] as const, registers });
+const workerGauge = (name: string, help: string) =>
+  new Gauge({ name, help, labelNames: ['worker_id'] as const, registers });
 
 export const metrics = {
   repoConnections: new Counter({
@@ -54,12 +55,18 @@ export const metrics = {
     labelNames: ['operation', 'key_id', 'outcome'] as const,
     registers,
   }),
-  sandboxDiskUsage: workerGauge('sandbox_disk_usage_bytes', 'Bytes the sandboxes on this worker\'s disk hold'),
-  sandboxFilesystemSize: workerGauge('sandbox_filesystem_size_bytes', 'Size of the filesystem that holds the sandboxes'),
-  sandboxFilesystemFree: workerGauge('sandbox_filesystem_free_bytes', 'Free space on the filesystem that holds the sandboxes'),
+  sandboxDiskUsage: workerGauge('sandbox_disk_usage_bytes', "Bytes the sandboxes on this worker's disk hold"),
+  sandboxFilesystemSize: workerGauge(
+    'sandbox_filesystem_size_bytes',
+    'Size of the filesystem that holds the sandboxes',
+  ),
+  sandboxFilesystemFree: workerGauge(
+    'sandbox_filesystem_free_bytes',
+    'Free space on the filesystem that holds the sandboxes',
+  ),
   databaseUp: new Gauge({
     name: 'database_up',
-    help: '1 when this process\'s database answered at the last scrape, else 0',
+    help: "1 when this process's database answered at the last scrape, else 0",
     registers,
   }),
   projectsWithRepos: new Gauge({
@@ -106,7 +113,11 @@ export function sizeCategory(sizeMb: number | undefined): 'small' | 'medium' | '
 }
 
 /** Runs an envelope operation on a secret and counts it with its outcome. */
-export async function countedEncryption<T>(operation: 'encrypt' | 'decrypt' | 'rewrap', keyId: string, work: () => Promise<T>): Promise<T> {
+export async function countedEncryption<T>(
+  operation: 'encrypt' | 'decrypt' | 'rewrap',
+  keyId: string,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     const result = await work();
     metrics.encryptionOperations.inc({ operation, key_id: keyId, outcome: 'ok' });

@@ -21,7 +21,10 @@ export function databaseProbe(sql: Sql): ScrapeProbe {
 /** The business gauges, read from the database (the API's; any one API process gives the fleet's numbers). */
 export function businessProbe(sql: Sql, settings: { currentKeyId: string; maxRepoSizeMb: number }): ScrapeProbe {
   return async () => {
-    const [stats, age] = await Promise.all([readServiceStats(sql, settings.maxRepoSizeMb), keyAgeDays(sql, settings.currentKeyId)]);
+    const [stats, age] = await Promise.all([
+      readServiceStats(sql, settings.maxRepoSizeMb),
+      keyAgeDays(sql, settings.currentKeyId),
+    ]);
     metrics.projectsWithRepos.set(stats.projectsWithRepos);
     metrics.reposOverSizeLimit.set(stats.completedOverLimit);
     metrics.keyRotationAge.reset();
@@ -41,7 +44,8 @@ export function sandboxDiskProbe(basePath: string, workerId: string): ScrapeProb
       metrics.sandboxDiskUsage.set({ worker_id: workerId }, (await directorySize(basePath)).bytes);
     } catch (err) {
       // No sandbox yet: nothing held. Any other failure (a file removed mid-walk): the last value stands until the next walk.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(basePath)) metrics.sandboxDiskUsage.set({ worker_id: workerId }, 0);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(basePath))
+        metrics.sandboxDiskUsage.set({ worker_id: workerId }, 0);
     } finally {
       walked = Date.now();
     }
@@ -52,6 +56,9 @@ export function sandboxDiskProbe(basePath: string, workerId: string): ScrapeProb
       metrics.sandboxFilesystemSize.set({ worker_id: workerId }, fs.blocks * fs.bsize);
       metrics.sandboxFilesystemFree.set({ worker_id: workerId }, fs.bavail * fs.bsize);
     }
-    if (Date.now() - walked >= DISK_WALK_INTERVAL_MS) await (walking ??= walk().finally(() => { walking = undefined; }));
+    if (Date.now() - walked >= DISK_WALK_INTERVAL_MS)
+      await (walking ??= walk().finally(() => {
+        walking = undefined;
+      }));
   };
 }

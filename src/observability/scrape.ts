@@ -22,7 +22,10 @@ const sources = new Set<TextSource>();
  */
 export function addScrapeProbe(probe: ScrapeProbe): () => void {
   let running: Promise<void> | undefined;
-  const once: ScrapeProbe = () => (running ??= probe().finally(() => { running = undefined; }));
+  const once: ScrapeProbe = () =>
+    (running ??= probe().finally(() => {
+      running = undefined;
+    }));
   probes.add(once);
   return () => probes.delete(once);
 }

@@ -5,7 +5,14 @@ import { Resource } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BatchSpanProcessor, NoopSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  type ReadableSpan,
+  type Span,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import {
   OpenTelemetryActivityInboundInterceptor,
@@ -38,9 +45,12 @@ export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The OTLP exporter for the protocol the environment names (http/protobuf unless told otherwise). */
 function exporterFromEnv(env: NodeJS.ProcessEnv): SpanExporter {
   switch (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf') {
-    case 'http/json': return new JsonExporter();
-    case 'grpc': return new GrpcExporter();
-    default: return new ProtobufExporter();
+    case 'http/json':
+      return new JsonExporter();
+    case 'grpc':
+      return new GrpcExporter();
+    default:
+      return new ProtobufExporter();
   }
 }
 
@@ -76,12 +86,21 @@ class ScrubbingSpanProcessor implements SpanProcessor {
  * Starts tracing for this process when the environment asks for it; entry points call this
  * first. `stop()` flushes what is still buffered.
  */
-export function startTracing(serviceName: string, logger: Logger, env: NodeJS.ProcessEnv = process.env): { stop(): Promise<void> } {
+export function startTracing(
+  serviceName: string,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): { stop(): Promise<void> } {
   if (!tracingEnabled(env)) return { stop: async () => {} };
   resource = Resource.default().merge(new Resource({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName }));
   processor = new ScrubbingSpanProcessor(new BatchSpanProcessor(exporterFromEnv(env)));
   // W3C trace context only: no baggage travels into Temporal's headers.
-  const sdk = new NodeSDK({ resource, spanProcessors: [processor], textMapPropagator: new W3CTraceContextPropagator(), instrumentations: [] });
+  const sdk = new NodeSDK({
+    resource,
+    spanProcessors: [processor],
+    textMapPropagator: new W3CTraceContextPropagator(),
+    instrumentations: [],
+  });
   sdk.start();
   started = true;
   logger.info({ serviceName: env.OTEL_SERVICE_NAME ?? serviceName }, 'tracing to an OTLP endpoint');
@@ -103,4 +122,6 @@ export const activityInterceptors: ActivityInterceptorsFactory = (ctx) => ({
 });
 
 /** Where the workflow's own spans (made in its sandbox) leave it: every workflow worker registers it. */
-export const workflowTracingSinks = (): InjectedSinks<OpenTelemetrySinks> => ({ exporter: makeWorkflowExporter(processor, resource) });
+export const workflowTracingSinks = (): InjectedSinks<OpenTelemetrySinks> => ({
+  exporter: makeWorkflowExporter(processor, resource),
+});

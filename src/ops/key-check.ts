@@ -31,7 +31,8 @@ export interface KeyCheckReport {
 }
 
 /** A key other than the current one that something still needs. */
-export const stillNeeded = (use: KeyUse): boolean => !use.current && (storedUnder(use) > 0 || use.openWorkflows.length > 0);
+export const stillNeeded = (use: KeyUse): boolean =>
+  !use.current && (storedUnder(use) > 0 || use.openWorkflows.length > 0);
 /** What `rotate-keys` moves off the key: stored secrets and service keys. */
 const storedUnder = (use: KeyUse): number => use.tokens + use.webhookSecrets + use.serviceKeys;
 /** One of this deployment's old keys that must stay configured: what the command's exit code reports. */
@@ -69,7 +70,15 @@ export async function checkKeys(o: {
   const use = (keyId: string): KeyUse => {
     let entry = uses.get(keyId);
     if (!entry) {
-      entry = { keyId, current: keyId === keys.keyId, configured: keys.canDecrypt(keyId), tokens: 0, webhookSecrets: 0, serviceKeys: 0, openWorkflows: [] };
+      entry = {
+        keyId,
+        current: keyId === keys.keyId,
+        configured: keys.canDecrypt(keyId),
+        tokens: 0,
+        webhookSecrets: 0,
+        serviceKeys: 0,
+        openWorkflows: [],
+      };
       uses.set(keyId, entry);
     }
     return entry;
@@ -82,17 +91,26 @@ export async function checkKeys(o: {
     open.push({ workflowId: run.workflowId, runId: run.runId, startTime: run.startTime });
   }
   for (let i = 0; i < open.length; i += HISTORY_CONCURRENCY) {
-    await Promise.all(open.slice(i, i + HISTORY_CONCURRENCY).map(async (run) => {
-      const history = await temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-      for (const keyId of payloadKeyIds(history)) use(keyId).openWorkflows.push(run);
-    }));
+    await Promise.all(
+      open.slice(i, i + HISTORY_CONCURRENCY).map(async (run) => {
+        const history = await temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+        for (const keyId of payloadKeyIds(history)) use(keyId).openWorkflows.push(run);
+      }),
+    );
     o.onProgress?.(Math.min(i + HISTORY_CONCURRENCY, open.length), open.length);
   }
 
   const currentKeySince = await keyInServiceSince(sql, keys.keyId);
-  const report: KeyCheckReport = { currentKeyId: keys.keyId, currentKeySince, keys: [...uses.values()], openWorkflowsScanned: open.length };
+  const report: KeyCheckReport = {
+    currentKeyId: keys.keyId,
+    currentKeySince,
+    keys: [...uses.values()],
+    openWorkflowsScanned: open.length,
+  };
   if (currentKeySince) {
-    const { count } = await temporal.workflow.count(`ExecutionStatus != "Running" AND StartTime < "${currentKeySince.toISOString()}"`);
+    const { count } = await temporal.workflow.count(
+      `ExecutionStatus != "Running" AND StartTime < "${currentKeySince.toISOString()}"`,
+    );
     report.closedRunsBeforeCurrentKey = count;
   }
   const { config } = await temporal.workflowService.describeNamespace({ namespace: temporal.options.namespace });
@@ -105,7 +123,9 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** The report as an operator reads it: one line per key, saying whether it may go and, if not, what holds it. */
 export function formatKeyCheck(report: KeyCheckReport): string {
-  const lines = [`Current key: ${report.currentKeyId}${report.currentKeySince ? ` (in service since ${report.currentKeySince.toISOString()})` : ''}`];
+  const lines = [
+    `Current key: ${report.currentKeyId}${report.currentKeySince ? ` (in service since ${report.currentKeySince.toISOString()})` : ''}`,
+  ];
   lines.push(`Open workflow runs scanned: ${report.openWorkflowsScanned}`);
   for (const key of report.keys) {
     if (key.current) continue;
@@ -115,25 +135,37 @@ export function formatKeyCheck(report: KeyCheckReport): string {
       key.serviceKeys > 0 ? plural(key.serviceKeys, 'service key') : '',
       key.openWorkflows.length > 0 ? plural(key.openWorkflows.length, 'open workflow run') : '',
     ].filter(Boolean);
-    const origin = key.configured ? '' : ' (not configured here: another deployment\'s, or a key that was removed too early)';
+    const origin = key.configured
+      ? ''
+      : " (not configured here: another deployment's, or a key that was removed too early)";
     if (holds.length === 0) {
       lines.push(`${key.keyId}${origin}: may be removed — no stored token, service key or open workflow uses it`);
       continue;
     }
     lines.push(`${key.keyId}${origin}: KEEP — needed by ${holds.join(', ')}`);
-    if (storedUnder(key) > 0) lines.push('  run `npm run rotate-keys` to re-wrap the stored ones under the current key');
+    if (storedUnder(key) > 0)
+      lines.push('  run `npm run rotate-keys` to re-wrap the stored ones under the current key');
     if (key.openWorkflows.length > 0) {
       const oldest = key.openWorkflows.reduce((a, b) => (a.startTime <= b.startTime ? a : b));
-      lines.push(`  open runs carry payloads and sealed tokens under it until they end (oldest: ${oldest.workflowId}, started ${oldest.startTime.toISOString()}); check again after them`);
+      lines.push(
+        `  open runs carry payloads and sealed tokens under it until they end (oldest: ${oldest.workflowId}, started ${oldest.startTime.toISOString()}); check again after them`,
+      );
     }
   }
   if (report.closedRunsBeforeCurrentKey) {
-    const retention = report.retentionDays === undefined ? 'the namespace retention' : `the namespace retention (${plural(report.retentionDays, 'day')})`;
-    lines.push(`${plural(report.closedRunsBeforeCurrentKey, 'closed run')} started before the current key: the Web UI stops decoding them once their key is removed; they are deleted after ${retention}`);
+    const retention =
+      report.retentionDays === undefined
+        ? 'the namespace retention'
+        : `the namespace retention (${plural(report.retentionDays, 'day')})`;
+    lines.push(
+      `${plural(report.closedRunsBeforeCurrentKey, 'closed run')} started before the current key: the Web UI stops decoding them once their key is removed; they are deleted after ${retention}`,
+    );
   }
   const needed = report.keys.filter(mustKeep).length;
-  lines.push(needed === 0
-    ? 'Every configured key but the current one may be removed (restart every API and worker process on the current key first).'
-    : `${plural(needed, 'configured old key')} still needed: keep ${needed === 1 ? 'it' : 'them'}.`);
+  lines.push(
+    needed === 0
+      ? 'Every configured key but the current one may be removed (restart every API and worker process on the current key first).'
+      : `${plural(needed, 'configured old key')} still needed: keep ${needed === 1 ? 'it' : 'them'}.`,
+  );
   return lines.join('\n');
 }

@@ -33,7 +33,12 @@ try {
       const onProgress = (read: number, of: number) => {
         if (read % 100 < 8 || read === of) process.stderr.write(`read ${read} of ${of} open workflow histories\n`);
       };
-      const report = await checkKeys({ sql, temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), keys, onProgress });
+      const report = await checkKeys({
+        sql,
+        temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+        keys,
+        onProgress,
+      });
       process.stdout.write(`${formatKeyCheck(report)}\n`);
       if (report.keys.some(mustKeep)) process.exitCode = 2;
     } finally {

@@ -16,7 +16,12 @@ export interface RotationReport {
  * under the current key. The secrets themselves are never decrypted (only their data keys, in memory, zeroed after), and nothing
  * secret is logged.
  */
-export async function rotateKeys(sql: Sql, keys: KeyProvider, logger: Logger, batchSize = 100): Promise<RotationReport> {
+export async function rotateKeys(
+  sql: Sql,
+  keys: KeyProvider,
+  logger: Logger,
+  batchSize = 100,
+): Promise<RotationReport> {
   const report: RotationReport = { rewrapped: 0, skipped: 0, failed: 0 };
   for (const kind of Object.keys(STORED_SECRETS) as StoredSecret[]) {
     let after: string | undefined;
@@ -25,12 +30,18 @@ export async function rotateKeys(sql: Sql, keys: KeyProvider, logger: Logger, ba
       if (batch.length === 0) break;
       for (const row of batch) {
         try {
-          const rewrapped = await countedEncryption('rewrap', row.keyId, () => rewrapSecret(keys, row.ciphertext, row.keyId));
-          if (await replaceWrappedSecret(sql, kind, row, { ciphertext: rewrapped.ciphertext, keyId: rewrapped.keyId })) report.rewrapped += 1;
+          const rewrapped = await countedEncryption('rewrap', row.keyId, () =>
+            rewrapSecret(keys, row.ciphertext, row.keyId),
+          );
+          if (await replaceWrappedSecret(sql, kind, row, { ciphertext: rewrapped.ciphertext, keyId: rewrapped.keyId }))
+            report.rewrapped += 1;
           else report.skipped += 1;
         } catch (err) {
           report.failed += 1;
-          logger.error({ repoId: row.id, secret: kind, fromKeyId: row.keyId, err: { message: (err as Error).message } }, 'could not re-wrap a stored secret');
+          logger.error(
+            { repoId: row.id, secret: kind, fromKeyId: row.keyId, err: { message: (err as Error).message } },
+            'could not re-wrap a stored secret',
+          );
         }
       }
       after = batch.at(-1)!.id;
@@ -41,11 +52,15 @@ export async function rotateKeys(sql: Sql, keys: KeyProvider, logger: Logger, ba
     try {
       const plaintext = await keys.decryptDataKey(key.wrappedKey, key.keyId);
       const rewrapped = await keys.wrapDataKey(plaintext).finally(() => plaintext.fill(0));
-      if (await replaceWrappedServiceKey(sql, key, { wrappedKey: rewrapped.wrapped, keyId: rewrapped.keyId })) report.rewrapped += 1;
+      if (await replaceWrappedServiceKey(sql, key, { wrappedKey: rewrapped.wrapped, keyId: rewrapped.keyId }))
+        report.rewrapped += 1;
       else report.skipped += 1;
     } catch (err) {
       report.failed += 1;
-      logger.error({ serviceKey: key.name, fromKeyId: key.keyId, err: { message: (err as Error).message } }, 'could not re-wrap a service key');
+      logger.error(
+        { serviceKey: key.name, fromKeyId: key.keyId, err: { message: (err as Error).message } },
+        'could not re-wrap a service key',
+      );
     }
   }
   logger.info({ ...report, keyId: keys.keyId }, 'key rotation finished');

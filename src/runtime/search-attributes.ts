@@ -23,7 +23,10 @@ export interface SearchAttributeCheck {
 
 /** `INDEXED_VALUE_TYPE_KEYWORD_LIST` → `KeywordList`, as the CLI spells types. */
 const typeName = (type: number): string =>
-  (IndexedValueType[type] ?? String(type)).replace('INDEXED_VALUE_TYPE_', '').toLowerCase().replace(/(?:^|_)(\w)/g, (_, c: string) => c.toUpperCase());
+  (IndexedValueType[type] ?? String(type))
+    .replace('INDEXED_VALUE_TYPE_', '')
+    .toLowerCase()
+    .replace(/(?:^|_)(\w)/g, (_, c: string) => c.toUpperCase());
 
 /** Which of our search attributes `namespace` lacks or has with the wrong type. */
 export async function checkSearchAttributes(operator: Operator, namespace: string): Promise<SearchAttributeCheck> {
@@ -31,8 +34,9 @@ export async function checkSearchAttributes(operator: Operator, namespace: strin
   const registered = customAttributes ?? {};
   return {
     missing: REQUIRED.filter((name) => registered[name] === undefined),
-    wrongType: REQUIRED.filter((name) => registered[name] !== undefined && registered[name] !== IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD)
-      .map((name) => ({ name, type: typeName(registered[name]!) })),
+    wrongType: REQUIRED.filter(
+      (name) => registered[name] !== undefined && registered[name] !== IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    ).map((name) => ({ name, type: typeName(registered[name]!) })),
   };
 }
 
@@ -48,12 +52,16 @@ const createCommand = (namespace: string, names: string[]) =>
  */
 export async function ensureSearchAttributes(operator: Operator, namespace: string): Promise<string[]> {
   const found = await checkSearchAttributes(operator, namespace).catch((err: unknown) => {
-    throw new StartupError(`could not list the search attributes of Temporal namespace ${namespace} (${reason(err)}); the worker needs ${REQUIRED.join(', ')} (Keyword) registered there`);
+    throw new StartupError(
+      `could not list the search attributes of Temporal namespace ${namespace} (${reason(err)}); the worker needs ${REQUIRED.join(', ')} (Keyword) registered there`,
+    );
   });
   if (found.wrongType.length > 0) {
     const listed = found.wrongType.map((w) => `${w.name} is ${w.type}`).join(', ');
     const remove = found.wrongType.map((w) => `--name ${w.name}`).join(' ');
-    throw new StartupError(`search attributes in Temporal namespace ${namespace} must be Keyword but ${listed}: remove them (temporal operator search-attribute remove --namespace ${namespace} ${remove}) and start the worker again`);
+    throw new StartupError(
+      `search attributes in Temporal namespace ${namespace} must be Keyword but ${listed}: remove them (temporal operator search-attribute remove --namespace ${namespace} ${remove}) and start the worker again`,
+    );
   }
   if (found.missing.length === 0) return [];
   try {
@@ -65,7 +73,9 @@ export async function ensureSearchAttributes(operator: Operator, namespace: stri
     // Another worker starting at the same moment may have registered them first.
     const after = await checkSearchAttributes(operator, namespace).catch(() => found);
     if (after.missing.length === 0) return ensureSearchAttributes(operator, namespace);
-    throw new StartupError(`search attributes ${after.missing.join(', ')} are missing in Temporal namespace ${namespace} and the worker may not register them (${reason(err)}); register them with: ${createCommand(namespace, after.missing)}`);
+    throw new StartupError(
+      `search attributes ${after.missing.join(', ')} are missing in Temporal namespace ${namespace} and the worker may not register them (${reason(err)}); register them with: ${createCommand(namespace, after.missing)}`,
+    );
   }
   return found.missing;
 }

@@ -8,8 +8,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * `<base>/<project_id>/<repo_id>/repository`, built from validated UUIDs only, so no input can
  * steer a path outside the sandbox root.
  */
-export function sandboxPaths(basePath: string, projectId: string, repoId: string): { root: string; repository: string } {
-  for (const [name, value] of [['project_id', projectId], ['repo_id', repoId]] as const) {
+export function sandboxPaths(
+  basePath: string,
+  projectId: string,
+  repoId: string,
+): { root: string; repository: string } {
+  for (const [name, value] of [
+    ['project_id', projectId],
+    ['repo_id', repoId],
+  ] as const) {
     if (!UUID.test(value)) throw new Error(`${name} is not a UUID`);
   }
   const root = path.join(path.resolve(basePath), projectId.toLowerCase(), repoId.toLowerCase());
@@ -23,7 +30,11 @@ export function sandboxPaths(basePath: string, projectId: string, repoId: string
  */
 export function probePath(basePath: string, repoId: string, attempt?: number): string {
   if (!UUID.test(repoId)) throw new Error('repo_id is not a UUID');
-  return path.join(path.resolve(basePath), '.probes', attempt === undefined ? repoId.toLowerCase() : `${repoId.toLowerCase()}-${attempt}`);
+  return path.join(
+    path.resolve(basePath),
+    '.probes',
+    attempt === undefined ? repoId.toLowerCase() : `${repoId.toLowerCase()}-${attempt}`,
+  );
 }
 
 /** Visits every entry under `dir` without following symlinks. */
@@ -59,7 +70,8 @@ export async function directorySize(dir: string): Promise<DiskUsage> {
 }
 
 /** An absent directory takes nothing (a clone not started yet, a probe gone). */
-export const usageOf = (dir: string): Promise<DiskUsage> => directorySize(dir).catch(() => ({ bytes: 0, inodes: 0, files: 0 }));
+export const usageOf = (dir: string): Promise<DiskUsage> =>
+  directorySize(dir).catch(() => ({ bytes: 0, inodes: 0, files: 0 }));
 
 /** Drops every write bit, so later processing of the clone cannot alter it by accident. */
 export async function makeReadOnly(dir: string): Promise<void> {

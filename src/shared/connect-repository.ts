@@ -104,7 +104,10 @@ export const fingerprintOf = (i: RequestFingerprint): RequestFingerprint => ({
 });
 
 export const sameFingerprint = (a: RequestFingerprint, b: RequestFingerprint): boolean =>
-  a.projectId === b.projectId && a.gitUrl === b.gitUrl && a.userId === b.userId && a.requestFingerprint === b.requestFingerprint;
+  a.projectId === b.projectId &&
+  a.gitUrl === b.gitUrl &&
+  a.userId === b.userId &&
+  a.requestFingerprint === b.requestFingerprint;
 
 /** What the API answers once the workflow has admitted the request (the early return), and again on every repeat. */
 export interface Admission {

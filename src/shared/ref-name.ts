@@ -9,12 +9,14 @@ export const MAX_REF_LENGTH = 255;
  * `.lock`, no trailing `.`, and not `@` alone. One expression, so the OpenAPI document and the API
  * accept the same names.
  */
-export const REF_NAME_PATTERN = new RegExp([
-  '^(?!-)(?!/)(?!@$)',
-  '(?!.*\\.\\.)(?!.*//)(?!.*/$)(?!.*\\.$)',
-  '(?!(?:.*/)?\\.)(?!.*\\.lock(?:/|$))',
-  `[A-Za-z0-9!"#$%&'()+,;<=>@\\]_\`|./-]{1,${MAX_REF_LENGTH}}$`,
-].join(''));
+export const REF_NAME_PATTERN = new RegExp(
+  [
+    '^(?!-)(?!/)(?!@$)',
+    '(?!.*\\.\\.)(?!.*//)(?!.*/$)(?!.*\\.$)',
+    '(?!(?:.*/)?\\.)(?!.*\\.lock(?:/|$))',
+    `[A-Za-z0-9!"#$%&'()+,;<=>@\\]_\`|./-]{1,${MAX_REF_LENGTH}}$`,
+  ].join(''),
+);
 
 /** A full commit id, SHA-1's or SHA-256's (a push's `after`): never read by git as an option. */
 export const COMMIT_ID = /^([0-9a-f]{40}|[0-9a-f]{64})$/;

@@ -5,7 +5,6 @@ import { admissionQueueOf, cloneQueueOf, syncQueueOf } from '../shared/task-queu
 import { activityInterceptors, workflowTracingSinks } from '../observability/tracing.js';
 import { workflowCode } from './workflow-code.js';
 
-
 export interface WorkerSettings {
   namespace: string;
   taskQueue: string;
@@ -35,7 +34,11 @@ const HOST_FILE_SLOTS = 2;
  * sweeps of the sandboxes on its disk). A host full of clones still admits at once, and one
  * full of syncs still cleans up.
  */
-export async function createWorkers(connection: NativeConnection, settings: WorkerSettings, deps: ActivityDeps): Promise<Worker[]> {
+export async function createWorkers(
+  connection: NativeConnection,
+  settings: WorkerSettings,
+  deps: ActivityDeps,
+): Promise<Worker[]> {
   const common = {
     connection,
     namespace: settings.namespace,
@@ -48,7 +51,12 @@ export async function createWorkers(connection: NativeConnection, settings: Work
   };
   const activities = createActivities(deps);
   const { workflowModules, ...code } = { workflowModules: [] as string[], ...workflowCode(settings.traced) };
-  deps.logger.info('workflowBundle' in code ? { workflowBundle: code.workflowBundle.codePath } : { workflowsPath: code.workflowsPath, workflowModules }, 'workflow code');
+  deps.logger.info(
+    'workflowBundle' in code
+      ? { workflowBundle: code.workflowBundle.codePath }
+      : { workflowsPath: code.workflowsPath, workflowModules },
+    'workflow code',
+  );
   const on = (taskQueue: string, slots: number) =>
     Worker.create({ ...common, taskQueue, activities, maxConcurrentActivityTaskExecutions: slots });
   return [

@@ -5,6 +5,13 @@ import { ensureSchedule } from './schedules.js';
 export const reconcilerScheduleId = (taskQueue: string): string => `reconcile-repositories-${taskQueue}`;
 
 /** The Temporal Schedule that runs `reconcileRepositories`, created or brought up to date. */
-export async function ensureReconcilerSchedule(client: Client, o: { taskQueue: string; intervalSeconds: number }): Promise<void> {
-  await ensureSchedule(client, { ...o, scheduleId: reconcilerScheduleId(o.taskQueue), workflowType: 'reconcileRepositories' });
+export async function ensureReconcilerSchedule(
+  client: Client,
+  o: { taskQueue: string; intervalSeconds: number },
+): Promise<void> {
+  await ensureSchedule(client, {
+    ...o,
+    scheduleId: reconcilerScheduleId(o.taskQueue),
+    workflowType: 'reconcileRepositories',
+  });
 }

@@ -5,6 +5,13 @@ import { ensureSchedule } from './schedules.js';
 export const retentionScheduleId = (taskQueue: string): string => `enforce-retention-${taskQueue}`;
 
 /** The Temporal Schedule that runs `enforceRetention`, created or brought up to date. */
-export async function ensureRetentionSchedule(client: Client, o: { taskQueue: string; intervalSeconds: number }): Promise<void> {
-  await ensureSchedule(client, { ...o, scheduleId: retentionScheduleId(o.taskQueue), workflowType: 'enforceRetention' });
+export async function ensureRetentionSchedule(
+  client: Client,
+  o: { taskQueue: string; intervalSeconds: number },
+): Promise<void> {
+  await ensureSchedule(client, {
+    ...o,
+    scheduleId: retentionScheduleId(o.taskQueue),
+    workflowType: 'enforceRetention',
+  });
 }

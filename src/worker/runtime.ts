@@ -37,7 +37,9 @@ export function installTemporalRuntime(logger: Logger): Promise<void> {
 async function install(logger: Logger): Promise<void> {
   const log = logger.child({ component: 'temporal-sdk' });
   const sdkLogger = new DefaultLogger(TEMPORAL_LEVELS[logger.level] ?? 'WARN', ({ level, message, meta }) => {
-    const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[level as LogLevel];
+    const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[
+      level as LogLevel
+    ];
     log[method](meta ?? {}, message);
   });
   for (let attempt = 1; ; attempt += 1) {
@@ -46,7 +48,14 @@ async function install(logger: Logger): Promise<void> {
       Runtime.install({
         shutdownSignals: [],
         telemetryOptions: {
-          metrics: { prometheus: { bindAddress: sdkMetrics, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+          metrics: {
+            prometheus: {
+              bindAddress: sdkMetrics,
+              countersTotalSuffix: true,
+              unitSuffix: true,
+              useSecondsForDurations: true,
+            },
+          },
         },
         logger: sdkLogger,
       });
@@ -55,7 +64,9 @@ async function install(logger: Logger): Promise<void> {
       throw err;
     }
     addTextSource(async () => {
-      const response = await fetch(`http://${sdkMetrics}/metrics`, { signal: AbortSignal.timeout(SDK_METRICS_TIMEOUT_MS) });
+      const response = await fetch(`http://${sdkMetrics}/metrics`, {
+        signal: AbortSignal.timeout(SDK_METRICS_TIMEOUT_MS),
+      });
       return response.ok ? response.text() : '';
     });
     return;

@@ -31,6 +31,8 @@ export async function ensureSchedule(client: Client, o: PeriodicWorkflow): Promi
     await client.schedule.create(options);
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(o.scheduleId).update((previous) => ({ ...previous, spec: options.spec, action: options.action }));
+    await client.schedule
+      .getHandle(o.scheduleId)
+      .update((previous) => ({ ...previous, spec: options.spec, action: options.action }));
   }
 }

@@ -45,7 +45,11 @@ export const activitySettingsOf = (config: ConnectedConfig): ActivitySettings =>
   sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
   minFreeMb: config.SANDBOX_MIN_FREE_MB,
   reconcilePageSize: config.RECONCILE_PAGE_SIZE,
-  retention: { auditDays: config.AUDIT_RETENTION_DAYS, webhookDeliveryDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS, batchSize: config.RETENTION_BATCH_SIZE },
+  retention: {
+    auditDays: config.AUDIT_RETENTION_DAYS,
+    webhookDeliveryDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS,
+    batchSize: config.RETENTION_BATCH_SIZE,
+  },
   minFreeInodes: config.SANDBOX_MIN_FREE_INODES,
 });
 
@@ -54,7 +58,8 @@ async function connectTemporal(config: ConnectedConfig, logger: Logger): Promise
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const registered = await ensureSearchAttributes(connection.operatorService, config.TEMPORAL_NAMESPACE);
-    if (registered.length > 0) logger.info({ namespace: config.TEMPORAL_NAMESPACE, registered }, 'search attributes registered');
+    if (registered.length > 0)
+      logger.info({ namespace: config.TEMPORAL_NAMESPACE, registered }, 'search attributes registered');
     return connection;
   } catch (err) {
     await connection.close();
@@ -66,7 +71,10 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
   await installTemporalRuntime(logger);
   const keys = createKeyProvider(config);
   // Every activity slot may hold a connection, plus the sweeps'.
-  const sql = createSql(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + config.ADMISSION_CONCURRENCY + 2, applicationName: 'repo-connector-worker' });
+  const sql = createSql(config.DATABASE_URL, {
+    max: config.WORKER_CONCURRENCY + config.ADMISSION_CONCURRENCY + 2,
+    applicationName: 'repo-connector-worker',
+  });
   const deps: ActivityDeps = { sql, keys, logger, settings: activitySettingsOf(config) };
   let sweeps: NodeJS.Timeout | undefined;
   const probes = [
@@ -81,19 +89,26 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
     await recordKeyInService(sql, keys.keyId);
     // Then again and again: files of rows the reconciler settled, or whose clone moved to another host.
     sweeps = setInterval(() => {
-      sweepSandboxes({ expired: false }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'sandbox sweep failed'));
+      sweepSandboxes({ expired: false }).catch((err: Error) =>
+        logger.warn({ err: { message: err.message } }, 'sandbox sweep failed'),
+      );
     }, config.SANDBOX_SWEEP_INTERVAL_SECONDS * 1000);
     sweeps.unref();
     const connection = await connectTemporal(config, logger);
     const dataConverter = encryptedDataConverter(keys);
     await withClient(config, dataConverter, async (client) => {
-      await ensureReconcilerSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RECONCILE_INTERVAL_SECONDS });
-      await ensureRetentionSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, intervalSeconds: config.RETENTION_INTERVAL_SECONDS });
-    })
-      .catch(async (err: unknown) => {
-        await connection.close();
-        throw err;
+      await ensureReconcilerSchedule(client, {
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        intervalSeconds: config.RECONCILE_INTERVAL_SECONDS,
       });
+      await ensureRetentionSchedule(client, {
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        intervalSeconds: config.RETENTION_INTERVAL_SECONDS,
+      });
+    }).catch(async (err: unknown) => {
+      await connection.close();
+      throw err;
+    });
     const settings = {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -108,12 +123,14 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     // One worker failing stops the other, so `done` settles and the process can exit.
     const runs = workers.map((w) => w.run().catch((err: unknown) => (stopAll(), Promise.reject(err))));
-    const done = Promise.all(runs).then(() => undefined).finally(async () => {
-      clearInterval(sweeps);
-      removeProbes();
-      await connection.close();
-      await sql.end({ timeout: 5 });
-    });
+    const done = Promise.all(runs)
+      .then(() => undefined)
+      .finally(async () => {
+        clearInterval(sweeps);
+        removeProbes();
+        await connection.close();
+        await sql.end({ timeout: 5 });
+      });
     return {
       hostTaskQueue: deps.settings.hostTaskQueue,
       done,
@@ -131,7 +148,11 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
 }
 
 /** A short-lived client for start-up chores, speaking through the same encrypted payloads as the workers. */
-async function withClient<T>(config: ConnectedConfig, dataConverter: DataConverter, work: (client: Client) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  config: ConnectedConfig,
+  dataConverter: DataConverter,
+  work: (client: Client) => Promise<T>,
+): Promise<T> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     return await work(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }));

@@ -6,6 +6,8 @@ import { BUNDLE_SOURCES_FILE, bundleSourcesDigest, bundleWorkflows, workflowBund
 for (const traced of [false, true]) {
   const code = await bundleWorkflows({ traced, logger: new DefaultLogger('WARN') });
   await writeFile(workflowBundlePath(traced), code);
-  process.stdout.write(`workflow bundle written: ${workflowBundlePath(traced)} (${(code.length / 1024 / 1024).toFixed(2)} MB)\n`);
+  process.stdout.write(
+    `workflow bundle written: ${workflowBundlePath(traced)} (${(code.length / 1024 / 1024).toFixed(2)} MB)\n`,
+  );
 }
 await writeFile(BUNDLE_SOURCES_FILE, `${bundleSourcesDigest()}\n`);

@@ -31,7 +31,8 @@ const require = createRequire(import.meta.url);
 const TRACING_INTERCEPTORS_PATH = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 export const workflowInterceptorModules = (traced: boolean): string[] => (traced ? [TRACING_INTERCEPTORS_PATH] : []);
 
-export type WorkflowCode = { workflowBundle: { codePath: string } } | { workflowsPath: string; workflowModules: string[] };
+export type WorkflowCode =
+  { workflowBundle: { codePath: string } } | { workflowsPath: string; workflowModules: string[] };
 
 /**
  * The workflow code, bundled as every worker must run it: with the failure converter, so the
@@ -59,7 +60,8 @@ export function bundleSourcesDigest(): string {
     }
   };
   BUNDLED_DIRS.forEach(walk);
-  for (const pkg of ['@temporalio/workflow', '@temporalio/interceptors-opentelemetry']) hash.update(require(`${pkg}/package.json`).version as string);
+  for (const pkg of ['@temporalio/workflow', '@temporalio/interceptors-opentelemetry'])
+    hash.update(require(`${pkg}/package.json`).version as string);
   hash.update(FAILURE_CONVERTER_PATH).update(TRACING_INTERCEPTORS_PATH);
   return hash.digest('hex');
 }
@@ -71,7 +73,12 @@ export function bundleSourcesDigest(): string {
  */
 export function workflowCode(traced: boolean): WorkflowCode {
   const bundle = workflowBundlePath(traced);
-  const current = compiled && existsSync(bundle) && existsSync(BUNDLE_SOURCES_FILE)
-    && readFileSync(BUNDLE_SOURCES_FILE, 'utf8').trim() === bundleSourcesDigest();
-  return current ? { workflowBundle: { codePath: bundle } } : { workflowsPath: WORKFLOWS_PATH, workflowModules: workflowInterceptorModules(traced) };
+  const current =
+    compiled &&
+    existsSync(bundle) &&
+    existsSync(BUNDLE_SOURCES_FILE) &&
+    readFileSync(BUNDLE_SOURCES_FILE, 'utf8').trim() === bundleSourcesDigest();
+  return current
+    ? { workflowBundle: { codePath: bundle } }
+    : { workflowsPath: WORKFLOWS_PATH, workflowModules: workflowInterceptorModules(traced) };
 }

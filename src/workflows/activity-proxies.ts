@@ -15,15 +15,24 @@ export function activitiesFor(taskQueue: string) {
     localAdmission: proxyLocalActivities<Activities>(ACTIVITY_OPTIONS.admissionStep),
     scan: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.scan, taskQueue: admission }),
     retention: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.retention, taskQueue: admission }),
-    checkRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeCheck, taskQueue: admission }).checkRepositorySize,
-    recheckRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeRecheck, taskQueue: admission }).checkRepositorySize,
-    cloneRepository: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, taskQueue: cloneQueueOf(taskQueue) }).cloneRepository,
+    checkRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeCheck, taskQueue: admission })
+      .checkRepositorySize,
+    recheckRepositorySize: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sizeRecheck, taskQueue: admission })
+      .checkRepositorySize,
+    cloneRepository: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, taskQueue: cloneQueueOf(taskQueue) })
+      .cloneRepository,
     /** The clone on the host that kept admission's probe (to deepen it), if that host takes it soon. */
     cloneOnHost: (hostTaskQueue: string) =>
-      proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.clone, ...ACTIVITY_OPTIONS.cloneOnProbeHost, taskQueue: hostTaskQueue }).cloneRepository,
-    syncOnHost: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sync, taskQueue: hostTaskQueue }).syncRepository,
+      proxyActivities<Activities>({
+        ...ACTIVITY_OPTIONS.clone,
+        ...ACTIVITY_OPTIONS.cloneOnProbeHost,
+        taskQueue: hostTaskQueue,
+      }).cloneRepository,
+    syncOnHost: (hostTaskQueue: string) =>
+      proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.sync, taskQueue: hostTaskQueue }).syncRepository,
     /** Sweeps and cleanups of the files on one host. */
-    hostFiles: (hostTaskQueue: string) => proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: hostTaskQueue }),
+    hostFiles: (hostTaskQueue: string) =>
+      proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: hostTaskQueue }),
     /** Files of a host that is gone (or never known): any worker, from the admission queue. */
     anyHostFiles: proxyActivities<Activities>({ ...ACTIVITY_OPTIONS.hostFiles, taskQueue: admission }),
   };

@@ -10,7 +10,10 @@ import { syncSignal } from '../shared/connect-repository.js';
  */
 export async function coalescedSync(input: CoalescedSyncInput): Promise<void> {
   try {
-    await getExternalWorkflowHandle(input.workflowId).signal(syncSignal, { trigger: 'webhook', deliveryId: coalescedDeliveryId(workflowInfo().runId) });
+    await getExternalWorkflowHandle(input.workflowId).signal(syncSignal, {
+      trigger: 'webhook',
+      deliveryId: coalescedDeliveryId(workflowInfo().runId),
+    });
   } catch (err) {
     // The repository's workflow has ended (disconnected, failed): nothing to sync.
     if (err instanceof ApplicationFailure) return;

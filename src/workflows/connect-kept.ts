@@ -53,7 +53,7 @@ export async function keepClone(run: ConnectRun, keptUntil: number): Promise<Con
   const policy = keptPolicyOf(run, patched(SYNC_SCHEDULE_AND_BOUNDS));
   if (policy.bounded && !run.state.syncs) run.state.syncs = firstSyncSummary(run.input.syncIntervalSeconds ?? null);
   const carriedNext = run.carried && run.state.syncs?.nextSyncAt ? Date.parse(run.state.syncs.nextSyncAt) : undefined;
-  let scheduledAt = policy.intervalMs === null ? undefined : carriedNext ?? Date.now() + policy.intervalMs;
+  let scheduledAt = policy.intervalMs === null ? undefined : (carriedNext ?? Date.now() + policy.intervalMs);
   let syncsThisRun = 0;
   /** Past SYNCS_PER_RUN syncs, or when Temporal suggests it (a paused repository's ignored pushes add up too). */
   const runIsFull = () =>
@@ -84,7 +84,7 @@ function keptPolicyOf(run: ConnectRun, bounded: boolean): KeptPolicy {
   return {
     bounded,
     intervalMs: bounded && syncIntervalSeconds ? syncIntervalSeconds * 1000 : null,
-    failureLimit: bounded ? syncFailureLimit ?? DEFAULT_SYNC_FAILURE_LIMIT : null,
+    failureLimit: bounded ? (syncFailureLimit ?? DEFAULT_SYNC_FAILURE_LIMIT) : null,
     syncsPerRun: syncsPerRun ?? DEFAULT_SYNCS_PER_RUN,
   };
 }

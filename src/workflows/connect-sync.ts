@@ -17,7 +17,7 @@ import { SERVICE_FAILURES_RETRIED, SYNCS_ON_OWN_SLOTS } from './patches.js';
 
 const notPickedUpFailure = (): Failure => ({
   code: 'internal_error',
-  message: 'No worker of the clone\'s host took the sync in time',
+  message: "No worker of the clone's host took the sync in time",
 });
 
 interface SyncContext {
@@ -114,7 +114,7 @@ async function serviceFailed(run: ConnectRun, sync: SyncContext, failure: Failur
   run.update({
     stage: 'waiting_for_cleanup',
     progressPercent: 100,
-    progressMessage: 'Sync failed on the service\'s side; the previous commit is kept',
+    progressMessage: "Sync failed on the service's side; the previous commit is kept",
     bytesReceived: null,
     bytesPerSecond: null,
     error: { code: failure.code, message },

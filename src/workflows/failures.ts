@@ -10,11 +10,18 @@ export interface Failure {
 
 /** An activity no worker of its queue took at all (a host that is gone, or too busy): the only timeout that says so. */
 export const notPickedUp = (err: unknown): boolean =>
-  err instanceof Error && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+  err instanceof Error &&
+  err.cause instanceof TimeoutFailure &&
+  err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
 
 /** The failure as the workflow reports it onward (to an update's caller, or as its own end): never retried. */
 export const asApplicationFailure = (failure: Failure): ApplicationFailure =>
-  ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true, details: failure.details ? [failure.details] : [] });
+  ApplicationFailure.create({
+    type: failure.code,
+    message: failure.message,
+    nonRetryable: true,
+    details: failure.details ? [failure.details] : [],
+  });
 
 /** Finds the ApplicationFailure an activity raised (wrapped in an ActivityFailure) and reads it. */
 export function failureOf(err: unknown): Failure {

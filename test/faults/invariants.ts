@@ -24,7 +24,9 @@ export async function checkInvariants(app: AppUnderTest, projectIds: string[]): 
     const handle = app.temporal.workflow.getHandle(row.workflow_id);
     const { status } = await handle.describe();
     if (status.name === 'RUNNING') {
-      expect(LIVE.has(row.clone_status) || row.clone_status === 'FAILED', `row ${row.id} is ${row.clone_status}`).toBe(true);
+      expect(LIVE.has(row.clone_status) || row.clone_status === 'FAILED', `row ${row.id} is ${row.clone_status}`).toBe(
+        true,
+      );
       expect((await handle.query(getStateQuery)).cloneStatus, `workflow of row ${row.id}`).toBe(row.clone_status);
     } else {
       expect(['CLEANED', 'FAILED'], `row ${row.id} of a ${status.name} workflow`).toContain(row.clone_status);
@@ -46,15 +48,19 @@ export async function checkInvariants(app: AppUnderTest, projectIds: string[]): 
   const cloning = rows.some((r) => r.clone_status === 'CLONING');
   const git = await processesMentioning(root);
   if (!cloning) expect(git, 'git processes at work on the sandbox root').toEqual([]);
-  const statuses = Object.entries(byStatus).map(([s, n]) => `${s} ${n}`).join(', ');
+  const statuses = Object.entries(byStatus)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(', ');
   return `${rows.length} rows (${statuses}), each as its workflow says; ${directories} directories, each owned by a live row; ${git.length} git processes`;
 }
 
 /** Sends every run the cleanup signal and waits for each to end CLEANED, so a case leaves nothing running. */
 export async function cleanUpAll(app: AppUnderTest, workflowIds: string[]): Promise<void> {
-  await Promise.all(workflowIds.map(async (id) => {
-    const handle = app.temporal.workflow.getHandle(id);
-    await handle.signal(cleanupSignal);
-    expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
-  }));
+  await Promise.all(
+    workflowIds.map(async (id) => {
+      const handle = app.temporal.workflow.getHandle(id);
+      await handle.signal(cleanupSignal);
+      expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
+    }),
+  );
 }

@@ -26,12 +26,17 @@ const used = async () => {
 };
 
 beforeAll(async () => {
-  if (process.getuid?.() !== 0) throw new Error('R4 mounts a small filesystem (tmpfs) for the sandbox root: it needs root');
+  if (process.getuid?.() !== 0)
+    throw new Error('R4 mounts a small filesystem (tmpfs) for the sandbox root: it needs root');
   // The sandbox root on a filesystem of its own, small enough to fill.
   mountPoint = path.join(stack.workDir, `r4-${randomUUID()}`);
   await mkdir(mountPoint);
   await run('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0750', 'tmpfs', mountPoint]);
-  app = await startAppUnderTest(stack, { SANDBOX_BASE_PATH: mountPoint, MAX_REPO_SIZE_MB: String(LIMIT_MB), SANDBOX_TTL_SECONDS: '3600' });
+  app = await startAppUnderTest(stack, {
+    SANDBOX_BASE_PATH: mountPoint,
+    MAX_REPO_SIZE_MB: String(LIMIT_MB),
+    SANDBOX_TTL_SECONDS: '3600',
+  });
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'r4' })).body.id;
 });
 
@@ -43,17 +48,26 @@ afterAll(async () => {
   }
 });
 
-const connect = (repo: string) => call(app, 'POST', '/api/v1/code/connect', {
-  git_url: `${stack.gitUrl}/${repo}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
-});
+const connect = (repo: string) =>
+  call(app, 'POST', '/api/v1/code/connect', {
+    git_url: `${stack.gitUrl}/${repo}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: randomUUID(),
+  });
 
 describe('R4: the sandbox disk full', () => {
-  it('507 at admission; a clone that runs out of disk sweeps its host\'s expired sandboxes and tries once more', async () => {
+  it("507 at admission; a clone that runs out of disk sweeps its host's expired sandboxes and tries once more", async () => {
     const kept = `r4-kept-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, kept, { 'data.bin': randomBytes(700_000) });
     // A light tip (kept by admission's probe, ~200 KB) over more history: the clone needs room the probe did not.
     const next = `r4-next-${randomUUID().slice(0, 8)}`;
-    await createRepoWithHeavyHistory(stack.gitRoot, next, { 'old.bin': randomBytes(300_000) }, { 'tip.bin': randomBytes(200_000) });
+    await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      next,
+      { 'old.bin': randomBytes(300_000) },
+      { 'tip.bin': randomBytes(200_000) },
+    );
 
     // A clone kept past its TTL, whose cleanup never came (as if its workflow's timer were lost).
     const first = await connect(kept);
@@ -71,11 +85,18 @@ describe('R4: the sandbox disk full', () => {
     await resize((await used()) + REQUIRED_BYTES + 64 * 1024);
     const admitted = await connect(next);
     expect(admitted.status).toBe(201);
-    const done = await waitForState(app, admitted.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED' || s.cloneStatus === 'FAILED', 60_000);
+    const done = await waitForState(
+      app,
+      admitted.body.workflow_id,
+      (s) => s.cloneStatus === 'COMPLETED' || s.cloneStatus === 'FAILED',
+      60_000,
+    );
     expect(done).toMatchObject({ cloneStatus: 'COMPLETED', cloneAttempts: 2 });
     // The expired sandbox made the room: swept, its row left for its workflow to settle.
     expect(existsSync(path.join(mountPoint, projectId, first.body.repo_id))).toBe(false);
-    const [row] = await app.sql<{ clone_status: string }[]>`select clone_status from code_repos where id = ${admitted.body.repo_id}`;
+    const [row] = await app.sql<
+      { clone_status: string }[]
+    >`select clone_status from code_repos where id = ${admitted.body.repo_id}`;
     expect(row!.clone_status).toBe('COMPLETED');
     console.log(`R4 invariants: ${await checkInvariants(app, [projectId])}`);
     await cleanUpAll(app, [first.body.workflow_id, admitted.body.workflow_id]);
@@ -91,20 +112,32 @@ describe('R4: the sandbox disk full', () => {
     const kept = await waitForState(app, connected.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
     const before = (await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.head_commit;
     await pushCommit(bare, { 'README.md': 'two\n' });
-    const failures = () => app.sql<{ metadata: { error_code: string } }[]>`select metadata from audit_log where repo_id = ${repoId} and action = 'repo.sync_failed'`;
+    const failures = () =>
+      app.sql<
+        { metadata: { error_code: string } }[]
+      >`select metadata from audit_log where repo_id = ${repoId} and action = 'repo.sync_failed'`;
 
     // Less free than the pack budget (the limit less what the clone holds) + 5 %: refused before git runs.
     await resize((await used()) + REQUIRED_BYTES / 4);
     expect((await call(app, 'POST', `/api/v1/code/repos/${repoId}/sync`)).status).toBe(202);
-    await vi.waitFor(async () => expect(await failures()).toMatchObject([{ metadata: { error_code: 'insufficient_storage' } }]), { timeout: 45_000, interval: 100 });
+    await vi.waitFor(
+      async () => expect(await failures()).toMatchObject([{ metadata: { error_code: 'insufficient_storage' } }]),
+      { timeout: 45_000, interval: 100 },
+    );
     await waitForState(app, connected.body.workflow_id, (s) => s.stage === 'waiting_for_cleanup');
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: before });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body).toMatchObject({
+      clone_status: 'COMPLETED',
+      head_commit: before,
+    });
     expect(readFileSync(path.join(kept.sandboxPath!, 'README.md'), 'utf8')).toBe('one\n');
 
     await resize((await used()) + 4 * REQUIRED_BYTES);
     expect((await call(app, 'POST', `/api/v1/code/repos/${repoId}/sync`)).status).toBe(202);
     const head = await revParse(bare, 'refs/heads/main');
-    await vi.waitFor(async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.head_commit).toBe(head), { timeout: 45_000, interval: 100 });
+    await vi.waitFor(
+      async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.head_commit).toBe(head),
+      { timeout: 45_000, interval: 100 },
+    );
     expect(readFileSync(path.join(kept.sandboxPath!, 'README.md'), 'utf8')).toBe('two\n');
     await cleanUpAll(app, [connected.body.workflow_id]);
   }, 120_000);

@@ -39,7 +39,8 @@ afterAll(async () => {
 });
 
 /** When the Git server saw each `info/refs` request under `key`. */
-const requestsSeen = async (key: string) => ((await (await fetch(`${stack.gitUrl}/_requests/${key}`)).json()) as number[]).length;
+const requestsSeen = async (key: string) =>
+  ((await (await fetch(`${stack.gitUrl}/_requests/${key}`)).json()) as number[]).length;
 
 /**
  * A connect whose clone's first fetch gets a 503 (the probe's two requests pass): its retry
@@ -47,7 +48,10 @@ const requestsSeen = async (key: string) => ((await (await fetch(`${stack.gitUrl
  */
 async function connectWithFirstCloneFailing(key: string) {
   const res = await call(app, 'POST', '/api/v1/code/connect', {
-    git_url: `${stack.gitUrl}/flaky/${key}/2/1/${repo}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+    git_url: `${stack.gitUrl}/flaky/${key}/2/1/${repo}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: randomUUID(),
   });
   expect(res.status).toBe(201);
   await vi.waitFor(async () => expect(await requestsSeen(key)).toBe(3), { timeout: 20_000, interval: 50 });
@@ -56,17 +60,27 @@ async function connectWithFirstCloneFailing(key: string) {
 
 /** The clone activity's attempt number (pending activities as Temporal describes the run). */
 const cloneAttempt = async (workflowId: string) =>
-  (await app.temporal.workflow.getHandle(workflowId).describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'cloneRepository')?.attempt ?? 0;
+  (await app.temporal.workflow.getHandle(workflowId).describe()).raw.pendingActivities?.find(
+    (a) => a.activityType?.name === 'cloneRepository',
+  )?.attempt ?? 0;
 
 describe('R5: the KMS endpoint', () => {
-  it('down mid-run: the clone\'s kms_unavailable is retried, the run completes once KMS is back; the API answers 503 meanwhile', async () => {
+  it("down mid-run: the clone's kms_unavailable is retried, the run completes once KMS is back; the API answers 503 meanwhile", async () => {
     const key = randomUUID();
     const admitted = await connectWithFirstCloneFailing(key);
     await kms.down();
     // The second attempt cannot open the token (kms_unavailable, retryable): the attempt count moves on, git never asked.
-    await vi.waitFor(async () => expect(await cloneAttempt(admitted.workflow_id)).toBe(3), { timeout: 20_000, interval: 50 });
+    await vi.waitFor(async () => expect(await cloneAttempt(admitted.workflow_id)).toBe(3), {
+      timeout: 20_000,
+      interval: 50,
+    });
     expect(await requestsSeen(key)).toBe(3);
-    const refused = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}/${repo}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+    const refused = await call(app, 'POST', '/api/v1/code/connect', {
+      git_url: `${stack.gitUrl}/${repo}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
+    });
     expect(refused.status).toBe(503);
     expect(JSON.stringify(refused.body)).toContain('kms_unavailable');
     await kms.up();

@@ -26,13 +26,14 @@ export async function switchableProxy(initial: URL): Promise<SwitchableProxy> {
     }
     client.pipe(upstream).pipe(client);
   });
-  const listen = () => new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
   await listen();
   return {
     url: `http://127.0.0.1:${port}`,

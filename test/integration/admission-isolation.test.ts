@@ -18,18 +18,33 @@ beforeAll(async () => {
   tinyRepo = `tiny-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, tinyRepo, { 'README.md': 'tiny\n' });
   slowRepo = `slow-${randomUUID().slice(0, 8)}`;
-  await createRepoWithHeavyHistory(stack.gitRoot, slowRepo, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n', 'tip.bin': randomBytes(300_000) });
+  await createRepoWithHeavyHistory(
+    stack.gitRoot,
+    slowRepo,
+    { 'old.bin': randomBytes(2_000_000) },
+    { 'README.md': 'tip\n', 'tip.bin': randomBytes(300_000) },
+  );
 });
 
 afterAll(async () => {
   await app?.stop();
 });
 
-const request = (gitUrl: string) => ({ git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+const request = (gitUrl: string) => ({
+  git_url: gitUrl,
+  access_token: stack.gitToken,
+  project_id: projectId,
+  request_id: randomUUID(),
+});
 
 describe('admission never waits behind clones', () => {
   it('admits a new request at once while the only clone slot is busy with a long clone', async () => {
-    const long = await call(app, 'POST', '/api/v1/code/connect', request(`${stack.gitUrl}/slow/200000/${slowRepo}.git`));
+    const long = await call(
+      app,
+      'POST',
+      '/api/v1/code/connect',
+      request(`${stack.gitUrl}/slow/200000/${slowRepo}.git`),
+    );
     expect(long.status).toBe(201);
     await waitForState(app, long.body.workflow_id, (s) => s.stage === 'cloning' && (s.bytesReceived ?? 0) > 0);
 
@@ -38,7 +53,9 @@ describe('admission never waits behind clones', () => {
     // Admitted while the long clone still holds the slot.
     const longHandle = app.temporal.workflow.getHandle(long.body.workflow_id);
     expect(await longHandle.query(getStateQuery)).toMatchObject({ stage: 'cloning', cloneStatus: 'CLONING' });
-    expect((await app.temporal.workflow.getHandle(next.body.workflow_id).query(getStateQuery)).cloneStatus).not.toBe('COMPLETED');
+    expect((await app.temporal.workflow.getHandle(next.body.workflow_id).query(getStateQuery)).cloneStatus).not.toBe(
+      'COMPLETED',
+    );
 
     await longHandle.signal(cleanupSignal);
     await waitForState(app, next.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
@@ -59,11 +76,14 @@ describe('admission never waits behind clones', () => {
     const first = await send();
     expect(first).toMatchObject({ status: 202, body: { status: 'admission_pending', request_id: body.request_id } });
     expect(first.headers.get('retry-after')).toBe('2');
-    const outcome = await vi.waitFor(async () => {
-      const again = await send();
-      if (again.status === 202) throw new Error('still pending');
-      return again;
-    }, { timeout: 30_000, interval: 500 });
+    const outcome = await vi.waitFor(
+      async () => {
+        const again = await send();
+        if (again.status === 202) throw new Error('still pending');
+        return again;
+      },
+      { timeout: 30_000, interval: 500 },
+    );
     expect(outcome).toMatchObject({ status: 201, body: { workflow_id: first.body.workflow_id, connected: true } });
     await app.temporal.workflow.getHandle(first.body.workflow_id as string).signal(cleanupSignal);
   });

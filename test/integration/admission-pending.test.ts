@@ -37,11 +37,20 @@ async function send(route: string, body: unknown) {
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(ANSWER_BOUND_MS),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, string> & { id: string; repo_id: string; workflow_id: string }, headers: res.headers };
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, string> & { id: string; repo_id: string; workflow_id: string },
+    headers: res.headers,
+  };
 }
 
 describe('a request sent again while no worker admits it (the documented answer to a 202)', () => {
-  const request = () => ({ git_url: `${stack.gitUrl}/${repo}.git`, access_token: stack.gitToken, project_id: projectId, request_id: requestId });
+  const request = () => ({
+    git_url: `${stack.gitUrl}/${repo}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: requestId,
+  });
   const requestId = randomUUID();
 
   it(`is answered 202 each time, ${REPEATS} times in a row, never left hanging`, async () => {
@@ -55,7 +64,11 @@ describe('a request sent again while no worker admits it (the documented answer 
   it(`answers in time even when the same request_id comes with ${REPEATS} other tokens (each its own update, past what Temporal holds)`, async () => {
     const other = randomUUID();
     for (let i = 0; i < REPEATS; i++) {
-      const res = await send('/api/v1/code/connect', { ...request(), request_id: other, access_token: `${stack.gitToken}-${i}` });
+      const res = await send('/api/v1/code/connect', {
+        ...request(),
+        request_id: other,
+        access_token: `${stack.gitToken}-${i}`,
+      });
       expect({ attempt: i, status: res.status }).toEqual({ attempt: i, status: 202 });
     }
   });

@@ -14,7 +14,11 @@ const name = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
 // A 1 MB budget keeps the repositories small; the factor makes a 0.4 MB tip "estimate" 1.4 MB.
 beforeAll(async () => {
-  app = await startAppUnderTest(stack, { MAX_REPO_SIZE_MB: '1', SIZE_ESTIMATE_FACTOR: '3.5', SANDBOX_TTL_SECONDS: '3600' });
+  app = await startAppUnderTest(stack, {
+    MAX_REPO_SIZE_MB: '1',
+    SIZE_ESTIMATE_FACTOR: '3.5',
+    SANDBOX_TTL_SECONDS: '3600',
+  });
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'admission' })).body.id;
 });
 
@@ -32,7 +36,9 @@ const body = (gitUrl: string, overrides: Record<string, unknown> = {}) => ({
 const connect = (b: Record<string, unknown>) => call(app, 'POST', '/api/v1/code/connect', b);
 
 async function rowCount(requestId: unknown): Promise<number> {
-  const [row] = await app.sql<{ n: number }[]>`select count(*)::int as n from code_repos where request_id = ${requestId as string}`;
+  const [row] = await app.sql<
+    { n: number }[]
+  >`select count(*)::int as n from code_repos where request_id = ${requestId as string}`;
   return row!.n;
 }
 
@@ -71,7 +77,7 @@ describe('admission (the API answers once the workflow admits or rejects)', () =
     expect(await rowCount(request.request_id)).toBe(0);
   });
 
-  it('rejects a repository whose tip alone is over the limit with the design\'s 413 body, persisting and cloning nothing', async () => {
+  it("rejects a repository whose tip alone is over the limit with the design's 413 body, persisting and cloning nothing", async () => {
     const repo = name('huge-tip');
     await createBareRepo(stack.gitRoot, repo, { 'big.bin': randomBytes(1_500_000) });
     const request = body(`${stack.gitUrl}/${repo}.git`);
@@ -143,7 +149,9 @@ describe('idempotency by request_id', () => {
     expect(responses.filter((r) => r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
     expect(new Set(responses.map((r) => r.body.repo_id)).size).toBe(1);
     expect(await rowCount(request.request_id)).toBe(1);
-    const runs = app.temporal.workflow.list({ query: `WorkflowId = "${workflowIdFor(DEFAULT_USER, request.request_id)}"` });
+    const runs = app.temporal.workflow.list({
+      query: `WorkflowId = "${workflowIdFor(DEFAULT_USER, request.request_id)}"`,
+    });
     let count = 0;
     for await (const _ of runs) count += 1;
     expect(count).toBe(1);

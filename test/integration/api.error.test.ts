@@ -49,14 +49,21 @@ const connectBody = (overrides: Record<string, unknown> = {}) => ({
 });
 
 describe('every error answers in the one envelope, with the right code', () => {
-  it('422 validation_error names every invalid field, with the design\'s message for a bad URL', async () => {
-    const res = await post('/api/v1/code/connect', { git_url: 'ssh://example.com/r.git', access_token: 'x', project_id: 'nope', extra: 1 });
+  it("422 validation_error names every invalid field, with the design's message for a bad URL", async () => {
+    const res = await post('/api/v1/code/connect', {
+      git_url: 'ssh://example.com/r.git',
+      access_token: 'x',
+      project_id: 'nope',
+      extra: 1,
+    });
     expect(res.status).toBe(422);
     const d = await detail(res);
     expect(d.error).toBe('validation_error');
     const paths = d.issues.map((i: { path: string }) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['git_url', 'access_token', 'project_id']));
-    expect(d.issues.find((i: { path: string }) => i.path === 'git_url').message).toBe('Invalid Git repository URL format: not an http(s) URL');
+    expect(d.issues.find((i: { path: string }) => i.path === 'git_url').message).toBe(
+      'Invalid Git repository URL format: not an http(s) URL',
+    );
     expect(d.issues.some((i: { message: string }) => /extra/.test(i.message))).toBe(true);
   });
 
@@ -112,18 +119,31 @@ describe('every error answers in the one envelope, with the right code', () => {
   });
 
   it('401 unauthorized (the JWT) is told apart from 401 invalid_credentials (the Git token)', async () => {
-    const noJwt = await hono.request('/api/v1/projects', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const noJwt = await hono.request('/api/v1/projects', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(noJwt.status).toBe(401);
     expect(noJwt.headers.get('www-authenticate')).toBe('Bearer');
-    expect(await detail(noJwt)).toMatchObject({ error: 'unauthorized', message: expect.stringMatching(/bearer token \(JWT\)/) });
+    expect(await detail(noJwt)).toMatchObject({
+      error: 'unauthorized',
+      message: expect.stringMatching(/bearer token \(JWT\)/),
+    });
 
     const badGitToken = await post('/api/v1/code/connect', connectBody({ access_token: 'wrong-token-0123456789' }));
     expect(badGitToken.status).toBe(401);
-    expect(await detail(badGitToken)).toMatchObject({ error: 'invalid_credentials', message: expect.stringMatching(/Git server/) });
+    expect(await detail(badGitToken)).toMatchObject({
+      error: 'invalid_credentials',
+      message: expect.stringMatching(/Git server/),
+    });
   });
 
   it('404 repository_not_found, project_not_found and not_found', async () => {
-    const missingRepo = await post('/api/v1/code/connect', connectBody({ git_url: `${stack.gitUrl}/no-such-${randomUUID()}.git` }));
+    const missingRepo = await post(
+      '/api/v1/code/connect',
+      connectBody({ git_url: `${stack.gitUrl}/no-such-${randomUUID()}.git` }),
+    );
     expect(missingRepo.status).toBe(404);
     expect((await detail(missingRepo)).error).toBe('repository_not_found');
 
@@ -131,7 +151,11 @@ describe('every error answers in the one envelope, with the right code', () => {
     expect(missingProject.status).toBe(404);
     expect((await detail(missingProject)).error).toBe('project_not_found');
 
-    for (const path of [`/api/v1/code/repos/${randomUUID()}`, `/api/v1/code/repos/${randomUUID()}/status`, `/api/v1/code/repos/${randomUUID()}/events`]) {
+    for (const path of [
+      `/api/v1/code/repos/${randomUUID()}`,
+      `/api/v1/code/repos/${randomUUID()}/status`,
+      `/api/v1/code/repos/${randomUUID()}/events`,
+    ]) {
       const res = await get(path);
       expect(res.status).toBe(404);
       expect((await detail(res)).error).toBe('not_found');
@@ -161,15 +185,23 @@ describe('every error answers in the one envelope, with the right code', () => {
     expect((await detail(again)).error).toBe('invalid_state');
   });
 
-  it('413 repository_too_large with the design\'s body', async () => {
+  it("413 repository_too_large with the design's body", async () => {
     const name = `big-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, name, { 'big.bin': randomBytes(1_500_000) });
     const res = await post('/api/v1/code/connect', connectBody({ git_url: `${stack.gitUrl}/${name}.git` }));
     expect(res.status).toBe(413);
-    expect(Object.keys(await detail(res)).sort()).toEqual(['budget', 'error', 'estimated_size_mb', 'limit', 'limit_mb', 'measured', 'message']);
+    expect(Object.keys(await detail(res)).sort()).toEqual([
+      'budget',
+      'error',
+      'estimated_size_mb',
+      'limit',
+      'limit_mb',
+      'measured',
+      'message',
+    ]);
   });
 
-  it('429 rate_limited with Retry-After once a user\'s bucket is empty', async () => {
+  it("429 rate_limited with Retry-After once a user's bucket is empty", async () => {
     // Buckets live in the run's one database: users of their own, so no other test's bucket is touched.
     const limited = honoFor(app, silent, { rateLimit: { burst: 2, perMinute: 6 } });
     const as = async (user: string) => ({ authorization: `Bearer ${await app.tokenFor(user)}` });
@@ -181,14 +213,20 @@ describe('every error answers in the one envelope, with the right code', () => {
     expect((await detail(third)).error).toBe('rate_limited');
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Another user has a bucket of their own; GETs are not limited.
-    expect((await post('/api/v1/projects', { name: 'other' }, await as(`other-${randomUUID()}`), limited)).status).toBe(201);
+    expect((await post('/api/v1/projects', { name: 'other' }, await as(`other-${randomUUID()}`), limited)).status).toBe(
+      201,
+    );
     expect((await get(`/api/v1/projects/${projectId}`, limited)).status).toBe(200);
   });
 
   it('429 for exactly the requests past the burst when they arrive at once', async () => {
     const limited = honoFor(app, silent, { rateLimit: { burst: 5, perMinute: 1 } });
     const user = { authorization: `Bearer ${await app.tokenFor(`burst-${randomUUID()}`)}` };
-    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => (async () => (await post('/api/v1/projects', { name: `p${i}` }, user, limited)).status)()));
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        (async () => (await post('/api/v1/projects', { name: `p${i}` }, user, limited)).status)(),
+      ),
+    );
     expect(statuses.filter((s) => s === 201)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(7);
   });
@@ -225,10 +263,16 @@ describe('every error answers in the one envelope, with the right code', () => {
     const closed = createSql(stack.databaseUrl, { max: 1 });
     await closed.end();
     const broken = honoFor(app, silent, {}, { sql: closed });
-    const res = await broken.request(`/api/v1/projects/${projectId}`, { headers: { ...auth, 'x-request-id': 'quote-me-123' } });
+    const res = await broken.request(`/api/v1/projects/${projectId}`, {
+      headers: { ...auth, 'x-request-id': 'quote-me-123' },
+    });
     expect(res.status).toBe(500);
     const body = await res.text();
-    expect(JSON.parse(body).detail).toEqual({ error: 'internal_error', message: 'Internal error; quote request id quote-me-123', request_id: 'quote-me-123' });
+    expect(JSON.parse(body).detail).toEqual({
+      error: 'internal_error',
+      message: 'Internal error; quote request id quote-me-123',
+      request_id: 'quote-me-123',
+    });
     expect(body).not.toMatch(/at .*\.(ts|js):\d+|postgres:\/\//);
   });
 });

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { sign } from 'hono/jwt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createBareRepo } from '../support/git-repos.js';
-import { captureLogs, honoFor, startAppUnderTest, tokenFor, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import {
+  captureLogs,
+  honoFor,
+  startAppUnderTest,
+  tokenFor,
+  waitForState,
+  type AppUnderTest,
+} from '../support/app-under-test.js';
 
 const stack = inject('stack');
 const logs = captureLogs();
@@ -23,7 +30,11 @@ beforeAll(async () => {
   const name = `sec-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, name, { 'a.txt': 'a\n' });
   gitUrl = `${stack.gitUrl}/${name}.git`;
-  const project = await hono.request('/api/v1/projects', { method: 'POST', body: JSON.stringify({ name: 'mine' }), headers: { ...jsonHeaders, ...(await as(owner)) } });
+  const project = await hono.request('/api/v1/projects', {
+    method: 'POST',
+    body: JSON.stringify({ name: 'mine' }),
+    headers: { ...jsonHeaders, ...(await as(owner)) },
+  });
   projectId = ((await project.json()) as { id: string }).id;
   const connected = await hono.request('/api/v1/code/connect', {
     method: 'POST',
@@ -43,7 +54,12 @@ afterAll(async () => {
 const endpoints = () => [
   { method: 'POST', path: '/api/v1/projects', body: { name: 'x' }, owned: false },
   { method: 'GET', path: `/api/v1/projects/${projectId}`, owned: true },
-  { method: 'POST', path: '/api/v1/code/connect', body: { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId }, owned: true },
+  {
+    method: 'POST',
+    path: '/api/v1/code/connect',
+    body: { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId },
+    owned: true,
+  },
   { method: 'GET', path: `/api/v1/code/repos/${repoId}`, owned: true },
   { method: 'GET', path: `/api/v1/code/repos/${repoId}/status`, owned: true },
   // Refused before any stream starts: a JSON error like the others.
@@ -56,7 +72,10 @@ const endpoints = () => [
 async function send(e: ReturnType<typeof endpoints>[number], headers: Record<string, string>) {
   return hono.request(e.path, {
     method: e.method,
-    body: e.body === undefined ? undefined : JSON.stringify({ ...e.body, ...(e.path.endsWith('/connect') ? { request_id: randomUUID() } : {}) }),
+    body:
+      e.body === undefined
+        ? undefined
+        : JSON.stringify({ ...e.body, ...(e.path.endsWith('/connect') ? { request_id: randomUUID() } : {}) }),
     headers: { ...(e.body === undefined ? {} : jsonHeaders), ...headers },
   });
 }
@@ -65,10 +84,32 @@ describe('authorization matrix', () => {
   const cases: Array<[string, () => Promise<Record<string, string>>, number, string]> = [
     ['no token', async () => ({}), 401, 'unauthorized'],
     ['a malformed header', async () => ({ authorization: 'Token abc' }), 401, 'unauthorized'],
-    ['a bad signature', async () => ({ authorization: `Bearer ${await tokenFor('x'.repeat(40), owner)}` }), 401, 'unauthorized'],
-    ['an expired token', async () => ({ authorization: `Bearer ${await tokenFor(app.config.JWT_SECRET!, owner, -60)}` }), 401, 'unauthorized'],
-    ['a token without exp', async () => ({ authorization: `Bearer ${await sign({ sub: owner }, app.config.JWT_SECRET!, 'HS256')}` }), 401, 'unauthorized'],
-    ['alg none', async () => ({ authorization: `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: owner, exp: 9e9 })).toString('base64url')}.` }), 401, 'unauthorized'],
+    [
+      'a bad signature',
+      async () => ({ authorization: `Bearer ${await tokenFor('x'.repeat(40), owner)}` }),
+      401,
+      'unauthorized',
+    ],
+    [
+      'an expired token',
+      async () => ({ authorization: `Bearer ${await tokenFor(app.config.JWT_SECRET!, owner, -60)}` }),
+      401,
+      'unauthorized',
+    ],
+    [
+      'a token without exp',
+      async () => ({ authorization: `Bearer ${await sign({ sub: owner }, app.config.JWT_SECRET!, 'HS256')}` }),
+      401,
+      'unauthorized',
+    ],
+    [
+      'alg none',
+      async () => ({
+        authorization: `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: owner, exp: 9e9 })).toString('base64url')}.`,
+      }),
+      401,
+      'unauthorized',
+    ],
   ];
 
   for (const [label, headers, status, code] of cases) {
@@ -122,7 +163,9 @@ describe('CORS and headers', () => {
 describe('logging', () => {
   it('writes one line per request with method, path, status, duration, user and request id', async () => {
     const requestId = `log-${randomUUID()}`;
-    await hono.request(`/api/v1/code/repos/${repoId}`, { headers: { ...(await as(owner)), 'x-request-id': requestId } });
+    await hono.request(`/api/v1/code/repos/${repoId}`, {
+      headers: { ...(await as(owner)), 'x-request-id': requestId },
+    });
     const lines = logs.lines().filter((l) => l.requestId === requestId && l.msg === 'request');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ method: 'GET', path: `/api/v1/code/repos/${repoId}`, status: 200, userId: owner });
@@ -148,7 +191,9 @@ describe('logging', () => {
       body: JSON.stringify({ git_url: gitUrl, access_token: stack.gitToken, project_id: projectId }),
       headers: { ...jsonHeaders, authorization: `Bearer ${jwt}` },
     });
-    await hono.request(`/api/v1/code/repos/${repoId}?access_token=${stack.gitToken}`, { headers: { authorization: `Bearer ${jwt}` } });
+    await hono.request(`/api/v1/code/repos/${repoId}?access_token=${stack.gitToken}`, {
+      headers: { authorization: `Bearer ${jwt}` },
+    });
     const text = logs.text();
     expect(text.length).toBeGreaterThan(1000);
     expect(text).not.toContain(stack.gitToken);

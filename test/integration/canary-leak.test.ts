@@ -61,7 +61,8 @@ async function sampleCommandLines(): Promise<void> {
       const cmdline = await readFile(`/proc/${entry}/cmdline`).catch(() => Buffer.alloc(0));
       cmdlineBytes += cmdline.length;
       const text = cmdline.toString('latin1');
-      for (const n of [...NEEDLES, ...webhookSecrets.flatMap(forms)]) if (text.includes(n)) cmdlineHits.add(`${entry}: ${n}`);
+      for (const n of [...NEEDLES, ...webhookSecrets.flatMap(forms)])
+        if (text.includes(n)) cmdlineHits.add(`${entry}: ${n}`);
     }
     await new Promise((r) => setImmediate(r));
   }
@@ -71,7 +72,10 @@ async function sampleCommandLines(): Promise<void> {
 async function api(method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${app.api.url}${route}`, {
     method,
-    headers: { authorization: `Bearer ${await app.tokenFor()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${await app.tokenFor()}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -102,7 +106,11 @@ beforeAll(async () => {
   Object.assign(process.env, kmsEnv(stack.kmsEndpoint));
   const keyId = await createKmsKey(kmsClient(stack.kmsEndpoint));
   canaryGit = await startGitServer({ projectRoot: stack.gitRoot, token: CANARY });
-  app = await startAppUnderTest(stack, { KMS_KEY_ID: keyId, LOG_LEVEL: 'debug', MAX_REPO_SIZE_MB: '1', SANDBOX_TTL_SECONDS: '3600' }, { logger: logs.logger });
+  app = await startAppUnderTest(
+    stack,
+    { KMS_KEY_ID: keyId, LOG_LEVEL: 'debug', MAX_REPO_SIZE_MB: '1', SANDBOX_TTL_SECONDS: '3600' },
+    { logger: logs.logger },
+  );
 });
 
 afterAll(async () => {
@@ -119,8 +127,14 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     const big = `canary-big-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, big, { 'big.bin': randomBytes(1_500_000) });
     const slow = `canary-slow-${randomUUID().slice(0, 8)}`;
-    await createRepoWithHeavyHistory(stack.gitRoot, slow, { 'old.bin': randomBytes(600_000) }, { 'README.md': 'slow\n' });
-    const connect = (gitUrl: string, token = CANARY) => api('POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: token, project_id: project });
+    await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      slow,
+      { 'old.bin': randomBytes(600_000) },
+      { 'README.md': 'slow\n' },
+    );
+    const connect = (gitUrl: string, token = CANARY) =>
+      api('POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: token, project_id: project });
 
     sampling = true;
     const sampler = sampleCommandLines();
@@ -146,7 +160,9 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     const failing = await connect(`${canaryGit.url}/flaky/${randomUUID()}/2/3/${repo}.git`);
     expect(failing.status).toBe(201);
     await waitForState(app, failing.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
-    expect((await api('POST', `/api/v1/code/repos/${failing.body.repo_id}/retry`, { access_token: CANARY })).status).toBe(202);
+    expect(
+      (await api('POST', `/api/v1/code/repos/${failing.body.repo_id}/retry`, { access_token: CANARY })).status,
+    ).toBe(202);
     await waitForState(app, failing.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
     expect((await api('POST', `/api/v1/code/repos/${failing.body.repo_id}/cleanup`)).status).toBe(202);
     await app.temporal.workflow.getHandle(failing.body.workflow_id).result();
@@ -156,17 +172,24 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     await sampler;
 
     // 1. A full dump of the database.
-    const { stdout: dump } = await run('pg_dump', ['--no-owner', '--data-only', stack.databaseUrl], { maxBuffer: 256 * 1024 * 1024 });
+    const { stdout: dump } = await run('pg_dump', ['--no-owner', '--data-only', stack.databaseUrl], {
+      maxBuffer: 256 * 1024 * 1024,
+    });
     search('pg_dump of the database', dump);
     expect(dump).toContain(ok.body.repo_id);
 
     // 2. Every workflow's history as the server returns it, without the codec.
     const ids: string[] = [];
-    for await (const wf of app.temporal.workflow.list({ query: `TaskQueue = "${app.config.TEMPORAL_TASK_QUEUE}"` })) ids.push(wf.workflowId);
+    for await (const wf of app.temporal.workflow.list({ query: `TaskQueue = "${app.config.TEMPORAL_TASK_QUEUE}"` }))
+      ids.push(wf.workflowId);
     expect(ids.length).toBeGreaterThanOrEqual(6);
     let histories = '';
     for (const id of ids) {
-      const { stdout } = await run(stack.temporalCliPath, ['workflow', 'show', '--address', stack.temporalAddress, '--workflow-id', id, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+      const { stdout } = await run(
+        stack.temporalCliPath,
+        ['workflow', 'show', '--address', stack.temporalAddress, '--workflow-id', id, '--output', 'json'],
+        { maxBuffer: 64 * 1024 * 1024 },
+      );
       histories += stdout;
     }
     search(`Temporal history of ${ids.length} workflows (temporal workflow show --output json)`, histories);
@@ -178,7 +201,9 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
       const p = value as { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
       if (p.metadata?.encoding && p.data) {
         payloads.push({
-          metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          metadata: Object.fromEntries(
+            Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+          ),
           data: Buffer.from(p.data).toString('base64'),
         });
       }
@@ -190,11 +215,16 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     for (let i = 0; i < payloads.length; i += app.config.CODEC_MAX_PAYLOADS) {
       const decodedRes = await fetch(`${app.api.url}/codec/decode`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${await app.operatorTokenFor()}`, 'content-type': 'application/json', 'x-namespace': 'default' },
+        headers: {
+          authorization: `Bearer ${await app.operatorTokenFor()}`,
+          'content-type': 'application/json',
+          'x-namespace': 'default',
+        },
         body: JSON.stringify({ payloads: payloads.slice(i, i + app.config.CODEC_MAX_PAYLOADS) }),
       });
       expect(decodedRes.status).toBe(200);
-      for (const p of ((await decodedRes.json()) as { payloads: Array<{ data?: string }> }).payloads) decodedParts.push(Buffer.from(p.data ?? '', 'base64').toString());
+      for (const p of ((await decodedRes.json()) as { payloads: Array<{ data?: string }> }).payloads)
+        decodedParts.push(Buffer.from(p.data ?? '', 'base64').toString());
     }
     const decoded = decodedParts.join('\n');
     expect(decoded).toContain('sealedToken');
@@ -206,12 +236,21 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     search(`${responses.length} API response bodies`, responses.join('\n'));
     // 6. Every file under the sandbox root (the flaky run's clone is still there).
     const files = await filesUnder(app.config.SANDBOX_BASE_PATH);
-    search(`${files.length} files under the sandbox root`, Buffer.concat(await Promise.all(files.map((f) => readFile(f)))));
+    search(
+      `${files.length} files under the sandbox root`,
+      Buffer.concat(await Promise.all(files.map((f) => readFile(f)))),
+    );
     // 7. Command lines of all processes, sampled while the clones ran.
-    places.push({ where: 'command lines of all processes, sampled during the clones', bytes: cmdlineBytes, hits: [...cmdlineHits] });
+    places.push({
+      where: 'command lines of all processes, sampled during the clones',
+      bytes: cmdlineBytes,
+      hits: [...cmdlineHits],
+    });
 
     expect(webhookSecrets.length).toBeGreaterThanOrEqual(3);
-    process.stdout.write(`canary search (${NEEDLES.length} forms of 2 tokens, and ${webhookSecrets.length} webhook secrets):\n${places.map((p) => `  ${p.where}: ${p.bytes} bytes, ${p.hits.length} hits`).join('\n')}\n`);
+    process.stdout.write(
+      `canary search (${NEEDLES.length} forms of 2 tokens, and ${webhookSecrets.length} webhook secrets):\n${places.map((p) => `  ${p.where}: ${p.bytes} bytes, ${p.hits.length} hits`).join('\n')}\n`,
+    );
     for (const p of places) {
       expect(p.hits, p.where).toEqual([]);
       expect(p.bytes, `${p.where} held something to search`).toBeGreaterThan(1000);

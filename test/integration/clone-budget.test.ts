@@ -4,7 +4,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { directorySize } from '../../src/sandbox/sandbox.js';
-import { createBareRepo, createRepoWithHeavyHistory, createRepoWithTinyObjects, pushCommit } from '../support/git-repos.js';
+import {
+  createBareRepo,
+  createRepoWithHeavyHistory,
+  createRepoWithTinyObjects,
+  pushCommit,
+} from '../support/git-repos.js';
 import { call, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
 
 const stack = inject('stack');
@@ -29,10 +34,13 @@ async function sampledUntil(sandbox: string, workflowId: string, status: 'FAILED
   let largest = 0;
   let samples = 0;
   const sampler = setInterval(() => {
-    void directorySize(sandbox).then(({ bytes }) => {
-      samples += 1;
-      largest = Math.max(largest, bytes);
-    }, () => {});
+    void directorySize(sandbox).then(
+      ({ bytes }) => {
+        samples += 1;
+        largest = Math.max(largest, bytes);
+      },
+      () => {},
+    );
   }, 20);
   try {
     const state = await waitForState(app, workflowId, (s) => s.cloneStatus === status);
@@ -61,16 +69,24 @@ async function connectTinyObjects(objects: number) {
   const name = `tiny-objects-${objects}-${randomUUID().slice(0, 8)}`;
   await createRepoWithTinyObjects(stack.gitRoot, name, objects);
   const res = await call(app, 'POST', '/api/v1/code/connect', {
-    git_url: `${stack.gitUrl}/slow/1000000/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+    git_url: `${stack.gitUrl}/slow/1000000/${name}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: randomUUID(),
   });
   expect(res.status).toBe(201);
   return { res, sandbox: path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id) };
 }
 
-describe('the clone\'s enforced size budget', () => {
+describe("the clone's enforced size budget", () => {
   it('admits a light tip over a heavy history, then fails it as too large without ever holding more than the limit + 5 %', async () => {
     const name = `heavy-history-${randomUUID().slice(0, 8)}`;
-    await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(3_000_000) }, { 'README.md': 'light\n' });
+    await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      name,
+      { 'old.bin': randomBytes(3_000_000) },
+      { 'README.md': 'light\n' },
+    );
     // Served slowly enough that the sampling below sees the clone in progress.
     const res = await call(app, 'POST', '/api/v1/code/connect', {
       git_url: `${stack.gitUrl}/slow/1000000/${name}.git`,
@@ -106,7 +122,11 @@ describe('the clone\'s enforced size budget', () => {
 
   it('refuses a repository with more files than MAX_REPO_FILES at admission: 413, nothing stored', async () => {
     const name = `many-files-${randomUUID().slice(0, 8)}`;
-    await createBareRepo(stack.gitRoot, name, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.txt`, `${i}\n`])));
+    await createBareRepo(
+      stack.gitRoot,
+      name,
+      Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.txt`, `${i}\n`])),
+    );
     const requestId = randomUUID();
     const res = await call(app, 'POST', '/api/v1/code/connect', {
       git_url: `${stack.gitUrl}/${name}.git`,
@@ -115,20 +135,39 @@ describe('the clone\'s enforced size budget', () => {
       request_id: requestId,
     });
     expect(res.status).toBe(413);
-    expect(res.body.detail).toMatchObject({ error: 'repository_too_large', message: 'Repository has more than 20 files (30 counted)', budget: 'files', measured: 30, limit: 20, limit_mb: 1 });
+    expect(res.body.detail).toMatchObject({
+      error: 'repository_too_large',
+      message: 'Repository has more than 20 files (30 counted)',
+      budget: 'files',
+      measured: 30,
+      limit: 20,
+      limit_mb: 1,
+    });
     expect((await app.sql`select count(*)::int as n from code_repos where request_id = ${requestId}`)[0]!.n).toBe(0);
   });
 
   it('a too-large failure says so in /status, and its retry probes again: still over the limit is a 413 at once, nothing downloaded again', async () => {
     const name = `grown-${randomUUID().slice(0, 8)}`;
-    const bare = await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'light\n' });
+    const bare = await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      name,
+      { 'old.bin': randomBytes(2_000_000) },
+      { 'README.md': 'light\n' },
+    );
     const res = await call(app, 'POST', '/api/v1/code/connect', {
-      git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+      git_url: `${stack.gitUrl}/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
     });
     expect(res.status).toBe(201);
     await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED');
     const status = await call(app, 'GET', `/api/v1/code/repos/${res.body.repo_id}/status`);
-    expect(status.body).toMatchObject({ clone_status: 'FAILED', error_code: 'repository_too_large', progress_percent: 0 });
+    expect(status.body).toMatchObject({
+      clone_status: 'FAILED',
+      error_code: 'repository_too_large',
+      progress_percent: 0,
+    });
 
     // Since then its tip alone has grown over the limit: the new probe proves it.
     await pushCommit(bare, { 'big.bin': randomBytes(1_500_000) });
@@ -138,23 +177,33 @@ describe('the clone\'s enforced size budget', () => {
     expect(retry.body.detail.estimated_size_mb).toBeGreaterThan(1);
     const [row] = await app.sql`select clone_status from code_repos where id = ${res.body.repo_id}`;
     expect(row!.clone_status).toBe('FAILED');
-    const clones = await app.sql`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and to_state = 'CLONING'`;
+    const clones =
+      await app.sql`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and to_state = 'CLONING'`;
     expect(clones[0]!.n).toBe(1);
   });
 
   it('checks out blobs verbatim: .gitattributes asking for CRLF cannot grow a working tree past the size read before checkout', async () => {
     const name = `crlf-${randomUUID().slice(0, 8)}`;
     // 600 kB of newlines: as CRLF it would be 1.2 MB, over the 1 MB limit.
-    await createBareRepo(stack.gitRoot, name, { '.gitattributes': '* text eol=crlf\n', 'lines.txt': '\n'.repeat(600_000) });
+    await createBareRepo(stack.gitRoot, name, {
+      '.gitattributes': '* text eol=crlf\n',
+      'lines.txt': '\n'.repeat(600_000),
+    });
     const res = await call(app, 'POST', '/api/v1/code/connect', {
-      git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+      git_url: `${stack.gitUrl}/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
     });
     expect(res.status).toBe(201);
-    const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED' || s.cloneStatus === 'FAILED');
+    const state = await waitForState(
+      app,
+      res.body.workflow_id,
+      (s) => s.cloneStatus === 'COMPLETED' || s.cloneStatus === 'FAILED',
+    );
     expect(state).toMatchObject({ cloneStatus: 'COMPLETED', error: null });
     const checkedOut = await readFile(path.join(state.sandboxPath!, 'lines.txt'));
     expect(checkedOut.length).toBe(600_000);
     expect(checkedOut.includes(13)).toBe(false);
   });
 });
-

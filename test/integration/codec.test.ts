@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApiService, type ApiService } from '../../src/api/start-api.js';
 import { createLogger } from '../../src/config/logger.js';
 import { createBareRepo } from '../support/git-repos.js';
-import { call, honoFor, startAppUnderTest, testConfig, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import {
+  call,
+  honoFor,
+  startAppUnderTest,
+  testConfig,
+  waitForState,
+  type AppUnderTest,
+} from '../support/app-under-test.js';
 
 const stack = inject('stack');
 let app: AppUnderTest;
@@ -30,7 +37,11 @@ beforeAll(async () => {
   await createBareRepo(stack.gitRoot, name, { 'a.txt': 'a\n' });
   gitUrl = `${stack.gitUrl}/${name}.git`;
   const project = (await call(app, 'POST', '/api/v1/projects', { name: 'codec' })).body.id;
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: project });
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: gitUrl,
+    access_token: stack.gitToken,
+    project_id: project,
+  });
   workflowId = res.body.workflow_id;
   await waitForState(app, workflowId, (s) => s.cloneStatus === 'COMPLETED');
 });
@@ -41,7 +52,15 @@ afterAll(async () => {
 });
 
 /** What Temporal's core writes, not through our codec, into a local activity's marker (`data`). */
-const LOCAL_ACTIVITY_MARKER_FIELDS = ['seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time'];
+const LOCAL_ACTIVITY_MARKER_FIELDS = [
+  'seq',
+  'attempt',
+  'activity_id',
+  'activity_type',
+  'complete_time',
+  'backoff',
+  'original_schedule_time',
+];
 
 const localActivityMarkers = async () =>
   ((await plain.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
@@ -83,7 +102,9 @@ async function historyPayloads(): Promise<{ encoded: Payload[]; traceHeaders: Pa
 
 const asJson = (payloads: Payload[]) => ({
   payloads: payloads.map((p) => ({
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+    ),
     data: Buffer.from(p.data ?? []).toString('base64'),
   })),
 });
@@ -92,7 +113,12 @@ const decodeRequest = async (body: unknown, headers: Record<string, string> = {}
   hono.request('/codec/decode', {
     method: 'POST',
     body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${await app.operatorTokenFor()}`, ...headers },
+    headers: {
+      'content-type': 'application/json',
+      'x-namespace': 'default',
+      authorization: `Bearer ${await app.operatorTokenFor()}`,
+      ...headers,
+    },
   });
 
 describe('encrypted Temporal payloads', () => {
@@ -116,7 +142,8 @@ describe('encrypted Temporal payloads', () => {
     expect(data.map((d) => d.activity_type).sort()).toEqual(['encryptToken', 'persistRepository']);
     for (const d of data) expect(LOCAL_ACTIVITY_MARKER_FIELDS).toEqual(expect.arrayContaining(Object.keys(d)));
     // Their results go through the codec like every other payload.
-    for (const m of markers) expect(Buffer.from(m!.details!.result!.payloads![0]!.metadata!.encoding!).toString()).toBe('binary/encrypted');
+    for (const m of markers)
+      expect(Buffer.from(m!.details!.result!.payloads![0]!.metadata!.encoding!).toString()).toBe('binary/encrypted');
   });
 
   it('leaves plain only the trace context in the tracing header: W3C trace and span ids, nothing else', async () => {
@@ -128,11 +155,12 @@ describe('encrypted Temporal payloads', () => {
       expect(Buffer.from(p.metadata!.encoding!).toString()).toBe('json/plain');
       const carrier = JSON.parse(Buffer.from(p.data!).toString()) as Record<string, unknown>;
       expect(['traceparent', 'tracestate']).toEqual(expect.arrayContaining(Object.keys(carrier)));
-      if (carrier.traceparent !== undefined) expect(carrier.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+      if (carrier.traceparent !== undefined)
+        expect(carrier.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
     }
   });
 
-  it('leaves plain only what a patch marker says of itself: the patch\'s name', async () => {
+  it("leaves plain only what a patch marker says of itself: the patch's name", async () => {
     const events = (await plain.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
     const patches = events.map((e) => e.markerRecordedEventAttributes).filter((m) => m?.markerName === 'core_patch');
     expect(patches.length).toBeGreaterThan(0);
@@ -153,24 +181,41 @@ describe('encrypted Temporal payloads', () => {
     const { payloads } = (await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> };
     const decoded = payloads.map((p) => Buffer.from(p.data, 'base64').toString());
     const input = decoded.find((d) => d.includes('sealedToken'))!;
-    expect(JSON.parse(input)).toMatchObject({ gitUrl, sealedToken: { ciphertext: expect.any(String), keyId: app.keys.keyId } });
+    expect(JSON.parse(input)).toMatchObject({
+      gitUrl,
+      sealedToken: { ciphertext: expect.any(String), keyId: app.keys.keyId },
+    });
     expect(decoded.join('\n')).not.toContain(stack.gitToken);
     expect(Buffer.from(payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
   });
 
   it('encode and decode round-trip', async () => {
-    const original = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('{"a":1}').toString('base64') }] };
+    const original = {
+      payloads: [
+        {
+          metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+          data: Buffer.from('{"a":1}').toString('base64'),
+        },
+      ],
+    };
     const encoded = await hono.request('/codec/encode', {
-      method: 'POST', body: JSON.stringify(original), headers: { 'content-type': 'application/json', authorization: `Bearer ${await app.operatorTokenFor()}` },
+      method: 'POST',
+      body: JSON.stringify(original),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await app.operatorTokenFor()}` },
     });
     const encodedBody = await encoded.json();
     expect(JSON.stringify(encodedBody)).not.toContain(original.payloads[0]!.data);
     expect(await (await decodeRequest(encodedBody)).json()).toEqual(original);
   });
 
-  it('lets only the Web UI\'s origin call it from a browser', async () => {
+  it("lets only the Web UI's origin call it from a browser", async () => {
     const preflight = await hono.request('/codec/decode', {
-      method: 'OPTIONS', headers: { origin: UI, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace,authorization' },
+      method: 'OPTIONS',
+      headers: {
+        origin: UI,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-namespace,authorization',
+      },
     });
     expect(preflight.headers.get('access-control-allow-origin')).toBe(UI);
     const foreign = await decodeRequest({ payloads: [] }, { origin: 'https://evil.example' });
@@ -179,10 +224,14 @@ describe('encrypted Temporal payloads', () => {
 
   it('keeps failures encrypted too: no error message is readable in history', async () => {
     const res = await call(app, 'POST', '/api/v1/code/connect', {
-      git_url: gitUrl, access_token: 'wrong-token-0123456789', project_id: (await call(app, 'POST', '/api/v1/projects', { name: 'f' })).body.id,
+      git_url: gitUrl,
+      access_token: 'wrong-token-0123456789',
+      project_id: (await call(app, 'POST', '/api/v1/projects', { name: 'f' })).body.id,
     });
     expect(res.status).toBe(401);
-    const list = plain.workflow.list({ query: `TaskQueue = "${app.config.TEMPORAL_TASK_QUEUE}" AND ExecutionStatus = "Failed"` });
+    const list = plain.workflow.list({
+      query: `TaskQueue = "${app.config.TEMPORAL_TASK_QUEUE}" AND ExecutionStatus = "Failed"`,
+    });
     const failedIds: string[] = [];
     for await (const wf of list) failedIds.push(wf.workflowId);
     expect(failedIds.length).toBeGreaterThan(0);
@@ -198,11 +247,14 @@ const emptyPayloads = (n: number) => ({ payloads: Array.from({ length: n }, () =
 const detail = async (res: Response) => ((await res.json()) as { detail: { error: string; message: string } }).detail;
 
 describe('who may call the codec', () => {
-  it('an operator\'s token (scope codec:operator) decodes; an end user\'s is 403 naming the scope; none is 401', async () => {
+  it("an operator's token (scope codec:operator) decodes; an end user's is 403 naming the scope; none is 401", async () => {
     expect((await decodeRequest({ payloads: [] })).status).toBe(200);
     const user = await decodeRequest({ payloads: [] }, { authorization: `Bearer ${await app.tokenFor()}` });
     expect(user.status).toBe(403);
-    expect(await detail(user)).toMatchObject({ error: 'forbidden', message: expect.stringContaining('"codec:operator"') });
+    expect(await detail(user)).toMatchObject({
+      error: 'forbidden',
+      message: expect.stringContaining('"codec:operator"'),
+    });
     const none = await decodeRequest({ payloads: [] }, { authorization: '' });
     expect(none.status).toBe(401);
     expect((await detail(none)).error).toBe('unauthorized');
@@ -212,20 +264,31 @@ describe('who may call the codec', () => {
     expect((await decodeRequest(emptyPayloads(app.config.CODEC_MAX_PAYLOADS))).status).toBe(200);
     const over = await decodeRequest(emptyPayloads(app.config.CODEC_MAX_PAYLOADS + 1));
     expect(over.status).toBe(413);
-    expect(await detail(over)).toMatchObject({ error: 'too_many_payloads', message: expect.stringContaining(`at most ${app.config.CODEC_MAX_PAYLOADS} payloads (CODEC_MAX_PAYLOADS)`) });
+    expect(await detail(over)).toMatchObject({
+      error: 'too_many_payloads',
+      message: expect.stringContaining(`at most ${app.config.CODEC_MAX_PAYLOADS} payloads (CODEC_MAX_PAYLOADS)`),
+    });
     // Counted before any payload is looked at: too many of anything is refused as such.
     const junk = await decodeRequest({ payloads: Array.from({ length: app.config.CODEC_MAX_PAYLOADS + 1 }, () => 42) });
     expect(junk.status).toBe(413);
     expect((await detail(junk)).error).toBe('too_many_payloads');
   });
 
-  it('limits each operator\'s rate: past the burst, 429 with Retry-After, while another operator goes on', async () => {
+  it("limits each operator's rate: past the burst, 429 with Retry-After, while another operator goes on", async () => {
     const limited = honoFor(app, createLogger({ level: 'silent' }), {
-      codec: { loopbackUiOrigins: [], operatorScope: app.config.CODEC_OPERATOR_SCOPE, maxPayloads: 10, rateLimit: { burst: 2, perMinute: 1 } },
+      codec: {
+        loopbackUiOrigins: [],
+        operatorScope: app.config.CODEC_OPERATOR_SCOPE,
+        maxPayloads: 10,
+        rateLimit: { burst: 2, perMinute: 1 },
+      },
     });
-    const send = async (user: string) => limited.request('/codec/decode', {
-      method: 'POST', body: JSON.stringify({ payloads: [] }), headers: { 'content-type': 'application/json', authorization: `Bearer ${await app.operatorTokenFor(user)}` },
-    });
+    const send = async (user: string) =>
+      limited.request('/codec/decode', {
+        method: 'POST',
+        body: JSON.stringify({ payloads: [] }),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await app.operatorTokenFor(user)}` },
+      });
     const [first, second, third] = [await send('op-a'), await send('op-a'), await send('op-a')];
     expect([first.status, second.status, third.status]).toEqual([200, 200, 429]);
     expect((await detail(third)).error).toBe('rate_limited');
@@ -237,19 +300,30 @@ describe('who may call the codec', () => {
 });
 
 /** A POST to the real server with the Host and Origin headers as given (fetch would set Host itself). */
-function rawPost(api: ApiService, route: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+function rawPost(
+  api: ApiService,
+  route: string,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
   const url = new URL(api.url);
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: url.hostname, port: url.port, path: route, method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
-    });
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: route,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', reject);
     req.setTimeout(30_000, () => req.destroy(new Error('no answer in 30 s')));
     req.end(data);
@@ -279,15 +353,21 @@ describe('the loopback UI exception (CODEC_REQUIRE_AUTH=false, as `npm start` se
     await loopback?.stop();
   });
 
-  const decode = async (headers: Record<string, string>) => rawPost(loopback, '/codec/decode', headers, asJson(await storedPayloads()));
+  const decode = async (headers: Record<string, string>) =>
+    rawPost(loopback, '/codec/decode', headers, asJson(await storedPayloads()));
 
   it('lets the embedded UI decode without a token, by either loopback name, the access token still sealed', async () => {
-    const calls: Array<[string, string]> = [[`127.0.0.1:${port}`, EMBEDDED_UI[0]!], [`localhost:${port}`, EMBEDDED_UI[1]!]];
+    const calls: Array<[string, string]> = [
+      [`127.0.0.1:${port}`, EMBEDDED_UI[0]!],
+      [`localhost:${port}`, EMBEDDED_UI[1]!],
+    ];
     for (const [host, origin] of calls) {
       const res = await decode({ host, origin });
       expect(res.status, host).toBe(200);
       expect(res.headers['access-control-allow-origin']).toBe(origin);
-      const decoded = (res.body as { payloads: Array<{ data: string }> }).payloads.map((p) => Buffer.from(p.data, 'base64').toString()).join('\n');
+      const decoded = (res.body as { payloads: Array<{ data: string }> }).payloads
+        .map((p) => Buffer.from(p.data, 'base64').toString())
+        .join('\n');
       expect(decoded).toContain('sealedToken');
       expect(decoded).not.toContain(stack.gitToken);
     }
@@ -299,8 +379,14 @@ describe('the loopback UI exception (CODEC_REQUIRE_AUTH=false, as `npm start` se
     ['another origin', () => ({ host: `127.0.0.1:${port}`, origin: 'https://evil.example' })],
     ['a UI origin that is not loopback', () => ({ host: `127.0.0.1:${port}`, origin: UI })],
     ['no Origin (not a browser page)', () => ({ host: `127.0.0.1:${port}` })],
-    ['a proxy in front (X-Forwarded-For)', () => ({ host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]!, 'x-forwarded-for': '203.0.113.7' })],
-    ['a proxy in front (Forwarded)', () => ({ host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]!, forwarded: 'for=203.0.113.7' })],
+    [
+      'a proxy in front (X-Forwarded-For)',
+      () => ({ host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]!, 'x-forwarded-for': '203.0.113.7' }),
+    ],
+    [
+      'a proxy in front (Forwarded)',
+      () => ({ host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]!, forwarded: 'for=203.0.113.7' }),
+    ],
   ];
   for (const [label, headers] of refused) {
     it(`asks for an operator token from ${label}: 401`, async () => {
@@ -310,29 +396,54 @@ describe('the loopback UI exception (CODEC_REQUIRE_AUTH=false, as `npm start` se
     });
   }
 
-  it('still takes an operator token from anywhere, and still refuses an end user\'s', async () => {
-    expect((await decode({ host: `evil.example:${port}`, authorization: `Bearer ${await app.operatorTokenFor()}` })).status).toBe(200);
-    expect((await decode({ host: `127.0.0.1:${port}`, authorization: `Bearer ${await app.tokenFor()}` })).status).toBe(403);
+  it("still takes an operator token from anywhere, and still refuses an end user's", async () => {
+    expect(
+      (await decode({ host: `evil.example:${port}`, authorization: `Bearer ${await app.operatorTokenFor()}` })).status,
+    ).toBe(200);
+    expect((await decode({ host: `127.0.0.1:${port}`, authorization: `Bearer ${await app.tokenFor()}` })).status).toBe(
+      403,
+    );
   });
 
-  it('limits the loopback UI\'s rate too (per remote address): 429 with Retry-After past the burst', async () => {
+  it("limits the loopback UI's rate too (per remote address): 429 with Retry-After past the burst", async () => {
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof rawPost>> | undefined;
     for (let i = 0; i <= BURST; i++) {
-      last = await rawPost(loopback, '/codec/decode', { host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]! }, { payloads: [] });
+      last = await rawPost(
+        loopback,
+        '/codec/decode',
+        { host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]! },
+        { payloads: [] },
+      );
       statuses.push(last.status);
     }
     expect(statuses).toContain(429);
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
     const refused = statuses.indexOf(429);
     expect(statuses.slice(refused).every((s) => s === 429)).toBe(true);
-    expect(Number((await rawPost(loopback, '/codec/decode', { host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]! }, { payloads: [] })).headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(
+      Number(
+        (
+          await rawPost(
+            loopback,
+            '/codec/decode',
+            { host: `127.0.0.1:${port}`, origin: EMBEDDED_UI[0]! },
+            { payloads: [] },
+          )
+        ).headers['retry-after'],
+      ),
+    ).toBeGreaterThanOrEqual(1);
   });
 });
 
 describe('without CODEC_REQUIRE_AUTH=false', () => {
-  it('gives the embedded UI\'s origin no exception: a loopback Host and its Origin still need a token', async () => {
-    const res = await rawPost(app.api, '/codec/decode', { host: new URL(app.api.url).host, origin: EMBEDDED_UI[0]! }, { payloads: [] });
+  it("gives the embedded UI's origin no exception: a loopback Host and its Origin still need a token", async () => {
+    const res = await rawPost(
+      app.api,
+      '/codec/decode',
+      { host: new URL(app.api.url).host, origin: EMBEDDED_UI[0]! },
+      { payloads: [] },
+    );
     expect(res.status).toBe(401);
   });
 });

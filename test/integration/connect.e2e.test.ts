@@ -31,24 +31,45 @@ afterAll(async () => {
 });
 
 const connect = (gitUrl: string, requestId = randomUUID()) =>
-  call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: requestId });
+  call(app, 'POST', '/api/v1/code/connect', {
+    git_url: gitUrl,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: requestId,
+  });
 
 describe('connectRepository, end to end', () => {
   it('admits, clones into the sandbox, reaches COMPLETED, and cleans up on the cleanup signal', async () => {
     const requestId = randomUUID();
     const res = await connect(repoUrl, requestId);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ git_url: repoUrl, connected: true, clone_status: 'PENDING', workflow_id: workflowIdFor(DEFAULT_USER, requestId) });
+    expect(res.body).toMatchObject({
+      git_url: repoUrl,
+      connected: true,
+      clone_status: 'PENDING',
+      workflow_id: workflowIdFor(DEFAULT_USER, requestId),
+    });
     // Tip-only probe × SIZE_ESTIMATE_FACTOR (1.5): at least the 200 kB of incompressible noise.
     expect(res.body.estimated_size_mb).toBeGreaterThanOrEqual(0.19 * 1.5);
     const repoId: string = res.body.repo_id;
 
     const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
-    expect(state).toMatchObject({ stage: 'waiting_for_cleanup', repoId, progressPercent: 100, cloneAttempts: 1, error: null });
+    expect(state).toMatchObject({
+      stage: 'waiting_for_cleanup',
+      repoId,
+      progressPercent: 100,
+      cloneAttempts: 1,
+      error: null,
+    });
 
     const expectedPath = path.join(app.config.SANDBOX_BASE_PATH, projectId, repoId, 'repository');
     const repo = await call(app, 'GET', `/api/v1/code/repos/${repoId}`);
-    expect(repo.body).toMatchObject({ id: repoId, project_id: projectId, clone_status: 'COMPLETED', sandbox_path: expectedPath });
+    expect(repo.body).toMatchObject({
+      id: repoId,
+      project_id: projectId,
+      clone_status: 'COMPLETED',
+      sandbox_path: expectedPath,
+    });
     expect(repo.body.repository_size_mb).toBeGreaterThan(0);
     expect(await readFile(path.join(expectedPath, 'src/main.ts'), 'utf8')).toBe('export const answer = 42;\n');
     expect((await stat(path.join(expectedPath, 'README.md'))).mode & 0o222).toBe(0);
@@ -71,9 +92,14 @@ describe('connectRepository, end to end', () => {
     const cleaned = await call(app, 'GET', `/api/v1/code/repos/${repoId}`);
     expect(cleaned.body).toMatchObject({ clone_status: 'CLEANED', sandbox_path: null });
 
-    const audit = await app.sql`select from_state, to_state from audit_log where repo_id = ${repoId} and action = 'repo.status_changed' or (repo_id = ${repoId} and action = 'repo.created') order by id`;
+    const audit =
+      await app.sql`select from_state, to_state from audit_log where repo_id = ${repoId} and action = 'repo.status_changed' or (repo_id = ${repoId} and action = 'repo.created') order by id`;
     expect(audit.map((a) => `${a.from_state ?? ''}->${a.to_state}`)).toEqual([
-      '->PENDING', 'PENDING->CLONING', 'CLONING->COMPLETED', 'COMPLETED->CLEANING', 'CLEANING->CLEANED',
+      '->PENDING',
+      'PENDING->CLONING',
+      'CLONING->COMPLETED',
+      'COMPLETED->CLEANING',
+      'CLEANING->CLEANED',
     ]);
   });
 

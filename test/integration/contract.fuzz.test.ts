@@ -35,10 +35,17 @@ let workDir: string;
 beforeAll(async () => {
   tool = await provisionSchemathesis(createLogger({ level: 'silent' }));
   workDir = await mkdtemp(path.join(tmpdir(), 'contract-fuzz-'));
-  app = await startAppUnderTest(stack, {
-    GIT_ALLOW_LOOPBACK: 'false',
-  }, { worker: false });
-  const api = honoFor(app, createLogger({ level: 'silent' }), { admissionWaitSeconds: 0.2, rateLimit: { burst: 1_000_000, perMinute: 1_000_000 } });
+  app = await startAppUnderTest(
+    stack,
+    {
+      GIT_ALLOW_LOOPBACK: 'false',
+    },
+    { worker: false },
+  );
+  const api = honoFor(app, createLogger({ level: 'silent' }), {
+    admissionWaitSeconds: 0.2,
+    rateLimit: { burst: 1_000_000, perMinute: 1_000_000 },
+  });
   server = await new Promise<ServerType>((resolve) => {
     const listening: ServerType = serve({ fetch: api.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(listening));
   });
@@ -49,8 +56,11 @@ afterAll(async () => {
   // The admissions it left waiting: their workflows end here rather than with the test server.
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   if (app) {
-    const open = app.temporal.workflow.list({ query: `TaskQueue = "${app.config.TEMPORAL_TASK_QUEUE}" AND ExecutionStatus = "Running"` });
-    for await (const run of open) await app.temporal.workflow.getHandle(run.workflowId, run.runId).terminate('contract fuzz run over');
+    const open = app.temporal.workflow.list({
+      query: `TaskQueue = "${app.config.TEMPORAL_TASK_QUEUE}" AND ExecutionStatus = "Running"`,
+    });
+    for await (const run of open)
+      await app.temporal.workflow.getHandle(run.workflowId, run.runId).terminate('contract fuzz run over');
     await app.stop();
   }
   if (workDir) await rm(workDir, { recursive: true, force: true });
@@ -63,13 +73,22 @@ describe('the API against its own OpenAPI document (schemathesis)', () => {
       schemaUrl: `${apiUrl}/openapi.json`,
       token: await app.tokenFor(),
       args: [
-        '--checks', 'all',
-        '--max-examples', String(MAX_EXAMPLES_PER_OPERATION),
-        '--workers', '2',
-        '--seed', SEED,
-        '--generation-database', 'none',
-        '--request-timeout', '10',
-        '--report', 'junit', '--report-dir', workDir,
+        '--checks',
+        'all',
+        '--max-examples',
+        String(MAX_EXAMPLES_PER_OPERATION),
+        '--workers',
+        '2',
+        '--seed',
+        SEED,
+        '--generation-database',
+        'none',
+        '--request-timeout',
+        '10',
+        '--report',
+        'junit',
+        '--report-dir',
+        workDir,
       ],
       workDir,
       timeoutMs: 280_000,
@@ -78,8 +97,13 @@ describe('the API against its own OpenAPI document (schemathesis)', () => {
     const generated = Number(/(\d+) generated/.exec(run.output)?.[1] ?? 0);
     const selected = /Selected: (\d+)\/(\d+)/.exec(run.output);
     const tested = Number(/Tested: (\d+)/.exec(run.output)?.[1] ?? 0);
-    const phases = run.output.split('\n').filter((l) => /^ \S+\s+(Examples|Coverage|Fuzzing|Stateful) \(in /.test(l)).map((l) => l.trim());
-    console.log(`schemathesis: ${generated} cases over ${tested} operations in ${seconds} s (seed ${SEED}); ${phases.join('; ')}`);
+    const phases = run.output
+      .split('\n')
+      .filter((l) => /^ \S+\s+(Examples|Coverage|Fuzzing|Stateful) \(in /.test(l))
+      .map((l) => l.trim());
+    console.log(
+      `schemathesis: ${generated} cases over ${tested} operations in ${seconds} s (seed ${SEED}); ${phases.join('; ')}`,
+    );
     expect(run.exitCode, run.output).toBe(0);
     expect(run.output).not.toMatch(/^Failures:|^Errors:/m);
     expect(selected?.[1]).toBe(selected?.[2]);

@@ -8,7 +8,16 @@ import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/runtime/ports.js';
 import { RELOCATION_ROOT } from '../../src/dev-stack/embedded-postgres-placement.js';
 import { PROJECT_ROOT } from '../../src/dev-stack/paths.js';
-import { descendants, errorsLogged, launch, launcherEnv as launcherEnvFor, launchToEnd, stop, survivors, type LaunchCommand } from '../support/launcher.js';
+import {
+  descendants,
+  errorsLogged,
+  launch,
+  launcherEnv as launcherEnvFor,
+  launchToEnd,
+  stop,
+  survivors,
+  type LaunchCommand,
+} from '../support/launcher.js';
 
 const stack = inject('stack');
 const run = promisify(execFile);
@@ -28,7 +37,10 @@ async function startCreateRestart(env: Record<string, string>, how: LaunchComman
   expect((await fetch(`${first.ready.api}/readyz`)).status).toBe(200);
   expect((await fetch(first.ready.temporalUi)).status).toBe(200);
   // `npm run token -- <user>` signs with the secret npm start generated into the data folder.
-  const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'src/dev/token.ts', 'launcher-user'], { env, cwd: how.cwd });
+  const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'src/dev/token.ts', 'launcher-user'], {
+    env,
+    cwd: how.cwd,
+  });
   const auth = { authorization: `Bearer ${token.trim()}` };
   const created = await fetch(`${first.ready.api}/api/v1/projects`, {
     method: 'POST',
@@ -59,7 +71,15 @@ async function startCreateRestart(env: Record<string, string>, how: LaunchComman
 
 /** A copy of this checkout (tracked and new files, node_modules hard-linked where the disk allows). */
 async function copyCheckout(target: string): Promise<void> {
-  const { stdout } = await run('git', ['-C', PROJECT_ROOT, 'ls-files', '-z', '--cached', '--others', '--exclude-standard']);
+  const { stdout } = await run('git', [
+    '-C',
+    PROJECT_ROOT,
+    'ls-files',
+    '-z',
+    '--cached',
+    '--others',
+    '--exclude-standard',
+  ]);
   const files = stdout.split('\0').filter(Boolean);
   await mkdir(target);
   for (let i = 0; i < files.length; i += 500) {
@@ -105,7 +125,10 @@ describe('npm start (embedded defaults)', () => {
   }, 240_000);
 
   it.each([
-    ['EMBEDDED_POSTGRES_PORT', /^port \d+ \(EMBEDDED_POSTGRES_PORT\) is already in use: stop what uses it, or set EMBEDDED_POSTGRES_PORT to a free port/],
+    [
+      'EMBEDDED_POSTGRES_PORT',
+      /^port \d+ \(EMBEDDED_POSTGRES_PORT\) is already in use: stop what uses it, or set EMBEDDED_POSTGRES_PORT to a free port/,
+    ],
     ['PORT', /^port \d+ \(PORT\) is already in use: stop what uses it, or set PORT to a free port/],
   ])('stops with one clear line and exit code 1 when %s is taken', async (setting, sentence) => {
     const dataDir = path.join(stack.workDir, `dev-${randomUUID()}`);

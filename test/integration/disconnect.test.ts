@@ -23,7 +23,12 @@ beforeAll(async () => {
   smallRepo = `small-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, smallRepo, { 'README.md': 'bye\n', 'data.bin': randomBytes(50_000) });
   slowRepo = `slow-${randomUUID().slice(0, 8)}`;
-  await createRepoWithHeavyHistory(stack.gitRoot, slowRepo, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' });
+  await createRepoWithHeavyHistory(
+    stack.gitRoot,
+    slowRepo,
+    { 'old.bin': randomBytes(2_000_000) },
+    { 'README.md': 'tip\n' },
+  );
 });
 
 afterAll(async () => {
@@ -31,9 +36,18 @@ afterAll(async () => {
 });
 
 async function connect(gitUrl: string) {
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: gitUrl,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: randomUUID(),
+  });
   expect(res.status).toBe(201);
-  return { repoId: res.body.repo_id as string, workflowId: res.body.workflow_id as string, sandbox: path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id) };
+  return {
+    repoId: res.body.repo_id as string,
+    workflowId: res.body.workflow_id as string,
+    sandbox: path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id),
+  };
 }
 
 /** DELETE, then everything the issue asks to be gone, gone; and the same answer again when repeated. */
@@ -47,18 +61,25 @@ async function disconnectAndCheck(repoId: string, sandbox: string): Promise<void
   expect(first.body).toMatchObject({ repo_id: repoId, disconnected_at: expect.any(String) });
 
   await vi.waitFor(async () => {
-    const [row] = await app.sql`select clone_status, sandbox_path, token_ciphertext, token_kid, disconnected_at from code_repos where id = ${repoId}`;
+    const [row] =
+      await app.sql`select clone_status, sandbox_path, token_ciphertext, token_kid, disconnected_at from code_repos where id = ${repoId}`;
     expect(row).toMatchObject({ clone_status: 'CLEANED', sandbox_path: null, token_ciphertext: null, token_kid: null });
   }, SETTLED_WITHIN);
   expect(existsSync(sandbox)).toBe(false);
   expect(await processesMentioning(sandbox)).toEqual([]);
-  const { stdout: dump } = await run('pg_dump', ['--no-owner', '--data-only', stack.databaseUrl], { maxBuffer: 256 * 1024 * 1024 });
+  const { stdout: dump } = await run('pg_dump', ['--no-owner', '--data-only', stack.databaseUrl], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
   expect(dump).toContain(repoId);
   expect(dump).not.toContain(ciphertextHex);
 
   const again = await call(app, 'DELETE', `/api/v1/code/repos/${repoId}`);
-  expect(again).toMatchObject({ status: 202, body: { repo_id: repoId, clone_status: 'CLEANED', disconnected_at: first.body.disconnected_at } });
-  const [disconnects] = await app.sql`select count(*)::int as n from audit_log where repo_id = ${repoId} and action = 'repo.disconnected'`;
+  expect(again).toMatchObject({
+    status: 202,
+    body: { repo_id: repoId, clone_status: 'CLEANED', disconnected_at: first.body.disconnected_at },
+  });
+  const [disconnects] =
+    await app.sql`select count(*)::int as n from audit_log where repo_id = ${repoId} and action = 'repo.disconnected'`;
   expect(disconnects!.n).toBe(1);
   const retry = await call(app, 'POST', `/api/v1/code/repos/${repoId}/retry`, {});
   expect(retry).toMatchObject({ status: 409, body: { detail: { error: 'disconnected' } } });
@@ -79,7 +100,7 @@ describe('DELETE /api/v1/code/repos/{id}: disconnect', () => {
     await disconnectAndCheck(repoId, sandbox);
   });
 
-  it('whose workflow has already ended: the API settles the row itself, the host\'s sweep removes the files', async () => {
+  it("whose workflow has already ended: the API settles the row itself, the host's sweep removes the files", async () => {
     const { repoId, workflowId, sandbox } = await connect(`${stack.gitUrl}/${smallRepo}.git`);
     await waitForState(app, workflowId, (s) => s.cloneStatus === 'COMPLETED');
     await app.temporal.workflow.getHandle(workflowId).terminate('gone before the disconnect');
@@ -88,12 +109,13 @@ describe('DELETE /api/v1/code/repos/{id}: disconnect', () => {
     await vi.waitFor(() => expect(existsSync(sandbox)).toBe(false), SETTLED_WITHIN);
   });
 
-  it('another user\'s repository is a 404, and stays connected', async () => {
+  it("another user's repository is a 404, and stays connected", async () => {
     const { repoId, workflowId } = await connect(`${stack.gitUrl}/${smallRepo}.git`);
     await waitForState(app, workflowId, (s) => s.cloneStatus === 'COMPLETED');
     const res = await call(app, 'DELETE', `/api/v1/code/repos/${repoId}`, undefined, 'someone-else');
     expect(res.status).toBe(404);
-    const [row] = await app.sql`select clone_status, disconnected_at, token_ciphertext is not null as has_token from code_repos where id = ${repoId}`;
+    const [row] =
+      await app.sql`select clone_status, disconnected_at, token_ciphertext is not null as has_token from code_repos where id = ${repoId}`;
     expect(row).toEqual({ clone_status: 'COMPLETED', disconnected_at: null, has_token: true });
   });
 });

@@ -31,17 +31,26 @@ const usedBytes = async () => {
   return (fs.blocks - fs.bfree) * fs.bsize;
 };
 
-const git = (args: string[], input?: string) => new Promise<string>((resolve, reject) => {
-  const child = spawn('git', args, {
-    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'ignore'],
+const git = (args: string[], input?: string) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn('git', args, {
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@e',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@e',
+      },
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'ignore'],
+    });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`git ${args[0]} exited ${code}`)),
+    );
+    child.stdin?.end(input);
   });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.on('error', reject);
-  child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`git ${args[0]} exited ${code}`))));
-  child.stdin?.end(input);
-});
 
 /**
  * A bare repository whose tip holds `count` top-level directories, each the same subtree `chain`
@@ -51,9 +60,15 @@ async function createWideRepo(name: string, count: number, chain: number, file: 
   const bare = path.join(stack.gitRoot, `${name}.git`);
   await git(['init', '--quiet', '--bare', bare]);
   const at = ['--git-dir', bare];
-  let tree = await git([...at, 'mktree'], `100644 blob ${await git([...at, 'hash-object', '-w', '--stdin'], file)}\tf\n`);
+  let tree = await git(
+    [...at, 'mktree'],
+    `100644 blob ${await git([...at, 'hash-object', '-w', '--stdin'], file)}\tf\n`,
+  );
   for (let i = 1; i < chain; i += 1) tree = await git([...at, 'mktree'], `040000 tree ${tree}\td\n`);
-  const root = await git([...at, 'mktree'], Array.from({ length: count }, (_, i) => `040000 tree ${tree}\tdir${i}\n`).join(''));
+  const root = await git(
+    [...at, 'mktree'],
+    Array.from({ length: count }, (_, i) => `040000 tree ${tree}\tdir${i}\n`).join(''),
+  );
   const commit = await git([...at, 'commit-tree', root, '-m', 'wide']);
   await git([...at, 'update-ref', 'refs/heads/main', commit]);
   await git([...at, 'symbolic-ref', 'HEAD', 'refs/heads/main']);
@@ -72,11 +87,22 @@ async function connectSampled(name: string) {
   }, 20);
   try {
     const res = await call(app, 'POST', '/api/v1/code/connect', {
-      git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+      git_url: `${stack.gitUrl}/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
     });
-    const outcome = res.status === 201
-      ? (await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'FAILED' || s.cloneStatus === 'COMPLETED', 120_000)).error
-      : res.body.detail;
+    const outcome =
+      res.status === 201
+        ? (
+            await waitForState(
+              app,
+              res.body.workflow_id,
+              (s) => s.cloneStatus === 'FAILED' || s.cloneStatus === 'COMPLETED',
+              120_000,
+            )
+          ).error
+        : res.body.detail;
     largest = Math.max(largest, (await usedBytes()) - baseline);
     return { res, outcome, largest, samples };
   } finally {
@@ -86,7 +112,11 @@ async function connectSampled(name: string) {
 
 beforeAll(async () => {
   await mountSandboxFilesystem();
-  app = await startAppUnderTest(stack, { SANDBOX_BASE_PATH: mountPoint, MAX_REPO_SIZE_MB: String(LIMIT_MB), SANDBOX_TTL_SECONDS: '3600' });
+  app = await startAppUnderTest(stack, {
+    SANDBOX_BASE_PATH: mountPoint,
+    MAX_REPO_SIZE_MB: String(LIMIT_MB),
+    SANDBOX_TTL_SECONDS: '3600',
+  });
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'disk-budget' })).body.id;
 }, 180_000);
 
@@ -102,7 +132,12 @@ describe('the budget counts blocks and inodes, not file lengths', () => {
     await createWideRepo(name, 100_000, 10, 'x');
     const { res, largest, samples } = await connectSampled(name);
     expect(res.status).toBe(413);
-    expect(res.body.detail).toMatchObject({ error: 'repository_too_large', budget: 'disk', limit: LIMIT_MB, limit_mb: LIMIT_MB });
+    expect(res.body.detail).toMatchObject({
+      error: 'repository_too_large',
+      budget: 'disk',
+      limit: LIMIT_MB,
+      limit_mb: LIMIT_MB,
+    });
     expect(res.body.detail.measured).toBeGreaterThan(LIMIT_MB);
     expect(res.body.detail.message).toMatch(new RegExp(`exceeds ${LIMIT_MB}MB limit: it needs [\\d.]+MB of disk`));
     expect(samples).toBeGreaterThan(0);
@@ -121,7 +156,13 @@ describe('the budget counts blocks and inodes, not file lengths', () => {
 
   it('still connects an ordinary repository, and reports the blocks it takes as its size', async () => {
     const name = `ordinary-${randomUUID().slice(0, 8)}`;
-    await createBareRepo(stack.gitRoot, name, Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`src/m${i % 5}/f${i}.ts`, `export const v${i} = ${i};\n`])));
+    await createBareRepo(
+      stack.gitRoot,
+      name,
+      Object.fromEntries(
+        Array.from({ length: 50 }, (_, i) => [`src/m${i % 5}/f${i}.ts`, `export const v${i} = ${i};\n`]),
+      ),
+    );
     const { res, outcome } = await connectSampled(name);
     expect(res.status).toBe(201);
     expect(outcome).toBeNull();

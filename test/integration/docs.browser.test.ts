@@ -12,7 +12,8 @@ let app: AppUnderTest;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   app = await startAppUnderTest(stack, {}, { worker: false });
   // Root (CI) cannot use Chromium's user-namespace sandbox.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 60_000 });
@@ -28,11 +29,19 @@ describe('Content-Security-Policy on the running API', () => {
     const token = await app.tokenFor();
     const auth = { authorization: `Bearer ${token}` };
     const answers = await Promise.all([
-      fetch(`${app.api.url}/api/v1/projects`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"name":"csp"}' }),
+      fetch(`${app.api.url}/api/v1/projects`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: '{"name":"csp"}',
+      }),
       fetch(`${app.api.url}/api/v1/projects/0c1e2d3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5`, { headers: auth }),
       fetch(`${app.api.url}/api/v1/projects/0c1e2d3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5`),
       fetch(`${app.api.url}/api/v1/projects/nope`, { headers: auth }),
-      fetch(`${app.api.url}/api/v1/projects`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"name":' }),
+      fetch(`${app.api.url}/api/v1/projects`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: '{"name":',
+      }),
       fetch(`${app.api.url}/api/v1/projects`, { method: 'PUT', headers: auth }),
       fetch(`${app.api.url}/openapi.json`),
       fetch(`${app.api.url}/metrics`),
@@ -44,10 +53,17 @@ describe('Content-Security-Policy on the running API', () => {
     }
   });
 
-  it('lets /docs and its assets load from the API\'s own origin only', async () => {
-    for (const path of ['/docs', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css', '/docs/assets/init.js']) {
+  it("lets /docs and its assets load from the API's own origin only", async () => {
+    for (const path of [
+      '/docs',
+      '/docs/assets/swagger-ui-bundle.js',
+      '/docs/assets/swagger-ui.css',
+      '/docs/assets/init.js',
+    ]) {
       const csp = (await fetch(`${app.api.url}${path}`)).headers.get('content-security-policy');
-      expect(csp, path).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'");
+      expect(csp, path).toBe(
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'",
+      );
     }
   });
 });
@@ -59,7 +75,10 @@ describe('/docs in a browser', () => {
     const requested: string[] = [];
     const problems: string[] = [];
     // Recorded, and never sent: nothing leaves this machine whatever the page asks for.
-    await context.route((url) => url.origin !== origin && url.protocol !== 'data:', (route) => route.abort());
+    await context.route(
+      (url) => url.origin !== origin && url.protocol !== 'data:',
+      (route) => route.abort(),
+    );
     const page = await context.newPage();
     page.on('request', (r) => requested.push(r.url()));
     page.on('console', (m) => {
@@ -67,7 +86,10 @@ describe('/docs in a browser', () => {
     });
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
     // Runs in the page (as text: this project compiles without the DOM's types).
-    await page.addInitScript({ content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))" });
+    await page.addInitScript({
+      content:
+        "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
+    });
 
     await page.goto(`${app.api.url}/docs`, { waitUntil: 'load', timeout: 30_000 });
     const doc = (await call(app, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
@@ -82,7 +104,9 @@ describe('/docs in a browser', () => {
     expect(offOrigin).toEqual([]);
     expect(requested).toContain(`${origin}/openapi.json`);
     expect(problems).toEqual([]);
-    console.log(`/docs loaded ${requested.length} URLs, all on ${origin}: ${[...new Set(requested.map((u) => (u.startsWith('data:') ? 'data:' : new URL(u).pathname)))].join(', ')}`);
+    console.log(
+      `/docs loaded ${requested.length} URLs, all on ${origin}: ${[...new Set(requested.map((u) => (u.startsWith('data:') ? 'data:' : new URL(u).pathname)))].join(', ')}`,
+    );
     await context.close();
   });
 });

@@ -92,7 +92,9 @@ describe.each(flavours)('envelope encryption with the $name provider', (flavour)
     expect(await decryptSecret(provider, before.ciphertext, before.keyId, 'ctx')).toBe(token);
     const after = await rewrapSecret(provider, before.ciphertext, before.keyId);
     expect(after.keyId).toBe(provider.keyId);
-    expect(after.ciphertext.subarray(-token.length - 16).equals(before.ciphertext.subarray(-token.length - 16))).toBe(true);
+    expect(after.ciphertext.subarray(-token.length - 16).equals(before.ciphertext.subarray(-token.length - 16))).toBe(
+      true,
+    );
     expect(await decryptSecret(provider, after.ciphertext, after.keyId, 'ctx')).toBe(token);
   });
 });
@@ -100,7 +102,10 @@ describe.each(flavours)('envelope encryption with the $name provider', (flavour)
 describe('KMS failures', () => {
   // moto does not enforce DisableKey on GenerateDataKey, so the refusal here is a key that does not exist.
   it('a missing key is a final refusal (not retried), named in the error', async () => {
-    const provider = createKmsKeyProvider({ client, keyId: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000' });
+    const provider = createKmsKeyProvider({
+      client,
+      keyId: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000',
+    });
     const err = await encryptSecret(provider, token, 'ctx').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RepoError);
     expect(err).toMatchObject({ code: 'kms_rejected', message: expect.stringMatching(/NotFoundException/) });

@@ -18,7 +18,12 @@ beforeAll(async () => {
   const name = `capped-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, name, { 'big.bin': randomBytes(3_000_000) });
   workDir = await mkdtemp(path.join(stack.workDir, 'cap-'));
-  access = { remote: await pinRemote(`${stack.gitUrl}/${name}.git`, { allowLoopback: true, allowedPorts: [443] }), token: stack.gitToken, allowHttp: true, idleTimeoutMs: 30_000 };
+  access = {
+    remote: await pinRemote(`${stack.gitUrl}/${name}.git`, { allowLoopback: true, allowedPorts: [443] }),
+    token: stack.gitToken,
+    allowHttp: true,
+    idleTimeoutMs: 30_000,
+  };
 });
 
 afterAll(async () => {
@@ -27,11 +32,23 @@ afterAll(async () => {
 
 /** The size watch sees nothing, so only the kernel's per-file cap can stop git. */
 const blindWatch = { measure: async () => ({ bytes: 0, inodes: 0 }), limitInodes: Number.MAX_SAFE_INTEGER };
-const failureOf = (work: Promise<unknown>) => work.then(() => expect.unreachable('git should have been stopped'), (err: unknown) => err as RepoError);
+const failureOf = (work: Promise<unknown>) =>
+  work.then(
+    () => expect.unreachable('git should have been stopped'),
+    (err: unknown) => err as RepoError,
+  );
 
 describe('the per-file size cap (prlimit --fsize), proven without the size watch', () => {
   it('a fetch whose pack reaches the cap is repository_too_large, and git said why', async () => {
-    const err = await failureOf(fetchRepository({ ...access, ...blindWatch, targetDir: path.join(workDir, 'fetch'), shallow: false, limitBytes: MIB }));
+    const err = await failureOf(
+      fetchRepository({
+        ...access,
+        ...blindWatch,
+        targetDir: path.join(workDir, 'fetch'),
+        shallow: false,
+        limitBytes: MIB,
+      }),
+    );
     expect(err.code).toBe('repository_too_large');
     expect((err.cause as GitProcessError).stderr).toMatch(/File too large/);
   });

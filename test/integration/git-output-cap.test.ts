@@ -13,7 +13,11 @@ const CAP_MB = '0.1';
 const REFS = 4000;
 
 beforeAll(async () => {
-  app = await startAppUnderTest(stack, { GIT_MAX_OUTPUT_MB: CAP_MB, SANDBOX_TTL_SECONDS: '3600' }, { logger: logs.logger });
+  app = await startAppUnderTest(
+    stack,
+    { GIT_MAX_OUTPUT_MB: CAP_MB, SANDBOX_TTL_SECONDS: '3600' },
+    { logger: logs.logger },
+  );
   projectId = (await call(app, 'POST', '/api/v1/projects', { name: 'output-cap' })).body.id;
 });
 
@@ -22,7 +26,12 @@ afterAll(async () => {
 });
 
 const connect = (gitUrl: string) =>
-  call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+  call(app, 'POST', '/api/v1/code/connect', {
+    git_url: gitUrl,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: randomUUID(),
+  });
 
 describe('git output read into memory is capped (GIT_MAX_OUTPUT_MB)', () => {
   it(`a ref listing past the cap (${REFS} refs) kills git: 502 git_failed, not retried, and the worker carries on`, async () => {
@@ -30,7 +39,10 @@ describe('git output read into memory is capped (GIT_MAX_OUTPUT_MB)', () => {
     await createRepoWithManyRefs(stack.gitRoot, name, REFS);
     const res = await connect(`${stack.gitUrl}/${name}.git`);
     expect(res.status).toBe(502);
-    expect(res.body.detail).toMatchObject({ error: 'git_failed', message: 'The repository lists more refs or files than this service reads (GIT_MAX_OUTPUT_MB)' });
+    expect(res.body.detail).toMatchObject({
+      error: 'git_failed',
+      message: 'The repository lists more refs or files than this service reads (GIT_MAX_OUTPUT_MB)',
+    });
     // Killed at the cap by us, once: a non-retryable failure is not asked again.
     const failures = logs.lines().filter((l) => l.msg === 'git failed');
     expect(failures.map((l) => [l.gitReason, l.code])).toEqual([['output', 'git_failed']]);

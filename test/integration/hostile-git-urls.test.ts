@@ -25,7 +25,8 @@ beforeAll(async () => {
   ({ host: here, port } = new URL(git.url));
   repo = `hostile-target-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, repo, { 'README.md': 'a bypass would clone me\n' });
-  projectId = (await callAt(app.api.url, await app.tokenFor(), 'POST', '/api/v1/projects', { name: 'hostile-urls' })).body.id;
+  projectId = (await callAt(app.api.url, await app.tokenFor(), 'POST', '/api/v1/projects', { name: 'hostile-urls' }))
+    .body.id;
 });
 
 afterAll(async () => {
@@ -104,14 +105,27 @@ const hostile = (): Array<[string, string, boolean]> => [
   ['loopback over https', `https://${here}/${repo}.git`, false],
   ['localhost', `http://localhost:${port}/${repo}.git`, false],
   ['localhost with a trailing dot', `http://localhost.:${port}/${repo}.git`, true],
-  ['a public name with a trailing dot (its pin would not match on older curl)', 'https://github.com./octocat/Hello-World.git', true],
+  [
+    'a public name with a trailing dot (its pin would not match on older curl)',
+    'https://github.com./octocat/Hello-World.git',
+    true,
+  ],
   ['a name under .localhost', `http://git.localhost:${port}/${repo}.git`, false],
   ['IPv6 loopback', `http://[::1]:${port}/${repo}.git`, false],
 ];
 
-const body = (gitUrl: string) => ({ git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+const body = (gitUrl: string) => ({
+  git_url: gitUrl,
+  access_token: stack.gitToken,
+  project_id: projectId,
+  request_id: randomUUID(),
+});
 
-function expectRefused(status: number, detail: { error: string; issues: Array<{ path: string; message: string }> }, gitUrl: string) {
+function expectRefused(
+  status: number,
+  detail: { error: string; issues: Array<{ path: string; message: string }> },
+  gitUrl: string,
+) {
   expect(status).toBe(422);
   expect(detail.error).toBe('validation_error');
   expect(detail.issues.map((i) => i.path)).toEqual(['git_url']);
@@ -128,9 +142,17 @@ describe('hostile git_url values never reach git', () => {
   it('every one of them is a 422 naming git_url where loopback is not allowed (as deployed)', async () => {
     const auth = { authorization: `Bearer ${await app.tokenFor()}`, 'content-type': 'application/json' };
     for (const [label, gitUrl] of hostile()) {
-      const res = await strict.request('/api/v1/code/connect', { method: 'POST', body: JSON.stringify(body(gitUrl)), headers: auth });
-      const { detail } = (await res.json()) as { detail: { error: string; issues: Array<{ path: string; message: string }> } };
-      expect.soft({ label, status: res.status, error: detail.error }).toEqual({ label, status: 422, error: 'validation_error' });
+      const res = await strict.request('/api/v1/code/connect', {
+        method: 'POST',
+        body: JSON.stringify(body(gitUrl)),
+        headers: auth,
+      });
+      const { detail } = (await res.json()) as {
+        detail: { error: string; issues: Array<{ path: string; message: string }> };
+      };
+      expect
+        .soft({ label, status: res.status, error: detail.error })
+        .toEqual({ label, status: 422, error: 'validation_error' });
       expectRefused(res.status, detail, gitUrl);
     }
   });
@@ -153,7 +175,13 @@ describe('hostile git_url values never reach git', () => {
   });
 
   it('while a plain loopback URL does reach that server (so a bypass would have shown)', async () => {
-    const res = await callAt(app.api.url, await app.tokenFor(), 'POST', '/api/v1/code/connect', body(`http://${here}/${repo}.git`));
+    const res = await callAt(
+      app.api.url,
+      await app.tokenFor(),
+      'POST',
+      '/api/v1/code/connect',
+      body(`http://${here}/${repo}.git`),
+    );
     expect(res.status).toBe(201);
     expect(git.seen().requests).toBeGreaterThan(0);
     await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
@@ -162,7 +190,13 @@ describe('hostile git_url values never reach git', () => {
   it('and an IPv6 loopback literal clones for real (no pin entry for a literal: curl cannot parse one naming IPv6)', async () => {
     const ipv6 = await startGitServer({ projectRoot: stack.gitRoot, token: stack.gitToken, host: '::1' });
     try {
-      const res = await callAt(app.api.url, await app.tokenFor(), 'POST', '/api/v1/code/connect', body(`${ipv6.url}/${repo}.git`));
+      const res = await callAt(
+        app.api.url,
+        await app.tokenFor(),
+        'POST',
+        '/api/v1/code/connect',
+        body(`${ipv6.url}/${repo}.git`),
+      );
       expect(res.status).toBe(201);
       await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
       expect(ipv6.seen().requests).toBeGreaterThan(0);

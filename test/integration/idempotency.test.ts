@@ -31,7 +31,11 @@ async function connectRaw(body: Record<string, unknown>, as?: string) {
 }
 
 const request = (overrides: Record<string, unknown> = {}) => ({
-  git_url: `${stack.gitUrl}/${repo}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(), ...overrides,
+  git_url: `${stack.gitUrl}/${repo}.git`,
+  access_token: stack.gitToken,
+  project_id: projectId,
+  request_id: randomUUID(),
+  ...overrides,
 });
 
 describe('idempotency as clients expect', () => {
@@ -60,7 +64,9 @@ describe('idempotency as clients expect', () => {
     expect(JSON.parse(failed.text).detail.error).toBe('upstream_unavailable');
     const admitted = await connectRaw(body);
     expect(admitted).toMatchObject({ status: 201, replayed: null });
-    expect((await app.sql`select count(*)::int as n from code_repos where request_id = ${body.request_id}`)[0]!.n).toBe(1);
+    expect((await app.sql`select count(*)::int as n from code_repos where request_id = ${body.request_id}`)[0]!.n).toBe(
+      1,
+    );
   });
 
   it('the same key with another access token is a 409, and the token is never what is kept to compare', async () => {
@@ -74,10 +80,13 @@ describe('idempotency as clients expect', () => {
     expect(row!.request_fingerprint).toMatch(/^hmac1:[\w-]{43}$/);
     expect(row!.request_fingerprint).not.toContain(stack.gitToken);
     // Keyed: the same inputs hashed without the service's key do not give it.
-    const unkeyed = createHash('sha256').update(JSON.stringify([JSON.parse(first.text).workflow_id, projectId, body.git_url, stack.gitToken])).digest('base64url');
+    const unkeyed = createHash('sha256')
+      .update(JSON.stringify([JSON.parse(first.text).workflow_id, projectId, body.git_url, stack.gitToken]))
+      .digest('base64url');
     expect(row!.request_fingerprint).not.toContain(unkeyed);
     // The key itself is stored only wrapped, under this deployment's key.
-    const stored = await app.sql`select wrapped_key from service_keys where name = 'request-fingerprint' and key_id = ${app.keys.keyId}`;
+    const stored =
+      await app.sql`select wrapped_key from service_keys where name = 'request-fingerprint' and key_id = ${app.keys.keyId}`;
     expect(stored).toHaveLength(1);
   });
 
@@ -85,7 +94,8 @@ describe('idempotency as clients expect', () => {
     const body = request();
     const mine = await connectRaw(body);
     expect(mine.status).toBe(201);
-    const theirProject = (await call(app, 'POST', '/api/v1/projects', { name: 'someone else' }, 'another-user')).body.id;
+    const theirProject = (await call(app, 'POST', '/api/v1/projects', { name: 'someone else' }, 'another-user')).body
+      .id;
     const theirs = await connectRaw({ ...body, project_id: theirProject }, 'another-user');
     expect(theirs).toMatchObject({ status: 201, replayed: null });
     expect(JSON.parse(theirs.text).repo_id).not.toBe(JSON.parse(mine.text).repo_id);

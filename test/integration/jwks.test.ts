@@ -27,17 +27,34 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const claims = (extra: Record<string, unknown> = {}) => ({ sub: 'idp-user', iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600, ...extra });
+const claims = (extra: Record<string, unknown> = {}) => ({
+  sub: 'idp-user',
+  iss: ISSUER,
+  aud: AUDIENCE,
+  exp: Math.floor(Date.now() / 1000) + 600,
+  ...extra,
+});
 
 /** The API trusting `jwksUrl` (the shared key set server unless named), with iss and aud enforced. */
 const apiWith = (settings: Parameters<typeof honoFor>[2] = {}) =>
-  honoFor(app, logger, { jwtSecret: undefined, jwksUrl: idp.url, jwtIssuer: ISSUER, jwtAudience: AUDIENCE, ...settings });
+  honoFor(app, logger, {
+    jwtSecret: undefined,
+    jwksUrl: idp.url,
+    jwtIssuer: ISSUER,
+    jwtAudience: AUDIENCE,
+    ...settings,
+  });
 
 async function createProject(api: ReturnType<typeof honoFor>, token: string) {
   const res = await api.request('/api/v1/projects', {
-    method: 'POST', body: JSON.stringify({ name: 'jwks' }), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    method: 'POST',
+    body: JSON.stringify({ name: 'jwks' }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
   });
-  return { status: res.status, body: (await res.json()) as { owner_id?: string; detail?: { error: string; message: string } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { owner_id?: string; detail?: { error: string; message: string } },
+  };
 }
 
 describe('tokens verified by the key set (JWKS_URL)', () => {
@@ -45,7 +62,10 @@ describe('tokens verified by the key set (JWKS_URL)', () => {
     const api = apiWith();
     const before = idp.fetches();
     for (let i = 0; i < 5; i++) {
-      expect(await createProject(api, await signWith(rsa, claims()))).toMatchObject({ status: 201, body: { owner_id: 'idp-user' } });
+      expect(await createProject(api, await signWith(rsa, claims()))).toMatchObject({
+        status: 201,
+        body: { owner_id: 'idp-user' },
+      });
       expect((await createProject(api, await signWith(ec, claims()))).status).toBe(201);
     }
     expect(idp.fetches() - before).toBe(1);
@@ -63,7 +83,10 @@ describe('tokens verified by the key set (JWKS_URL)', () => {
   for (const [label, change, message] of refusals) {
     it(`answers 401 to a token with ${label}`, async () => {
       const res = await createProject(apiWith(), await signWith(rsa, claims(change)));
-      expect(res).toMatchObject({ status: 401, body: { detail: { error: 'unauthorized', message: expect.stringContaining(message) } } });
+      expect(res).toMatchObject({
+        status: 401,
+        body: { detail: { error: 'unauthorized', message: expect.stringContaining(message) } },
+      });
     });
   }
 
@@ -106,8 +129,14 @@ describe('tokens verified by the key set (JWKS_URL)', () => {
 
   it('answers 502 upstream_unavailable, not 401, when the key set cannot be fetched', async () => {
     // Nothing listens on the discard port.
-    const res = await createProject(apiWith({ jwksUrl: 'http://127.0.0.1:9/jwks.json' }), await signWith(rsa, claims()));
-    expect(res).toMatchObject({ status: 502, body: { detail: { error: 'upstream_unavailable', message: expect.stringContaining('JWKS_URL') } } });
+    const res = await createProject(
+      apiWith({ jwksUrl: 'http://127.0.0.1:9/jwks.json' }),
+      await signWith(rsa, claims()),
+    );
+    expect(res).toMatchObject({
+      status: 502,
+      body: { detail: { error: 'upstream_unavailable', message: expect.stringContaining('JWKS_URL') } },
+    });
   });
 });
 
@@ -134,7 +163,14 @@ describe('algorithm confusion', () => {
     expect((await createProject(both, await signWith(rsa, claims()))).status).toBe(201);
     expect((await createProject(both, await app.tokenFor('hs-user'))).status).toBe(201);
     const publicKeyAsSecret = new TextEncoder().encode(JSON.stringify(rsa.jwk));
-    expect((await createProject(both, await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256' }).sign(publicKeyAsSecret))).status).toBe(401);
+    expect(
+      (
+        await createProject(
+          both,
+          await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256' }).sign(publicKeyAsSecret),
+        )
+      ).status,
+    ).toBe(401);
     expect((await createProject(both, none())).status).toBe(401);
   });
 });
@@ -142,9 +178,14 @@ describe('algorithm confusion', () => {
 describe('the operator scope from an identity provider', () => {
   it('lets a key-set token with scope codec:operator decode, and refuses one without it (403)', async () => {
     const api = apiWith();
-    const decode = async (token: string) => (await api.request('/codec/decode', {
-      method: 'POST', body: JSON.stringify({ payloads: [] }), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    })).status;
+    const decode = async (token: string) =>
+      (
+        await api.request('/codec/decode', {
+          method: 'POST',
+          body: JSON.stringify({ payloads: [] }),
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        })
+      ).status;
     expect(await decode(await signWith(rsa, claims({ scope: 'openid profile codec:operator' })))).toBe(200);
     expect(await decode(await signWith(rsa, claims({ scope: 'openid profile' })))).toBe(403);
   });

@@ -38,12 +38,26 @@ describe('migrations', () => {
     expect(messages).toEqual(['migrations applied', 'schema up to date']);
 
     const expected = await listMigrations();
-    const applied = await sql<{ version: number; name: string }[]>`select version, name from schema_migrations order by version`;
-    expect(applied.map((m) => ({ version: m.version, name: m.name }))).toEqual(expected.map(({ version, name }) => ({ version, name })));
+    const applied = await sql<
+      { version: number; name: string }[]
+    >`select version, name from schema_migrations order by version`;
+    expect(applied.map((m) => ({ version: m.version, name: m.name }))).toEqual(
+      expected.map(({ version, name }) => ({ version, name })),
+    );
 
     const tables = await sql<{ table_name: string }[]>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`;
-    expect(tables.map((t) => t.table_name)).toEqual(['audit_log', 'code_repos', 'encryption_keys', 'projects', 'rate_limit_buckets', 'reconciler_cursors', 'schema_migrations', 'service_keys', 'webhook_deliveries']);
+    expect(tables.map((t) => t.table_name)).toEqual([
+      'audit_log',
+      'code_repos',
+      'encryption_keys',
+      'projects',
+      'rate_limit_buckets',
+      'reconciler_cursors',
+      'schema_migrations',
+      'service_keys',
+      'webhook_deliveries',
+    ]);
   });
 
   it('a later run finds nothing to do', async () => {
@@ -55,7 +69,10 @@ describe('migrations', () => {
     const [ninth] = await sql<{ name: string }[]>`select name from schema_migrations where version = 9`;
     await sql`update schema_migrations set name = 'sync_lease' where version = 9`;
     try {
-      const failed = await migrateProcess().then(() => null, (err: { stdout: string; stderr: string }) => err.stdout + err.stderr);
+      const failed = await migrateProcess().then(
+        () => null,
+        (err: { stdout: string; stderr: string }) => err.stdout + err.stderr,
+      );
       expect(failed).toContain(`migration 9 was applied as sync_lease, but 0009 is now ${ninth!.name}`);
     } finally {
       await sql`update schema_migrations set name = ${ninth!.name} where version = 9`;

@@ -38,7 +38,11 @@ interface RepoRow {
 
 beforeAll(async () => {
   // A refill of one token a minute: within the test a burst is all a user gets.
-  config = testConfig(stack, { RATE_LIMIT_BURST: String(BURST), RATE_LIMIT_PER_MINUTE: '1', SANDBOX_TTL_SECONDS: '3600' });
+  config = testConfig(stack, {
+    RATE_LIMIT_BURST: String(BURST),
+    RATE_LIMIT_PER_MINUTE: '1',
+    SANDBOX_TTL_SECONDS: '3600',
+  });
   sql = createSql(config.DATABASE_URL, { max: 2 });
   const env = { ...configEnv(config), LOG_LEVEL: 'info' };
   const startApi = async () => {
@@ -51,10 +55,7 @@ beforeAll(async () => {
     const { child, ready } = await startEntryPoint(started, 'src/worker/main.ts', workerEnv, 'worker running');
     return { child, hostTaskQueue: String(ready.hostTaskQueue), root };
   };
-  [apis, workers] = await Promise.all([
-    Promise.all([startApi(), startApi()]),
-    Promise.all([1, 2, 3].map(startWorker)),
-  ]);
+  [apis, workers] = await Promise.all([Promise.all([startApi(), startApi()]), Promise.all([1, 2, 3].map(startWorker))]);
 }, 120_000);
 
 afterAll(async () => {
@@ -83,12 +84,16 @@ const rowsOf = (repos: Connected[]) => sql<RepoRow[]>`
 
 /** Waits until every repository's row has `status`, and returns the rows. */
 async function waitForStatus(repos: Connected[], status: string, timeout: number): Promise<RepoRow[]> {
-  return vi.waitFor(async () => {
-    const rows = await rowsOf(repos);
-    const behind = rows.filter((r) => r.clone_status !== status);
-    if (rows.length !== repos.length || behind.length > 0) throw new Error(`${behind.length} of ${repos.length} not ${status} yet`);
-    return rows;
-  }, { timeout, interval: 250 });
+  return vi.waitFor(
+    async () => {
+      const rows = await rowsOf(repos);
+      const behind = rows.filter((r) => r.clone_status !== status);
+      if (rows.length !== repos.length || behind.length > 0)
+        throw new Error(`${behind.length} of ${repos.length} not ${status} yet`);
+      return rows;
+    },
+    { timeout, interval: 250 },
+  );
 }
 
 const workerOf = (row: RepoRow) => workers.find((w) => w.hostTaskQueue === row.host_task_queue);
@@ -99,7 +104,8 @@ function expectFilesOnTheirHost(rows: RepoRow[], hosts = workers): void {
   for (const row of rows) {
     const holder = workerOf(row);
     expect(holder, `${row.id} on ${row.host_task_queue}`).toBeDefined();
-    for (const w of hosts) expect(existsSync(repositoryDir(w.root, row)), `${row.id} under ${w.root}`).toBe(w === holder);
+    for (const w of hosts)
+      expect(existsSync(repositoryDir(w.root, row)), `${row.id} under ${w.root}`).toBe(w === holder);
   }
 }
 
@@ -108,7 +114,9 @@ function expectFilesOnTheirHost(rows: RepoRow[], hosts = workers): void {
  * the host holding the files: its CLEANED audit row names that host, and the directory is gone.
  */
 async function cleanUpOnTheirHosts(repos: Connected[], completed: RepoRow[]): Promise<void> {
-  const answers = await Promise.all(repos.map((r, i) => callApi(i, r.user, 'POST', `/api/v1/code/repos/${r.repoId}/cleanup`)));
+  const answers = await Promise.all(
+    repos.map((r, i) => callApi(i, r.user, 'POST', `/api/v1/code/repos/${r.repoId}/cleanup`)),
+  );
   expect(answers.map((a) => a.status)).toEqual(repos.map(() => 202));
   await waitForStatus(repos, 'CLEANED', 60_000);
   const audits = await sql<{ repo_id: string; host: string }[]>`
@@ -121,9 +129,11 @@ async function cleanUpOnTheirHosts(repos: Connected[], completed: RepoRow[]): Pr
 }
 
 describe('two APIs and three workers, as deployed', () => {
-  it('limits one user\'s burst across both APIs together', async () => {
+  it("limits one user's burst across both APIs together", async () => {
     const user = `burst-${randomUUID()}`;
-    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => callApi(i, user, 'POST', '/api/v1/projects', { name: `burst-${i}` })));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => callApi(i, user, 'POST', '/api/v1/projects', { name: `burst-${i}` })),
+    );
     expect(answers.filter((a) => a.status === 201)).toHaveLength(BURST);
     const refused = answers.filter((a) => a.status === 429);
     expect(refused).toHaveLength(8 - BURST);
@@ -146,19 +156,31 @@ describe('two APIs and three workers, as deployed', () => {
     await cleanUpOnTheirHosts(repos, completed);
   }, 150_000);
 
-  it('finishes a killed worker\'s in-flight clones on another worker', async () => {
+  it("finishes a killed worker's in-flight clones on another worker", async () => {
     const name = `multi-slow-${randomUUID().slice(0, 8)}`;
-    await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(1_000_000) }, { 'README.md': 'survivor\n' });
+    await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      name,
+      { 'old.bin': randomBytes(1_000_000) },
+      { 'README.md': 'survivor\n' },
+    );
     // Served at 150 kB/s: each clone takes seconds, so a worker can be killed while it clones.
-    const repos = await Promise.all(Array.from({ length: 6 }, (_, n) => connect(n, `${stack.gitUrl}/slow/150000/${name}.git`)));
-    const victim = await vi.waitFor(async () => {
-      const cloning = (await rowsOf(repos)).find((r) => r.clone_status === 'CLONING' && workerOf(r));
-      if (!cloning) throw new Error('no clone running yet');
-      return workerOf(cloning)!;
-    }, { timeout: 60_000, interval: 100 });
+    const repos = await Promise.all(
+      Array.from({ length: 6 }, (_, n) => connect(n, `${stack.gitUrl}/slow/150000/${name}.git`)),
+    );
+    const victim = await vi.waitFor(
+      async () => {
+        const cloning = (await rowsOf(repos)).find((r) => r.clone_status === 'CLONING' && workerOf(r));
+        if (!cloning) throw new Error('no clone running yet');
+        return workerOf(cloning)!;
+      },
+      { timeout: 60_000, interval: 100 },
+    );
     victim.child.kill('SIGKILL');
     await exited(victim.child);
-    const inFlight = (await rowsOf(repos)).filter((r) => r.clone_status === 'CLONING' && r.host_task_queue === victim.hostTaskQueue);
+    const inFlight = (await rowsOf(repos)).filter(
+      (r) => r.clone_status === 'CLONING' && r.host_task_queue === victim.hostTaskQueue,
+    );
     expect(inFlight.length).toBeGreaterThan(0);
 
     // The clone activity's heartbeat timeout notices the dead worker; a retry runs elsewhere.

@@ -41,7 +41,9 @@ function keepLogs(child: ChildProcess, into: Array<Record<string, unknown>>): vo
     for (const line of lines) {
       try {
         into.push(JSON.parse(line) as Record<string, unknown>);
-      } catch { /* not a log line */ }
+      } catch {
+        /* not a log line */
+      }
     }
   });
 }
@@ -50,7 +52,9 @@ beforeAll(async () => {
   receiver = await startOtlpReceiver();
   config = testConfig(stack, { MAX_REPO_SIZE_MB: '1', SANDBOX_TTL_SECONDS: '3600' });
   sql = createSql(config.DATABASE_URL, { max: 2 });
-  [apiMetrics, workerMetrics] = await Promise.all([freePort(), freePort()]).then((ports) => ports.map((p) => `http://127.0.0.1:${p}/metrics`));
+  [apiMetrics, workerMetrics] = await Promise.all([freePort(), freePort()]).then((ports) =>
+    ports.map((p) => `http://127.0.0.1:${p}/metrics`),
+  );
   workerId = config.WORKER_HOST_ID!;
   const env = {
     ...configEnv(config),
@@ -61,9 +65,19 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: '100',
   };
   const [apiProcess, workerProcess] = await Promise.all([
-    startEntryPoint(started, 'src/api/server.ts', { ...env, API_METRICS_PORT: new URL(apiMetrics).port }, 'API listening'),
+    startEntryPoint(
+      started,
+      'src/api/server.ts',
+      { ...env, API_METRICS_PORT: new URL(apiMetrics).port },
+      'API listening',
+    ),
     // The worker speaks OTLP's JSON encoding, the API its default protobuf: both must arrive.
-    startEntryPoint(started, 'src/worker/main.ts', { ...env, WORKER_METRICS_PORT: new URL(workerMetrics).port, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, 'worker running'),
+    startEntryPoint(
+      started,
+      'src/worker/main.ts',
+      { ...env, WORKER_METRICS_PORT: new URL(workerMetrics).port, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+      'worker running',
+    ),
   ]);
   keepLogs(apiProcess.child, logs.api);
   keepLogs(workerProcess.child, logs.worker);
@@ -84,7 +98,12 @@ async function callApi(method: string, route: string, body?: unknown) {
   return callAt(api, await tokenFor(config.JWT_SECRET!, user), method, route, body);
 }
 
-const connectBody = (gitUrl: string, accessToken = stack.gitToken) => ({ git_url: gitUrl, access_token: accessToken, project_id: projectId, request_id: randomUUID() });
+const connectBody = (gitUrl: string, accessToken = stack.gitToken) => ({
+  git_url: gitUrl,
+  access_token: accessToken,
+  project_id: projectId,
+  request_id: randomUUID(),
+});
 
 async function scrape(url: string): Promise<Sample[]> {
   const res = await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
@@ -93,10 +112,15 @@ async function scrape(url: string): Promise<Sample[]> {
 }
 
 async function waitForStatus(repoId: string, status: string): Promise<void> {
-  await vi.waitFor(async () => {
-    const [row] = await sql<Array<{ clone_status: string }>>`select clone_status from code_repos where id = ${repoId}`;
-    if (row?.clone_status !== status) throw new Error(`${row?.clone_status} is not ${status} yet`);
-  }, { timeout: 60_000, interval: 200 });
+  await vi.waitFor(
+    async () => {
+      const [row] = await sql<
+        Array<{ clone_status: string }>
+      >`select clone_status from code_repos where id = ${repoId}`;
+      if (row?.clone_status !== status) throw new Error(`${row?.clone_status} is not ${status} yet`);
+    },
+    { timeout: 60_000, interval: 200 },
+  );
 }
 
 /** What every test below looks at: one connect that completed and was cleaned up, one whose clone failed, a 413 and a 401. */
@@ -112,12 +136,25 @@ describe('observability of a connect, as deployed', () => {
     await createBareRepo(stack.gitRoot, small, { 'README.md': '# observed\n', 'data.bin': randomBytes(200_000) });
     await createBareRepo(stack.gitRoot, huge, { 'big.bin': randomBytes(1_500_000) });
     // A light tip over a heavy history: admitted, then too large for the clone's budget.
-    await createRepoWithHeavyHistory(stack.gitRoot, heavy, { 'old.bin': randomBytes(1_500_000) }, { 'README.md': 'tip\n' });
+    await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      heavy,
+      { 'old.bin': randomBytes(1_500_000) },
+      { 'README.md': 'tip\n' },
+    );
     const ok = await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${small}.git`));
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     await waitForStatus(ok.body.repo_id, 'COMPLETED');
-    const [row] = await sql<Array<{ request_id: string; repository_size_mb: string }>>`select request_id, repository_size_mb from code_repos where id = ${ok.body.repo_id}`;
-    connected = { repoId: ok.body.repo_id, workflowId: ok.body.workflow_id, traceId: ok.headers.get('x-trace-id') ?? '', requestId: ok.headers.get('x-request-id') ?? '', sizeMb: Number(row!.repository_size_mb) };
+    const [row] = await sql<
+      Array<{ request_id: string; repository_size_mb: string }>
+    >`select request_id, repository_size_mb from code_repos where id = ${ok.body.repo_id}`;
+    connected = {
+      repoId: ok.body.repo_id,
+      workflowId: ok.body.workflow_id,
+      traceId: ok.headers.get('x-trace-id') ?? '',
+      requestId: ok.headers.get('x-request-id') ?? '',
+      sizeMb: Number(row!.repository_size_mb),
+    };
     workerWhileKept = await scrape(workerMetrics);
 
     const failing = await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${heavy}.git`));
@@ -125,43 +162,67 @@ describe('observability of a connect, as deployed', () => {
     failedTraceId = failing.headers.get('x-trace-id') ?? '';
     await waitForStatus(failing.body.repo_id, 'FAILED');
 
-    expect((await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${huge}.git`))).status).toBe(413);
-    expect((await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${small}.git`, 'not-the-token'))).status).toBe(401);
+    expect((await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${huge}.git`))).status).toBe(
+      413,
+    );
+    expect(
+      (await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${small}.git`, 'not-the-token')))
+        .status,
+    ).toBe(401);
     expect((await callApi('POST', `/api/v1/code/repos/${connected.repoId}/cleanup`)).status).toBe(202);
     await waitForStatus(connected.repoId, 'CLEANED');
   }, 180_000);
 
   describe('one trace from the HTTP request through every activity', () => {
     let trace: ReceivedSpan[];
-    const ACTIVITIES = ['encryptToken', 'checkRepositorySize', 'persistRepository', 'cloneRepository', 'cleanupSandbox'];
+    const ACTIVITIES = [
+      'encryptToken',
+      'checkRepositorySize',
+      'persistRepository',
+      'cloneRepository',
+      'cleanupSandbox',
+    ];
     const DESIGN_SPANS = ['token-encryption', 'size-validation', 'db-insert', 'git-clone', 'sandbox-cleanup'];
 
     beforeAll(async () => {
       expect(connected.traceId).toMatch(/^[0-9a-f]{32}$/);
       // Spans leave in batches, each when it ends: wait for the last, the cleanup's and the workflow run's own.
-      trace = await vi.waitFor(() => {
-        const spans = receiver.spans.filter((s) => s.traceId === connected.traceId);
-        const last = ['sandbox-cleanup', 'RunWorkflow:connectRepository'];
-        if (!last.every((name) => spans.some((s) => s.name === name))) throw new Error(`${spans.length} spans so far`);
-        return spans;
-      }, { timeout: 30_000, interval: 200 });
+      trace = await vi.waitFor(
+        () => {
+          const spans = receiver.spans.filter((s) => s.traceId === connected.traceId);
+          const last = ['sandbox-cleanup', 'RunWorkflow:connectRepository'];
+          if (!last.every((name) => spans.some((s) => s.name === name)))
+            throw new Error(`${spans.length} spans so far`);
+          return spans;
+        },
+        { timeout: 30_000, interval: 200 },
+      );
     });
 
     it('starts at the http-request span of POST /api/v1/code/connect, the root of the trace', () => {
       const http = trace.filter((s) => s.name === 'http-request');
       expect(http).toHaveLength(1);
-      expect(http[0]).toMatchObject({ parentSpanId: '', attributes: { 'http.request.method': 'POST', 'url.path': '/api/v1/code/connect', 'http.response.status_code': 201 } });
+      expect(http[0]).toMatchObject({
+        parentSpanId: '',
+        attributes: {
+          'http.request.method': 'POST',
+          'url.path': '/api/v1/code/connect',
+          'http.response.status_code': 201,
+        },
+      });
       expect(http[0]!.resource['service.name']).toBe('repo-connector-api');
     });
 
     it('goes on through the workflow and every activity, each on the worker', () => {
       const names = trace.map((s) => s.name);
-      expect(names).toEqual(expect.arrayContaining([
-        'UpdateWithStartWorkflow:admission',
-        'RunWorkflow:connectRepository',
-        ...ACTIVITIES.map((a) => `RunActivity:${a}`),
-        ...DESIGN_SPANS,
-      ]));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'UpdateWithStartWorkflow:admission',
+          'RunWorkflow:connectRepository',
+          ...ACTIVITIES.map((a) => `RunActivity:${a}`),
+          ...DESIGN_SPANS,
+        ]),
+      );
       for (const name of [...ACTIVITIES.map((a) => `RunActivity:${a}`), ...DESIGN_SPANS]) {
         expect(trace.find((s) => s.name === name)!.resource['service.name'], name).toBe('repo-connector-worker');
       }
@@ -179,26 +240,43 @@ describe('observability of a connect, as deployed', () => {
 
     it('says which repository, project, outcome and size each design span concerns', () => {
       for (const name of DESIGN_SPANS) {
-        expect(trace.find((s) => s.name === name)!.attributes, name).toMatchObject({ 'repo.id': connected.repoId, 'project.id': projectId, outcome: 'ok' });
+        expect(trace.find((s) => s.name === name)!.attributes, name).toMatchObject({
+          'repo.id': connected.repoId,
+          'project.id': projectId,
+          outcome: 'ok',
+        });
       }
       expect(trace.find((s) => s.name === 'git-clone')!.attributes['repo.size_mb']).toBe(connected.sizeMb);
     });
 
     it('holds no token, credential or key in any attribute of any span received', () => {
       const text = JSON.stringify(receiver.spans);
-      for (const secret of [stack.gitToken, 'not-the-token', config.JWT_SECRET!, config.MASTER_ENCRYPTION_KEY!, METRICS_TOKEN]) {
+      for (const secret of [
+        stack.gitToken,
+        'not-the-token',
+        config.JWT_SECRET!,
+        config.MASTER_ENCRYPTION_KEY!,
+        METRICS_TOKEN,
+      ]) {
         expect(text.includes(secret)).toBe(false);
       }
       expect(text).not.toMatch(/Bearer|authorization|:\/\/[^/"]*@/i);
     });
 
-    it('keeps no stack in the exception events of failed work, which carry the failure\'s message alone', async () => {
-      const failedClone = await vi.waitFor(() => {
-        const span = receiver.spans.find((s) => s.traceId === failedTraceId && s.name === 'RunActivity:cloneRepository');
-        if (!span) throw new Error('the failed clone\'s span has not arrived');
-        return span;
-      }, { timeout: 30_000, interval: 200 });
-      expect(failedClone.events.find((e) => e.name === 'exception')?.attributes).toMatchObject({ 'exception.message': expect.stringMatching(/exceeds 1MB limit/) });
+    it("keeps no stack in the exception events of failed work, which carry the failure's message alone", async () => {
+      const failedClone = await vi.waitFor(
+        () => {
+          const span = receiver.spans.find(
+            (s) => s.traceId === failedTraceId && s.name === 'RunActivity:cloneRepository',
+          );
+          if (!span) throw new Error("the failed clone's span has not arrived");
+          return span;
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+      expect(failedClone.events.find((e) => e.name === 'exception')?.attributes).toMatchObject({
+        'exception.message': expect.stringMatching(/exceeds 1MB limit/),
+      });
       const exceptions = receiver.spans.flatMap((s) => s.events).filter((e) => e.name === 'exception');
       for (const e of exceptions) expect(Object.keys(e.attributes)).not.toContain('exception.stacktrace');
       expect(JSON.stringify(receiver.spans)).not.toMatch(/\n\s+at /);
@@ -209,8 +287,11 @@ describe('observability of a connect, as deployed', () => {
       try {
         const history = await new Client({ connection }).workflow.getHandle(connected.workflowId).fetchHistory();
         const headers = (history.events ?? []).flatMap((e) => {
-          const fields = (e.workflowExecutionStartedEventAttributes ?? e.activityTaskScheduledEventAttributes)?.header?.fields;
-          return fields?.['_tracer-data'] ? [JSON.parse(Buffer.from(fields['_tracer-data'].data!).toString()) as Record<string, unknown>] : [];
+          const fields = (e.workflowExecutionStartedEventAttributes ?? e.activityTaskScheduledEventAttributes)?.header
+            ?.fields;
+          return fields?.['_tracer-data']
+            ? [JSON.parse(Buffer.from(fields['_tracer-data'].data!).toString()) as Record<string, unknown>]
+            : [];
         });
         // The start and each activity of the run.
         expect(headers.length).toBeGreaterThanOrEqual(4);
@@ -234,20 +315,22 @@ describe('observability of a connect, as deployed', () => {
       const workerLines = logs.worker.filter((l) => l.repoId === connected.repoId);
       expect(workerLines.map((l) => l.msg)).toContain('repository cloned');
       for (const line of workerLines) expect(line.trace_id, String(line.msg)).toBe(connected.traceId);
-      const audit = await sql<Array<{ action: string; trace_id: string | null }>>`select action, trace_id from audit_log where repo_id = ${connected.repoId}`;
+      const audit = await sql<
+        Array<{ action: string; trace_id: string | null }>
+      >`select action, trace_id from audit_log where repo_id = ${connected.repoId}`;
       expect(audit.length).toBeGreaterThanOrEqual(3);
       for (const row of audit) expect(row.trace_id, row.action).toBe(connected.traceId);
     });
   });
 
-  describe('the design\'s metrics on both /metrics endpoints', () => {
+  describe("the design's metrics on both /metrics endpoints", () => {
     let apiSamples: Sample[];
     let workerSamples: Sample[];
     beforeAll(async () => {
       [apiSamples, workerSamples] = await Promise.all([scrape(apiMetrics), scrape(workerMetrics)]);
     });
 
-    it('asks for METRICS_TOKEN, and is off the API\'s own port when API_METRICS_PORT is set', async () => {
+    it("asks for METRICS_TOKEN, and is off the API's own port when API_METRICS_PORT is set", async () => {
       for (const url of [apiMetrics, workerMetrics]) {
         expect((await fetch(url)).status).toBe(401);
         expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
@@ -259,16 +342,35 @@ describe('observability of a connect, as deployed', () => {
       expect(valueOf(apiSamples, 'repo_connections_total', { status: 'admitted' })).toBe(2);
       expect(valueOf(apiSamples, 'repo_connections_total', { status: 'repository_too_large' })).toBe(1);
       expect(valueOf(apiSamples, 'repo_connections_total', { status: 'invalid_credentials' })).toBe(1);
-      expect(find(apiSamples, 'repo_connections_total').every((s) => Object.keys(s.labels).join() === 'status')).toBe(true);
+      expect(find(apiSamples, 'repo_connections_total').every((s) => Object.keys(s.labels).join() === 'status')).toBe(
+        true,
+      );
     });
 
     it('times size checks by outcome and clones by status and size category, and counts the oversized (worker)', () => {
       expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'ok' })).toBe(2);
-      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'repository_too_large' })).toBe(1);
-      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'invalid_credentials' })).toBe(1);
-      expect(valueOf(workerSamples, 'repo_clone_duration_seconds_count', { status: 'ok', size_category: 'small' })).toBe(1);
-      expect(valueOf(workerSamples, 'repo_clone_duration_seconds_bucket', { status: 'ok', size_category: 'small', le: '+Inf' })).toBe(1);
-      expect(valueOf(workerSamples, 'repo_clone_duration_seconds_count', { status: 'repository_too_large', size_category: 'unknown' })).toBe(1);
+      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'repository_too_large' })).toBe(
+        1,
+      );
+      expect(valueOf(workerSamples, 'git_size_check_duration_seconds_count', { outcome: 'invalid_credentials' })).toBe(
+        1,
+      );
+      expect(
+        valueOf(workerSamples, 'repo_clone_duration_seconds_count', { status: 'ok', size_category: 'small' }),
+      ).toBe(1);
+      expect(
+        valueOf(workerSamples, 'repo_clone_duration_seconds_bucket', {
+          status: 'ok',
+          size_category: 'small',
+          le: '+Inf',
+        }),
+      ).toBe(1);
+      expect(
+        valueOf(workerSamples, 'repo_clone_duration_seconds_count', {
+          status: 'repository_too_large',
+          size_category: 'unknown',
+        }),
+      ).toBe(1);
       expect(valueOf(workerSamples, 'oversized_repo_rejections_total', { stage: 'size_check' })).toBe(1);
       expect(valueOf(workerSamples, 'oversized_repo_rejections_total', { stage: 'clone' })).toBe(1);
     });
@@ -285,7 +387,9 @@ describe('observability of a connect, as deployed', () => {
       expect(valueOf(apiSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(8);
       // Each opened and encrypted for storage by the worker (webhook secrets too), then opened for its probe; the two admitted again for their clones.
       expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'encrypt', outcome: 'ok' })).toBe(8);
-      expect(valueOf(workerSamples, 'encryption_operations_total', { operation: 'decrypt', outcome: 'ok' })).toBeGreaterThanOrEqual(10);
+      expect(
+        valueOf(workerSamples, 'encryption_operations_total', { operation: 'decrypt', outcome: 'ok' }),
+      ).toBeGreaterThanOrEqual(10);
       expect(new Set([...key(apiSamples), ...key(workerSamples)]).size).toBe(1);
       expect(valueOf(workerSamples, 'encryption_operations_total', { outcome: 'failed' })).toBeUndefined();
     });
@@ -312,7 +416,7 @@ describe('observability of a connect, as deployed', () => {
       expect(valueOf(apiSamples, 'completed_repos_over_size_limit')).toBe(0);
     });
 
-    it('trips completed_repos_over_size_limit on a kept clone recorded over the limit it was held to, not over today\'s', async () => {
+    it("trips completed_repos_over_size_limit on a kept clone recorded over the limit it was held to, not over today's", async () => {
       const pretend = (limitMb: number) => sql`
         update code_repos set clone_status = 'COMPLETED', repository_size_mb = 2, size_limit_mb = ${limitMb} where id = ${connected.repoId}`;
       try {
@@ -326,7 +430,7 @@ describe('observability of a connect, as deployed', () => {
       }
     });
 
-    it('exports the Temporal SDK\'s own metrics on the worker: task latencies, slots, sticky cache, poll failures', () => {
+    it("exports the Temporal SDK's own metrics on the worker: task latencies, slots, sticky cache, poll failures", () => {
       const families = familiesOf(workerSamples);
       for (const name of [
         'temporal_workflow_task_schedule_to_start_latency_seconds',
@@ -334,18 +438,30 @@ describe('observability of a connect, as deployed', () => {
         'temporal_worker_task_slots_available',
         'temporal_sticky_cache_size',
         'temporal_num_pollers',
-      ]) expect(families.has(name), name).toBe(true);
+      ])
+        expect(families.has(name), name).toBe(true);
       // Per task queue, as the backlog rules group them.
-      expect(find(workerSamples, 'temporal_activity_schedule_to_start_latency_seconds_count').every((s) => s.labels.task_queue)).toBe(true);
+      expect(
+        find(workerSamples, 'temporal_activity_schedule_to_start_latency_seconds_count').every(
+          (s) => s.labels.task_queue,
+        ),
+      ).toBe(true);
     });
 
     it('exports every metric the alert rules and the Grafana dashboard query', () => {
       const live = familiesOf([...apiSamples, ...workerSamples]);
       // Recorded by the rules themselves; the Temporal server's own (not a process of ours); and the
       // SDK's long-poll failures, a counter its core creates at the first failure, which a healthy run never has.
-      const elsewhere = new Set([...recordedNames(), 'approximate_backlog_count', 'temporal_long_request_failure_total']);
+      const elsewhere = new Set([
+        ...recordedNames(),
+        'approximate_backlog_count',
+        'temporal_long_request_failure_total',
+      ]);
       const missing = deployQueries().flatMap(({ source, expr }) =>
-        metricNamesIn(expr).filter((name) => !elsewhere.has(name) && !live.has(name)).map((name) => `${name} (${source})`));
+        metricNamesIn(expr)
+          .filter((name) => !elsewhere.has(name) && !live.has(name))
+          .map((name) => `${name} (${source})`),
+      );
       expect(missing).toEqual([]);
     });
   });

@@ -32,13 +32,17 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const bytesSent = async (key: string): Promise<number> => (await (await fetch(`${stack.gitUrl}/_bytes/${key}`)).json()) as number;
+const bytesSent = async (key: string): Promise<number> =>
+  (await (await fetch(`${stack.gitUrl}/_bytes/${key}`)).json()) as number;
 
 describe('one download per connect', () => {
   it('the clone deepens what the size probe fetched: the Git server sends at most 1.05 × one plain clone', async () => {
     const key = randomUUID();
     const res = await call(app, 'POST', '/api/v1/code/connect', {
-      git_url: `${stack.gitUrl}/count/${key}/${repo}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+      git_url: `${stack.gitUrl}/count/${key}/${repo}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
     });
     expect(res.status).toBe(201);
     const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
@@ -63,7 +67,9 @@ describe('one download per connect', () => {
     expect(existsSync(path.join(repoDir, '.git', 'shallow'))).toBe(false);
     const git = (...args: string[]) => run('git', ['-C', repoDir, ...args]).then((r) => r.stdout.trim());
     expect(await git('rev-list', '--count', 'HEAD')).toBe('3');
-    expect(await git('for-each-ref', '--format=%(refname)', 'refs/heads', 'refs/tags')).toBe('refs/heads/feature\nrefs/heads/main\nrefs/tags/v1');
+    expect(await git('for-each-ref', '--format=%(refname)', 'refs/heads', 'refs/tags')).toBe(
+      'refs/heads/feature\nrefs/heads/main\nrefs/tags/v1',
+    );
     await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
   });
 });

@@ -8,7 +8,11 @@ let app: AppUnderTest;
 
 beforeAll(async () => {
   // One read a minute refilled: within the test, a bucket emptied stays empty.
-  app = await startAppUnderTest(stack, { READ_RATE_LIMIT_BURST: String(READ_BURST), READ_RATE_LIMIT_PER_MINUTE: '1' }, { worker: false });
+  app = await startAppUnderTest(
+    stack,
+    { READ_RATE_LIMIT_BURST: String(READ_BURST), READ_RATE_LIMIT_PER_MINUTE: '1' },
+    { worker: false },
+  );
 });
 
 afterAll(async () => {
@@ -31,10 +35,12 @@ describe('reads are rate-limited per user, in buckets apart from writes', () => 
     // Every read endpoint draws from the same bucket.
     expect((await call(app, 'GET', `/api/v1/projects/${project.body.id}`, undefined, user)).status).toBe(429);
     expect((await call(app, 'POST', '/api/v1/projects', { name: 'still writes' }, user)).status).toBe(201);
-    expect((await call(app, 'GET', `/api/v1/projects/${project.body.id}`, undefined, `other-${randomUUID()}`)).status).toBe(404);
+    expect(
+      (await call(app, 'GET', `/api/v1/projects/${project.body.id}`, undefined, `other-${randomUUID()}`)).status,
+    ).toBe(404);
   });
 
-  it('no user id reaches into another kind\'s bucket: a user named read:<id> writes from a bucket of its own', async () => {
+  it("no user id reaches into another kind's bucket: a user named read:<id> writes from a bucket of its own", async () => {
     const user = `reader-${randomUUID()}`;
     const status = `/api/v1/code/repos/${randomUUID()}/status`;
     for (let i = 0; i < READ_BURST; i += 1) await call(app, 'GET', status, undefined, user);

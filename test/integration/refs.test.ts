@@ -32,23 +32,33 @@ afterAll(async () => {
 
 /** Connects and waits for the clone; returns the repository as each read endpoint shows it. */
 async function connectAndClone(ref?: string) {
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, ...(ref === undefined ? {} : { ref }) });
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: gitUrl,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    ...(ref === undefined ? {} : { ref }),
+  });
   expect(res.status).toBe(201);
   await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
   const repoId: string = res.body.repo_id;
   const repo = (await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body;
   const status = (await call(app, 'GET', `/api/v1/code/repos/${repoId}/status`)).body;
-  const listed = (await call(app, 'GET', `/api/v1/code/projects/${projectId}/repos?limit=100`)).body.find((r: { id: string }) => r.id === repoId);
+  const listed = (await call(app, 'GET', `/api/v1/code/projects/${projectId}/repos?limit=100`)).body.find(
+    (r: { id: string }) => r.id === repoId,
+  );
   return { repoId, repo, status, listed };
 }
 
 const git = promisify(execFile);
 const checkedOut = async (sandbox: string) => (await git('git', ['-C', sandbox, 'rev-parse', 'HEAD'])).stdout.trim();
 const symbolicHead = async (sandbox: string) =>
-  (await git('git', ['-C', sandbox, 'symbolic-ref', '--quiet', 'HEAD']).then((r) => r.stdout.trim(), () => null));
+  await git('git', ['-C', sandbox, 'symbolic-ref', '--quiet', 'HEAD']).then(
+    (r) => r.stdout.trim(),
+    () => null,
+  );
 
 describe('refs and commit identity', () => {
-  it('without a ref: the default branch, its name recorded, head_commit = the server\'s rev-parse, on every read endpoint', async () => {
+  it("without a ref: the default branch, its name recorded, head_commit = the server's rev-parse, on every read endpoint", async () => {
     const before = Date.now();
     const { repo, status, listed } = await connectAndClone();
     const expected = await revParse(bare, 'refs/heads/main');
@@ -63,7 +73,8 @@ describe('refs and commit identity', () => {
     const { repo, status, listed } = await connectAndClone('feature/x');
     const expected = await revParse(bare, 'refs/heads/feature/x');
     expect(expected).toMatch(SHA);
-    for (const body of [repo, status, listed]) expect(body).toMatchObject({ ref: 'feature/x', head_commit: expected, synced_at: expect.any(String) });
+    for (const body of [repo, status, listed])
+      expect(body).toMatchObject({ ref: 'feature/x', head_commit: expected, synced_at: expect.any(String) });
     expect(await checkedOut(repo.sandbox_path)).toBe(expected);
     expect(await symbolicHead(repo.sandbox_path)).toBe('refs/heads/feature/x');
     expect(existsSync(path.join(repo.sandbox_path, 'feature.txt'))).toBe(true);
@@ -72,7 +83,8 @@ describe('refs and commit identity', () => {
   it('ref = an (annotated) tag: its commit is checked out detached', async () => {
     const { repo, status, listed } = await connectAndClone('v1');
     const expected = await revParse(bare, 'refs/tags/v1');
-    for (const body of [repo, status, listed]) expect(body).toMatchObject({ ref: 'v1', head_commit: expected, synced_at: expect.any(String) });
+    for (const body of [repo, status, listed])
+      expect(body).toMatchObject({ ref: 'v1', head_commit: expected, synced_at: expect.any(String) });
     expect(await checkedOut(repo.sandbox_path)).toBe(expected);
     expect(await symbolicHead(repo.sandbox_path)).toBeNull();
     expect(readFileSync(path.join(repo.sandbox_path, 'version.txt'), 'utf8')).toBe('v1\n');
@@ -81,19 +93,37 @@ describe('refs and commit identity', () => {
 
   it('an unknown ref: 404 ref_not_found, and nothing is persisted', async () => {
     const requestId = randomUUID();
-    const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: requestId, ref: 'no-such-branch' });
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
+      git_url: gitUrl,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: requestId,
+      ref: 'no-such-branch',
+    });
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ detail: { error: 'ref_not_found', message: expect.stringContaining('no-such-branch') } });
-    const [row] = await app.sql<{ n: number }[]>`select count(*)::int as n from code_repos where request_id = ${requestId}`;
+    expect(res.body).toEqual({
+      detail: { error: 'ref_not_found', message: expect.stringContaining('no-such-branch') },
+    });
+    const [row] = await app.sql<
+      { n: number }[]
+    >`select count(*)::int as n from code_repos where request_id = ${requestId}`;
     expect(row!.n).toBe(0);
   });
 
   it('the same request_id with another ref is a 409; without one it matches a repeat without one', async () => {
     const requestId = randomUUID();
-    const body = { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: requestId, ref: 'main' };
+    const body = {
+      git_url: gitUrl,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: requestId,
+      ref: 'main',
+    };
     const first = await call(app, 'POST', '/api/v1/code/connect', body);
     expect(first.status).toBe(201);
-    expect((await call(app, 'POST', '/api/v1/code/connect', { ...body, ref: 'v1' })).body.detail.error).toBe('idempotency_key_reused');
+    expect((await call(app, 'POST', '/api/v1/code/connect', { ...body, ref: 'v1' })).body.detail.error).toBe(
+      'idempotency_key_reused',
+    );
     // `ref` absent and `ref` naming the default branch are different requests, as written.
     const { ref: _ref, ...withoutRef } = body;
     expect((await call(app, 'POST', '/api/v1/code/connect', withoutRef)).status).toBe(409);
@@ -104,9 +134,22 @@ describe('refs and commit identity', () => {
   });
 
   it.each([
-    ['--upload-pack=x'], ['-x'], ['a..b'], ['a b'], ['a\nb'], ['main@{1}'], ['x.lock'], ['/main'], ['x'.repeat(256)],
+    ['--upload-pack=x'],
+    ['-x'],
+    ['a..b'],
+    ['a b'],
+    ['a\nb'],
+    ['main@{1}'],
+    ['x.lock'],
+    ['/main'],
+    ['x'.repeat(256)],
   ])('a hostile ref %j: 422 naming ref, nothing started', async (ref) => {
-    const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, ref });
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
+      git_url: gitUrl,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      ref,
+    });
     expect(res.status).toBe(422);
     expect(res.body.detail.error).toBe('validation_error');
     expect(res.body.detail.issues.map((i: { path: string }) => i.path)).toEqual(['ref']);
@@ -122,7 +165,12 @@ describe('a full clone of a ref', () => {
     workDir = await mkdtemp(path.join(stack.workDir, 'refs-'));
     access = {
       remote: await pinRemote(gitUrl, { allowLoopback: true, allowedPorts: [443] }),
-      token: stack.gitToken, allowHttp: true, idleTimeoutMs: 30_000, limitBytes: 10 * 1024 * 1024, limitInodes: 10_000, measure: async () => ({ bytes: 0, inodes: 0 }),
+      token: stack.gitToken,
+      allowHttp: true,
+      idleTimeoutMs: 30_000,
+      limitBytes: 10 * 1024 * 1024,
+      limitInodes: 10_000,
+      measure: async () => ({ bytes: 0, inodes: 0 }),
     };
   });
 
@@ -130,7 +178,10 @@ describe('a full clone of a ref', () => {
     await rm(workDir, { recursive: true, force: true });
   });
 
-  it.each([['feature/x', 'refs/heads/feature/x'], ['v1', 'refs/tags/v1']])('checks out %s', async (ref, full) => {
+  it.each([
+    ['feature/x', 'refs/heads/feature/x'],
+    ['v1', 'refs/tags/v1'],
+  ])('checks out %s', async (ref, full) => {
     const targetDir = path.join(workDir, randomUUID());
     await fetchRepository({ ...access, targetDir, shallow: false, ref });
     expect(await headCommit(targetDir, 30_000)).toBe(await revParse(bare, full));
@@ -138,7 +189,9 @@ describe('a full clone of a ref', () => {
 
   it('refuses a ref that could be read as an option before git runs', async () => {
     const targetDir = path.join(workDir, randomUUID());
-    await expect(fetchRepository({ ...access, targetDir, shallow: false, ref: '--upload-pack=touch /tmp/x' })).rejects.toMatchObject({ code: 'ref_not_found' });
+    await expect(
+      fetchRepository({ ...access, targetDir, shallow: false, ref: '--upload-pack=touch /tmp/x' }),
+    ).rejects.toMatchObject({ code: 'ref_not_found' });
     expect(existsSync(targetDir)).toBe(false);
   });
 });

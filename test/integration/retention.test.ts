@@ -27,12 +27,21 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!app) return;
   if (planted.length > 0) await app.sql`delete from code_repos where id in ${app.sql(planted)}`;
-  for (const id of workflows) await app.temporal.workflow.getHandle(id).terminate().catch(() => {});
+  for (const id of workflows)
+    await app.temporal.workflow
+      .getHandle(id)
+      .terminate()
+      .catch(() => {});
   await app.stop();
 });
 
 const activitiesWith = (settings: Partial<ReturnType<typeof activitySettingsOf>>) =>
-  createActivities({ sql: app.sql, keys: app.keys, logger: createLogger({ level: 'silent' }), settings: { ...activitySettingsOf(app.config), ...settings } });
+  createActivities({
+    sql: app.sql,
+    keys: app.keys,
+    logger: createLogger({ level: 'silent' }),
+    settings: { ...activitySettingsOf(app.config), ...settings },
+  });
 
 /** A disconnected row still being removed (unsettled, so the reconciler judges it), owned by `workflowId`. */
 async function plantRow(id: string, workflowId: string | null): Promise<string> {
@@ -51,7 +60,11 @@ async function backdatedAudit(marker: string, count: number, daysAgo: number): P
 }
 
 const auditDaysOf = async (marker: string) =>
-  (await app.sql<{ days: number }[]>`select (metadata->>'days_ago')::int as days from audit_log where correlation_id = ${marker} order by id`).map((r) => r.days);
+  (
+    await app.sql<
+      { days: number }[]
+    >`select (metadata->>'days_ago')::int as days from audit_log where correlation_id = ${marker} order by id`
+  ).map((r) => r.days);
 
 describe('retention', () => {
   it('deletes audit rows and webhook deliveries past their retention, in batches with a heartbeat each; newer ones stay', async () => {
@@ -69,7 +82,9 @@ describe('retention', () => {
     const result: RetentionResult = await env.run(activities.deleteExpiredRecords);
 
     expect(await auditDaysOf(marker)).toEqual([399, 399, 399]);
-    expect(await app.sql`select delivery_id from webhook_deliveries where repo_id = ${repoId}`).toEqual([{ delivery_id: 'recent' }]);
+    expect(await app.sql`select delivery_id from webhook_deliveries where repo_id = ${repoId}`).toEqual([
+      { delivery_id: 'recent' },
+    ]);
     // Five old rows at two a batch: at least three batches (other files' rows may add to them), each heartbeating.
     expect(result.auditLog.rows).toBeGreaterThanOrEqual(5);
     expect(result.auditLog.batches).toBeGreaterThanOrEqual(3);
@@ -84,7 +99,11 @@ describe('retention', () => {
 
   it('runs on its own Temporal Schedule, created at worker start: a triggered run deletes what is past the retention', async () => {
     const handle = app.temporal.schedule.getHandle(retentionScheduleId(app.config.TEMPORAL_TASK_QUEUE));
-    expect((await handle.describe()).action).toMatchObject({ type: 'startWorkflow', workflowType: 'enforceRetention', taskQueue: app.config.TEMPORAL_TASK_QUEUE });
+    expect((await handle.describe()).action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'enforceRetention',
+      taskQueue: app.config.TEMPORAL_TASK_QUEUE,
+    });
     const marker = `scheduled-${randomUUID()}`;
     await backdatedAudit(marker, 2, app.config.AUDIT_RETENTION_DAYS + 1);
     await backdatedAudit(marker, 1, 1);
@@ -99,12 +118,19 @@ describe('ignored signals', () => {
     const activities = activitiesWith({});
     const audit = { correlationId: 'ignored', requestId: randomUUID(), userId: 'test' };
     // Each its own activity (a once key of its own), as the workflow records every signal it ignores.
-    const ignore = (n: number, stage: string) => new MockActivityEnvironment({ activityId: String(n), workflowExecution: { workflowId: 'wf-ignored', runId: randomUUID() } })
-      .run(activities.recordIgnoredSignal, { repoId, signal: 'sync', stage, audit });
+    const ignore = (n: number, stage: string) =>
+      new MockActivityEnvironment({
+        activityId: String(n),
+        workflowExecution: { workflowId: 'wf-ignored', runId: randomUUID() },
+      }).run(activities.recordIgnoredSignal, { repoId, signal: 'sync', stage, audit });
     for (let n = 0; n < 20; n++) await ignore(n, 'failed');
     await ignore(20, 'waiting_for_retry');
-    const rows = await app.sql`select action, metadata->>'stage' as stage from audit_log where repo_id = ${repoId} and action like 'signal.%' order by id`;
-    expect(rows).toEqual([{ action: 'signal.sync.ignored', stage: 'failed' }, { action: 'signal.sync.ignored', stage: 'waiting_for_retry' }]);
+    const rows =
+      await app.sql`select action, metadata->>'stage' as stage from audit_log where repo_id = ${repoId} and action like 'signal.%' order by id`;
+    expect(rows).toEqual([
+      { action: 'signal.sync.ignored', stage: 'failed' },
+      { action: 'signal.sync.ignored', stage: 'waiting_for_retry' },
+    ]);
   });
 });
 
@@ -112,23 +138,35 @@ describe('up-to-date syncs', () => {
   it('are counted on the row and shown by GET, not audited; a sync with a new commit is', async () => {
     const name = `uptodate-${randomUUID().slice(0, 8)}`;
     const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
-    const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId });
+    const res = await call(app, 'POST', '/api/v1/code/connect', {
+      git_url: `${stack.gitUrl}/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+    });
     expect(res.status).toBe(201);
     const repoId = res.body.repo_id as string;
     const workflowId = res.body.workflow_id as string;
     await waitForState(app, workflowId, (s) => s.cloneStatus === 'COMPLETED');
     const before = (await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body;
     expect(before).toMatchObject({ up_to_date_syncs: 0, last_checked_at: null });
-    const audited = async () => (await app.sql`select count(*)::int as n from audit_log where repo_id = ${repoId}`)[0]!.n as number;
+    const audited = async () =>
+      (await app.sql`select count(*)::int as n from audit_log where repo_id = ${repoId}`)[0]!.n as number;
     const auditBefore = await audited();
 
     // Three real syncs through the running workflow, each finding the commit already checked out.
     for (let n = 1; n <= 3; n++) {
       expect((await call(app, 'POST', `/api/v1/code/repos/${repoId}/sync`)).status).toBe(202);
-      await vi.waitFor(async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.up_to_date_syncs).toBe(n), { timeout: 45_000, interval: 100 });
+      await vi.waitFor(
+        async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.up_to_date_syncs).toBe(n),
+        { timeout: 45_000, interval: 100 },
+      );
     }
     const checked = (await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body;
-    expect(checked).toMatchObject({ head_commit: before.head_commit, synced_at: before.synced_at, up_to_date_syncs: 3 });
+    expect(checked).toMatchObject({
+      head_commit: before.head_commit,
+      synced_at: before.synced_at,
+      up_to_date_syncs: 3,
+    });
     expect(Date.parse(checked.last_checked_at)).toBeGreaterThan(Date.parse(before.synced_at));
     expect(await audited()).toBe(auditBefore);
 
@@ -136,7 +174,18 @@ describe('up-to-date syncs', () => {
     const row = (await app.sql`select request_id from code_repos where id = ${repoId}`)[0]!;
     const audit = { correlationId: `uptodate-${repoId}`, requestId: row.request_id as string, userId: 'test' };
     for (let i = 0; i < 1000; i++) {
-      await recordSync(app.sql, { repoId, previousCommit: before.head_commit, headCommit: before.head_commit, repositorySizeMb: before.repository_size_mb, fileCount: 1, metadata: { changed: false } }, audit);
+      await recordSync(
+        app.sql,
+        {
+          repoId,
+          previousCommit: before.head_commit,
+          headCommit: before.head_commit,
+          repositorySizeMb: before.repository_size_mb,
+          fileCount: 1,
+          metadata: { changed: false },
+        },
+        audit,
+      );
     }
     expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.up_to_date_syncs).toBe(1003);
     expect(await audited()).toBe(auditBefore);
@@ -145,9 +194,16 @@ describe('up-to-date syncs', () => {
     await pushCommit(bare, { 'README.md': 'two\n' });
     expect((await call(app, 'POST', `/api/v1/code/repos/${repoId}/sync`)).status).toBe(202);
     const head = await revParse(bare, 'refs/heads/main');
-    await vi.waitFor(async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.head_commit).toBe(head), { timeout: 45_000, interval: 100 });
-    const synced = await app.sql<{ metadata: Record<string, unknown> }[]>`select metadata from audit_log where repo_id = ${repoId} and action = 'repo.synced'`;
-    expect(synced.map((r) => r.metadata)).toMatchObject([{ changed: true, previous_commit: before.head_commit, head_commit: head }]);
+    await vi.waitFor(
+      async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body.head_commit).toBe(head),
+      { timeout: 45_000, interval: 100 },
+    );
+    const synced = await app.sql<
+      { metadata: Record<string, unknown> }[]
+    >`select metadata from audit_log where repo_id = ${repoId} and action = 'repo.synced'`;
+    expect(synced.map((r) => r.metadata)).toMatchObject([
+      { changed: true, previous_commit: before.head_commit, head_commit: head },
+    ]);
     const after = (await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body;
     expect(Date.parse(after.synced_at)).toBeGreaterThan(Date.parse(before.synced_at));
     expect(after.up_to_date_syncs).toBe(1003);
@@ -172,7 +228,11 @@ describe('the reconciler', () => {
     const orphanId = await plantRow(idOf(5), ended.workflowId);
 
     const activities = activitiesWith({ taskQueue, reconcilePageSize: 2 });
-    const pass = (runId: string): Promise<OrphanedRepo[]> => new MockActivityEnvironment({ workflowExecution: { workflowId: 'reconcile-test', runId } }, { client: app.temporal }).run(activities.findOrphanedRepositories);
+    const pass = (runId: string): Promise<OrphanedRepo[]> =>
+      new MockActivityEnvironment(
+        { workflowExecution: { workflowId: 'reconcile-test', runId } },
+        { client: app.temporal },
+      ).run(activities.findOrphanedRepositories);
     const mine = new Set([1, 2, 3, 4, 5].map(idOf));
     const orphansOf = (found: { id: string }[]) => found.map((o) => o.id).filter((id) => mine.has(id));
 
@@ -182,7 +242,10 @@ describe('the reconciler', () => {
     expect(orphansOf(await pass('run-2'))).toEqual([]);
     const third = await pass('run-3');
     expect(orphansOf(third)).toEqual([orphanId]);
-    expect(third.find((o) => o.id === orphanId)).toMatchObject({ workflowStatus: 'TERMINATED', cloneStatus: 'CLEANING' });
+    expect(third.find((o) => o.id === orphanId)).toMatchObject({
+      workflowStatus: 'TERMINATED',
+      cloneStatus: 'CLEANING',
+    });
     expect(orphansOf(await pass('run-3'))).toEqual([orphanId]);
     const [cursor] = await app.sql`select from_id, after_id from reconciler_cursors where task_queue = ${taskQueue}`;
     expect(cursor!.from_id).toBe(idOf(4));

@@ -23,10 +23,16 @@ afterAll(async () => {
 });
 
 const connect = (gitUrl: string) =>
-  call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+  call(app, 'POST', '/api/v1/code/connect', {
+    git_url: gitUrl,
+    access_token: stack.gitToken,
+    project_id: projectId,
+    request_id: randomUUID(),
+  });
 
 /** When the Git server saw each `info/refs` request for this key. */
-const requestTimes = async (key: string): Promise<number[]> => (await fetch(`${stack.gitUrl}/_requests/${key}`)).json() as Promise<number[]>;
+const requestTimes = async (key: string): Promise<number[]> =>
+  (await fetch(`${stack.gitUrl}/_requests/${key}`)).json() as Promise<number[]>;
 
 describe('retries', () => {
   it('retries transient 503s with growing backoff, then succeeds', async () => {
@@ -58,29 +64,43 @@ describe('retries', () => {
 
     const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
     // Through the API, which seals the new token before it enters Temporal.
-    const retry = await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, { access_token: stack.gitToken });
+    const retry = await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, {
+      access_token: stack.gitToken,
+    });
     expect(retry.status).toBe(202);
     const done = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
     expect(done).toMatchObject({ cloneAttempts: 2, error: null });
     const [row] = await app.sql`select error_code, error_message from code_repos where id = ${res.body.repo_id}`;
     expect(row).toEqual({ error_code: null, error_message: null });
-    const transitions = await app.sql`select from_state, to_state from audit_log where repo_id = ${res.body.repo_id} and to_state is not null order by id`;
+    const transitions =
+      await app.sql`select from_state, to_state from audit_log where repo_id = ${res.body.repo_id} and to_state is not null order by id`;
     expect(transitions.map((t) => `${t.from_state ?? ''}->${t.to_state}`)).toEqual([
-      '->PENDING', 'PENDING->CLONING', 'CLONING->FAILED', 'FAILED->PENDING', 'PENDING->CLONING', 'CLONING->COMPLETED',
+      '->PENDING',
+      'PENDING->CLONING',
+      'CLONING->FAILED',
+      'FAILED->PENDING',
+      'PENDING->CLONING',
+      'CLONING->COMPLETED',
     ]);
 
     // A retry now makes no sense: ignored, and on the record.
     await handle.signal(retrySignal, {});
     await handle.signal(cleanupSignal);
     await handle.result();
-    const [ignored] = await app.sql`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and action = 'signal.retry.ignored'`;
+    const [ignored] =
+      await app.sql`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and action = 'signal.retry.ignored'`;
     expect(ignored!.n).toBe(1);
   });
 
   it('cleanup during a slow clone cancels it, removes the partial directory and ends CLEANED', async () => {
     // A light tip over a heavy history: the size probe is quick, the full clone takes ~10 s at this pace.
     const slowRepo = `slow-${randomUUID().slice(0, 8)}`;
-    await createRepoWithHeavyHistory(stack.gitRoot, slowRepo, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' });
+    await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      slowRepo,
+      { 'old.bin': randomBytes(2_000_000) },
+      { 'README.md': 'tip\n' },
+    );
     const res = await connect(`${stack.gitUrl}/slow/200000/${slowRepo}.git`);
     expect(res.status).toBe(201);
     const sandbox = path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id);
@@ -91,9 +111,13 @@ describe('retries', () => {
     expect(existsSync(sandbox)).toBe(false);
     const [row] = await app.sql`select clone_status, sandbox_path from code_repos where id = ${res.body.repo_id}`;
     expect(row).toEqual({ clone_status: 'CLEANED', sandbox_path: null });
-    const transitions = await app.sql`select from_state, to_state from audit_log where repo_id = ${res.body.repo_id} and to_state is not null order by id`;
+    const transitions =
+      await app.sql`select from_state, to_state from audit_log where repo_id = ${res.body.repo_id} and to_state is not null order by id`;
     expect(transitions.map((t) => `${t.from_state ?? ''}->${t.to_state}`)).toEqual([
-      '->PENDING', 'PENDING->CLONING', 'CLONING->CLEANING', 'CLEANING->CLEANED',
+      '->PENDING',
+      'PENDING->CLONING',
+      'CLONING->CLEANING',
+      'CLEANING->CLEANED',
     ]);
   });
 });

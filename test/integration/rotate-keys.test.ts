@@ -46,21 +46,45 @@ afterAll(async () => {
 });
 
 /** Stores a repository whose token (and webhook secret, when given) is encrypted by `keys`. */
-async function storeToken(keys: KeyProvider, token: string, into = { db: sql, projectId }, webhookSecret?: string): Promise<string> {
+async function storeToken(
+  keys: KeyProvider,
+  token: string,
+  into = { db: sql, projectId },
+  webhookSecret?: string,
+): Promise<string> {
   const { db, projectId } = into;
   const repoId = randomUUID();
   const { ciphertext, keyId } = await encryptSecret(keys, token, context(projectId, repoId));
   const hook = webhookSecret ? await encryptWebhookSecret(keys, webhookSecret, repoId) : undefined;
-  await insertRepo(db, {
-    id: repoId, projectId, gitUrl: 'https://example.com/r.git', tokenCiphertext: ciphertext, tokenKid: keyId,
-    requestId: randomUUID(), workflowId: `wf-${repoId}`, runId: randomUUID(), estimatedSizeMb: 0.01, requestFingerprint: 'test',
-    ...(hook ? { webhookSecretCiphertext: Buffer.from(hook.webhookSecretCiphertext, 'base64'), webhookSecretKid: hook.webhookSecretKid } : {}),
-  }, { correlationId: 'test', requestId: randomUUID(), userId: 'ops' });
+  await insertRepo(
+    db,
+    {
+      id: repoId,
+      projectId,
+      gitUrl: 'https://example.com/r.git',
+      tokenCiphertext: ciphertext,
+      tokenKid: keyId,
+      requestId: randomUUID(),
+      workflowId: `wf-${repoId}`,
+      runId: randomUUID(),
+      estimatedSizeMb: 0.01,
+      requestFingerprint: 'test',
+      ...(hook
+        ? {
+            webhookSecretCiphertext: Buffer.from(hook.webhookSecretCiphertext, 'base64'),
+            webhookSecretKid: hook.webhookSecretKid,
+          }
+        : {}),
+    },
+    { correlationId: 'test', requestId: randomUUID(), userId: 'ops' },
+  );
   return repoId;
 }
 
 async function storedToken(repoId: string, db = sql) {
-  const [row] = await db<{ token_ciphertext: Buffer; token_kid: string }[]>`select token_ciphertext, token_kid from code_repos where id = ${repoId}`;
+  const [row] = await db<
+    { token_ciphertext: Buffer; token_kid: string }[]
+  >`select token_ciphertext, token_kid from code_repos where id = ${repoId}`;
   return row!;
 }
 
@@ -98,8 +122,16 @@ describe('npm run rotate-keys', () => {
     const [hook] = await sql<{ webhook_secret_ciphertext: Buffer; webhook_secret_kid: string }[]>`
       select webhook_secret_ciphertext, webhook_secret_kid from code_repos where id = ${repoId}`;
     expect(hook!.webhook_secret_kid).toBe(current.keyId);
-    expect(await openWebhookSecret(current, { ciphertext: hook!.webhook_secret_ciphertext, keyId: hook!.webhook_secret_kid }, repoId)).toBe(webhookSecret);
-    expect(await sql`select 1 from audit_log where repo_id = ${repoId} and action = 'webhook_secret.rewrapped'`).toHaveLength(1);
+    expect(
+      await openWebhookSecret(
+        current,
+        { ciphertext: hook!.webhook_secret_ciphertext, keyId: hook!.webhook_secret_kid },
+        repoId,
+      ),
+    ).toBe(webhookSecret);
+    expect(
+      await sql`select 1 from audit_log where repo_id = ${repoId} and action = 'webhook_secret.rewrapped'`,
+    ).toHaveLength(1);
     expect(await sql`select key_id from service_keys`).toEqual([{ key_id: current.keyId }]);
     expect(await loadFingerprintKey(sql, current)).toEqual(fingerprintKey);
   });
@@ -126,7 +158,9 @@ describe('npm run rotate-keys -- --check', () => {
   /** Runs the check as an operator would; its exit code and what it printed. */
   async function check(env: Record<string, string>): Promise<{ code: number; out: string }> {
     try {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/ops/rotate-keys-main.ts', '--check'], { env: { PATH: process.env.PATH!, ...env } });
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/ops/rotate-keys-main.ts', '--check'], {
+        env: { PATH: process.env.PATH!, ...env },
+      });
       return { code: 0, out: stdout };
     } catch (err) {
       const failed = err as { code: number; stdout: string; stderr: string };
@@ -145,17 +179,33 @@ describe('npm run rotate-keys -- --check', () => {
     const connection = await Connection.connect({ address: stack.temporalAddress });
     try {
       await migrate(checkSql);
-      const into = { db: checkSql, projectId: (await createProject(checkSql, { name: 'key check', ownerId: 'ops' })).id };
-      await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+      const into = {
+        db: checkSql,
+        projectId: (await createProject(checkSql, { name: 'key check', ownerId: 'ops' })).id,
+      };
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: msToTs('1 day'),
+      });
       // A run started under the old key; no worker polls its queue, so it stays open with its input in history.
       const before = new Client({ connection, namespace, dataConverter: encryptedDataConverter(oldProvider) });
       const workflowId = `opened-under-old-key-${randomUUID()}`;
       // A new namespace reaches the frontend's cache a few seconds after it is registered.
       const handle = await vi.waitFor(
-        () => before.workflow.start('connectRepository', { taskQueue: `nobody-${randomUUID()}`, workflowId, args: [{ note: 'payload under the old key' }] }),
+        () =>
+          before.workflow.start('connectRepository', {
+            taskQueue: `nobody-${randomUUID()}`,
+            workflowId,
+            args: [{ note: 'payload under the old key' }],
+          }),
         { timeout: 30_000, interval: 500 },
       );
-      const repoId = await storeToken(oldProvider, `ghp_check_${randomUUID().replace(/-/g, '')}`, into, newWebhookSecret());
+      const repoId = await storeToken(
+        oldProvider,
+        `ghp_check_${randomUUID().replace(/-/g, '')}`,
+        into,
+        newWebhookSecret(),
+      );
       await recordKeyInService(checkSql, newProvider.keyId);
       const env = {
         DATABASE_URL: checkDatabaseUrl,
@@ -167,13 +217,18 @@ describe('npm run rotate-keys -- --check', () => {
       const oldLine = (out: string) => out.split('\n').find((line) => line.startsWith(oldProvider.keyId));
 
       // Visibility lists a new run a moment after it starts.
-      const first = await vi.waitFor(async () => {
-        const result = await check(env);
-        expect(result.out).toContain('Open workflow runs scanned: 1');
-        return result;
-      }, { timeout: 30_000, interval: 500 });
+      const first = await vi.waitFor(
+        async () => {
+          const result = await check(env);
+          expect(result.out).toContain('Open workflow runs scanned: 1');
+          return result;
+        },
+        { timeout: 30_000, interval: 500 },
+      );
       expect(first.code).toBe(2);
-      expect(oldLine(first.out)).toBe(`${oldProvider.keyId}: KEEP — needed by 1 stored access token, 1 stored webhook secret, 1 open workflow run`);
+      expect(oldLine(first.out)).toBe(
+        `${oldProvider.keyId}: KEEP — needed by 1 stored access token, 1 stored webhook secret, 1 open workflow run`,
+      );
       expect(first.out).toContain(`oldest: ${workflowId}`);
       expect(first.out).toContain('run `npm run rotate-keys`');
 
@@ -187,15 +242,20 @@ describe('npm run rotate-keys -- --check', () => {
 
       // Once the run ends nothing holds it: it may go, and the retained history is named.
       await handle.terminate('rotation test');
-      const third = await vi.waitFor(async () => {
-        const result = await check(env);
-        expect(result.out).toContain('Open workflow runs scanned: 0');
-        return result;
-      }, { timeout: 30_000, interval: 500 });
+      const third = await vi.waitFor(
+        async () => {
+          const result = await check(env);
+          expect(result.out).toContain('Open workflow runs scanned: 0');
+          return result;
+        },
+        { timeout: 30_000, interval: 500 },
+      );
       expect(third.code).toBe(0);
       expect(oldLine(third.out)).toMatch(/: may be removed — no stored token, service key or open workflow uses it$/);
       expect(third.out).toContain('Every configured key but the current one may be removed');
-      expect(third.out).toMatch(/1 closed run started before the current key: .* after the namespace retention \(1 day\)/);
+      expect(third.out).toMatch(
+        /1 closed run started before the current key: .* after the namespace retention \(1 day\)/,
+      );
     } finally {
       await connection.close();
       await checkSql.end();
@@ -203,7 +263,10 @@ describe('npm run rotate-keys -- --check', () => {
   });
 
   it('refuses to run without Temporal: a check that cannot see open workflows would mislead', async () => {
-    const result = await check({ DATABASE_URL: databaseUrl, MASTER_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+    const result = await check({
+      DATABASE_URL: databaseUrl,
+      MASTER_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    });
     expect(result.code).toBe(78);
     expect(result.out).toContain('TEMPORAL_ADDRESS: required');
   });

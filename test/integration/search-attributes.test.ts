@@ -49,11 +49,17 @@ const readyz = async () => {
 
 describe('search attributes on a Temporal server that lacks them', () => {
   it('/readyz answers 503 naming search_attributes', async () => {
-    expect(await checkSearchAttributes(operator(), 'default')).toMatchObject({ missing: ['ProjectId', 'RepoId', 'CloneStatus'] });
+    expect(await checkSearchAttributes(operator(), 'default')).toMatchObject({
+      missing: ['ProjectId', 'RepoId', 'CloneStatus'],
+    });
     const res = await readyz();
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({
-      detail: { error: 'not_ready', message: 'Not ready: search_attributes is down', checks: { database: 'up', temporal: 'up', search_attributes: 'down' } },
+      detail: {
+        error: 'not_ready',
+        message: 'Not ready: search_attributes is down',
+        checks: { database: 'up', temporal: 'up', search_attributes: 'down' },
+      },
     });
   });
 
@@ -70,19 +76,29 @@ describe('search attributes on a Temporal server that lacks them', () => {
     await createBareRepo(stack.gitRoot, 'sa-hello', { 'README.md': '# sa\n' });
     const projectId: string = (await call(app, 'POST', '/api/v1/projects', { name: 'search-attributes' })).body.id;
     const res = await call(app, 'POST', '/api/v1/code/connect', {
-      git_url: `${stack.gitUrl}/sa-hello.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID(),
+      git_url: `${stack.gitUrl}/sa-hello.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
     });
     expect(res.status).toBe(201);
     await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
     const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
-    expect((await handle.describe()).searchAttributes).toMatchObject({ ProjectId: [projectId], RepoId: [res.body.repo_id], CloneStatus: ['COMPLETED'] });
+    expect((await handle.describe()).searchAttributes).toMatchObject({
+      ProjectId: [projectId],
+      RepoId: [res.body.repo_id],
+      CloneStatus: ['COMPLETED'],
+    });
     await handle.signal(cleanupSignal);
     expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
   });
 
   it('the production worker refuses to start, in one line, when one has another type', async () => {
     const namespace = `wrong-type-${randomUUID().slice(0, 8)}`;
-    await app.temporal.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await app.temporal.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
     // A new namespace reaches the frontend's cache a few seconds after it is registered.
     await vi.waitFor(
       () => operator().addSearchAttributes({ namespace, searchAttributes: { ProjectId: INDEXED_VALUE_TYPE_TEXT } }),
@@ -97,8 +113,17 @@ describe('search attributes on a Temporal server that lacks them', () => {
     child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
     await exited(child);
     expect(child.exitCode).toBe(1);
-    const errors = errorsLogged(text.split('\n').filter(Boolean)).map((line) => (JSON.parse(line) as { msg: string; err?: unknown }));
-    expect(errors).toEqual([{ ...errors[0], msg: expect.stringContaining(`must be Keyword but ProjectId is Text: remove them (temporal operator search-attribute remove --namespace ${namespace} --name ProjectId)`) }]);
+    const errors = errorsLogged(text.split('\n').filter(Boolean)).map(
+      (line) => JSON.parse(line) as { msg: string; err?: unknown },
+    );
+    expect(errors).toEqual([
+      {
+        ...errors[0],
+        msg: expect.stringContaining(
+          `must be Keyword but ProjectId is Text: remove them (temporal operator search-attribute remove --namespace ${namespace} --name ProjectId)`,
+        ),
+      },
+    ]);
     expect(errors[0]!.err).toBeUndefined();
     expect(text).not.toMatch(/\n\s+at /);
     // It registered nothing on its way out: the operator decides what ProjectId becomes.

@@ -27,14 +27,26 @@ beforeAll(async () => {
   // A light tip over 2 MB of incompressible history, served at 200 kB/s: admitted at once, then a
   // download of ~10 s, so git reports progress over several throttled signals (one per 3 s).
   const name = `events-${randomUUID().slice(0, 8)}`;
-  await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' });
+  await createRepoWithHeavyHistory(
+    stack.gitRoot,
+    name,
+    { 'old.bin': randomBytes(2_000_000) },
+    { 'README.md': 'tip\n' },
+  );
   slowUrl = `${stack.gitUrl}/slow/200000/${name}.git`;
   // The same history at 20 kB/s: a clone that lasts until it is cleaned up.
-  blockerUrls = await Promise.all(Array.from({ length: BLOCKERS }, async (_, i) => {
-    const blocker = `${name}-blocker-${i}`;
-    await createRepoWithHeavyHistory(stack.gitRoot, blocker, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' });
-    return `${stack.gitUrl}/slow/20000/${blocker}.git`;
-  }));
+  blockerUrls = await Promise.all(
+    Array.from({ length: BLOCKERS }, async (_, i) => {
+      const blocker = `${name}-blocker-${i}`;
+      await createRepoWithHeavyHistory(
+        stack.gitRoot,
+        blocker,
+        { 'old.bin': randomBytes(2_000_000) },
+        { 'README.md': 'tip\n' },
+      );
+      return `${stack.gitUrl}/slow/20000/${blocker}.git`;
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -77,13 +89,25 @@ describe('GET /code/repos/{repo_id}/events', () => {
   let repoId: string;
 
   it('streams a clone from PENDING to COMPLETED: each change once, bytes and a rate on the way, then closes', async () => {
-    const connect = (gitUrl: string) => call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() });
+    const connect = (gitUrl: string) =>
+      call(app, 'POST', '/api/v1/code/connect', {
+        git_url: gitUrl,
+        access_token: stack.gitToken,
+        project_id: projectId,
+        request_id: randomUUID(),
+      });
     const blockers = await Promise.all(blockerUrls.map(connect));
     expect(blockers.map((b) => b.status)).toEqual(blockerUrls.map(() => 201));
-    await vi.waitFor(async () => {
-      const statuses = await Promise.all(blockers.map((b) => call(app, 'GET', `/api/v1/code/repos/${b.body.repo_id}/status`)));
-      if (!statuses.every((s) => s.body.clone_status === 'CLONING')) throw new Error('the blockers are not all cloning yet');
-    }, { timeout: 20_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        const statuses = await Promise.all(
+          blockers.map((b) => call(app, 'GET', `/api/v1/code/repos/${b.body.repo_id}/status`)),
+        );
+        if (!statuses.every((s) => s.body.clone_status === 'CLONING'))
+          throw new Error('the blockers are not all cloning yet');
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     const connected = await connect(slowUrl);
     expect(connected.status).toBe(201);
     repoId = connected.body.repo_id;
@@ -106,13 +130,24 @@ describe('GET /code/repos/{repo_id}/events', () => {
     // Only changes are sent.
     events.slice(1).forEach((e, i) => expect(e.data).not.toBe(events[i]!.data));
 
-    const midway = bodies.filter((b) => b.clone_status === 'CLONING' && b.progress_percent! > 0 && b.progress_percent! < 100 && b.bytes_received! > 0);
-    expect(midway.length, JSON.stringify(bodies.map((b) => [b.clone_status, b.progress_percent, b.bytes_received]))).toBeGreaterThanOrEqual(1);
+    const midway = bodies.filter(
+      (b) =>
+        b.clone_status === 'CLONING' && b.progress_percent! > 0 && b.progress_percent! < 100 && b.bytes_received! > 0,
+    );
+    expect(
+      midway.length,
+      JSON.stringify(bodies.map((b) => [b.clone_status, b.progress_percent, b.bytes_received])),
+    ).toBeGreaterThanOrEqual(1);
     // git shows its rate beside the bytes.
     expect(midway.some((b) => b.bytes_per_second! > 0)).toBe(true);
 
     const last = bodies.at(-1)!;
-    expect(last).toMatchObject({ repo_id: repoId, clone_status: 'COMPLETED', progress_percent: 100, bytes_per_second: null });
+    expect(last).toMatchObject({
+      repo_id: repoId,
+      clone_status: 'COMPLETED',
+      progress_percent: 100,
+      bytes_per_second: null,
+    });
     expect(last.bytes_received).toBeGreaterThan(1_900_000);
     // The first final event is the last.
     expect(bodies.filter((b) => b.clone_status === 'COMPLETED')).toHaveLength(1);
@@ -128,7 +163,9 @@ describe('GET /code/repos/{repo_id}/events', () => {
   it('a repository already at rest gets its status once, and the stream closes', async () => {
     const streamed = await streamEvents(repoId);
     expect(streamed.closedByServer).toBe(true);
-    expect(statusesOf(streamed.blocks).map(bodyOf)).toMatchObject([{ clone_status: 'COMPLETED', progress_percent: 100 }]);
+    expect(statusesOf(streamed.blocks).map(bodyOf)).toMatchObject([
+      { clone_status: 'COMPLETED', progress_percent: 100 },
+    ]);
     const status = await call(app, 'GET', `/api/v1/code/repos/${repoId}/status`);
     expect(JSON.parse(statusesOf(streamed.blocks)[0]!.data!)).toEqual(status.body);
   });

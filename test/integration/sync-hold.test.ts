@@ -34,20 +34,31 @@ afterAll(async () => {
 /** A served repository, connected and cloned; `behaviour` is a Git server path prefix such as `/slow/60000`. */
 async function connected(bare: string, name: string, o: { behaviour?: string; syncIntervalSeconds?: number } = {}) {
   const res = await call(app, 'POST', '/api/v1/code/connect', {
-    git_url: `${stack.gitUrl}/count/${randomUUID()}${o.behaviour ?? ''}/${name}.git`, access_token: stack.gitToken, project_id: projectId,
+    git_url: `${stack.gitUrl}/count/${randomUUID()}${o.behaviour ?? ''}/${name}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
     ...(o.syncIntervalSeconds ? { sync_interval_seconds: o.syncIntervalSeconds } : {}),
   });
   expect(res.status).toBe(201);
   const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
-  return { repoId: res.body.repo_id as string, workflowId: res.body.workflow_id as string, sandbox: state.sandboxPath! };
+  return {
+    repoId: res.body.repo_id as string,
+    workflowId: res.body.workflow_id as string,
+    sandbox: state.sandboxPath!,
+  };
 }
 
 const syncedCount = async (repoId: string) =>
-  (await app.sql`select 1 from audit_log where repo_id = ${repoId} and action = 'repo.synced' and (metadata->>'changed')::boolean`).length;
+  (
+    await app.sql`select 1 from audit_log where repo_id = ${repoId} and action = 'repo.synced' and (metadata->>'changed')::boolean`
+  ).length;
 
 async function syncOnce(repo: { repoId: string; workflowId: string }, count: number) {
   expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
-  await vi.waitFor(async () => expect(await syncedCount(repo.repoId)).toBeGreaterThanOrEqual(count), { timeout: 45_000, interval: 100 });
+  await vi.waitFor(async () => expect(await syncedCount(repo.repoId)).toBeGreaterThanOrEqual(count), {
+    timeout: 45_000,
+    interval: 100,
+  });
   await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
 }
 
@@ -55,33 +66,48 @@ async function syncOnce(repo: { repoId: string; workflowId: string }, count: num
 const diskUse = async (dir: string) => Number((await run('du', ['-sB1', dir])).stdout.split('\t')[0]);
 
 describe('a sync holds its clone', () => {
-  it('a disk shortage\'s sweep of expired sandboxes during a slow sync, the row past its TTL: the sync completes and the clone stays', async () => {
+  it("a disk shortage's sweep of expired sandboxes during a slow sync, the row past its TTL: the sync completes and the clone stays", async () => {
     const name = `hold-${randomUUID().slice(0, 8)}`;
     const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
     // Served at 60 KB/s: the push below takes seconds to fetch.
     const repo = await connected(bare, name, { behaviour: '/slow/60000', syncIntervalSeconds: TTL_SECONDS });
     await pushCommit(bare, { 'data.bin': randomBytes(600_000) });
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
-    await vi.waitFor(async () => {
-      expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'SYNCING', bytes_received: expect.any(Number) });
-    }, { timeout: 30_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
+          clone_status: 'SYNCING',
+          bytes_received: expect.any(Number),
+        });
+      },
+      { timeout: 30_000, interval: 100 },
+    );
     // As a scheduled sync starts with sync_interval_seconds == SANDBOX_TTL_SECONDS: the row's last change a TTL ago.
     await app.sql`update code_repos set updated_at = now() - make_interval(secs => ${TTL_SECONDS * 2}) where id = ${repo.repoId}`;
 
     // The host's sweep, as a clone elsewhere on it that ran out of disk runs it.
-    const sweep = createCleanupActivities({ sql: app.sql, keys: app.keys, logger: createLogger({ level: 'silent' }), settings: activitySettingsOf(app.config) });
+    const sweep = createCleanupActivities({
+      sql: app.sql,
+      keys: app.keys,
+      logger: createLogger({ level: 'silent' }),
+      settings: activitySettingsOf(app.config),
+    });
     const { removed } = await sweep.sweepSandboxes({ expired: true });
     expect(removed.filter((dir) => repo.sandbox.startsWith(dir))).toEqual([]);
     expect(existsSync(repo.sandbox)).toBe(true);
 
     await vi.waitFor(async () => expect(await syncedCount(repo.repoId)).toBe(1), { timeout: 45_000, interval: 100 });
     await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: await revParse(bare, 'refs/heads/main'), error_code: null });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
+      clone_status: 'COMPLETED',
+      head_commit: await revParse(bare, 'refs/heads/main'),
+      error_code: null,
+    });
     expect(readFileSync(path.join(repo.sandbox, 'data.bin')).length).toBe(600_000);
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
-  it('the retry\'s restore leaves an earlier attempt\'s index.lock and tmp pack alone until that attempt\'s git is gone', async () => {
+  it("the retry's restore leaves an earlier attempt's index.lock and tmp pack alone until that attempt's git is gone", async () => {
     const name = `stale-${randomUUID().slice(0, 8)}`;
     const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
     const repo = await connected(bare, name);
@@ -96,17 +122,33 @@ describe('a sync holds its clone', () => {
     const bin = await mkdtemp(path.join(tmpdir(), 'rc-git-'));
     await symlink('/bin/sh', path.join(bin, 'git'));
     const seen = path.join(bin, 'seen');
-    const earlier = spawn(path.join(bin, 'git'), ['-c', `trap 'ls .git/index.lock .git/objects/pack/tmp_pack_earlier > ${seen} 2>&1; exit 0' TERM; while :; do sleep 0.1; done`], { cwd: repo.sandbox, stdio: 'ignore' });
+    const earlier = spawn(
+      path.join(bin, 'git'),
+      [
+        '-c',
+        `trap 'ls .git/index.lock .git/objects/pack/tmp_pack_earlier > ${seen} 2>&1; exit 0' TERM; while :; do sleep 0.1; done`,
+      ],
+      { cwd: repo.sandbox, stdio: 'ignore' },
+    );
     let ended = false;
-    earlier.on('exit', () => { ended = true; });
+    earlier.on('exit', () => {
+      ended = true;
+    });
     try {
       await syncOnce(repo, 1);
       await vi.waitFor(() => expect(ended).toBe(true), { timeout: 5000, interval: 50 });
       // Both were still there when it was told to stop; gone once it had.
-      expect(readFileSync(seen, 'utf8').trim().split('\n')).toEqual(['.git/index.lock', '.git/objects/pack/tmp_pack_earlier']);
+      expect(readFileSync(seen, 'utf8').trim().split('\n')).toEqual([
+        '.git/index.lock',
+        '.git/objects/pack/tmp_pack_earlier',
+      ]);
       expect(existsSync(path.join(repo.sandbox, '.git', 'index.lock'))).toBe(false);
-      expect((await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).filter((f) => f.startsWith('tmp_'))).toEqual([]);
-      expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(await revParse(bare, 'refs/heads/main'));
+      expect(
+        (await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).filter((f) => f.startsWith('tmp_')),
+      ).toEqual([]);
+      expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(
+        await revParse(bare, 'refs/heads/main'),
+      );
       expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('two\n');
     } finally {
       earlier.kill('SIGKILL');
@@ -125,7 +167,8 @@ describe('maintenance of kept clones', () => {
     await run('git', ['--git-dir', bare, 'tag', 'v1', 'main']);
     const repo = await connected(bare, name);
     const work = await mkdtemp(path.join(tmpdir(), 'rc-rewrite-'));
-    const git = (...args: string[]) => run('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+    const git = (...args: string[]) =>
+      run('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
     try {
       await run('git', ['clone', '--quiet', bare, work]);
       for (let i = 1; i <= 20; i++) {
@@ -151,7 +194,9 @@ describe('maintenance of kept clones', () => {
     const [kept, baseline] = [await diskUse(repo.sandbox), await diskUse(fresh.sandbox)];
     expect(baseline).toBeGreaterThan(1_000_000);
     expect(kept).toBeLessThanOrEqual(baseline * 1.1);
-    expect((await run('git', ['-C', repo.sandbox, 'for-each-ref', '--format=%(refname)'])).stdout.trim()).toBe('refs/heads/main');
+    expect((await run('git', ['-C', repo.sandbox, 'for-each-ref', '--format=%(refname)'])).stdout.trim()).toBe(
+      'refs/heads/main',
+    );
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
     await app.temporal.workflow.getHandle(fresh.workflowId).signal(cleanupSignal);
   });

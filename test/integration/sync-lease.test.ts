@@ -24,13 +24,21 @@ afterAll(async () => {
 });
 
 const leaseOf = async (repoId: string) =>
-  (await app.sql<{ current: boolean }[]>`select coalesce(sync_lease_until > now(), false) as current from code_repos where id = ${repoId}`)[0]!;
+  (
+    await app.sql<
+      { current: boolean }[]
+    >`select coalesce(sync_lease_until > now(), false) as current from code_repos where id = ${repoId}`
+  )[0]!;
 const leaseRow = async (repoId: string) =>
   (await app.sql`select sync_lease_until, sync_lease_owner from code_repos where id = ${repoId}`)[0];
 
 /** A repository connected and cloned from `gitUrl`. */
 async function connected(gitUrl: string) {
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId });
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: gitUrl,
+    access_token: stack.gitToken,
+    project_id: projectId,
+  });
   expect(res.status).toBe(201);
   const { repo_id: repoId, workflow_id: workflowId } = res.body as { repo_id: string; workflow_id: string };
   const state = await waitForState(app, workflowId, (s) => s.cloneStatus === 'COMPLETED');
@@ -38,11 +46,14 @@ async function connected(gitUrl: string) {
 }
 
 describe('the sync lease has an owner', () => {
-  it('attempt 2 takes over from attempt 1; attempt 1\'s renew and release then change nothing, and it cannot take the lease back', async () => {
+  it("attempt 2 takes over from attempt 1; attempt 1's renew and release then change nothing, and it cannot take the lease back", async () => {
     const name = `owner-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
     const { repoId, workflowId } = await connected(`${stack.gitUrl}/${name}.git`);
-    const [first, second] = [{ activity: 'wf/run/7', attempt: 1 }, { activity: 'wf/run/7', attempt: 2 }];
+    const [first, second] = [
+      { activity: 'wf/run/7', attempt: 1 },
+      { activity: 'wf/run/7', attempt: 2 },
+    ];
     const other = { activity: 'wf/run/8', attempt: 1 };
     expect(await takeSyncLease(app.sql, repoId, first, 60)).toBe('held');
     // Held and current: another activity waits for it; a newer attempt of the same one takes it at once.
@@ -66,7 +77,7 @@ describe('the sync lease has an owner', () => {
     await app.temporal.workflow.getHandle(workflowId).signal(cleanupSignal);
   });
 
-  it('an attempt whose git a newer attempt ended leaves that attempt\'s clone, git and lease alone: the newer attempt syncs', async () => {
+  it("an attempt whose git a newer attempt ended leaves that attempt's clone, git and lease alone: the newer attempt syncs", async () => {
     const name = `lease-${randomUUID().slice(0, 8)}`;
     const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
     // Served at 60 KB/s: each attempt's fetch of the push below takes seconds.
@@ -74,15 +85,34 @@ describe('the sync lease has an owner', () => {
     const { repoId, workflowId, sandbox } = await connected(gitUrl);
     await pushCommit(bare, { 'data.bin': randomBytes(600_000) });
 
-    const activities = createActivities({ sql: app.sql, keys: app.keys, logger: createLogger({ level: 'silent' }), settings: activitySettingsOf(app.config) });
-    const input = { repoId, projectId, gitUrl, audit: { correlationId: randomUUID(), requestId: randomUUID(), userId: 'test' } };
+    const activities = createActivities({
+      sql: app.sql,
+      keys: app.keys,
+      logger: createLogger({ level: 'silent' }),
+      settings: activitySettingsOf(app.config),
+    });
+    const input = {
+      repoId,
+      projectId,
+      gitUrl,
+      audit: { correlationId: randomUUID(), requestId: randomUUID(), userId: 'test' },
+    };
     // Two attempts of one activity: the first's heartbeat timed out while its fetch still runs, so Temporal started the second.
     // A workflow id of their own: the attempts' progress signals reach no workflow.
     const run = { workflowId: `lease-${randomUUID()}`, runId: 'run-1' };
-    const attempt = (n: number) => new MockActivityEnvironment({ activityId: 'sync-1', attempt: n, workflowExecution: run }, { client: app.temporal })
-      .run(activities.syncRepository, input);
-    const first = attempt(1).then(() => 'resolved', () => 'rejected');
-    await vi.waitFor(async () => expect((await gitProcessesIn(sandbox)).length).toBeGreaterThan(0), { timeout: 20_000, interval: 50 });
+    const attempt = (n: number) =>
+      new MockActivityEnvironment(
+        { activityId: 'sync-1', attempt: n, workflowExecution: run },
+        { client: app.temporal },
+      ).run(activities.syncRepository, input);
+    const first = attempt(1).then(
+      () => 'resolved',
+      () => 'rejected',
+    );
+    await vi.waitFor(async () => expect((await gitProcessesIn(sandbox)).length).toBeGreaterThan(0), {
+      timeout: 20_000,
+      interval: 50,
+    });
     const second = attempt(2);
     // The second's restore ends the first's git; the first then fails without touching the clone.
     expect(await first).toBe('rejected');

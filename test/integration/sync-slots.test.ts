@@ -21,7 +21,11 @@ afterAll(async () => {
 async function connected(behaviour = '') {
   const name = `slots-${randomUUID().slice(0, 8)}`;
   const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}${behaviour}/${name}.git`, access_token: stack.gitToken, project_id: projectId });
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: `${stack.gitUrl}${behaviour}/${name}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
+  });
   expect(res.status).toBe(201);
   await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED', 90_000);
   return { bare, repoId: res.body.repo_id as string, workflowId: res.body.workflow_id as string };
@@ -39,16 +43,23 @@ describe('sync slots', () => {
       expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
     }
     // Every sync slot busy fetching (and, were syncs on the host's queue, every one of its slots).
-    await vi.waitFor(async () => {
-      const states = await Promise.all(flood.map((r) => stateOf(r.workflowId)));
-      expect(states.every((s) => s.stage === 'syncing')).toBe(true);
-      expect(states.filter((s) => (s.bytesReceived ?? 0) > 0).length).toBeGreaterThanOrEqual(2);
-    }, { timeout: 60_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const states = await Promise.all(flood.map((r) => stateOf(r.workflowId)));
+        expect(states.every((s) => s.stage === 'syncing')).toBe(true);
+        expect(states.filter((s) => (s.bytesReceived ?? 0) > 0).length).toBeGreaterThanOrEqual(2);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
 
     await app.temporal.workflow.getHandle(target.workflowId).signal(cleanupSignal);
     await waitForState(app, target.workflowId, (s) => s.cloneStatus === 'CLEANED', 30_000);
     // The flood is still under way: the cleanup did not wait for a slot one of them gave up.
-    expect((await Promise.all(flood.map((r) => stateOf(r.workflowId)))).map((s) => s.stage)).toEqual(['syncing', 'syncing', 'syncing']);
+    expect((await Promise.all(flood.map((r) => stateOf(r.workflowId)))).map((s) => s.stage)).toEqual([
+      'syncing',
+      'syncing',
+      'syncing',
+    ]);
     expect((await call(app, 'GET', `/api/v1/code/repos/${target.repoId}`)).body.clone_status).toBe('CLEANED');
 
     for (const repo of flood) await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);

@@ -29,25 +29,45 @@ afterAll(async () => {
 
 const gitIn = async (dir: string, ...args: string[]) => (await run('git', ['-C', dir, ...args])).stdout.trim();
 
-const bytesSent = async (key: string): Promise<number> => (await (await fetch(`${stack.gitUrl}/_bytes/${key}`)).json()) as number;
+const bytesSent = async (key: string): Promise<number> =>
+  (await (await fetch(`${stack.gitUrl}/_bytes/${key}`)).json()) as number;
 
 /** A served repository (its bytes counted under its own key), connected and cloned. */
 async function connected(files: Record<string, string | Buffer>, behaviour = '') {
   const name = `sync-${randomUUID().slice(0, 8)}`;
   const key = randomUUID();
   const bare = await createBareRepo(stack.gitRoot, name, files);
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}/count/${key}${behaviour}/${name}.git`, access_token: stack.gitToken, project_id: projectId });
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: `${stack.gitUrl}/count/${key}${behaviour}/${name}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
+  });
   expect(res.status).toBe(201);
   const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
-  return { bare, key, repoId: res.body.repo_id as string, workflowId: res.body.workflow_id as string, sandbox: state.sandboxPath! };
+  return {
+    bare,
+    key,
+    repoId: res.body.repo_id as string,
+    workflowId: res.body.workflow_id as string,
+    sandbox: state.sandboxPath!,
+  };
 }
 
 const auditOf = (repoId: string, action: string) =>
-  app.sql<{ metadata: Record<string, unknown> }[]>`select metadata from audit_log where repo_id = ${repoId} and action = ${action} order by id`;
+  app.sql<
+    { metadata: Record<string, unknown> }[]
+  >`select metadata from audit_log where repo_id = ${repoId} and action = ${action} order by id`;
 
 /** Waits until the workflow has run `count` syncs to their end (recorded either way) and is waiting again. */
-async function syncsSettled(repo: { repoId: string; workflowId: string }, action: 'repo.synced' | 'repo.sync_failed', count = 1) {
-  await vi.waitFor(async () => expect((await auditOf(repo.repoId, action)).length).toBeGreaterThanOrEqual(count), { timeout: 45_000, interval: 100 });
+async function syncsSettled(
+  repo: { repoId: string; workflowId: string },
+  action: 'repo.synced' | 'repo.sync_failed',
+  count = 1,
+) {
+  await vi.waitFor(async () => expect((await auditOf(repo.repoId, action)).length).toBeGreaterThanOrEqual(count), {
+    timeout: 45_000,
+    interval: 100,
+  });
   return waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
 }
 
@@ -92,7 +112,11 @@ describe('sync on demand', () => {
     expect(readFileSync(path.join(repo.sandbox, 'docs', 'added.md'), 'utf8')).toBe('three\n');
     expect(await writable(repo.sandbox)).toEqual([]);
     const [synced] = await auditOf(repo.repoId, 'repo.synced');
-    expect(synced!.metadata).toMatchObject({ changed: true, previous_commit: before.head_commit, head_commit: expected });
+    expect(synced!.metadata).toMatchObject({
+      changed: true,
+      previous_commit: before.head_commit,
+      head_commit: expected,
+    });
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
@@ -101,7 +125,9 @@ describe('sync on demand', () => {
     const cloneBytes = await bytesSent(repo.key);
     // Incompressible: the byte log tells one download of it from two.
     await pushCommit(repo.bare, { 'data.bin': randomBytes(200_000) });
-    const responses = await Promise.all([1, 2, 3].map(() => call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)));
+    const responses = await Promise.all(
+      [1, 2, 3].map(() => call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)),
+    );
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202]);
     await syncsSettled(repo, 'repo.synced');
     // Requests that came while the first ran coalesce into at most one more, which finds nothing new.
@@ -111,7 +137,9 @@ describe('sync on demand', () => {
     const syncBytes = (await bytesSent(repo.key)) - cloneBytes;
     expect(syncBytes).toBeGreaterThan(200_000);
     expect(syncBytes).toBeLessThan(400_000);
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(await revParse(repo.bare, 'refs/heads/main'));
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(
+      await revParse(repo.bare, 'refs/heads/main'),
+    );
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
@@ -123,10 +151,18 @@ describe('sync on demand', () => {
 
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
     const state = await syncsSettled(repo, 'repo.sync_failed');
-    expect(state.error).toMatchObject({ code: 'repository_too_large', message: expect.stringMatching(/^Repository size exceeds 1MB limit: it needs [\d.]+MB of disk$/) });
+    expect(state.error).toMatchObject({
+      code: 'repository_too_large',
+      message: expect.stringMatching(/^Repository size exceeds 1MB limit: it needs [\d.]+MB of disk$/),
+    });
 
     const after = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
-    expect(after).toMatchObject({ clone_status: 'COMPLETED', head_commit: before.head_commit, error_code: 'repository_too_large', error_message: expect.stringMatching(/^Repository size exceeds 1MB limit/) });
+    expect(after).toMatchObject({
+      clone_status: 'COMPLETED',
+      head_commit: before.head_commit,
+      error_code: 'repository_too_large',
+      error_message: expect.stringMatching(/^Repository size exceeds 1MB limit/),
+    });
     expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('one\n');
     expect(readFileSync(path.join(repo.sandbox, 'src', 'a.txt'), 'utf8')).toBe('a\n');
     expect((await readdir(repo.sandbox)).sort()).toEqual(['.git', 'README.md', 'src']);
@@ -138,9 +174,18 @@ describe('sync on demand', () => {
     await run('git', ['--git-dir', repo.bare, 'update-ref', 'refs/heads/main', before.head_commit]);
     await pushCommit(repo.bare, { 'README.md': 'three\n' });
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
-    await vi.waitFor(async () => expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(await revParse(repo.bare, 'refs/heads/main')), { timeout: 45_000, interval: 100 });
+    await vi.waitFor(
+      async () =>
+        expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(
+          await revParse(repo.bare, 'refs/heads/main'),
+        ),
+      { timeout: 45_000, interval: 100 },
+    );
     await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', error_code: null });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
+      clone_status: 'COMPLETED',
+      error_code: null,
+    });
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
@@ -152,20 +197,34 @@ describe('sync on demand', () => {
     await pushCommit(repo.bare, { 'zeros.bin': Buffer.alloc(2_000_000) });
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
     const state = await syncsSettled(repo, 'repo.sync_failed');
-    expect(state.error).toMatchObject({ code: 'repository_too_large', message: expect.stringMatching(/^Repository size exceeds 1MB limit: it needs [\d.]+MB of disk$/) });
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: before.head_commit });
+    expect(state.error).toMatchObject({
+      code: 'repository_too_large',
+      message: expect.stringMatching(/^Repository size exceeds 1MB limit: it needs [\d.]+MB of disk$/),
+    });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body).toMatchObject({
+      clone_status: 'COMPLETED',
+      head_commit: before.head_commit,
+    });
     expect((await readdir(repo.sandbox)).sort()).toEqual(['.git', 'README.md']);
     expect(await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).toEqual(packsBefore);
     expect(await writable(repo.sandbox)).toEqual([]);
 
     // A failure of the service's own is audited, not shown as the repository's.
-    await recordSyncFailure(app.sql, { repoId: repo.repoId, errorCode: 'kms_unavailable', errorMessage: 'KMS down' }, { correlationId: randomUUID(), requestId: randomUUID(), userId: 'test' });
+    await recordSyncFailure(
+      app.sql,
+      { repoId: repo.repoId, errorCode: 'kms_unavailable', errorMessage: 'KMS down' },
+      { correlationId: randomUUID(), requestId: randomUUID(), userId: 'test' },
+    );
     expect(await auditOf(repo.repoId, 'repo.sync_failed')).toHaveLength(2);
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ error_code: 'repository_too_large' });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
+      error_code: 'repository_too_large',
+    });
     // The failure was the kept clone's: it goes with it.
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
     await waitForState(app, repo.workflowId, (s) => s.cloneStatus === 'CLEANED');
-    expect(await app.sql`select clone_status, error_code, error_message from code_repos where id = ${repo.repoId}`).toEqual([{ clone_status: 'CLEANED', error_code: null, error_message: null }]);
+    expect(
+      await app.sql`select clone_status, error_code, error_message from code_repos where id = ${repo.repoId}`,
+    ).toEqual([{ clone_status: 'CLEANED', error_code: null, error_message: null }]);
   });
 
   it('while it runs, /status shows SYNCING with progress; the row stays COMPLETED', async () => {
@@ -173,16 +232,23 @@ describe('sync on demand', () => {
     const repo = await connected({ 'README.md': 'one\n' }, '/slow/60000');
     await pushCommit(repo.bare, { 'data.bin': randomBytes(300_000) });
     expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`)).status).toBe(202);
-    const syncing = await vi.waitFor(async () => {
-      const body = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
-      expect(body).toMatchObject({ clone_status: 'SYNCING', stage: 'syncing' });
-      expect(body.bytes_received).toBeGreaterThan(0);
-      return body;
-    }, { timeout: 45_000, interval: 100 });
+    const syncing = await vi.waitFor(
+      async () => {
+        const body = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body;
+        expect(body).toMatchObject({ clone_status: 'SYNCING', stage: 'syncing' });
+        expect(body.bytes_received).toBeGreaterThan(0);
+        return body;
+      },
+      { timeout: 45_000, interval: 100 },
+    );
     expect(syncing.progress_message).toMatch(/^Syncing/);
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.clone_status).toBe('COMPLETED');
     await syncsSettled(repo, 'repo.synced');
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', progress_percent: 100, head_commit: await revParse(repo.bare, 'refs/heads/main') });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
+      clone_status: 'COMPLETED',
+      progress_percent: 100,
+      head_commit: await revParse(repo.bare, 'refs/heads/main'),
+    });
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
@@ -192,7 +258,8 @@ describe('sync on demand', () => {
     // As a reset killed mid-checkout leaves the clone: its attempt's marker, git's locks, a file half-rewritten.
     await makeWritable(repo.sandbox);
     await recordPacksBefore(repo.sandbox);
-    for (const lock of ['index.lock', 'HEAD.lock', 'refs/heads/main.lock']) await writeFile(path.join(repo.sandbox, '.git', lock), 'half');
+    for (const lock of ['index.lock', 'HEAD.lock', 'refs/heads/main.lock'])
+      await writeFile(path.join(repo.sandbox, '.git', lock), 'half');
     await writeFile(path.join(repo.sandbox, 'README.md'), 'tw');
     await makeReadOnly(repo.sandbox);
 
@@ -200,16 +267,24 @@ describe('sync on demand', () => {
     const state = await syncsSettled(repo, 'repo.synced');
     expect(state.error).toBeNull();
     const expected = await revParse(repo.bare, 'refs/heads/main');
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({ clone_status: 'COMPLETED', head_commit: expected, error_code: null });
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
+      clone_status: 'COMPLETED',
+      head_commit: expected,
+      error_code: null,
+    });
     expect(await gitIn(repo.sandbox, 'rev-parse', 'HEAD')).toBe(expected);
     expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('two\n');
     expect(await gitIn(repo.sandbox, '--no-optional-locks', 'status', '--porcelain')).toBe('');
-    expect((await readdir(path.join(repo.sandbox, '.git'), { recursive: true })).filter((f) => f.endsWith('.lock') || f.startsWith('connector-sync'))).toEqual([]);
+    expect(
+      (await readdir(path.join(repo.sandbox, '.git'), { recursive: true })).filter(
+        (f) => f.endsWith('.lock') || f.startsWith('connector-sync'),
+      ),
+    ).toEqual([]);
     expect(await writable(repo.sandbox)).toEqual([]);
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
-  it('an attempt that died after moving the checkout: the next one puts back the row\'s commit, not the disk\'s, and its pack', async () => {
+  it("an attempt that died after moving the checkout: the next one puts back the row's commit, not the disk's, and its pack", async () => {
     const repo = await connected({ 'README.md': 'one\n' });
     const recorded = (await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit as string;
     const packsBefore = await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'));
@@ -218,10 +293,20 @@ describe('sync on demand', () => {
     // The dead attempt: marker written, a pack fetched, the checkout moved to its commit; the row never heard of it.
     await makeWritable(repo.sandbox);
     await recordPacksBefore(repo.sandbox);
-    await gitIn(repo.sandbox, '-c', 'transfer.unpackLimit=1', 'fetch', '--quiet', repo.bare, 'refs/heads/main:refs/connector/sync');
+    await gitIn(
+      repo.sandbox,
+      '-c',
+      'transfer.unpackLimit=1',
+      'fetch',
+      '--quiet',
+      repo.bare,
+      'refs/heads/main:refs/connector/sync',
+    );
     await gitIn(repo.sandbox, 'reset', '--quiet', '--hard', moved);
     await makeReadOnly(repo.sandbox);
-    expect((await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).length).toBeGreaterThan(packsBefore.length);
+    expect((await readdir(path.join(repo.sandbox, '.git', 'objects', 'pack'))).length).toBeGreaterThan(
+      packsBefore.length,
+    );
     // This sync fails (too large): the clone must be put back to what the row says.
     await pushCommit(repo.bare, { 'huge.bin': randomBytes(1_500_000) });
 
@@ -266,18 +351,24 @@ describe('sync on demand', () => {
     await syncsSettled(repo, 'repo.synced');
     const [synced] = await auditOf(repo.repoId, 'repo.synced');
     expect(synced!.metadata).toMatchObject({ changed: true });
-    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(await revParse(repo.bare, 'refs/heads/main'));
+    expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}`)).body.head_commit).toBe(
+      await revParse(repo.bare, 'refs/heads/main'),
+    );
     expect(readFileSync(path.join(repo.sandbox, 'README.md'), 'utf8')).toBe('two\n');
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
   });
 
-  it('409 unless COMPLETED, 404 for another user\'s repository', async () => {
+  it("409 unless COMPLETED, 404 for another user's repository", async () => {
     const repo = await connected({ 'README.md': 'one\n' });
-    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`, undefined, 'someone-else')).status).toBe(404);
+    expect((await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`, undefined, 'someone-else')).status).toBe(
+      404,
+    );
     await app.temporal.workflow.getHandle(repo.workflowId).signal(cleanupSignal);
     await waitForState(app, repo.workflowId, (s) => s.cloneStatus === 'CLEANED');
     const res = await call(app, 'POST', `/api/v1/code/repos/${repo.repoId}/sync`);
     expect(res.status).toBe(409);
-    expect(res.body).toEqual({ detail: { error: 'invalid_state', message: 'Only a COMPLETED repository can be synced; it is CLEANED' } });
+    expect(res.body).toEqual({
+      detail: { error: 'invalid_state', message: 'Only a COMPLETED repository can be synced; it is CLEANED' },
+    });
   });
 });

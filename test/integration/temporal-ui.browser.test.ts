@@ -33,7 +33,10 @@ beforeAll(async () => {
   // The test's Git server listens on loopback.
   const env = { ...(await launcherEnv(dataDir, stack.temporalCliPath)), GIT_ALLOW_LOOPBACK: 'true' };
   launcher = await launch(env, { cwd: PROJECT_ROOT, via: 'npm' });
-  const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'src/dev/token.ts', 'ui-operator'], { env, cwd: PROJECT_ROOT });
+  const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'src/dev/token.ts', 'ui-operator'], {
+    env,
+    cwd: PROJECT_ROOT,
+  });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token.trim()}` };
   const post = async (route: string, body: object) => {
     const res = await fetch(`${launcher!.ready.api}${route}`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -45,7 +48,9 @@ beforeAll(async () => {
   const name = `ui-${randomUUID().slice(0, 8)}`;
   await createBareRepo(stack.gitRoot, name, { 'a.txt': 'a\n' });
   gitUrl = `${stack.gitUrl}/${name}.git`;
-  workflowId = (await post('/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId })).workflow_id!;
+  workflowId = (
+    await post('/api/v1/code/connect', { git_url: gitUrl, access_token: stack.gitToken, project_id: projectId })
+  ).workflow_id!;
 
   proxy = await startReverseProxy(launcher.ready.temporalUi);
   browser = await chromium.launch({
@@ -90,7 +95,12 @@ async function visit(origin: string): Promise<Visit> {
   page.on('requestfailed', (r) => isCodec(r) && codecCalls.set(r, { failure: r.failure()?.errorText ?? 'failed' }));
   page.on('response', (r) => {
     if (isCodec(r.request())) codecCalls.set(r.request(), { status: r.status() });
-    bodies.push(r.body().then((b) => b.toString('latin1'), () => undefined));
+    bodies.push(
+      r.body().then(
+        (b) => b.toString('latin1'),
+        () => undefined,
+      ),
+    );
   });
   await page.goto(`${origin}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`, { timeout: STEP_MS });
   return {
@@ -120,7 +130,9 @@ function reveals(text: string, secret: string, depth = 0): boolean {
     else if (v && typeof v === 'object') Object.values(v).forEach(walk);
   };
   walk(json);
-  return strings.some((s) => /^[A-Za-z0-9+/_-]+=*$/.test(s) && reveals(Buffer.from(s, 'base64').toString('latin1'), secret, depth + 1));
+  return strings.some(
+    (s) => /^[A-Za-z0-9+/_-]+=*$/.test(s) && reveals(Buffer.from(s, 'base64').toString('latin1'), secret, depth + 1),
+  );
 }
 
 /** The workflow's input as the page shows it (a read-only JSON editor labelled "Input"). */
@@ -134,7 +146,13 @@ describe('the Temporal Web UI of npm start', () => {
       await shownInput(ui.page).filter({ hasText: gitUrl }).waitFor();
       // The editor renders the lines in view (the input outgrew it with the webhook secret): read the fields, not one JSON.
       const shown = await shownInput(ui.page).innerText();
-      for (const field of [`"gitUrl": "${gitUrl}"`, `"projectId": "${projectId}"`, '"userId": "ui-operator"', '"sealedToken": {']) expect(shown).toContain(field);
+      for (const field of [
+        `"gitUrl": "${gitUrl}"`,
+        `"projectId": "${projectId}"`,
+        '"userId": "ui-operator"',
+        '"sealedToken": {',
+      ])
+        expect(shown).toContain(field);
       expect(shown).toMatch(/"ciphertext": "[A-Za-z0-9+/]{40,}=*"/);
       expect(shown).toMatch(/"keyId": "local:/);
       const answered = [...ui.codecCalls.values()].map((c) => c.status);
@@ -156,7 +174,9 @@ describe('the Temporal Web UI of npm start', () => {
     try {
       await other.page.getByText('Codec Server could not connect').filter({ visible: true }).waitFor();
       await shownInput(other.page).waitFor();
-      await expect.poll(() => [...other.codecCalls.values()].some((c) => c.status || c.failure), { timeout: STEP_MS }).toBe(true);
+      await expect
+        .poll(() => [...other.codecCalls.values()].some((c) => c.status || c.failure), { timeout: STEP_MS })
+        .toBe(true);
       const input = await shownInput(other.page).innerText();
       // One JSON string: the payload's encrypted bytes, base64, as Temporal stores them.
       expect(JSON.parse(input)).toEqual(expect.stringMatching(/^[A-Za-z0-9+/]{100,}=*$/));
@@ -172,18 +192,31 @@ describe('the Temporal Web UI of npm start', () => {
     expect(bodies.filter((b) => reveals(b, stack.gitToken))).toEqual([]);
   });
 
-  it('refuses a request from another origin (401, no Access-Control-Allow-Origin), and lets the UI\'s own through', async () => {
+  it("refuses a request from another origin (401, no Access-Control-Allow-Origin), and lets the UI's own through", async () => {
     const codec = `${launcher!.ready.api}/codec/decode`;
     const preflight = (origin: string) =>
-      fetch(codec, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
-    const evil = await fetch(codec, { method: 'POST', headers: { origin: EVIL, 'content-type': 'application/json' }, body: JSON.stringify({ payloads: [] }) });
+      fetch(codec, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+    const evil = await fetch(codec, {
+      method: 'POST',
+      headers: { origin: EVIL, 'content-type': 'application/json' },
+      body: JSON.stringify({ payloads: [] }),
+    });
     expect(evil.headers.get('access-control-allow-origin')).toBeNull();
     // Refused by the server itself, not only by the browser's CORS: no operator token, and not the UI's origin.
     expect(evil.status).toBe(401);
     expect((await preflight(EVIL)).headers.get('access-control-allow-origin')).toBeNull();
-    const own = await fetch(codec, { method: 'POST', headers: { origin: launcher!.ready.temporalUi, 'content-type': 'application/json' }, body: JSON.stringify({ payloads: [] }) });
+    const own = await fetch(codec, {
+      method: 'POST',
+      headers: { origin: launcher!.ready.temporalUi, 'content-type': 'application/json' },
+      body: JSON.stringify({ payloads: [] }),
+    });
     expect(own.status).toBe(200);
     // The UI's own origin is let through, so the refusal above is about the origin.
-    expect((await preflight(launcher!.ready.temporalUi)).headers.get('access-control-allow-origin')).toBe(launcher!.ready.temporalUi);
+    expect((await preflight(launcher!.ready.temporalUi)).headers.get('access-control-allow-origin')).toBe(
+      launcher!.ready.temporalUi,
+    );
   });
 });

@@ -34,7 +34,12 @@ beforeAll(async () => {
   await createBareRepo(stack.gitRoot, smallRepo, { 'README.md': 'settle me\n', 'data.bin': randomBytes(50_000) });
   // A light tip over a heavy history: admitted at once, then a clone that takes ~10 s at the pace below.
   slowRepo = `slow-${randomUUID().slice(0, 8)}`;
-  await createRepoWithHeavyHistory(stack.gitRoot, slowRepo, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'tip\n' });
+  await createRepoWithHeavyHistory(
+    stack.gitRoot,
+    slowRepo,
+    { 'old.bin': randomBytes(2_000_000) },
+    { 'README.md': 'tip\n' },
+  );
 });
 
 afterAll(async () => {
@@ -49,17 +54,23 @@ const connect = async (repo: string, pace?: number) => {
     request_id: randomUUID(),
   });
   expect(res.status).toBe(201);
-  return { repoId: res.body.repo_id as string, workflowId: res.body.workflow_id as string, sandbox: path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id) };
+  return {
+    repoId: res.body.repo_id as string,
+    workflowId: res.body.workflow_id as string,
+    sandbox: path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id),
+  };
 };
 
 const rowOf = async (repoId: string) =>
   (await app.sql`select clone_status, error_code, sandbox_path, token_kid from code_repos where id = ${repoId}`)[0]!;
 
 const transitionsOf = async (repoId: string) =>
-  (await app.sql`select from_state, to_state, user_id, metadata from audit_log where repo_id = ${repoId} and to_state is not null order by id`)
-    .map((t) => `${t.from_state ?? ''}->${t.to_state}`);
+  (
+    await app.sql`select from_state, to_state, user_id, metadata from audit_log where repo_id = ${repoId} and to_state is not null order by id`
+  ).map((t) => `${t.from_state ?? ''}->${t.to_state}`);
 
-const cloningStarted = (workflowId: string) => waitForState(app, workflowId, (s) => s.stage === 'cloning' && (s.bytesReceived ?? 0) > 0);
+const cloningStarted = (workflowId: string) =>
+  waitForState(app, workflowId, (s) => s.stage === 'cloning' && (s.bytesReceived ?? 0) > 0);
 
 describe('every row reaches a terminal state', () => {
   it('the clone activity run again after its commit returns the recorded result: one row, one sandbox', async () => {
@@ -82,17 +93,31 @@ describe('every row reaches a terminal state', () => {
       audit: { correlationId: 'rerun', requestId: row!.request_id, userId: 'test' },
     });
     // The files stay where they are, on the host that made them, whoever runs the activity again.
-    expect(again).toMatchObject({ sandboxPath: done.sandboxPath, repositorySizeMb: done.repositorySizeMb, hostTaskQueue: app.worker!.hostTaskQueue });
+    expect(again).toMatchObject({
+      sandboxPath: done.sandboxPath,
+      repositorySizeMb: done.repositorySizeMb,
+      hostTaskQueue: app.worker!.hostTaskQueue,
+    });
     expect((await rowOf(repoId)).clone_status).toBe('COMPLETED');
     expect(await transitionsOf(repoId)).toEqual(before);
     expect(await readdir(path.dirname(sandbox))).toEqual([repoId]);
   });
 
   it('an ignored signal recorded twice (its activity retried after the first commit) leaves one audit row', async () => {
-    const activities = createActivities({ sql: app.sql, keys: app.keys, logger: createLogger({ level: 'silent' }), settings: activitySettingsOf(app.config) });
+    const activities = createActivities({
+      sql: app.sql,
+      keys: app.keys,
+      logger: createLogger({ level: 'silent' }),
+      settings: activitySettingsOf(app.config),
+    });
     const requestId = randomUUID();
     const info = { activityId: '7', workflowExecution: { workflowId: 'wf-twice', runId: randomUUID() } };
-    const input = { repoId: null, signal: 'retry', stage: 'cloning', audit: { correlationId: 'twice', requestId, userId: 'test' } };
+    const input = {
+      repoId: null,
+      signal: 'retry',
+      stage: 'cloning',
+      audit: { correlationId: 'twice', requestId, userId: 'test' },
+    };
     await new MockActivityEnvironment({ ...info, attempt: 1 }).run(activities.recordIgnoredSignal, input);
     await new MockActivityEnvironment({ ...info, attempt: 2 }).run(activities.recordIgnoredSignal, input);
     const rows = await app.sql`select action from audit_log where request_id = ${requestId}`;
@@ -107,17 +132,34 @@ describe('every row reaches a terminal state', () => {
     await vi.waitFor(async () => expect((await handle.describe()).status.name).toBe('CANCELLED'), SETTLED_WITHIN);
     expect((await rowOf(repoId)).clone_status).toBe('CLEANED');
     expect(existsSync(sandbox)).toBe(false);
-    expect(await transitionsOf(repoId)).toEqual(['->PENDING', 'PENDING->CLONING', 'CLONING->CLEANING', 'CLEANING->CLEANED']);
+    expect(await transitionsOf(repoId)).toEqual([
+      '->PENDING',
+      'PENDING->CLONING',
+      'CLONING->CLEANING',
+      'CLEANING->CLEANED',
+    ]);
   });
 
   it('a workflow terminated mid-clone: the reconciler fails the row as workflow_lost, the sweep removes its files', async () => {
     const { repoId, workflowId, sandbox } = await connect(slowRepo, 200_000);
     await cloningStarted(workflowId);
     await app.temporal.workflow.getHandle(workflowId).terminate('operator pressed Terminate');
-    await vi.waitFor(async () => expect(await rowOf(repoId)).toMatchObject({ clone_status: 'FAILED', error_code: 'workflow_lost', sandbox_path: null }), SETTLED_WITHIN);
+    await vi.waitFor(
+      async () =>
+        expect(await rowOf(repoId)).toMatchObject({
+          clone_status: 'FAILED',
+          error_code: 'workflow_lost',
+          sandbox_path: null,
+        }),
+      SETTLED_WITHIN,
+    );
     await vi.waitFor(() => expect(existsSync(sandbox)).toBe(false), SETTLED_WITHIN);
-    const [audit] = await app.sql`select user_id, metadata from audit_log where repo_id = ${repoId} and to_state = 'FAILED'`;
-    expect(audit).toMatchObject({ user_id: 'system:reconciler', metadata: { reason: 'reconciler', workflow_status: 'TERMINATED' } });
+    const [audit] =
+      await app.sql`select user_id, metadata from audit_log where repo_id = ${repoId} and to_state = 'FAILED'`;
+    expect(audit).toMatchObject({
+      user_id: 'system:reconciler',
+      metadata: { reason: 'reconciler', workflow_status: 'TERMINATED' },
+    });
   });
 
   it('a COMPLETED clone whose workflow was terminated is cleaned: row CLEANED, files gone', async () => {
@@ -151,7 +193,11 @@ describe('every row reaches a terminal state', () => {
     const handle = app.temporal.schedule.getHandle(reconcilerScheduleId(app.config.TEMPORAL_TASK_QUEUE));
     const every = async () => (await handle.describe()).spec.intervals?.map((i) => i.every);
     expect(await every()).toEqual([RECONCILE_SECONDS * 1000]);
-    expect((await handle.describe()).action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileRepositories', taskQueue: app.config.TEMPORAL_TASK_QUEUE });
+    expect((await handle.describe()).action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'reconcileRepositories',
+      taskQueue: app.config.TEMPORAL_TASK_QUEUE,
+    });
     // What a second worker (or a restart with another setting) does at start-up: the one schedule is brought up to date.
     const settings = { taskQueue: app.config.TEMPORAL_TASK_QUEUE, intervalSeconds: RECONCILE_SECONDS };
     await ensureReconcilerSchedule(app.temporal, { ...settings, intervalSeconds: 7 });

@@ -28,9 +28,12 @@ describe('the sandbox TTL', () => {
     });
     expect(res.status).toBe(201);
 
-    expect(await app.temporal.workflow.getHandle(res.body.workflow_id).result()).toMatchObject({ cloneStatus: 'CLEANED' });
+    expect(await app.temporal.workflow.getHandle(res.body.workflow_id).result()).toMatchObject({
+      cloneStatus: 'CLEANED',
+    });
     expect(existsSync(path.join(app.config.SANDBOX_BASE_PATH, projectId, res.body.repo_id))).toBe(false);
-    const reasons = await app.sql`select metadata->>'reason' as reason from audit_log where repo_id = ${res.body.repo_id} and to_state = 'CLEANED'`;
+    const reasons =
+      await app.sql`select metadata->>'reason' as reason from audit_log where repo_id = ${res.body.repo_id} and to_state = 'CLEANED'`;
     expect(reasons.map((r) => r.reason)).toEqual(['ttl']);
   });
 });

@@ -5,7 +5,14 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { expireDeliveries } from '../../src/db/webhook-deliveries.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';
-import { call, captureLogs, honoFor, startAppUnderTest, waitForState, type AppUnderTest } from '../support/app-under-test.js';
+import {
+  call,
+  captureLogs,
+  honoFor,
+  startAppUnderTest,
+  waitForState,
+  type AppUnderTest,
+} from '../support/app-under-test.js';
 import { createBareRepo, pushCommit, revParse } from '../support/git-repos.js';
 
 const stack = inject('stack');
@@ -24,47 +31,81 @@ afterAll(async () => {
   await app?.stop();
 });
 
-interface Connected { bare: string; repoId: string; workflowId: string; secret: string; url: string }
+interface Connected {
+  bare: string;
+  repoId: string;
+  workflowId: string;
+  secret: string;
+  url: string;
+}
 
 /** A served repository, connected and cloned; its webhook secret as the connect answer showed it. */
 async function connected(): Promise<Connected> {
   const name = `hooks-${randomUUID().slice(0, 8)}`;
   const bare = await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
-  const res = await call(app, 'POST', '/api/v1/code/connect', { git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId });
+  const res = await call(app, 'POST', '/api/v1/code/connect', {
+    git_url: `${stack.gitUrl}/${name}.git`,
+    access_token: stack.gitToken,
+    project_id: projectId,
+  });
   expect(res.status).toBe(201);
   expect(res.body.webhook_secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
   expect(res.body.webhook_url).toBe(`/api/v1/hooks/git/${res.body.repo_id}`);
   expect(res.headers.get('cache-control')).toBe('no-store');
   secrets.push(res.body.webhook_secret);
   await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
-  return { bare, repoId: res.body.repo_id, workflowId: res.body.workflow_id, secret: res.body.webhook_secret, url: res.body.webhook_url };
+  return {
+    bare,
+    repoId: res.body.repo_id,
+    workflowId: res.body.workflow_id,
+    secret: res.body.webhook_secret,
+    url: res.body.webhook_url,
+  };
 }
 
 const hmac = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
 /** Each sender's headers for `body`, signed with `secret`, as its documentation gives them. */
 const senders = {
   github: (secret: string, body: string, delivery: string, event = 'push') => ({
-    'X-Hub-Signature-256': `sha256=${hmac(secret, body)}`, 'X-GitHub-Event': event, 'X-GitHub-Delivery': delivery,
+    'X-Hub-Signature-256': `sha256=${hmac(secret, body)}`,
+    'X-GitHub-Event': event,
+    'X-GitHub-Delivery': delivery,
   }),
   gitlab: (secret: string, _body: string, delivery: string, event = 'Push Hook') => ({
-    'X-Gitlab-Token': secret, 'X-Gitlab-Event': event, 'X-Gitlab-Event-UUID': delivery,
+    'X-Gitlab-Token': secret,
+    'X-Gitlab-Event': event,
+    'X-Gitlab-Event-UUID': delivery,
   }),
   gitea: (secret: string, body: string, delivery: string, event = 'push') => ({
-    'X-Gitea-Signature': hmac(secret, body), 'X-Gitea-Event': event, 'X-Gitea-Delivery': delivery,
+    'X-Gitea-Signature': hmac(secret, body),
+    'X-Gitea-Event': event,
+    'X-Gitea-Delivery': delivery,
     // Gitea sends GitHub's headers too; its own come first.
-    'X-GitHub-Event': event, 'X-GitHub-Delivery': delivery,
+    'X-GitHub-Event': event,
+    'X-GitHub-Delivery': delivery,
   }),
 };
 
-const pushBody = (ref: string, after: string) => JSON.stringify({ ref, before: '1'.repeat(40), after, repository: { default_branch: 'main' } });
+const pushBody = (ref: string, after: string) =>
+  JSON.stringify({ ref, before: '1'.repeat(40), after, repository: { default_branch: 'main' } });
 
-async function deliver(hook: Connected, body: string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${app.api.url}${hook.url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+async function deliver(
+  hook: Connected,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.api.url}${hook.url}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   return { status: res.status, body: await res.json() };
 }
 
 const auditOf = (repoId: string, action: string) =>
-  app.sql<{ metadata: Record<string, unknown> }[]>`select metadata from audit_log where repo_id = ${repoId} and action = ${action} order by id`;
+  app.sql<
+    { metadata: Record<string, unknown> }[]
+  >`select metadata from audit_log where repo_id = ${repoId} and action = ${action} order by id`;
 
 /** The sync signals the repository's workflow has received, from its history. */
 async function syncSignals(hook: Connected): Promise<number> {
@@ -74,11 +115,14 @@ async function syncSignals(hook: Connected): Promise<number> {
 
 /** Waits for the `count`th sync to be recorded with `head`, and for the workflow to be waiting again. */
 async function synced(hook: Connected, head: string, count: number) {
-  await vi.waitFor(async () => {
-    const rows = await auditOf(hook.repoId, 'repo.synced');
-    expect(rows.length).toBe(count);
-    expect(rows.at(-1)!.metadata).toMatchObject({ head_commit: head });
-  }, { timeout: 45_000, interval: 100 });
+  await vi.waitFor(
+    async () => {
+      const rows = await auditOf(hook.repoId, 'repo.synced');
+      expect(rows.length).toBe(count);
+      expect(rows.at(-1)!.metadata).toMatchObject({ head_commit: head });
+    },
+    { timeout: 45_000, interval: 100 },
+  );
   await waitForState(app, hook.workflowId, (s) => s.stage === 'waiting_for_cleanup');
   expect((await call(app, 'GET', `/api/v1/code/repos/${hook.repoId}`)).body.head_commit).toBe(head);
 }
@@ -88,7 +132,10 @@ async function pushedAndSynced(hook: Connected, sender: keyof typeof senders, co
   await pushCommit(hook.bare, { 'README.md': `from ${sender}\n` });
   const head = await revParse(hook.bare, 'refs/heads/main');
   const body = pushBody('refs/heads/main', head);
-  expect(await deliver(hook, body, senders[sender](hook.secret, body, randomUUID()))).toMatchObject({ status: 202, body: { status: 'accepted' } });
+  expect(await deliver(hook, body, senders[sender](hook.secret, body, randomUUID()))).toMatchObject({
+    status: 202,
+    body: { status: 'accepted' },
+  });
   await synced(hook, head, count);
 }
 
@@ -127,7 +174,9 @@ describe('push webhooks', () => {
     await synced(hook, newer, 1);
     await promisify(execFile)('git', ['-C', hook.bare, 'update-ref', 'refs/heads/main', older]);
     const rewind = pushBody('refs/heads/main', older);
-    expect((await deliver(hook, rewind, senders.github(hook.secret, rewind, randomUUID()))).body.status).toBe('accepted');
+    expect((await deliver(hook, rewind, senders.github(hook.secret, rewind, randomUUID()))).body.status).toBe(
+      'accepted',
+    );
     await synced(hook, older, 2);
     expect((await call(app, 'GET', `/api/v1/code/repos/${hook.repoId}`)).body.head_commit).toBe(older);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
@@ -138,11 +187,15 @@ describe('push webhooks', () => {
     await pushCommit(hook.bare, { 'README.md': 'replayed\n' });
     const head = await revParse(hook.bare, 'refs/heads/main');
     const body = pushBody('refs/heads/main', head);
-    const answers = await Promise.all(Array.from({ length: 50 }, () => deliver(hook, body, senders.github(hook.secret, body, randomUUID()))));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => deliver(hook, body, senders.github(hook.secret, body, randomUUID()))),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(50).fill(202));
     const statuses = answers.map((a) => a.body.status);
     expect(statuses.filter((s) => s === 'accepted')).toHaveLength(1);
-    expect(answers.filter((a) => a.body.status !== 'accepted').map((a) => a.body)).toEqual(Array(49).fill(expect.objectContaining({ status: 'ignored', reason: 'up_to_date' })));
+    expect(answers.filter((a) => a.body.status !== 'accepted').map((a) => a.body)).toEqual(
+      Array(49).fill(expect.objectContaining({ status: 'ignored', reason: 'up_to_date' })),
+    );
     await synced(hook, head, 1);
     // Once synced, the row's own commit: ignored as well, by the API alone.
     const after = await deliver(hook, body, senders.github(hook.secret, body, randomUUID()));
@@ -159,7 +212,11 @@ describe('push webhooks', () => {
     const limited = honoFor(app, logs.logger, { webhookSyncRateLimit: { burst: 1, perMinute: 6 } });
     const send = async (head: string) => {
       const body = pushBody('refs/heads/main', head);
-      const res = await limited.request(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...senders.github(hook.secret, body, randomUUID()) }, body });
+      const res = await limited.request(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...senders.github(hook.secret, body, randomUUID()) },
+        body,
+      });
       return { status: res.status, body: (await res.json()) as any };
     };
     await pushCommit(hook.bare, { 'README.md': 'B\n' });
@@ -172,10 +229,19 @@ describe('push webhooks', () => {
     await pushCommit(hook.bare, { 'README.md': 'D\n' });
     const d = await revParse(hook.bare, 'refs/heads/main');
     const [overC, overD] = [await send(c), await send(d)];
-    expect([overC, overD]).toEqual(Array(2).fill(expect.objectContaining({ status: 202, body: expect.objectContaining({ status: 'accepted', reason: 'coalesced' }) })));
+    expect([overC, overD]).toEqual(
+      Array(2).fill(
+        expect.objectContaining({
+          status: 202,
+          body: expect.objectContaining({ status: 'accepted', reason: 'coalesced' }),
+        }),
+      ),
+    );
     // Nothing signalled per coalesced delivery; the pushes stay claimed, so a replay of one is up_to_date.
     expect(await syncSignals(hook)).toBe(1);
-    expect(await app.sql`select last_push_after from code_repos where id = ${hook.repoId}`).toEqual([{ last_push_after: d }]);
+    expect(await app.sql`select last_push_after from code_repos where id = ${hook.repoId}`).toEqual([
+      { last_push_after: d },
+    ]);
     expect((await send(d)).body).toMatchObject({ status: 'ignored', reason: 'up_to_date' });
     // The deferred sync, once the bucket refills: one more signal, and the ref's tip (the newest push) checked out.
     await synced(hook, d, 2);
@@ -191,7 +257,7 @@ describe('push webhooks', () => {
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 
-  it('a bad signature or token, or none, is a 401 and nothing is signalled or recorded; forged ones never stand in a real one\'s way', async () => {
+  it("a bad signature or token, or none, is a 401 and nothing is signalled or recorded; forged ones never stand in a real one's way", async () => {
     const hook = await connected();
     const body = pushBody('refs/heads/main', 'a'.repeat(40));
     const wrong = `${hook.secret}x`;
@@ -201,7 +267,11 @@ describe('push webhooks', () => {
       await deliver(hook, body, senders.gitea(wrong, body, randomUUID())),
       // Signed, but not this body.
       await deliver(hook, body, senders.github(hook.secret, `${body} `, randomUUID())),
-      await deliver(hook, body, { 'X-Hub-Signature-256': 'sha256=zz', 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': randomUUID() }),
+      await deliver(hook, body, {
+        'X-Hub-Signature-256': 'sha256=zz',
+        'X-GitHub-Event': 'push',
+        'X-GitHub-Delivery': randomUUID(),
+      }),
       await deliver(hook, body, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': randomUUID() }),
     ];
     expect(refused.map((r) => r.status)).toEqual([401, 401, 401, 401, 401, 401]);
@@ -211,12 +281,17 @@ describe('push webhooks', () => {
     expect(await app.sql`select 1 from webhook_deliveries where repo_id = ${hook.repoId}`).toHaveLength(0);
 
     // Whoever knows the id can forge deliveries, past any per-repository limit (30 at once): the real one amid them is acted on.
-    const forged = await Promise.all(Array.from({ length: 40 }, () => deliver(hook, body, senders.github(wrong, body, randomUUID()))));
+    const forged = await Promise.all(
+      Array.from({ length: 40 }, () => deliver(hook, body, senders.github(wrong, body, randomUUID()))),
+    );
     expect(new Set(forged.map((r) => r.status))).toEqual(new Set([401]));
     await pushCommit(hook.bare, { 'README.md': 'real\n' });
     const head = await revParse(hook.bare, 'refs/heads/main');
     const real = pushBody('refs/heads/main', head);
-    expect(await deliver(hook, real, senders.github(hook.secret, real, randomUUID()))).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    expect(await deliver(hook, real, senders.github(hook.secret, real, randomUUID()))).toMatchObject({
+      status: 202,
+      body: { status: 'accepted' },
+    });
     await synced(hook, head, 1);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
@@ -224,9 +299,13 @@ describe('push webhooks', () => {
   it('other refs, deleted refs and other events are ignored; a delivery without an id is a 400', async () => {
     const hook = await connected();
     const head = await revParse(hook.bare, 'refs/heads/main');
-    const send = (body: string, event?: string, delivery = randomUUID()) => deliver(hook, body, senders.github(hook.secret, body, delivery, event));
+    const send = (body: string, event?: string, delivery = randomUUID()) =>
+      deliver(hook, body, senders.github(hook.secret, body, delivery, event));
     const other = await send(pushBody('refs/heads/feature', head));
-    expect(other).toMatchObject({ status: 202, body: { status: 'ignored', reason: 'Not a push to the connected ref (main)' } });
+    expect(other).toMatchObject({
+      status: 202,
+      body: { status: 'ignored', reason: 'Not a push to the connected ref (main)' },
+    });
     // Another ref as a tag too.
     expect((await send(pushBody('refs/tags/feature', head))).body.status).toBe('ignored');
     const deleted = await send(pushBody('refs/heads/main', '0'.repeat(40)));
@@ -254,9 +333,16 @@ describe('push webhooks', () => {
     expect((await deliver({ ...hook, url: '/api/v1/hooks/git/not-a-uuid' }, body, signed)).status).toBe(422);
     // In process: over a socket the 413 comes while the client is still sending, which closes the connection under it.
     const big = JSON.stringify({ ref: 'refs/heads/main', padding: 'x'.repeat(1024 * 1024) });
-    const tooBig = await honoFor(app, logs.logger).request(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...senders.github(hook.secret, big, randomUUID()) }, body: big });
+    const tooBig = await honoFor(app, logs.logger).request(hook.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...senders.github(hook.secret, big, randomUUID()) },
+      body: big,
+    });
     expect(tooBig.status).toBe(413);
-    expect(((await tooBig.json()) as any).detail).toMatchObject({ error: 'payload_too_large', message: 'Request body exceeds 1024 KiB' });
+    expect(((await tooBig.json()) as any).detail).toMatchObject({
+      error: 'payload_too_large',
+      message: 'Request body exceeds 1024 KiB',
+    });
 
     // A row from before webhooks: no secret to check against.
     await app.sql`update code_repos set webhook_secret_ciphertext = null, webhook_secret_kid = null where id = ${hook.repoId}`;
@@ -273,7 +359,12 @@ describe('push webhooks', () => {
   it('a repeated connect answers the same webhook secret; a disconnect erases it', async () => {
     const name = `hooks-${randomUUID().slice(0, 8)}`;
     await createBareRepo(stack.gitRoot, name, { 'README.md': 'one\n' });
-    const request = { git_url: `${stack.gitUrl}/${name}.git`, access_token: stack.gitToken, project_id: projectId, request_id: randomUUID() };
+    const request = {
+      git_url: `${stack.gitUrl}/${name}.git`,
+      access_token: stack.gitToken,
+      project_id: projectId,
+      request_id: randomUUID(),
+    };
     const first = await call(app, 'POST', '/api/v1/code/connect', request);
     expect(first.status).toBe(201);
     secrets.push(first.body.webhook_secret);
@@ -285,7 +376,8 @@ describe('push webhooks', () => {
     expect(JSON.stringify(list.body)).not.toContain(first.body.webhook_secret);
 
     await call(app, 'DELETE', `/api/v1/code/repos/${first.body.repo_id}`);
-    const [row] = await app.sql`select webhook_secret_ciphertext, webhook_secret_kid from code_repos where id = ${first.body.repo_id}`;
+    const [row] =
+      await app.sql`select webhook_secret_ciphertext, webhook_secret_kid from code_repos where id = ${first.body.repo_id}`;
     expect(row).toEqual({ webhook_secret_ciphertext: null, webhook_secret_kid: null });
   });
 
@@ -298,13 +390,20 @@ describe('push webhooks', () => {
     const headers = { 'content-type': 'application/json', ...senders.github(hook.secret, body, delivery) };
     // A Temporal that is not there (nothing listens on port 1): the signal runs out its deadline.
     const down = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
-    const refused = await honoFor(app, logs.logger, {}, { temporal: down }).request(hook.url, { method: 'POST', headers, body });
+    const refused = await honoFor(app, logs.logger, {}, { temporal: down }).request(hook.url, {
+      method: 'POST',
+      headers,
+      body,
+    });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('30');
     expect(((await refused.json()) as any).detail.error).toBe('upstream_unavailable');
     expect(await app.sql`select 1 from webhook_deliveries where repo_id = ${hook.repoId}`).toHaveLength(0);
 
-    expect(await deliver(hook, body, senders.github(hook.secret, body, delivery))).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    expect(await deliver(hook, body, senders.github(hook.secret, body, delivery))).toMatchObject({
+      status: 202,
+      body: { status: 'accepted' },
+    });
     await synced(hook, head, 1);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   }, 60_000);
@@ -337,7 +436,9 @@ describe('push webhooks', () => {
       (${hook.repoId}, 'old', now() - interval '8 days'), (${hook.repoId}, 'recent', now() - interval '6 days')`;
     // The retention schedule may have run first: either way the old one is gone, the recent one kept.
     await expireDeliveries(app.sql, app.config.WEBHOOK_DELIVERY_RETENTION_DAYS, 1000);
-    expect(await app.sql`select delivery_id from webhook_deliveries where repo_id = ${hook.repoId}`).toEqual([{ delivery_id: 'recent' }]);
+    expect(await app.sql`select delivery_id from webhook_deliveries where repo_id = ${hook.repoId}`).toEqual([
+      { delivery_id: 'recent' },
+    ]);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
 

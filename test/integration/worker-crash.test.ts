@@ -36,7 +36,12 @@ afterAll(async () => {
 describe('a worker killed mid-clone', () => {
   it('is replaced by a new one that completes the clone: one row, no orphan directory', async () => {
     const name = `crash-${randomUUID().slice(0, 8)}`;
-    await createRepoWithHeavyHistory(stack.gitRoot, name, { 'old.bin': randomBytes(2_000_000) }, { 'README.md': 'survivor\n' });
+    await createRepoWithHeavyHistory(
+      stack.gitRoot,
+      name,
+      { 'old.bin': randomBytes(2_000_000) },
+      { 'README.md': 'survivor\n' },
+    );
     const first = await startWorkerProcess();
     const requestId = randomUUID();
     const res = await call(app, 'POST', '/api/v1/code/connect', {
@@ -51,13 +56,18 @@ describe('a worker killed mid-clone', () => {
     first.kill('SIGKILL');
     await exited(first);
     // git dies with its worker (setpriv --pdeathsig), so it cannot keep writing into the sandbox.
-    await vi.waitFor(async () => expect(await processesMentioning(`${name}.git`)).toEqual([]), { timeout: 5000, interval: 50 });
+    await vi.waitFor(async () => expect(await processesMentioning(`${name}.git`)).toEqual([]), {
+      timeout: 5000,
+      interval: 50,
+    });
     const metricsPort = await freePort();
     await startWorkerProcess({ WORKER_METRICS_PORT: String(metricsPort) });
 
     const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED', 90_000);
     expect(state.repositorySizeMb).toBeGreaterThan(1);
-    const [count] = await app.sql<{ n: number }[]>`select count(*)::int as n from code_repos where request_id = ${requestId}`;
+    const [count] = await app.sql<
+      { n: number }[]
+    >`select count(*)::int as n from code_repos where request_id = ${requestId}`;
     expect(count!.n).toBe(1);
     const projectDir = path.join(app.config.SANDBOX_BASE_PATH, projectId);
     expect(await readdir(projectDir)).toEqual([res.body.repo_id]);

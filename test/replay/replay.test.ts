@@ -19,13 +19,22 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const HISTORIES = fileURLToPath(new URL('../histories/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(HISTORIES)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 /** As production runs them: traced (with the tracing interceptors) or not; with the fixture's interceptor when a check adds one. */
 const options = (traced: boolean, interceptorModule?: string): ReplayWorkerOptions => ({
   workflowsPath: WORKFLOWS_PATH,
-  dataConverter: encryptedDataConverter(createLocalKeyProvider(Buffer.from(FIXTURE_MASTER_ENCRYPTION_KEY, 'base64'), [])),
-  interceptors: { workflowModules: [...workflowInterceptorModules(traced), ...(interceptorModule ? [path.join(FIXTURES, interceptorModule)] : [])] },
+  dataConverter: encryptedDataConverter(
+    createLocalKeyProvider(Buffer.from(FIXTURE_MASTER_ENCRYPTION_KEY, 'base64'), []),
+  ),
+  interceptors: {
+    workflowModules: [
+      ...workflowInterceptorModules(traced),
+      ...(interceptorModule ? [path.join(FIXTURES, interceptorModule)] : []),
+    ],
+  },
   sinks: workflowTracingSinks(),
 });
 
@@ -39,37 +48,75 @@ async function replayAll(o: ReplayWorkerOptions): Promise<Map<string, Error | un
 
 /** The paths a change must keep working; each needs its recorded history. */
 const REQUIRED = [
-  'completed-then-cleanup-signal', 'completed-then-ttl-cleanup', 'rejected-401', 'rejected-413', 'transient-503-then-completed',
-  'failed-retry-new-token-completed', 'failed-too-large-retried', 'cleanup-during-clone', 'disconnected-during-clone', 'host-lost-cleanup',
-  'probe-host-busy-clone-elsewhere', 'reconcile-repositories',
+  'completed-then-cleanup-signal',
+  'completed-then-ttl-cleanup',
+  'rejected-401',
+  'rejected-413',
+  'transient-503-then-completed',
+  'failed-retry-new-token-completed',
+  'failed-too-large-retried',
+  'cleanup-during-clone',
+  'disconnected-during-clone',
+  'host-lost-cleanup',
+  'probe-host-busy-clone-elsewhere',
+  'reconcile-repositories',
   // Recorded with the code before admission's quick steps became local activities (patch admission-local-activities).
-  'v0-admission-activities-completed-then-cleanup-signal', 'v0-admission-activities-failed-retry-new-token-completed',
+  'v0-admission-activities-completed-then-cleanup-signal',
+  'v0-admission-activities-failed-retry-new-token-completed',
   // Recorded under Temporal's OpenTelemetry interceptors (SDK flag 6: updates, queries and timers traced too).
-  'traced-completed-then-cleanup-signal', 'traced-failed-retry-new-token-completed',
+  'traced-completed-then-cleanup-signal',
+  'traced-failed-retry-new-token-completed',
   // A sync that succeeded and one over the limit (the sync signal, its activity on the clone's host, markSyncFailed).
   'completed-synced-sync-too-large-then-cleanup',
   // Scheduled syncs (patch sync-schedule-and-bounds), one workflow's three runs: timers, a refused token needing attention and
   // continue-as-new; a continued run taking the retry (its token encrypted in the update, resumeSyncs, a sync at once); the cleanup.
-  'scheduled-syncs-first-run', 'scheduled-syncs-retried-run', 'scheduled-syncs-last-run',
+  'scheduled-syncs-first-run',
+  'scheduled-syncs-retried-run',
+  'scheduled-syncs-last-run',
 ];
 
-interface HistoryEvent { eventId: string; eventType: string; [attributes: string]: unknown }
+interface HistoryEvent {
+  eventId: string;
+  eventType: string;
+  [attributes: string]: unknown;
+}
 
 /**
  * completed-then-cleanup-signal as it is had a worker without syncs (no handler: no command)
  * received a sync signal while the clone was kept: the signal, and a workflow task that did nothing.
  */
 function withSyncSignalToAnOldWorker(): unknown {
-  const { events } = JSON.parse(readFileSync(path.join(HISTORIES, 'completed-then-cleanup-signal.json'), 'utf8')) as { events: HistoryEvent[] };
-  const at = events.findIndex((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' && JSON.stringify(e).includes('"signalName":"cleanup"'));
+  const { events } = JSON.parse(readFileSync(path.join(HISTORIES, 'completed-then-cleanup-signal.json'), 'utf8')) as {
+    events: HistoryEvent[];
+  };
+  const at = events.findIndex(
+    (e) =>
+      e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' && JSON.stringify(e).includes('"signalName":"cleanup"'),
+  );
   const cleanup = events[at]!;
   const [scheduled, started, completed] = events.slice(at + 1, at + 4);
   const firstId = Number(cleanup.eventId);
   // Every id from the insertion on, and every reference to one (scheduledEventId, ...), moves up by the four events inserted.
-  const shifted = (value: unknown): unknown => JSON.parse(JSON.stringify(value), (key, v: unknown) =>
-    ((key === 'eventId' || key.endsWith('EventId')) && typeof v === 'string' && Number(v) >= firstId ? String(Number(v) + 4) : v));
-  const signal = { ...cleanup, workflowExecutionSignaledEventAttributes: { signalName: 'sync', input: {}, identity: 'old-worker', header: {} } };
-  return { events: [...events.slice(0, at), signal, scheduled, started, completed, ...(shifted(events.slice(at)) as HistoryEvent[])] };
+  const shifted = (value: unknown): unknown =>
+    JSON.parse(JSON.stringify(value), (key, v: unknown) =>
+      (key === 'eventId' || key.endsWith('EventId')) && typeof v === 'string' && Number(v) >= firstId
+        ? String(Number(v) + 4)
+        : v,
+    );
+  const signal = {
+    ...cleanup,
+    workflowExecutionSignaledEventAttributes: { signalName: 'sync', input: {}, identity: 'old-worker', header: {} },
+  };
+  return {
+    events: [
+      ...events.slice(0, at),
+      signal,
+      scheduled,
+      started,
+      completed,
+      ...(shifted(events.slice(at)) as HistoryEvent[]),
+    ],
+  };
 }
 
 describe('replaying recorded histories', () => {
@@ -83,7 +130,7 @@ describe('replaying recorded histories', () => {
     expect(files.map((f) => f.replace(/\.json$/, ''))).toEqual(expect.arrayContaining(REQUIRED));
   });
 
-  it.each(files)('%s replays against today\'s workflow code, traced and not', (file) => {
+  it.each(files)("%s replays against today's workflow code, traced and not", (file) => {
     for (const run of [today.traced, today.untraced]) {
       expect(run.has(file)).toBe(true);
       expect(run.get(file)).toBeUndefined();
@@ -92,7 +139,9 @@ describe('replaying recorded histories', () => {
 
   it('a sync signal an older worker received (and did nothing with) replays with no command', async () => {
     for (const traced of [true, false]) {
-      const results = Worker.runReplayHistories(options(traced), [{ workflowId: 'old-worker-sync', history: historyFromJson(withSyncSignalToAnOldWorker()) }]);
+      const results = Worker.runReplayHistories(options(traced), [
+        { workflowId: 'old-worker-sync', history: historyFromJson(withSyncSignalToAnOldWorker()) },
+      ]);
       for await (const r of results) expect(r.error).toBeUndefined();
     }
   });
@@ -101,7 +150,10 @@ describe('replaying recorded histories', () => {
     const results = await replayAll(options(true, 'unversioned-step-before-clone.ts'));
     // Every run that reached its clone now disagrees with its history; the rejected ones, the reconciler and runs continued
     // as new (which start with the clone kept) never got there.
-    const broken = [...results].filter(([, err]) => err instanceof DeterminismViolationError).map(([file]) => file).sort();
+    const broken = [...results]
+      .filter(([, err]) => err instanceof DeterminismViolationError)
+      .map(([file]) => file)
+      .sort();
     expect(broken).toEqual(files.filter((f) => !/^(rejected-|reconcile-|scheduled-syncs-(retried|last)-run)/.test(f)));
     expect(results.get('rejected-401.json')).toBeUndefined();
   });

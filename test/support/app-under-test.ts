@@ -79,7 +79,8 @@ export async function startAppUnderTest(
     keys,
     codec: dataConverter.payloadCodecs![0]!,
     tokenFor: (user = DEFAULT_USER) => tokenFor(config.JWT_SECRET!, user),
-    operatorTokenFor: (user = DEFAULT_USER) => signDevToken(config.JWT_SECRET!, { sub: user, ttlSeconds: 3600, scope: config.CODEC_OPERATOR_SCOPE }),
+    operatorTokenFor: (user = DEFAULT_USER) =>
+      signDevToken(config.JWT_SECRET!, { sub: user, ttlSeconds: 3600, scope: config.CODEC_OPERATOR_SCOPE }),
     worker,
     sql,
     temporal,
@@ -96,7 +97,9 @@ export async function startAppUnderTest(
 /** The environment the app runs with, for a worker started as its own process. */
 export function configEnv(config: ConnectedConfig): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),
+    Object.entries(config)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, String(v)]),
   );
 }
 
@@ -107,11 +110,14 @@ export async function waitForState(
   ready: (state: ConnectRepositoryState) => boolean,
   timeout = 45_000,
 ): Promise<ConnectRepositoryState> {
-  return vi.waitFor(async () => {
-    const state = await app.temporal.workflow.getHandle(workflowId).query(getStateQuery);
-    if (!ready(state)) throw new Error(`not yet: ${state.stage} ${state.cloneStatus}`);
-    return state;
-  }, { timeout, interval: 100 });
+  return vi.waitFor(
+    async () => {
+      const state = await app.temporal.workflow.getHandle(workflowId).query(getStateQuery);
+      if (!ready(state)) throw new Error(`not yet: ${state.stage} ${state.cloneStatus}`);
+      return state;
+    },
+    { timeout, interval: 100 },
+  );
 }
 
 export const DEFAULT_USER = 'test-user';
@@ -142,7 +148,11 @@ export async function callAt(
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${baseUrl}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}${route}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json(), headers: res.headers };
 }
 
@@ -159,7 +169,11 @@ export function captureLogs(): { logger: Logger; text: () => string; lines: () =
   return {
     logger: createLogger({ level: 'debug' }, stream),
     text,
-    lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 
@@ -167,7 +181,12 @@ export function captureLogs(): { logger: Logger; text: () => string; lines: () =
  * The HTTP app (for `app.request()`) over the same database, Temporal client and task queue as
  * `app`, whose worker serves its workflows; settings can be overridden per test.
  */
-export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<ApiDeps['settings']> = {}, deps: Partial<ApiDeps> = {}) {
+export function honoFor(
+  app: AppUnderTest,
+  logger: Logger,
+  overrides: Partial<ApiDeps['settings']> = {},
+  deps: Partial<ApiDeps> = {},
+) {
   return createApp({
     sql: app.sql,
     temporal: app.temporal,
@@ -185,7 +204,10 @@ export function honoFor(app: AppUnderTest, logger: Logger, overrides: Partial<Ap
       allowedOrigins: ['https://ui.example'],
       rateLimit: { burst: 1000, perMinute: 1000 },
       readRateLimit: { burst: 1000, perMinute: 1000 },
-      webhookSyncRateLimit: { burst: app.config.WEBHOOK_SYNC_RATE_LIMIT_BURST, perMinute: app.config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE },
+      webhookSyncRateLimit: {
+        burst: app.config.WEBHOOK_SYNC_RATE_LIMIT_BURST,
+        perMinute: app.config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE,
+      },
       temporalUiOrigins: ['http://ui.temporal.test'],
       codec: {
         loopbackUiOrigins: [],

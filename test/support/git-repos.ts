@@ -49,7 +49,11 @@ async function bareRepo(projectRoot: string, name: string, build: (work: string)
 }
 
 /** A bare repository with one commit holding `files` (path → content). */
-export function createBareRepo(projectRoot: string, name: string, files: Record<string, string | Buffer>): Promise<string> {
+export function createBareRepo(
+  projectRoot: string,
+  name: string,
+  files: Record<string, string | Buffer>,
+): Promise<string> {
   return bareRepo(projectRoot, name, async (work) => {
     await writeFiles(work, files);
     await commitAll(work, 'initial commit');
@@ -80,15 +84,25 @@ export function createRepoWithHeavyHistory(
  * whose tip holds one small file: many tiny objects, so a large pack index next to its pack.
  * Built by `git fast-import` straight into one pack, which is quick even for many thousands.
  */
-export async function createRepoWithTinyObjects(projectRoot: string, name: string, blobs: number, blobBytes = 8): Promise<string> {
+export async function createRepoWithTinyObjects(
+  projectRoot: string,
+  name: string,
+  blobs: number,
+  blobBytes = 8,
+): Promise<string> {
   const bare = path.join(projectRoot, `${name}.git`);
   await git(['init', '--quiet', '--bare', '--initial-branch=main', bare]);
   const committer = 'committer Test <test@example.com> 1700000000 +0000\n';
   const parts: Buffer[] = [];
-  for (let i = 1; i <= blobs; i++) parts.push(Buffer.from(`blob\nmark :${i}\ndata ${blobBytes}\n`), randomBytes(blobBytes), Buffer.from('\n'));
+  for (let i = 1; i <= blobs; i++)
+    parts.push(Buffer.from(`blob\nmark :${i}\ndata ${blobBytes}\n`), randomBytes(blobBytes), Buffer.from('\n'));
   const files = Array.from({ length: blobs }, (_, i) => `M 100644 :${i + 1} t/${i}\n`).join('');
   parts.push(Buffer.from(`commit refs/heads/main\n${committer}data 13\nheavy history\n${files}\n`));
-  parts.push(Buffer.from(`commit refs/heads/main\n${committer}data 9\nlight tip\nD t\nM 100644 inline README.md\ndata 6\nlight\n\n`));
+  parts.push(
+    Buffer.from(
+      `commit refs/heads/main\n${committer}data 9\nlight tip\nD t\nM 100644 inline README.md\ndata 6\nlight\n\n`,
+    ),
+  );
   await gitWithInput(['--git-dir', bare, 'fast-import', '--quiet'], Buffer.concat(parts));
   return bare;
 }
@@ -107,7 +121,10 @@ function gitWithInput(args: string[], input: Buffer | string): Promise<void> {
 export async function createRepoWithManyRefs(projectRoot: string, name: string, count: number): Promise<string> {
   const bare = await createBareRepo(projectRoot, name, { 'README.md': 'many refs\n' });
   const { stdout: head } = await git(['--git-dir', bare, 'rev-parse', 'HEAD']);
-  const commands = Array.from({ length: count }, (_, i) => `create refs/heads/many-${String(i).padStart(6, '0')} ${head.trim()}\n`).join('');
+  const commands = Array.from(
+    { length: count },
+    (_, i) => `create refs/heads/many-${String(i).padStart(6, '0')} ${head.trim()}\n`,
+  ).join('');
   await gitWithInput(['--git-dir', bare, 'update-ref', '--stdin'], commands);
   return bare;
 }
@@ -131,7 +148,11 @@ export function createHostileRepo(projectRoot: string, name: string, markerPath:
 }
 
 /** Pushes a commit adding `files` onto the default branch of an existing bare repository (someone pushed). */
-export async function pushCommit(bare: string, files: Record<string, string | Buffer>, message = 'a later commit'): Promise<void> {
+export async function pushCommit(
+  bare: string,
+  files: Record<string, string | Buffer>,
+  message = 'a later commit',
+): Promise<void> {
   const work = await mkdtemp(path.join(tmpdir(), 'rc-work-'));
   try {
     await git(['clone', '--quiet', bare, work]);

@@ -60,7 +60,12 @@ function parseBehaviour(pathname: string): Behaviour {
 }
 
 /** Writes `data` at most `bytesPerSecond`, pausing the backend while the pace is ahead. */
-function throttledWriter(res: ServerResponse, bytesPerSecond: number | undefined, pause: () => void, resume: () => void) {
+function throttledWriter(
+  res: ServerResponse,
+  bytesPerSecond: number | undefined,
+  pause: () => void,
+  resume: () => void,
+) {
   if (!bytesPerSecond) return (data: Buffer) => res.write(data);
   const started = Date.now();
   let sent = 0;
@@ -88,7 +93,12 @@ function throttledWriter(res: ServerResponse, bytesPerSecond: number | undefined
  * destroyed, as a server or proxy that dies mid-response would leave it. `mayDrop` is asked at
  * the moment of the cut, so concurrent responses never drop more than allowed.
  */
-function droppingWriter(res: ServerResponse, afterBytes: number, mayDrop: () => boolean, write: (data: Buffer) => unknown) {
+function droppingWriter(
+  res: ServerResponse,
+  afterBytes: number,
+  mayDrop: () => boolean,
+  write: (data: Buffer) => unknown,
+) {
   let sent = 0;
   let dropped = false;
   return (data: Buffer) => {
@@ -132,9 +142,15 @@ function relayToHttpBackend(
   let head = Buffer.alloc(0);
   let headersSent = false;
   let pending = Promise.resolve<unknown>(undefined);
-  const throttled = throttledWriter(res, behaviour.bytesPerSecond, () => backend.stdout.pause(), () => backend.stdout.resume());
+  const throttled = throttledWriter(
+    res,
+    behaviour.bytesPerSecond,
+    () => backend.stdout.pause(),
+    () => backend.stdout.resume(),
+  );
   const isPack = req.method === 'POST' && behaviour.rest.endsWith('/git-upload-pack');
-  const write = behaviour.drop && isPack ? droppingWriter(res, behaviour.drop.afterBytes, hooks.mayDrop, throttled) : throttled;
+  const write =
+    behaviour.drop && isPack ? droppingWriter(res, behaviour.drop.afterBytes, hooks.mayDrop, throttled) : throttled;
   const send = (data: Buffer) => {
     hooks.sent(data.length);
     pending = Promise.resolve(write(data));
@@ -170,7 +186,11 @@ function relayToHttpBackend(
  * A Git smart-HTTP server for the tests: the real `git http-backend` behind a front that
  * demands the access token and answers 401 without it (or with a wrong one).
  */
-export function startGitServer(options: { projectRoot: string; token: string; host?: '127.0.0.1' | '::1' }): Promise<GitServer> {
+export function startGitServer(options: {
+  projectRoot: string;
+  token: string;
+  host?: '127.0.0.1' | '::1';
+}): Promise<GitServer> {
   const requests = new Map<string, number[]>();
   const record = (key: string): number => {
     const seen = requests.get(key) ?? [];
@@ -188,13 +208,15 @@ export function startGitServer(options: { projectRoot: string; token: string; ho
     const log = /^\/_(requests|bytes)\/([\w-]+)$/.exec(url.pathname);
     if (log) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(log[1] === 'bytes' ? bytes.get(log[2]!) ?? 0 : requests.get(log[2]!) ?? []));
+      res.end(JSON.stringify(log[1] === 'bytes' ? (bytes.get(log[2]!) ?? 0) : (requests.get(log[2]!) ?? [])));
       return;
     }
     const rotate = /^\/_token\/([\w-]+)$/.exec(url.pathname);
     if (rotate && req.method === 'PUT') {
       let body = '';
-      req.on('data', (chunk: Buffer) => { body += chunk.toString('utf8'); });
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString('utf8');
+      });
       req.on('end', () => {
         tokens.set(rotate[1]!, body);
         res.writeHead(204).end();
@@ -211,7 +233,11 @@ export function startGitServer(options: { projectRoot: string; token: string; ho
       }
     }
     if (behaviour.throttleStatus) {
-      res.writeHead(behaviour.throttleStatus, { 'Content-Type': 'text/plain', 'Retry-After': '3600', 'X-RateLimit-Remaining': '0' });
+      res.writeHead(behaviour.throttleStatus, {
+        'Content-Type': 'text/plain',
+        'Retry-After': '3600',
+        'X-RateLimit-Remaining': '0',
+      });
       res.end('API rate limit exceeded\n');
       return;
     }
@@ -242,10 +268,11 @@ export function startGitServer(options: { projectRoot: string; token: string; ho
       resolve({
         url: `http://${host === '::1' ? '[::1]' : host}:${port}`,
         seen: () => ({ ...seen }),
-        stop: () => new Promise((done) => {
-          server.closeAllConnections();
-          server.close(() => done());
-        }),
+        stop: () =>
+          new Promise((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
       });
     });
   });

@@ -39,14 +39,22 @@ export async function startJwksServer(keys: SigningKey[]): Promise<JwksServer> {
       return;
     }
     count += 1;
-    res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify({ keys: published.map((k) => k.jwk) }));
+    res
+      .writeHead(200, { 'content-type': 'application/jwk-set+json' })
+      .end(JSON.stringify({ keys: published.map((k) => k.jwk) }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
     fetches: () => count,
-    publish: (next) => { published = next; },
-    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    publish: (next) => {
+      published = next;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -9,7 +9,11 @@ export const kmsEnv = (endpoint: string) => ({
 });
 
 export function kmsClient(endpoint: string): KMSClient {
-  return new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  return new KMSClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
 }
 
 /** A fresh symmetric key; its ARN is what KMS_KEY_ID names. */

@@ -31,7 +31,8 @@ export async function launcherEnv(dataDir: string, temporalCliPath: string): Pro
 export type LaunchCommand = { cwd: string; via: 'npm' | 'node' };
 
 function spawnLauncher(env: Record<string, string>, how: LaunchCommand): ChildProcess {
-  const [program, args] = how.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, ['--import', 'tsx', 'src/dev/main.ts']];
+  const [program, args] =
+    how.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, ['--import', 'tsx', 'src/dev/main.ts']];
   // Its own process group, like a program started from a terminal, so Ctrl-C can be imitated.
   return spawn(program, args as string[], { cwd: how.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }
@@ -40,7 +41,11 @@ function spawnLauncher(env: Record<string, string>, how: LaunchCommand): ChildPr
  * Starts the launcher and resolves once it logs `ready:`; rejects with its output if it exits first,
  * or if it is not ready within `readyWithinMs` (then it is stopped as Ctrl-C would, so nothing is left running).
  */
-export async function launch(env: Record<string, string>, how: LaunchCommand = { cwd: process.cwd(), via: 'node' }, readyWithinMs = 150_000): Promise<Launch> {
+export async function launch(
+  env: Record<string, string>,
+  how: LaunchCommand = { cwd: process.cwd(), via: 'node' },
+  readyWithinMs = 150_000,
+): Promise<Launch> {
   const child = spawnLauncher(env, how);
   const lines = createInterface({ input: child.stdout! });
   const output: string[] = [];
@@ -68,7 +73,10 @@ export function errorsLogged(output: string[]): string[] {
 }
 
 /** Runs the launcher to its end (a start-up that fails) and returns its exit code and every line it printed. */
-export async function launchToEnd(env: Record<string, string>, how: LaunchCommand = { cwd: process.cwd(), via: 'node' }): Promise<{ code: number | null; lines: string[] }> {
+export async function launchToEnd(
+  env: Record<string, string>,
+  how: LaunchCommand = { cwd: process.cwd(), via: 'node' },
+): Promise<{ code: number | null; lines: string[] }> {
   const child = spawnLauncher(env, how);
   let text = '';
   child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -88,7 +96,7 @@ export async function descendants(root: number): Promise<number[]> {
   }
   const found: number[] = [];
   const visit = (pid: number) => {
-    for (const [child, parent] of parents) if (parent === pid) found.push(child), visit(child);
+    for (const [child, parent] of parents) if (parent === pid) (found.push(child), visit(child));
   };
   visit(root);
   return found;
@@ -110,7 +118,10 @@ export async function survivors(pids: number[]): Promise<number[]> {
  * SIGTERM to the launcher, or Ctrl-C: SIGINT to its whole process group, servers included.
  * Returns the exit code, or the signal's name when it died of one (npm re-raises the signal it got).
  */
-export async function stop(child: ChildProcess, how: 'SIGTERM' | 'Ctrl-C' = 'SIGTERM'): Promise<number | string | null> {
+export async function stop(
+  child: ChildProcess,
+  how: 'SIGTERM' | 'Ctrl-C' = 'SIGTERM',
+): Promise<number | string | null> {
   if (how === 'Ctrl-C') process.kill(-child.pid!, 'SIGINT');
   else child.kill('SIGTERM');
   await exited(child);

@@ -20,7 +20,9 @@ export async function startMotoServer(logger: Logger): Promise<MotoServer> {
   const target = path.join(TOOLS_DIR, `moto-${MOTO_VERSION}`);
   const python = await findPython();
   if (!python || !(await pipInstallInto(`moto[server]==${MOTO_VERSION}`, target, logger))) {
-    throw new Error(`Cannot provision the KMS emulator: install python3 with pip, or \`pip install moto[server]==${MOTO_VERSION}\`.`);
+    throw new Error(
+      `Cannot provision the KMS emulator: install python3 with pip, or \`pip install moto[server]==${MOTO_VERSION}\`.`,
+    );
   }
   const port = await freePort();
   const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {

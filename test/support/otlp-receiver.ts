@@ -27,26 +27,46 @@ export interface OtlpReceiver {
 const generated = createRequire(import.meta.url)('@opentelemetry/otlp-transformer/build/src/generated/root.js');
 const ExportTraceServiceRequest = generated.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 
-type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: AnyValue[] } };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: number | string;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+};
 const valueOf = (v: AnyValue | undefined): unknown =>
-  v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : undefined) ?? v?.doubleValue ?? v?.boolValue ?? v?.arrayValue?.values?.map(valueOf);
-const attributesOf = (list: Array<{ key: string; value?: AnyValue }> = []) => Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
-const hex = (id: unknown): string => (typeof id === 'string' ? id : id ? Buffer.from(id as Uint8Array).toString('hex') : '');
+  v?.stringValue ??
+  (v?.intValue !== undefined ? Number(v.intValue) : undefined) ??
+  v?.doubleValue ??
+  v?.boolValue ??
+  v?.arrayValue?.values?.map(valueOf);
+const attributesOf = (list: Array<{ key: string; value?: AnyValue }> = []) =>
+  Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
+const hex = (id: unknown): string =>
+  typeof id === 'string' ? id : id ? Buffer.from(id as Uint8Array).toString('hex') : '';
 
 interface ExportRequest {
   resourceSpans?: Array<{
     resource?: { attributes?: Array<{ key: string; value?: AnyValue }> };
-    scopeSpans?: Array<{ spans?: Array<{
-      traceId: unknown; spanId: unknown; parentSpanId?: unknown; name: string;
-      attributes?: Array<{ key: string; value?: AnyValue }>;
-      events?: Array<{ name: string; attributes?: Array<{ key: string; value?: AnyValue }> }>;
-    }> }>;
+    scopeSpans?: Array<{
+      spans?: Array<{
+        traceId: unknown;
+        spanId: unknown;
+        parentSpanId?: unknown;
+        name: string;
+        attributes?: Array<{ key: string; value?: AnyValue }>;
+        events?: Array<{ name: string; attributes?: Array<{ key: string; value?: AnyValue }> }>;
+      }>;
+    }>;
   }>;
 }
 
 function decode(contentType: string, body: Buffer): ExportRequest {
   if (contentType.startsWith('application/json')) return JSON.parse(body.toString('utf8')) as ExportRequest;
-  return ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: Number, bytes: Buffer }) as ExportRequest;
+  return ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), {
+    longs: Number,
+    bytes: Buffer,
+  }) as ExportRequest;
 }
 
 /** A minimal OTLP/HTTP trace receiver (`POST /v1/traces`, protobuf or JSON), as a collector would be. */
@@ -68,10 +88,20 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
           const resource = attributesOf(rs.resource?.attributes);
           for (const s of (rs.scopeSpans ?? []).flatMap((ss) => ss.spans ?? [])) {
             const events = (s.events ?? []).map((e) => ({ name: e.name, attributes: attributesOf(e.attributes) }));
-            spans.push({ traceId: hex(s.traceId), spanId: hex(s.spanId), parentSpanId: hex(s.parentSpanId), name: s.name, attributes: attributesOf(s.attributes), events, resource });
+            spans.push({
+              traceId: hex(s.traceId),
+              spanId: hex(s.spanId),
+              parentSpanId: hex(s.parentSpanId),
+              name: s.name,
+              attributes: attributesOf(s.attributes),
+              events,
+              resource,
+            });
           }
         }
-        res.writeHead(200, { 'Content-Type': contentType }).end(contentType.startsWith('application/json') ? '{}' : undefined);
+        res
+          .writeHead(200, { 'Content-Type': contentType })
+          .end(contentType.startsWith('application/json') ? '{}' : undefined);
       } catch {
         res.writeHead(400).end();
       }
@@ -80,7 +110,12 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}`, spans, contentTypes, stop: () => new Promise<void>((done) => server.close(() => done())) });
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        spans,
+        contentTypes,
+        stop: () => new Promise<void>((done) => server.close(() => done())),
+      });
     });
   });
 }

@@ -30,7 +30,10 @@ export async function startEntryPoint(
     });
     child.once('exit', (code, signal) => reject(new Error(`${entry} exited before it was ready (${code ?? signal})`)));
     // A child that never says it is ready (a log level that hides the message, say) fails here, not at the test's timeout.
-    timer = setTimeout(() => reject(new Error(`${entry} did not log "${readyMessage}" within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`${entry} did not log "${readyMessage}" within ${READY_TIMEOUT_MS / 1000} s`)),
+      READY_TIMEOUT_MS,
+    );
   }).finally(() => clearTimeout(timer));
   return { child, ready };
 }
@@ -45,11 +48,13 @@ function parseLogLine(line: string): Record<string, unknown> | undefined {
 
 /** SIGKILLs every process in `started` that is still running, and waits until each has exited. */
 export async function killAll(started: ChildProcess[]): Promise<void> {
-  await Promise.all(started.map(async (child) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGKILL');
-    await exited(child);
-  }));
+  await Promise.all(
+    started.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited(child);
+    }),
+  );
 }
 
 /** Pids of live processes (this one aside) whose command line contains `text`: a git still at work on a sandbox, say. */

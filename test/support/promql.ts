@@ -7,11 +7,51 @@ export const dashboardPath = new URL('../../deploy/grafana/repo-connector.json',
 
 // Words that can stand where a metric name could, without a `(` after them to give them away.
 const KEYWORDS = new Set([
-  'and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right',
-  'atan2', 'inf', 'nan', 'start', 'end',
-  'sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values',
-  'rate', 'irate', 'increase', 'delta', 'idelta', 'histogram_quantile', 'clamp', 'clamp_min', 'clamp_max',
-  'vector', 'scalar', 'time', 'absent', 'absent_over_time', 'label_replace', 'label_join', 'round',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'atan2',
+  'inf',
+  'nan',
+  'start',
+  'end',
+  'sum',
+  'avg',
+  'min',
+  'max',
+  'count',
+  'group',
+  'stddev',
+  'stdvar',
+  'topk',
+  'bottomk',
+  'quantile',
+  'count_values',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'histogram_quantile',
+  'clamp',
+  'clamp_min',
+  'clamp_max',
+  'vector',
+  'scalar',
+  'time',
+  'absent',
+  'absent_over_time',
+  'label_replace',
+  'label_join',
+  'round',
 ]);
 
 /**
@@ -36,8 +76,17 @@ export function metricNamesIn(expr: string): string[] {
   return [...new Set([...named, ...names])].sort();
 }
 
-interface Rule { record?: string; alert?: string; expr: string }
-interface Panel { type?: string; title?: string; targets?: { expr?: string }[]; panels?: Panel[] }
+interface Rule {
+  record?: string;
+  alert?: string;
+  expr: string;
+}
+interface Panel {
+  type?: string;
+  title?: string;
+  targets?: { expr?: string }[];
+  panels?: Panel[];
+}
 
 export const ruleGroups = (): { name: string; rules: Rule[] }[] =>
   (parse(readFileSync(alertsPath, 'utf8')) as { groups: { name: string; rules: Rule[] }[] }).groups;
@@ -51,7 +100,11 @@ export const recordedNames = (): string[] => [...new Set(rules().flatMap((r) => 
 
 export const dashboardPanels = (): Panel[] => {
   const all: Panel[] = [];
-  const walk = (panels: Panel[] = []) => panels.forEach((p) => { all.push(p); walk(p.panels); });
+  const walk = (panels: Panel[] = []) =>
+    panels.forEach((p) => {
+      all.push(p);
+      walk(p.panels);
+    });
   walk((JSON.parse(readFileSync(dashboardPath, 'utf8')) as { panels: Panel[] }).panels);
   return all;
 };
@@ -60,6 +113,8 @@ export const dashboardPanels = (): Panel[] => {
 export function deployQueries(): { source: string; expr: string }[] {
   return [
     ...rules().map((r) => ({ source: `alerts.yml ${r.alert ?? r.record}`, expr: r.expr })),
-    ...dashboardPanels().flatMap((p) => (p.targets ?? []).flatMap((t) => (t.expr ? [{ source: `repo-connector.json "${p.title}"`, expr: t.expr }] : []))),
+    ...dashboardPanels().flatMap((p) =>
+      (p.targets ?? []).flatMap((t) => (t.expr ? [{ source: `repo-connector.json "${p.title}"`, expr: t.expr }] : [])),
+    ),
   ];
 }

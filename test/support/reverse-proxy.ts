@@ -12,13 +12,19 @@ export function startReverseProxy(target: string): Promise<ReverseProxy> {
   const upstream = new URL(target);
   const server = createServer((req, res) => {
     const forwarded = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
     );
-    forwarded.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502).end());
+    forwarded.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
     req.pipe(forwarded);
   });
   return new Promise((resolve, reject) => {

@@ -25,7 +25,9 @@ export async function provisionSchemathesis(logger: Logger): Promise<{ python: s
   const target = path.join(TOOLS_DIR, `schemathesis-${SCHEMATHESIS_VERSION}`);
   const python = await findPython();
   if (!python || !(await pipInstallInto(`schemathesis==${SCHEMATHESIS_VERSION}`, target, logger))) {
-    throw new Error(`Cannot provision schemathesis: install python3 with pip, or \`pip install schemathesis==${SCHEMATHESIS_VERSION}\`.`);
+    throw new Error(
+      `Cannot provision schemathesis: install python3 with pip, or \`pip install schemathesis==${SCHEMATHESIS_VERSION}\`.`,
+    );
   }
   return { python, pythonPath: target };
 }
@@ -40,17 +42,27 @@ export async function runSchemathesis(
   options: { schemaUrl: string; token: string; args: string[]; workDir: string; timeoutMs: number },
 ): Promise<SchemathesisRun> {
   const config = path.join(options.workDir, 'schemathesis.toml');
-  await writeFile(config, [
-    `hooks = ${JSON.stringify(HOOKS)}`,
-    '[auth.openapi.bearerAuth]',
-    `bearer = "\${${TOKEN_VARIABLE}}"`,
-    '',
-  ].join('\n'));
-  const child = spawn(tool.python, ['-m', 'schemathesis.cli', '--config-file', config, 'run', options.schemaUrl, ...options.args], {
-    cwd: options.workDir,
-    env: { ...process.env, PYTHONPATH: tool.pythonPath, [TOKEN_VARIABLE]: options.token, NO_COLOR: '1', COLUMNS: '160' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  await writeFile(
+    config,
+    [`hooks = ${JSON.stringify(HOOKS)}`, '[auth.openapi.bearerAuth]', `bearer = "\${${TOKEN_VARIABLE}}"`, ''].join(
+      '\n',
+    ),
+  );
+  const child = spawn(
+    tool.python,
+    ['-m', 'schemathesis.cli', '--config-file', config, 'run', options.schemaUrl, ...options.args],
+    {
+      cwd: options.workDir,
+      env: {
+        ...process.env,
+        PYTHONPATH: tool.pythonPath,
+        [TOKEN_VARIABLE]: options.token,
+        NO_COLOR: '1',
+        COLUMNS: '160',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output = tail(64_000);
   child.stdout.on('data', output.push);
   child.stderr.on('data', output.push);

@@ -9,7 +9,11 @@ import { dropDatabase, ensureDatabase } from '../../src/db/admin.js';
 import { startEmbeddedPostgres } from '../../src/dev-stack/embedded-postgres.js';
 import { freePort } from '../../src/runtime/ports.js';
 import { findTemporalCli } from '../../src/dev-stack/temporal-cli.js';
-import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerOptions } from '../../src/dev-stack/temporal-dev-server.js';
+import {
+  startTemporalDevServer,
+  type TemporalDevServer,
+  type TemporalDevServerOptions,
+} from '../../src/dev-stack/temporal-dev-server.js';
 import { startGitServer } from './git-server.js';
 import { startMotoServer } from './moto-server.js';
 import type { TestStack } from './stack.js';
@@ -17,7 +21,10 @@ import type { TestStack } from './stack.js';
 type Teardown = () => Promise<unknown>;
 
 /** The machine's PostgreSQL when DATABASE_URL is given (a fresh database per run), else an embedded one. */
-async function startPostgres(workDir: string, teardowns: Teardown[]): Promise<{ adminUrl: string; databaseUrl: string }> {
+async function startPostgres(
+  workDir: string,
+  teardowns: Teardown[],
+): Promise<{ adminUrl: string; databaseUrl: string }> {
   const logger = createLogger({ level: 'warn', pretty: false });
   const given = process.env.DATABASE_URL;
   if (!given) {
@@ -49,7 +56,10 @@ const TEMPORAL_START_ATTEMPTS = 3;
  * exits because a port was taken. The dev server picks its internal ports at random at each start,
  * so even a restart on the same frontend port can meet, and then escape, such a collision.
  */
-export async function startTemporalWithRetry(options: () => Promise<TemporalDevServerOptions>, logger: Logger): Promise<{ server: TemporalDevServer; options: TemporalDevServerOptions }> {
+export async function startTemporalWithRetry(
+  options: () => Promise<TemporalDevServerOptions>,
+  logger: Logger,
+): Promise<{ server: TemporalDevServer; options: TemporalDevServerOptions }> {
   for (let attempt = 1; ; attempt += 1) {
     const chosen = await options();
     try {
@@ -62,7 +72,19 @@ export async function startTemporalWithRetry(options: () => Promise<TemporalDevS
 }
 
 const startTemporalOnFreePorts = async (cliPath: string, logger: Logger): Promise<TemporalDevServer> =>
-  (await startTemporalWithRetry(async () => ({ cliPath, port: await freePort(), uiPort: await freePort(), namespace: 'default', headless: true, logger }), logger)).server;
+  (
+    await startTemporalWithRetry(
+      async () => ({
+        cliPath,
+        port: await freePort(),
+        uiPort: await freePort(),
+        namespace: 'default',
+        headless: true,
+        logger,
+      }),
+      logger,
+    )
+  ).server;
 
 export async function startStack(logger: Logger): Promise<{ stack: TestStack; stop: () => Promise<void> }> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'rc-test-'));

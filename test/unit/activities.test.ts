@@ -34,9 +34,14 @@ const HOST = 'q-host-test';
 function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
   const query = (_strings: TemplateStringsArray, ...values: unknown[]) => {
     const id = values.find((v): v is string => typeof v === 'string' && rows.some((r) => r.id === v));
-    return Promise.resolve(id ? rows.filter((r) => r.id === id) : values.some((v) => typeof v === 'string') ? [] : rows);
+    return Promise.resolve(
+      id ? rows.filter((r) => r.id === id) : values.some((v) => typeof v === 'string') ? [] : rows,
+    );
   };
-  const sql = Object.assign(query, { begin: (work: (tx: unknown) => unknown) => work(sql), unsafe: () => '' }) as unknown as Sql;
+  const sql = Object.assign(query, {
+    begin: (work: (tx: unknown) => unknown) => work(sql),
+    unsafe: () => '',
+  }) as unknown as Sql;
   return {
     sql,
     keys: createLocalKeyProvider(randomBytes(32)),
@@ -51,7 +56,7 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
       maxRepoFiles: 100,
       sizeEstimateFactor: 1.5,
       taskQueue: 'unit-queue',
-    hostTaskQueue: HOST,
+      hostTaskQueue: HOST,
       sandboxTtlSeconds: 60,
       minFreeMb: 0,
       reconcilePageSize: 100,
@@ -63,13 +68,21 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
 }
 
 /** The activity's input as the API makes it: the token sealed for its trip through Temporal. */
-async function sealed(deps: ActivityDeps, token: string, ids: { projectId: string; repoId: string }): Promise<EncryptTokenInput> {
+async function sealed(
+  deps: ActivityDeps,
+  token: string,
+  ids: { projectId: string; repoId: string },
+): Promise<EncryptTokenInput> {
   const requestId = randomUUID();
   const { ciphertext, keyId } = await encryptSecret(deps.keys, token, transportContext(requestId));
   return { sealedToken: { ciphertext: ciphertext.toString('base64'), keyId }, requestId, ...ids };
 }
 
-const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as ApplicationFailure);
+const failureOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as ApplicationFailure,
+  );
 
 describe('activities (MockActivityEnvironment)', () => {
   it('encryptToken opens the sealed token and returns only ciphertext, bound to its repository', async () => {
@@ -77,7 +90,10 @@ describe('activities (MockActivityEnvironment)', () => {
     const env = new MockActivityEnvironment();
     const ids = { projectId: randomUUID(), repoId: randomUUID() };
     const token = 'ghp_unit_test_token_0123456789';
-    const encrypted: EncryptedToken = await env.run(createActivities(deps).encryptToken, await sealed(deps, token, ids));
+    const encrypted: EncryptedToken = await env.run(
+      createActivities(deps).encryptToken,
+      await sealed(deps, token, ids),
+    );
     expect(JSON.stringify(encrypted)).not.toContain(token);
     expect(await openToken(deps, { ...encrypted, ...ids })).toBe(token);
     await expect(openToken(deps, { ...encrypted, ...ids, repoId: randomUUID() })).rejects.toThrow();
@@ -89,14 +105,23 @@ describe('activities (MockActivityEnvironment)', () => {
     const activities = createActivities(deps);
     const ids = { projectId: randomUUID(), repoId: randomUUID() };
     const token: EncryptedToken = await env.run(activities.encryptToken, await sealed(deps, 'ghp_0123456789', ids));
-    const failure = await failureOf(env.run(activities.checkRepositorySize, { ...token, ...ids, gitUrl: 'https://169.254.169.254/r.git' }));
+    const failure = await failureOf(
+      env.run(activities.checkRepositorySize, { ...token, ...ids, gitUrl: 'https://169.254.169.254/r.git' }),
+    );
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'invalid_url', nonRetryable: true });
   });
 
   it('sweepSandboxes removes orphans, abandoned clones and clones another host owns, but keeps live ones', async () => {
     const project = randomUUID();
-    const ids = { orphan: randomUUID(), failed: randomUUID(), live: randomUUID(), abandoned: randomUUID(), fresh: randomUUID(), moved: randomUUID() };
+    const ids = {
+      orphan: randomUUID(),
+      failed: randomUUID(),
+      live: randomUUID(),
+      abandoned: randomUUID(),
+      fresh: randomUUID(),
+      moved: randomUUID(),
+    };
     for (const id of Object.values(ids)) await mkdir(path.join(base, project, id, 'repository'), { recursive: true });
     await mkdir(path.join(base, 'not-a-uuid'), { recursive: true });
     const hourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
@@ -106,11 +131,19 @@ describe('activities (MockActivityEnvironment)', () => {
       { id: ids.abandoned, clone_status: 'CLONING', sandbox_path: null, host_task_queue: HOST, updated_at: hourAgo },
       { id: ids.fresh, clone_status: 'CLONING', sandbox_path: null, host_task_queue: null, updated_at: new Date() },
       // Its clone was retried on another host after this one died: what is left here is nobody's.
-      { id: ids.moved, clone_status: 'COMPLETED', sandbox_path: 'y', host_task_queue: 'elsewhere-host', updated_at: new Date() },
+      {
+        id: ids.moved,
+        clone_status: 'COMPLETED',
+        sandbox_path: 'y',
+        host_task_queue: 'elsewhere-host',
+        updated_at: new Date(),
+      },
     ];
     const env = new MockActivityEnvironment();
     const { removed }: SweepResult = await env.run(createActivities(depsWith(rows)).sweepSandboxes, { expired: false });
-    expect(removed.map((p) => path.basename(p)).sort()).toEqual([ids.orphan, ids.failed, ids.abandoned, ids.moved].sort());
+    expect(removed.map((p) => path.basename(p)).sort()).toEqual(
+      [ids.orphan, ids.failed, ids.abandoned, ids.moved].sort(),
+    );
     expect(existsSync(path.join(base, project, ids.live))).toBe(true);
     expect(existsSync(path.join(base, project, ids.fresh))).toBe(true);
     expect(existsSync(path.join(base, 'not-a-uuid'))).toBe(true);
@@ -121,6 +154,10 @@ describe('activity failures', () => {
   it('an illegal status change is a non-retryable invalid_transition naming the transition', () => {
     const failure = toActivityFailure(new InvalidTransitionError(randomUUID(), 'COMPLETED', 'CLONING'));
     expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect(failure).toMatchObject({ type: 'invalid_transition', nonRetryable: true, message: expect.stringMatching(/from COMPLETED to CLONING/) });
+    expect(failure).toMatchObject({
+      type: 'invalid_transition',
+      nonRetryable: true,
+      message: expect.stringMatching(/from COMPLETED to CLONING/),
+    });
   });
 });

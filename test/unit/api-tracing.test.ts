@@ -8,7 +8,11 @@ import { traceRequests } from '../../src/api/tracing.js';
 
 const exporter = new InMemorySpanExporter();
 // No resource detection: spans are exported as they end, not once detection settles.
-const sdk = new NodeSDK({ spanProcessors: [new SimpleSpanProcessor(exporter)], instrumentations: [], autoDetectResources: false });
+const sdk = new NodeSDK({
+  spanProcessors: [new SimpleSpanProcessor(exporter)],
+  instrumentations: [],
+  autoDetectResources: false,
+});
 beforeAll(() => sdk.start());
 afterAll(() => sdk.shutdown());
 
@@ -20,10 +24,14 @@ const app = new Hono<ApiEnv>()
 const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
 
 describe('the http-request span', () => {
-  it('roots a trace of ours, links the caller\'s traceparent, and names the trace in X-Trace-Id', async () => {
+  it("roots a trace of ours, links the caller's traceparent, and names the trace in X-Trace-Id", async () => {
     exporter.reset();
     const res = await app.request('/things/42?secret=query', {
-      headers: { traceparent: `00-${CALLER_TRACE}-b7ad6b7169203331-00`, tracestate: 'vendor=opaque', baggage: 'user=alice' },
+      headers: {
+        traceparent: `00-${CALLER_TRACE}-b7ad6b7169203331-00`,
+        tracestate: 'vendor=opaque',
+        baggage: 'user=alice',
+      },
     });
     expect(res.status).toBe(200);
     const [span] = exporter.getFinishedSpans();
@@ -34,7 +42,12 @@ describe('the http-request span', () => {
     expect(res.headers.get('x-trace-id')).toBe(span!.spanContext().traceId);
     expect(span!.links.map((l) => l.context.traceId)).toEqual([CALLER_TRACE]);
     expect(span!.spanContext().traceState).toBeUndefined();
-    expect(span!.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/things/42', 'http.route': '/things/:id', 'http.response.status_code': 200 });
+    expect(span!.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'url.path': '/things/42',
+      'http.route': '/things/:id',
+      'http.response.status_code': 200,
+    });
     expect(JSON.stringify(span!.attributes)).not.toContain('secret');
   });
 

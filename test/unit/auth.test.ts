@@ -30,16 +30,25 @@ describe('HS256 tokens (JWT_SECRET)', () => {
   const send = appWith({ jwtSecret: SECRET });
 
   it('accepts what `npm run token` prints, and names its subject', async () => {
-    expect(await send(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: 60 }))).toEqual({ status: 200, text: 'alice' });
+    expect(await send(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: 60 }))).toEqual({
+      status: 200,
+      text: 'alice',
+    });
   });
 
   it('refuses a token without exp or sub, expired, or signed with another secret', async () => {
     const key = new TextEncoder().encode(SECRET);
     const noExp = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').sign(key);
-    const noSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 60).sign(key);
+    const noSub = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(now() + 60)
+      .sign(key);
     expect(await send(noExp)).toMatchObject({ status: 401, text: expect.stringContaining('no exp claim') });
     expect(await send(noSub)).toMatchObject({ status: 401, text: expect.stringContaining('no sub claim') });
-    expect(await send(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: -60 }))).toMatchObject({ status: 401, text: expect.stringContaining('expired') });
+    expect(await send(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: -60 }))).toMatchObject({
+      status: 401,
+      text: expect.stringContaining('expired'),
+    });
     expect((await send(await signDevToken('x'.repeat(40), { sub: 'alice', ttlSeconds: 60 }))).status).toBe(401);
   });
 
@@ -49,19 +58,31 @@ describe('HS256 tokens (JWT_SECRET)', () => {
     expect((await send(new UnsecuredJWT({ sub: 'alice' }).setExpirationTime(now() + 60).encode())).status).toBe(401);
   });
 
-  it('binds JWT_ISSUER and JWT_AUDIENCE to the key set\'s tokens: the secret\'s own need neither (the key-set side is in jwks.test)', async () => {
+  it("binds JWT_ISSUER and JWT_AUDIENCE to the key set's tokens: the secret's own need neither (the key-set side is in jwks.test)", async () => {
     const strict = appWith({ jwtSecret: SECRET, issuer: 'https://issuer.test', audience: 'repo-connector' });
     expect((await strict(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: 60 }))).status).toBe(200);
     // Still the secret's checks: another secret, or no expiry, is refused all the same.
     expect((await strict(await signDevToken('x'.repeat(40), { sub: 'alice', ttlSeconds: 60 }))).status).toBe(401);
-    expect(await strict(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: -60 }))).toMatchObject({ status: 401, text: expect.stringContaining('expired') });
+    expect(await strict(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: -60 }))).toMatchObject({
+      status: 401,
+      text: expect.stringContaining('expired'),
+    });
   });
 
   it('answers 403 forbidden, naming the scope, to a valid token without a required scope', async () => {
     const operatorOnly = appWith({ jwtSecret: SECRET }, 'codec:operator');
     const user = await operatorOnly(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: 60 }));
     expect(user.status).toBe(403);
-    expect(JSON.parse(user.text)).toMatchObject({ detail: { error: 'forbidden', required_scope: 'codec:operator', message: expect.stringContaining('codec:operator') } });
-    expect((await operatorOnly(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: 60, scope: 'codec:operator' }))).status).toBe(200);
+    expect(JSON.parse(user.text)).toMatchObject({
+      detail: {
+        error: 'forbidden',
+        required_scope: 'codec:operator',
+        message: expect.stringContaining('codec:operator'),
+      },
+    });
+    expect(
+      (await operatorOnly(await signDevToken(SECRET, { sub: 'alice', ttlSeconds: 60, scope: 'codec:operator' })))
+        .status,
+    ).toBe(200);
   });
 });

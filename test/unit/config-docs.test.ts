@@ -7,15 +7,20 @@ const root = path.resolve(import.meta.dirname, '../..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 const stripCode = (markdown: string) => markdown.replace(/^\s*```[\s\S]*?^\s*```/gm, '');
 
-interface Row { names: string[]; defaults: string[] }
+interface Row {
+  names: string[];
+  defaults: string[];
+}
 
 /** The rows of the configuration page's tables: the variables in the first cell, the defaults in the second. */
 export function settingRows(page: string): Row[] {
-  return stripCode(page).split('\n').flatMap((line) => {
-    const cells = /^\|([^|]*)\|([^|]*)\|/.exec(line);
-    const names = [...(cells?.[1]?.matchAll(/`([A-Z][A-Z0-9_]+)`/g) ?? [])].map((m) => m[1]!);
-    return names.length ? [{ names, defaults: cells![2]!.split(',').map((d) => d.trim()) }] : [];
-  });
+  return stripCode(page)
+    .split('\n')
+    .flatMap((line) => {
+      const cells = /^\|([^|]*)\|([^|]*)\|/.exec(line);
+      const names = [...(cells?.[1]?.matchAll(/`([A-Z][A-Z0-9_]+)`/g) ?? [])].map((m) => m[1]!);
+      return names.length ? [{ names, defaults: cells![2]!.split(',').map((d) => d.trim()) }] : [];
+    });
 }
 
 const documentedSettings = (page: string) => new Set(settingRows(page).flatMap((row) => row.names));
@@ -78,7 +83,9 @@ describe('docs/configuration.md', () => {
         if (!schema) return [];
         const expected = documentedDefault(schema.parse(undefined));
         const written = (defaults.length === names.length ? defaults[i] : defaults[0])!;
-        return written === expected || written.startsWith(`${expected} (`) ? [] : [`${name}: ${written}, not ${expected}`];
+        return written === expected || written.startsWith(`${expected} (`)
+          ? []
+          : [`${name}: ${written}, not ${expected}`];
       }),
     );
     expect(wrong).toEqual([]);
@@ -91,7 +98,12 @@ describe('docs/configuration.md', () => {
   });
 });
 
-const pages = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
 const anchorsOf = (markdown: string) =>
@@ -99,7 +111,14 @@ const anchorsOf = (markdown: string) =>
     stripCode(markdown)
       .split('\n')
       .filter((l) => /^#+ /.test(l))
-      .map((l) => l.replace(/^#+ /, '').trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')),
+      .map((l) =>
+        l
+          .replace(/^#+ /, '')
+          .trim()
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, '')
+          .replace(/ /g, '-'),
+      ),
   );
 
 describe('links between the docs', () => {

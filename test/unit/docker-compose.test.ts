@@ -21,12 +21,23 @@ interface Service {
   volumes?: string[];
 }
 const known = Object.keys(envSchema.shape);
-const workers = Object.keys(compose.services).filter((name) => /^worker-\d+$/.test(name)).sort();
+const workers = Object.keys(compose.services)
+  .filter((name) => /^worker-\d+$/.test(name))
+  .sort();
 const apps = ['api', ...workers, 'migrate'];
 
 describe('docker-compose.yml', () => {
   it('defines the production-shaped stack', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker-1', 'worker-2']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'api',
+      'migrate',
+      'postgres',
+      'temporal',
+      'temporal-setup',
+      'temporal-ui',
+      'worker-1',
+      'worker-2',
+    ]);
     expect(compose.services.postgres!.image).toMatch(/^postgres:\d+/);
     expect(compose.services.temporal!.image).toMatch(/^temporalio\/auto-setup:\d+\.\d+\.\d+$/);
     expect(compose.services['temporal-ui']!.image).toMatch(/^temporalio\/ui:\d+\.\d+\.\d+$/);
@@ -79,16 +90,20 @@ describe('docker-compose.yml', () => {
     for (const volume of sandboxes) expect(Object.keys(compose.volumes)).toContain(volume);
   });
 
-  it('lets the Web UI decode through /codec with its signed-in operator\'s token, verified against the same provider', () => {
+  it("lets the Web UI decode through /codec with its signed-in operator's token, verified against the same provider", () => {
     const ui = compose.services['temporal-ui']!.environment!;
     const api = compose.services.api!.environment!;
-    expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${/^(\d+)-/.exec(compose.services.api!.ports![0]!)![1]}/codec`);
+    expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(
+      `http://localhost:${/^(\d+)-/.exec(compose.services.api!.ports![0]!)![1]}/codec`,
+    );
     expect(api.TEMPORAL_UI_ORIGINS!.split(',')).toContain(ui.TEMPORAL_CORS_ORIGINS);
     // The token it passes is the one the provider issued the signed-in user, asked with the operator scope.
     expect(ui.TEMPORAL_CODEC_PASS_ACCESS_TOKEN).toBe('true');
     expect(ui.TEMPORAL_AUTH_TYPE).toBe('oidc');
     expect(ui.TEMPORAL_AUTH_ENABLED).toMatch(/^\$\{TEMPORAL_UI_AUTH_ENABLED:-\w+\}$/);
-    expect(ui.TEMPORAL_AUTH_SCOPES!.split(',')).toContain(api.CODEC_OPERATOR_SCOPE ?? loadConfig({}).CODEC_OPERATOR_SCOPE);
+    expect(ui.TEMPORAL_AUTH_SCOPES!.split(',')).toContain(
+      api.CODEC_OPERATOR_SCOPE ?? loadConfig({}).CODEC_OPERATOR_SCOPE,
+    );
     // The API trusts that provider: its key set, its issuer (the UI's), an audience of its own.
     expect(api.JWKS_URL).toMatch(/^\$\{OIDC_JWKS_URL:-\}$/);
     expect(api.JWT_ISSUER).toBe(ui.TEMPORAL_AUTH_ISSUER_URL);
@@ -102,7 +117,10 @@ describe('the runtime', () => {
   it('builds and runs the image on Node.js 24 LTS, the version the suite also runs on and engines names', () => {
     const bases = [...readFileSync('Dockerfile', 'utf8').matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
     expect(bases).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
-    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string }; scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      engines: { node: string };
+      scripts: Record<string, string>;
+    };
     expect(pkg.engines.node.split(' || ')).toContain('^24');
     expect(readFileSync('scripts/node-24.sh', 'utf8')).toMatch(/^version=24\.\d+\.\d+$/m);
     expect(pkg.scripts.test).toContain('npm run test:node-24');

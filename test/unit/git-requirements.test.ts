@@ -12,7 +12,10 @@ const TOOLS = ['git', 'prlimit', 'setpriv', 'env', 'nice', 'true', 'sh', 'dd', '
 let scratch: string;
 
 /** A PATH of one directory holding links to the real tools, minus `without`, plus `fakes` (name → script). */
-async function pathWith(name: string, options: { without?: string; fakes?: Record<string, string> } = {}): Promise<string> {
+async function pathWith(
+  name: string,
+  options: { without?: string; fakes?: Record<string, string> } = {},
+): Promise<string> {
   const dir = path.join(scratch, name);
   await mkdir(dir);
   for (const tool of TOOLS) {
@@ -30,7 +33,12 @@ async function pathWith(name: string, options: { without?: string; fakes?: Recor
 
 /** Runs an entry point with only `PATH` for tools, to its end; its exit code and stderr. */
 function runEntry(entry: string, PATH: string): Promise<{ code: number | null; stderr: string }> {
-  const env = { PATH, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', TEMPORAL_ADDRESS: '127.0.0.1:1', DATA_DIR: path.join(scratch, 'data') };
+  const env = {
+    PATH,
+    DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+    DATA_DIR: path.join(scratch, 'data'),
+  };
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', entry], { env, timeout: 30_000 }, (err, _stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr });
@@ -65,14 +73,18 @@ describe('the start-up check of what git relies on', () => {
   it('the worker refuses to start without prlimit: exit 78 and one line naming it and util-linux', async () => {
     const { code, stderr } = await runEntry('src/worker/main.ts', await pathWith('no-prlimit', { without: 'prlimit' }));
     expect(code).toBe(78);
-    expect(stderr.trim().split('\n')).toEqual(['Cannot run git safely here, missing: prlimit (caps each file git writes): install util-linux']);
+    expect(stderr.trim().split('\n')).toEqual([
+      'Cannot run git safely here, missing: prlimit (caps each file git writes): install util-linux',
+    ]);
   }, 30_000);
 
   it('the worker refuses to start with a git older than 2.37', async () => {
     const PATH = await pathWith('old-git', { fakes: { git: '#!/bin/sh\necho "git version 2.30.0"\n' } });
     const { code, stderr } = await runEntry('src/worker/main.ts', PATH);
     expect(code).toBe(78);
-    expect(stderr).toMatch(/^Cannot run git safely here, missing: git ≥ 2\.37 .*http\.curloptResolve.*: install a newer git$/m);
+    expect(stderr).toMatch(
+      /^Cannot run git safely here, missing: git ≥ 2\.37 .*http\.curloptResolve.*: install a newer git$/m,
+    );
   }, 30_000);
 
   it('so does `npm start` (its worker runs git), before it starts anything', async () => {

@@ -2,16 +2,44 @@ import { describe, expect, it } from 'vitest';
 import { formatKeyCheck, mustKeep, payloadKeyIds, type KeyUse } from '../../src/ops/key-check.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
-const use = (keyId: string, o: Partial<KeyUse> = {}): KeyUse => ({ keyId, current: false, configured: true, tokens: 0, webhookSecrets: 0, serviceKeys: 0, openWorkflows: [], ...o });
+const use = (keyId: string, o: Partial<KeyUse> = {}): KeyUse => ({
+  keyId,
+  current: false,
+  configured: true,
+  tokens: 0,
+  webhookSecrets: 0,
+  serviceKeys: 0,
+  openWorkflows: [],
+  ...o,
+});
 
 describe('payloadKeyIds', () => {
   it('finds the key id of every encrypted payload in a history, however deep, and nothing else', () => {
     const history = {
       events: [
-        { workflowExecutionStartedEventAttributes: { input: { payloads: [{ metadata: { 'encryption-key-id': text('kms:a'), encoding: text('binary/encrypted') }, data: text('x') }] } } },
-        { activityTaskCompletedEventAttributes: { result: { payloads: [{ metadata: { 'encryption-key-id': text('local:b') } }] } } },
+        {
+          workflowExecutionStartedEventAttributes: {
+            input: {
+              payloads: [
+                {
+                  metadata: { 'encryption-key-id': text('kms:a'), encoding: text('binary/encrypted') },
+                  data: text('x'),
+                },
+              ],
+            },
+          },
+        },
+        {
+          activityTaskCompletedEventAttributes: {
+            result: { payloads: [{ metadata: { 'encryption-key-id': text('local:b') } }] },
+          },
+        },
         // Search attributes and headers are plain payloads: no key.
-        { upsertWorkflowSearchAttributesEventAttributes: { searchAttributes: { indexedFields: { RepoId: { metadata: { encoding: text('json/plain') } } } } } },
+        {
+          upsertWorkflowSearchAttributesEventAttributes: {
+            searchAttributes: { indexedFields: { RepoId: { metadata: { encoding: text('json/plain') } } } },
+          },
+        },
       ],
     };
     expect([...payloadKeyIds(history)].sort()).toEqual(['kms:a', 'local:b']);
@@ -29,7 +57,9 @@ describe('formatKeyCheck', () => {
     const out = formatKeyCheck({ currentKeyId: 'local:new', keys, openWorkflowsScanned: 0 }).split('\n');
     expect(out).toContain('local:old: KEEP — needed by 2 stored access tokens, 1 service key');
     expect(out).toContain('local:idle: may be removed — no stored token, service key or open workflow uses it');
-    expect(out.find((l) => l.startsWith('arn:aws:kms:elsewhere'))).toMatch(/not configured here.*KEEP — needed by 3 stored access tokens$/);
+    expect(out.find((l) => l.startsWith('arn:aws:kms:elsewhere'))).toMatch(
+      /not configured here.*KEEP — needed by 3 stored access tokens$/,
+    );
     expect(out.at(-1)).toBe('1 configured old key still needed: keep it.');
     expect(keys.filter(mustKeep).map((k) => k.keyId)).toEqual(['local:old']);
   });

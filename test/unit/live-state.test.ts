@@ -18,16 +18,22 @@ function fakeTemporal() {
       }),
     },
   } as unknown as Client;
-  return { client, answer: (state: Partial<ConnectRepositoryState>) => waiting.splice(0).forEach((resolve) => resolve(state)), queries: () => queries };
+  return {
+    client,
+    answer: (state: Partial<ConnectRepositoryState>) => waiting.splice(0).forEach((resolve) => resolve(state)),
+    queries: () => queries,
+  };
 }
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('a workflow\'s live state, shared by the statuses of one moment', () => {
+describe("a workflow's live state, shared by the statuses of one moment", () => {
   it('many concurrent statuses of one workflow send one query', async () => {
     const temporal = fakeTemporal();
     const clock = { now: 0 };
-    const all = Promise.all(Array.from({ length: 50 }, () => liveState(temporal.client, 'wf-1', 'CLONING', () => clock.now)));
+    const all = Promise.all(
+      Array.from({ length: 50 }, () => liveState(temporal.client, 'wf-1', 'CLONING', () => clock.now)),
+    );
     await settled();
     temporal.answer({ cloneStatus: 'CLONING', progressPercent: 40 });
     expect((await all).every((s) => s?.progressPercent === 40)).toBe(true);

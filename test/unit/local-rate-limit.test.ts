@@ -5,11 +5,17 @@ import { localRateLimit } from '../../src/api/local-rate-limit.js';
 
 function appWith(clock: { now: number }) {
   const app = new Hono();
-  const limiter = localRateLimit({ burst: 2, perMinute: 30 }, (c) => c.req.header('x-caller') ?? 'anonymous', () => clock.now);
+  const limiter = localRateLimit(
+    { burst: 2, perMinute: 30 },
+    (c) => c.req.header('x-caller') ?? 'anonymous',
+    () => clock.now,
+  );
   app.use(limiter);
   app.post('/', (c) => c.text('ok'));
   app.onError((err, c) => sendError(c, err as ApiError));
-  return Object.assign((caller: string) => app.request('/', { method: 'POST', headers: { 'x-caller': caller } }), { callers: limiter.callers });
+  return Object.assign((caller: string) => app.request('/', { method: 'POST', headers: { 'x-caller': caller } }), {
+    callers: limiter.callers,
+  });
 }
 
 describe('the in-process rate limiter', () => {

@@ -15,9 +15,21 @@ const commit = async (dir: string, name: string) => {
   git(dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', name);
   return git(dir, 'rev-parse', 'HEAD');
 };
-const settings = () => ({ sandboxBasePath: base, minFreeMb: 0, minFreeInodes: 0 }) as unknown as ActivityDeps['settings'];
+const settings = () =>
+  ({ sandboxBasePath: base, minFreeMb: 0, minFreeInodes: 0 }) as unknown as ActivityDeps['settings'];
 const maintain = (repoDir: string, changed: boolean) =>
-  maintainKeptClone({ settings: settings() }, { repoId: 'r', repoDir, idleTimeoutMs: 30_000, limitBytes: 1 << 30, limitInodes: 1 << 20, measure: () => usageOf(repoDir), changed });
+  maintainKeptClone(
+    { settings: settings() },
+    {
+      repoId: 'r',
+      repoDir,
+      idleTimeoutMs: 30_000,
+      limitBytes: 1 << 30,
+      limitInodes: 1 << 20,
+      measure: () => usageOf(repoDir),
+      changed,
+    },
+  );
 
 beforeEach(async () => {
   base = await mkdtemp(path.join(tmpdir(), 'rc-maint-'));
@@ -42,9 +54,23 @@ describe('maintainKeptClone', () => {
     expect(reaching).not.toBe('');
     await commit(up, 'b');
     git(up, 'tag', '-f', 'v1');
-    const objects = () => git(clone, 'count-objects', '-v').split('\n').filter((l) => /^(count|in-pack):/.test(l)).reduce((n, l) => n + Number(l.split(':')[1]), 0);
+    const objects = () =>
+      git(clone, 'count-objects', '-v')
+        .split('\n')
+        .filter((l) => /^(count|in-pack):/.test(l))
+        .reduce((n, l) => n + Number(l.split(':')[1]), 0);
     const before = objects();
-    execFileSync('git', ['-C', clone, '-c', 'transfer.unpackLimit=1000', 'fetch', '-q', '--no-tags', `file://${up}`, '+refs/tags/v1:refs/connector/sync']);
+    execFileSync('git', [
+      '-C',
+      clone,
+      '-c',
+      'transfer.unpackLimit=1000',
+      'fetch',
+      '-q',
+      '--no-tags',
+      `file://${up}`,
+      '+refs/tags/v1:refs/connector/sync',
+    ]);
     // The new commit, its tree and its blob only: the followed commit was a have.
     expect(objects() - before).toBe(3);
   });

@@ -22,7 +22,11 @@ function keyService() {
 describe('opened webhook secrets', () => {
   it('concurrent misses of one repository share one key-service call; a hit costs none', async () => {
     const kms = keyService();
-    const secrets = openedSecrets({ ttlMs: 60_000, max: 10, budgets: { repository: wide, project: wide, process: wide } });
+    const secrets = openedSecrets({
+      ttlMs: 60_000,
+      max: 10,
+      budgets: { repository: wide, project: wide, process: wide },
+    });
     const all = Promise.all(Array.from({ length: 20 }, () => secrets.secretOf(key('r1'), kms.open('r1'))));
     kms.answerAll();
     expect(new Set(await all)).toEqual(new Set(['secret-of-r1']));
@@ -33,7 +37,11 @@ describe('opened webhook secrets', () => {
 
   it('a changed stored form (re-wrapped, or the row replaced) is opened again', async () => {
     const kms = keyService();
-    const secrets = openedSecrets({ ttlMs: 60_000, max: 10, budgets: { repository: wide, project: wide, process: wide } });
+    const secrets = openedSecrets({
+      ttlMs: 60_000,
+      max: 10,
+      budgets: { repository: wide, project: wide, process: wide },
+    });
     const first = secrets.secretOf(key('r1'), kms.open('r1'));
     kms.answerAll();
     await first;
@@ -43,12 +51,18 @@ describe('opened webhook secrets', () => {
     expect(kms.calls()).toBe(2);
   });
 
-  it('one project cycling through its repositories spends its own budget, not the other projects\'', async () => {
+  it("one project cycling through its repositories spends its own budget, not the other projects'", async () => {
     const kms = keyService();
-    const secrets = openedSecrets({ ttlMs: 60_000, max: 100, budgets: { repository: wide, project: { burst: 5, perMinute: 1 }, process: { burst: 50, perMinute: 1 } } });
+    const secrets = openedSecrets({
+      ttlMs: 60_000,
+      max: 100,
+      budgets: { repository: wide, project: { burst: 5, perMinute: 1 }, process: { burst: 50, perMinute: 1 } },
+    });
     const opened: Array<Promise<string>> = [];
     for (let i = 0; i < 5; i += 1) opened.push(secrets.secretOf(key(`noisy-${i}`, 'noisy'), kms.open(`noisy-${i}`)));
-    await expect(secrets.secretOf(key('noisy-5', 'noisy'), kms.open('noisy-5'))).rejects.toSatisfy((err) => err instanceof ApiError && err.status === 429);
+    await expect(secrets.secretOf(key('noisy-5', 'noisy'), kms.open('noisy-5'))).rejects.toSatisfy(
+      (err) => err instanceof ApiError && err.status === 429,
+    );
     opened.push(secrets.secretOf(key('quiet-1', 'quiet'), kms.open('quiet-1')));
     kms.answerAll();
     expect(await Promise.all(opened)).toContain('secret-of-quiet-1');
@@ -57,16 +71,24 @@ describe('opened webhook secrets', () => {
 
   it('the process budget caps key-service calls whatever the projects', async () => {
     const kms = keyService();
-    const secrets = openedSecrets({ ttlMs: 60_000, max: 100, budgets: { repository: wide, project: wide, process: { burst: 3, perMinute: 1 } } });
+    const secrets = openedSecrets({
+      ttlMs: 60_000,
+      max: 100,
+      budgets: { repository: wide, project: wide, process: { burst: 3, perMinute: 1 } },
+    });
     for (let i = 0; i < 3; i += 1) void secrets.secretOf(key(`r${i}`, `p${i}`), kms.open(`r${i}`));
     await expect(secrets.secretOf(key('r9', 'p9'), kms.open('r9'))).rejects.toBeInstanceOf(ApiError);
     expect(kms.calls()).toBe(3);
     kms.answerAll();
   });
 
-  it('secrets only opened (a forger\'s misses) are evicted before those a verified delivery used', async () => {
+  it("secrets only opened (a forger's misses) are evicted before those a verified delivery used", async () => {
     const kms = keyService();
-    const secrets = openedSecrets({ ttlMs: 60_000, max: 2, budgets: { repository: wide, project: wide, process: wide } });
+    const secrets = openedSecrets({
+      ttlMs: 60_000,
+      max: 2,
+      budgets: { repository: wide, project: wide, process: wide },
+    });
     const real = secrets.secretOf(key('real'), kms.open('real'));
     kms.answerAll();
     await real;
@@ -85,7 +107,12 @@ describe('opened webhook secrets', () => {
   it('a secret past its time is opened again', async () => {
     const kms = keyService();
     const clock = { now: 0 };
-    const secrets = openedSecrets({ ttlMs: 1000, max: 10, budgets: { repository: wide, project: wide, process: wide }, now: () => clock.now });
+    const secrets = openedSecrets({
+      ttlMs: 1000,
+      max: 10,
+      budgets: { repository: wide, project: wide, process: wide },
+      now: () => clock.now,
+    });
     const first = secrets.secretOf(key('r1'), kms.open('r1'));
     kms.answerAll();
     await first;

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INDEX_FIXED_BYTES, indexBytes, packBudgetEnvironment, packCap, SHIM_SCRIPT } from '../../src/git/pack-budget.js';
+import {
+  INDEX_FIXED_BYTES,
+  indexBytes,
+  packBudgetEnvironment,
+  packCap,
+  SHIM_SCRIPT,
+} from '../../src/git/pack-budget.js';
 
 describe('pack index arithmetic', () => {
   it('predicts a version 2 index: 1072 bytes plus 28 per object, 36 once offsets pass 2 GiB', () => {
@@ -25,7 +31,8 @@ describe('the index-pack shim', () => {
   let dir: string;
   let shim: string;
   // Stands in for the real git: prints its arguments, its RLIMIT_FSIZE and how much of stdin it got.
-  const fakeGit = '#!/bin/sh\necho "args: $*"\necho "fsize: $(prlimit --pid $$ --fsize --raw --noheadings --output=SOFT,HARD)"\necho "stdin: $(wc -c)"\n';
+  const fakeGit =
+    '#!/bin/sh\necho "args: $*"\necho "fsize: $(prlimit --pid $$ --fsize --raw --noheadings --output=SOFT,HARD)"\necho "stdin: $(wc -c)"\n';
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'shim-test-'));
@@ -42,7 +49,12 @@ describe('the index-pack shim', () => {
 
   const runShim = (args: string[], stdin: Buffer) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', RC_REAL_GIT: path.join(dir, 'real-git'), RC_PACK_BUDGET_BYTES: '200000', RC_INDEX_BYTES_PER_OBJECT: '28' };
+      const env = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        RC_REAL_GIT: path.join(dir, 'real-git'),
+        RC_PACK_BUDGET_BYTES: '200000',
+        RC_INDEX_BYTES_PER_OBJECT: '28',
+      };
       const child = spawn(shim, args, { env });
       let stdout = '';
       let stderr = '';
@@ -73,8 +85,11 @@ describe('the index-pack shim', () => {
     expect(out.stdout).toContain('stdin: 300');
   });
 
-  it('finds index-pack behind git\'s own options, as a shallow clone or fetch runs it (--shallow-file)', async () => {
-    const out = await runShim(['--shallow-file', '', 'index-pack', '--stdin', '--fix-thin'], Buffer.concat([packHeader(500), Buffer.alloc(900)]));
+  it("finds index-pack behind git's own options, as a shallow clone or fetch runs it (--shallow-file)", async () => {
+    const out = await runShim(
+      ['--shallow-file', '', 'index-pack', '--stdin', '--fix-thin'],
+      Buffer.concat([packHeader(500), Buffer.alloc(900)]),
+    );
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('args: --shallow-file  index-pack --pack_header=2,500 --stdin --fix-thin');
     expect(out.stdout).toContain(`fsize: ${packCap(200_000, 500)} ${packCap(200_000, 500)}`);
@@ -87,8 +102,14 @@ describe('the index-pack shim', () => {
   });
 
   it('fails as git would on a truncated or foreign header', async () => {
-    expect(await runShim(['index-pack', '--stdin'], Buffer.from('PACK'))).toMatchObject({ code: 128, stderr: 'fatal: early EOF\n' });
-    expect(await runShim(['index-pack', '--stdin'], Buffer.alloc(12))).toMatchObject({ code: 128, stderr: 'fatal: protocol error: bad pack header\n' });
+    expect(await runShim(['index-pack', '--stdin'], Buffer.from('PACK'))).toMatchObject({
+      code: 128,
+      stderr: 'fatal: early EOF\n',
+    });
+    expect(await runShim(['index-pack', '--stdin'], Buffer.alloc(12))).toMatchObject({
+      code: 128,
+      stderr: 'fatal: protocol error: bad pack header\n',
+    });
   });
 
   it('passes every other command to the real git untouched', async () => {
@@ -100,7 +121,11 @@ describe('the index-pack shim', () => {
   it('puts the shim first in the exec path and the real exec path on PATH', async () => {
     const budgetEnv = await packBudgetEnvironment({ PATH: '/usr/bin' }, 1024 ** 2);
     const realExecPath = (await promisify(execFile)('git', ['--exec-path'])).stdout.trim();
-    expect(budgetEnv).toMatchObject({ PATH: `${realExecPath}:/usr/bin`, RC_PACK_BUDGET_BYTES: '1048576', RC_INDEX_BYTES_PER_OBJECT: '28' });
+    expect(budgetEnv).toMatchObject({
+      PATH: `${realExecPath}:/usr/bin`,
+      RC_PACK_BUDGET_BYTES: '1048576',
+      RC_INDEX_BYTES_PER_OBJECT: '28',
+    });
     expect(budgetEnv.GIT_EXEC_PATH).not.toBe(realExecPath);
   });
 });

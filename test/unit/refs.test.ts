@@ -5,7 +5,10 @@ import { parseLsRemote, resolveRef } from '../../src/git/remote-refs.js';
 import { RepoError } from '../../src/shared/errors.js';
 import { standInApp } from '../support/stand-in-app.js';
 
-const schema = connectRequestSchema({ allowLoopback: false, allowedPorts: [443] }, { minSeconds: 60, maxSeconds: 86400 });
+const schema = connectRequestSchema(
+  { allowLoopback: false, allowedPorts: [443] },
+  { minSeconds: 60, maxSeconds: 86400 },
+);
 const request = (ref: unknown) => ({
   git_url: 'https://github.com/octo/repo.git',
   access_token: 'ghp_0123456789abcdef',
@@ -14,9 +17,12 @@ const request = (ref: unknown) => ({
 });
 
 describe('the ref a connect may name', () => {
-  it.each(['main', 'feature/x', 'release-1.2', 'v1.0.0', 'user@host', 'a.b/c_d+e', 'x'.repeat(255)])('accepts %j', (ref) => {
-    expect(schema.safeParse(request(ref)).success).toBe(true);
-  });
+  it.each(['main', 'feature/x', 'release-1.2', 'v1.0.0', 'user@host', 'a.b/c_d+e', 'x'.repeat(255)])(
+    'accepts %j',
+    (ref) => {
+      expect(schema.safeParse(request(ref)).success).toBe(true);
+    },
+  );
 
   it.each([
     ['an option', '--upload-pack=x'],
@@ -51,7 +57,7 @@ describe('the ref a connect may name', () => {
   });
 
   it('is documented with the very pattern the API checks', async () => {
-    const doc = await (await standInApp().request('/openapi.json')).json() as any;
+    const doc = (await (await standInApp().request('/openapi.json')).json()) as any;
     const connect = doc.paths['/api/v1/code/connect'].post;
     const ref = connect.requestBody.content['application/json'].schema.properties.ref;
     expect(ref.pattern).toBe(REF_NAME_PATTERN.source);
@@ -94,6 +100,8 @@ describe('resolving a ref against ls-remote', () => {
 
   it('has no default for an empty repository or a detached HEAD', () => {
     expect(resolveRef(parseLsRemote(''), undefined)).toBeUndefined();
-    expect(resolveRef(parseLsRemote(`${'a'.repeat(40)}\tHEAD\n${'a'.repeat(40)}\trefs/heads/x\n`), undefined)).toBeUndefined();
+    expect(
+      resolveRef(parseLsRemote(`${'a'.repeat(40)}\tHEAD\n${'a'.repeat(40)}\trefs/heads/x\n`), undefined),
+    ).toBeUndefined();
   });
 });

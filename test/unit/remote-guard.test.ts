@@ -4,8 +4,15 @@ import { pinRemote, type Lookup } from '../../src/git/remote-guard.js';
 import { isForbiddenAddress, isLoopback, mappedIpv4 } from '../../src/egress/special-addresses.js';
 import { RepoError } from '../../src/shared/errors.js';
 
-const resolvesTo = (...addresses: string[]): Lookup => async () => addresses.map((address) => ({ address }));
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof RepoError ? e.code : String(e)));
+const resolvesTo =
+  (...addresses: string[]): Lookup =>
+  async () =>
+    addresses.map((address) => ({ address }));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof RepoError ? e.code : String(e)),
+  );
 const strict: EgressPolicy = { allowLoopback: false, allowedPorts: [443] };
 const local: EgressPolicy = { allowLoopback: true, allowedPorts: [443] };
 
@@ -59,12 +66,20 @@ describe('isForbiddenAddress: the IANA special-purpose blocks', () => {
     expect(isForbiddenAddress(second, false)).toBe(true);
   });
 
-  it.each(['140.82.112.3', '8.8.8.8', '1.1.1.1', '192.0.3.1', '100.128.0.1', '172.32.0.1', '2606:50c0:8000::153', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '2001:200::1'])(
-    'allows public %s',
-    (address) => {
-      expect(isForbiddenAddress(address, false)).toBe(false);
-    },
-  );
+  it.each([
+    '140.82.112.3',
+    '8.8.8.8',
+    '1.1.1.1',
+    '192.0.3.1',
+    '100.128.0.1',
+    '172.32.0.1',
+    '2606:50c0:8000::153',
+    '2a00:1450:4001::200e',
+    '::ffff:8.8.8.8',
+    '2001:200::1',
+  ])('allows public %s', (address) => {
+    expect(isForbiddenAddress(address, false)).toBe(false);
+  });
 
   it('allows loopback, in every form, only when told to; never anything else special', () => {
     for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1']) {
@@ -137,30 +152,52 @@ describe('gitUrlProblem', () => {
   });
 
   it('lets loopback through on any port, over http too, only when allowed', () => {
-    for (const url of ['http://127.0.0.1:9000/r.git', 'https://127.0.0.1:8443/r.git', 'http://localhost:3000/r.git', 'http://[::1]:9000/r.git']) {
+    for (const url of [
+      'http://127.0.0.1:9000/r.git',
+      'https://127.0.0.1:8443/r.git',
+      'http://localhost:3000/r.git',
+      'http://[::1]:9000/r.git',
+    ]) {
       expect(gitUrlProblem(url, local), url).toBeUndefined();
       expect(gitUrlProblem(url, strict), url).toBeDefined();
     }
     // Loopback in a notation parsers disagree on stays refused, allowed or not.
-    for (const url of ['http://0177.0.0.1:9000/r.git', 'http://[::ffff:127.0.0.1]:9000/r.git', 'http://ⓛocalhost:9000/r.git']) {
+    for (const url of [
+      'http://0177.0.0.1:9000/r.git',
+      'http://[::ffff:127.0.0.1]:9000/r.git',
+      'http://ⓛocalhost:9000/r.git',
+    ]) {
       expect(gitUrlProblem(url, local), url).toBeDefined();
     }
   });
 
   it('takes the ports it is given', () => {
-    expect(gitUrlProblem('https://git.example.com:8443/r.git', { allowLoopback: false, allowedPorts: [443, 8443] })).toBeUndefined();
-    expect(gitUrlProblem('https://git.example.com/r.git', { allowLoopback: false, allowedPorts: [8443] })).toBe('a port other than 8443 (GIT_ALLOWED_PORTS)');
+    expect(
+      gitUrlProblem('https://git.example.com:8443/r.git', { allowLoopback: false, allowedPorts: [443, 8443] }),
+    ).toBeUndefined();
+    expect(gitUrlProblem('https://git.example.com/r.git', { allowLoopback: false, allowedPorts: [8443] })).toBe(
+      'a port other than 8443 (GIT_ALLOWED_PORTS)',
+    );
   });
 });
 
 describe('pinRemote', () => {
   it('pins the checked address for curl', async () => {
     const pinned = await pinRemote('https://github.com/octocat/Hello-World.git', strict, resolvesTo('140.82.112.3'));
-    expect(pinned).toMatchObject({ host: 'github.com', port: 443, address: '140.82.112.3', curlResolve: 'github.com:443:140.82.112.3' });
+    expect(pinned).toMatchObject({
+      host: 'github.com',
+      port: 443,
+      address: '140.82.112.3',
+      curlResolve: 'github.com:443:140.82.112.3',
+    });
   });
 
   it('brackets IPv6 addresses in the resolve entry', async () => {
-    const pinned = await pinRemote('https://git.example.com:8443/r.git', { allowLoopback: false, allowedPorts: [8443] }, resolvesTo('2606:50c0:8000::153'));
+    const pinned = await pinRemote(
+      'https://git.example.com:8443/r.git',
+      { allowLoopback: false, allowedPorts: [8443] },
+      resolvesTo('2606:50c0:8000::153'),
+    );
     expect(pinned.curlResolve).toBe('git.example.com:8443:[2606:50c0:8000::153]');
   });
 
@@ -173,7 +210,10 @@ describe('pinRemote', () => {
 
   it('refuses a host with any special-purpose address among its answers (DNS rebinding)', async () => {
     for (const bad of ['10.0.0.5', '::ffff:169.254.169.254', '64:ff9b::a00:1', 'fec0::1', '::a00:1', '127.0.0.1']) {
-      expect(await code(pinRemote('https://evil.example.com/r.git', strict, resolvesTo('140.82.112.3', bad))), bad).toBe('invalid_url');
+      expect(
+        await code(pinRemote('https://evil.example.com/r.git', strict, resolvesTo('140.82.112.3', bad))),
+        bad,
+      ).toBe('invalid_url');
     }
   });
 
@@ -197,12 +237,16 @@ describe('pinRemote', () => {
 
   it('checks the port again against what the name resolved to', async () => {
     // A "localhost" that is not loopback gets no loopback exemption from the port rule.
-    expect(await code(pinRemote('https://localhost:9000/r.git', local, resolvesTo('140.82.112.3')))).toBe('invalid_url');
+    expect(await code(pinRemote('https://localhost:9000/r.git', local, resolvesTo('140.82.112.3')))).toBe(
+      'invalid_url',
+    );
     expect(await code(pinRemote('https://localhost/r.git', local, resolvesTo('140.82.112.3')))).toBe('ok');
   });
 
   it('refuses credentials in the URL and treats DNS failure as a network error', async () => {
-    expect(await code(pinRemote('https://user:pw@github.com/r.git', strict, resolvesTo('140.82.112.3')))).toBe('invalid_url');
+    expect(await code(pinRemote('https://user:pw@github.com/r.git', strict, resolvesTo('140.82.112.3')))).toBe(
+      'invalid_url',
+    );
     const failing: Lookup = async () => {
       throw new Error('ENOTFOUND');
     };

@@ -4,7 +4,10 @@ import { ensureSearchAttributes } from '../../src/runtime/search-attributes.js';
 import { StartupError } from '../../src/runtime/startup-error.js';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;
-const { KEYWORD, TEXT } = { KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT };
+const { KEYWORD, TEXT } = {
+  KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+};
 
 /** A gRPC error as the native connection raises it. */
 const grpcError = (code: number, message: string) => Object.assign(new Error(message), { code });
@@ -31,7 +34,11 @@ function fakeOperator(registered: Record<string, number>, add?: () => never) {
   return operator;
 }
 
-const refusal = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err);
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 
 describe('ensureSearchAttributes', () => {
   it('registers only the missing ones, as Keyword', async () => {
@@ -56,7 +63,9 @@ describe('ensureSearchAttributes', () => {
     expect(message).not.toContain('\n');
     expect(message).toContain('search attributes RepoId, CloneStatus are missing in Temporal namespace prod');
     expect(message).toContain('PERMISSION_DENIED');
-    expect(message).toContain('temporal operator search-attribute create --namespace prod --name RepoId --name CloneStatus --type Keyword');
+    expect(message).toContain(
+      'temporal operator search-attribute create --namespace prod --name RepoId --name CloneStatus --type Keyword',
+    );
   });
 
   it('starts when registering fails because another worker registered them first', async () => {
@@ -74,7 +83,7 @@ describe('ensureSearchAttributes', () => {
     expect(err).toBeInstanceOf(StartupError);
     expect((err as Error).message).toBe(
       'search attributes in Temporal namespace ns must be Keyword but ProjectId is Text: remove them ' +
-      '(temporal operator search-attribute remove --namespace ns --name ProjectId) and start the worker again',
+        '(temporal operator search-attribute remove --namespace ns --name ProjectId) and start the worker again',
     );
     expect(operator.added).toEqual([]);
   });
@@ -86,6 +95,8 @@ describe('ensureSearchAttributes', () => {
     };
     const err = await refusal(ensureSearchAttributes(operator, 'ns'));
     expect(err).toBeInstanceOf(StartupError);
-    expect((err as Error).message).toMatch(/^could not list the search attributes of Temporal namespace ns \(16 UNAUTHENTICATED.*ProjectId, RepoId, CloneStatus \(Keyword\)/);
+    expect((err as Error).message).toMatch(
+      /^could not list the search attributes of Temporal namespace ns \(16 UNAUTHENTICATED.*ProjectId, RepoId, CloneStatus \(Keyword\)/,
+    );
   });
 });

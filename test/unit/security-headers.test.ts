@@ -5,7 +5,9 @@ import { STAND_IN_JWT_SECRET, standInApp } from '../support/stand-in-app.js';
 
 const app = standInApp();
 const STRICT = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-const bearer = async () => ({ authorization: `Bearer ${await sign({ sub: 'u', exp: Math.floor(Date.now() / 1000) + 60 }, STAND_IN_JWT_SECRET, 'HS256')}` });
+const bearer = async () => ({
+  authorization: `Bearer ${await sign({ sub: 'u', exp: Math.floor(Date.now() / 1000) + 60 }, STAND_IN_JWT_SECRET, 'HS256')}`,
+});
 
 describe('Content-Security-Policy', () => {
   it('is the strict one on JSON answers and errors', async () => {
@@ -40,7 +42,13 @@ describe('Content-Security-Policy', () => {
   });
 
   it('lets the docs page load only from its own origin, with no inline script or style', async () => {
-    for (const path of ['/docs', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css', '/docs/assets/init.js', '/docs/assets/favicon-32x32.png']) {
+    for (const path of [
+      '/docs',
+      '/docs/assets/swagger-ui-bundle.js',
+      '/docs/assets/swagger-ui.css',
+      '/docs/assets/init.js',
+      '/docs/assets/favicon-32x32.png',
+    ]) {
       const res = await app.request(path);
       expect(res.status, path).toBe(200);
       const csp = res.headers.get('content-security-policy')!;
@@ -59,7 +67,12 @@ describe('the docs page', () => {
     const html = await (await app.request('/docs')).text();
     expect(html).not.toMatch(/https?:\/\//);
     const loads = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    expect(loads.sort()).toEqual(['/docs/assets/favicon-32x32.png', '/docs/assets/init.js', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css']);
+    expect(loads.sort()).toEqual([
+      '/docs/assets/favicon-32x32.png',
+      '/docs/assets/init.js',
+      '/docs/assets/swagger-ui-bundle.js',
+      '/docs/assets/swagger-ui.css',
+    ]);
     expect(html).not.toMatch(/<script>|<style|style=/);
     const init = await (await app.request('/docs/assets/init.js')).text();
     expect(init).toContain("url: '/openapi.json'");
@@ -67,7 +80,12 @@ describe('the docs page', () => {
   });
 
   it('serves only the listed files of the package', async () => {
-    for (const path of ['/docs/assets/index.html', '/docs/assets/package.json', '/docs/assets/..%2fpackage.json', '/docs/assets/swagger-ui.js.map']) {
+    for (const path of [
+      '/docs/assets/index.html',
+      '/docs/assets/package.json',
+      '/docs/assets/..%2fpackage.json',
+      '/docs/assets/swagger-ui.js.map',
+    ]) {
       expect((await app.request(path)).status, path).toBe(404);
     }
     const bundle = await app.request('/docs/assets/swagger-ui-bundle.js');
@@ -80,8 +98,13 @@ describe('methods', () => {
     const put = await app.request('/healthz', { method: 'PUT' });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, HEAD');
-    expect(await put.json()).toEqual({ detail: { error: 'method_not_allowed', message: 'PUT is not allowed on /healthz; allowed: GET, HEAD' } });
-    const patch = await app.request('/api/v1/code/repos/0c1e2d3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5', { method: 'PATCH', headers: await bearer() });
+    expect(await put.json()).toEqual({
+      detail: { error: 'method_not_allowed', message: 'PUT is not allowed on /healthz; allowed: GET, HEAD' },
+    });
+    const patch = await app.request('/api/v1/code/repos/0c1e2d3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5', {
+      method: 'PATCH',
+      headers: await bearer(),
+    });
     expect(patch.status).toBe(405);
     expect(patch.headers.get('allow')).toBe('DELETE, GET, HEAD');
     const get = await app.request('/api/v1/code/connect', { headers: await bearer() });

@@ -8,20 +8,27 @@ import { sseBlocks, type SseBlock } from '../support/sse.js';
 /** The stream's rules at a pace a unit test can watch: polls every 10 ms. */
 const fast: StreamTiming = { pollMs: 10, keepAliveMs: 60_000, maxLifeMs: 60_000, settleGraceMs: 60_000 };
 
-const status = (clone_status: StatusBody['clone_status'], progress_percent: number, caughtUp = true): RepoStatus =>
-  ({ body: { clone_status, progress_percent } as StatusBody, caughtUp });
+const status = (clone_status: StatusBody['clone_status'], progress_percent: number, caughtUp = true): RepoStatus => ({
+  body: { clone_status, progress_percent } as StatusBody,
+  caughtUp,
+});
 
 /** An app streaming `statuses` in turn (the last one again once they run out), counting its reads. */
-function streaming(statuses: RepoStatus[], options: { timing?: Partial<StreamTiming>; shutdown?: AbortSignal; onEnd?: () => void } = {}) {
+function streaming(
+  statuses: RepoStatus[],
+  options: { timing?: Partial<StreamTiming>; shutdown?: AbortSignal; onEnd?: () => void } = {},
+) {
   let reads = 0;
   const read = vi.fn(async () => statuses[Math.min(++reads, statuses.length - 1)]);
-  const app = new Hono().get('/events', (c) => streamStatus(c, statuses[0]!, read, {
-    log: createLogger({ level: 'silent' }),
-    timing: { ...fast, ...options.timing },
-    lastEventId: lastEventIdOf(c.req.header('last-event-id')),
-    ...(options.shutdown ? { shutdown: options.shutdown } : {}),
-    ...(options.onEnd ? { onEnd: options.onEnd } : {}),
-  }));
+  const app = new Hono().get('/events', (c) =>
+    streamStatus(c, statuses[0]!, read, {
+      log: createLogger({ level: 'silent' }),
+      timing: { ...fast, ...options.timing },
+      lastEventId: lastEventIdOf(c.req.header('last-event-id')),
+      ...(options.shutdown ? { shutdown: options.shutdown } : {}),
+      ...(options.onEnd ? { onEnd: options.onEnd } : {}),
+    }),
+  );
   return { app, read };
 }
 
@@ -31,12 +38,21 @@ async function allBlocks(res: Response): Promise<SseBlock[]> {
   return blocks;
 }
 
-const progressOf = (blocks: SseBlock[]) => blocks.filter((b) => b.event === 'status').map((b) => JSON.parse(b.data!) as StatusBody)
-  .map((b) => `${b.clone_status} ${b.progress_percent}`);
+const progressOf = (blocks: SseBlock[]) =>
+  blocks
+    .filter((b) => b.event === 'status')
+    .map((b) => JSON.parse(b.data!) as StatusBody)
+    .map((b) => `${b.clone_status} ${b.progress_percent}`);
 
 describe('the status stream', () => {
   it('sends the first status at once, then only changes, with increasing ids, and ends at rest', async () => {
-    const { app, read } = streaming([status('PENDING', 20), status('PENDING', 20), status('CLONING', 40), status('CLONING', 40), status('COMPLETED', 100)]);
+    const { app, read } = streaming([
+      status('PENDING', 20),
+      status('PENDING', 20),
+      status('CLONING', 40),
+      status('CLONING', 40),
+      status('COMPLETED', 100),
+    ]);
     const res = await app.request('/events');
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const blocks = await allBlocks(res);
@@ -53,7 +69,12 @@ describe('the status stream', () => {
   });
 
   it('holds back a row at rest until its workflow has caught up, so the first final event is the last', async () => {
-    const { app } = streaming([status('CLONING', 92), status('COMPLETED', 92, false), status('COMPLETED', 92, false), status('COMPLETED', 100)]);
+    const { app } = streaming([
+      status('CLONING', 92),
+      status('COMPLETED', 92, false),
+      status('COMPLETED', 92, false),
+      status('COMPLETED', 100),
+    ]);
     expect(progressOf(await allBlocks(await app.request('/events')))).toEqual(['CLONING 92', 'COMPLETED 100']);
   });
 
@@ -113,11 +134,15 @@ describe('the per-user stream quota', () => {
     expect(quota.open('d')).toBe(true);
   });
 
-  it('frees the stream\'s place when the stream ends', async () => {
+  it("frees the stream's place when the stream ends", async () => {
     const onEnd = vi.fn();
-    const app = new Hono().get('/events', (c) => streamStatus(c, status('COMPLETED', 100), async () => status('COMPLETED', 100), {
-      log: createLogger({ level: 'silent' }), timing: fast, onEnd,
-    }));
+    const app = new Hono().get('/events', (c) =>
+      streamStatus(c, status('COMPLETED', 100), async () => status('COMPLETED', 100), {
+        log: createLogger({ level: 'silent' }),
+        timing: fast,
+        onEnd,
+      }),
+    );
     await allBlocks(await app.request('/events'));
     expect(onEnd).toHaveBeenCalledTimes(1);
   });

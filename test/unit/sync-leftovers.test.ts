@@ -17,14 +17,25 @@ afterEach(async () => {
 describe('removeUnfinishedPacks', () => {
   it('removes what a killed fetch or repack left, and keeps every whole pack', async () => {
     const files = [
-      'pack-aa.pack', 'pack-aa.idx', 'pack-aa.rev', // whole
-      'pack-bb.pack', 'pack-bb.rev', // a repack killed before the index was renamed into place
+      'pack-aa.pack',
+      'pack-aa.idx',
+      'pack-aa.rev', // whole
+      'pack-bb.pack',
+      'pack-bb.rev', // a repack killed before the index was renamed into place
       'pack-cc.idx', // an index without its pack
-      'tmp_pack_x1', 'tmp_idx_x1', '.tmp-123-pack-dd.pack', '.tmp-123-pack-dd.idx',
+      'tmp_pack_x1',
+      'tmp_idx_x1',
+      '.tmp-123-pack-dd.pack',
+      '.tmp-123-pack-dd.idx',
       'multi-pack-index',
     ];
     for (const file of files) await writeFile(path.join(packDir(), file), 'x');
     await removeUnfinishedPacks(repo);
-    expect((await readdir(packDir())).sort()).toEqual(['multi-pack-index', 'pack-aa.idx', 'pack-aa.pack', 'pack-aa.rev']);
+    expect((await readdir(packDir())).sort()).toEqual([
+      'multi-pack-index',
+      'pack-aa.idx',
+      'pack-aa.pack',
+      'pack-aa.rev',
+    ]);
   });
 });

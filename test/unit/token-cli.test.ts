@@ -16,11 +16,15 @@ async function token(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('npm run token', () => {
-  it('mints an end user\'s token and an operator\'s with --operator (never with the identity provider\'s iss/aud)', async () => {
+  it("mints an end user's token and an operator's with --operator (never with the identity provider's iss/aud)", async () => {
     const [user, operator, bound] = await Promise.all([
       token(['alice']),
       token(['alice', '600', '--operator']),
-      token(['--operator', 'bob'], { JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'repo-connector', CODEC_OPERATOR_SCOPE: 'ops' }),
+      token(['--operator', 'bob'], {
+        JWT_ISSUER: 'https://issuer.test',
+        JWT_AUDIENCE: 'repo-connector',
+        CODEC_OPERATOR_SCOPE: 'ops',
+      }),
     ]);
     expect(user).toMatchObject({ sub: 'alice' });
     expect(user.scope).toBeUndefined();
@@ -32,7 +36,10 @@ describe('npm run token', () => {
   }, 60_000);
 
   it('says how to use it when the arguments are wrong (exit 64)', async () => {
-    await expect(run(process.execPath, ['--import', 'tsx', 'src/dev/token.ts', 'alice', '60', 'extra'], { env: { PATH: process.env.PATH!, JWT_SECRET: SECRET } }))
-      .rejects.toMatchObject({ code: 64, stderr: expect.stringContaining('--operator') });
+    await expect(
+      run(process.execPath, ['--import', 'tsx', 'src/dev/token.ts', 'alice', '60', 'extra'], {
+        env: { PATH: process.env.PATH!, JWT_SECRET: SECRET },
+      }),
+    ).rejects.toMatchObject({ code: 64, stderr: expect.stringContaining('--operator') });
   }, 30_000);
 });

@@ -10,7 +10,15 @@ import { budgetHit, overBudget } from '../../src/activities/too-large.js';
 import type { ActivitySettings } from '../../src/activities/deps.js';
 
 const run = promisify(execFile);
-const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' };
+const env = {
+  ...process.env,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@e',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@e',
+};
 let work: string | undefined;
 
 afterEach(async () => {
@@ -18,7 +26,8 @@ afterEach(async () => {
   work = undefined;
 });
 
-const entry = (mode: string, type: string, size: string, file: string) => `${mode} ${type} ${'0'.repeat(40)} ${size.padStart(7)}\t${file}\0`;
+const entry = (mode: string, type: string, size: string, file: string) =>
+  `${mode} ${type} ${'0'.repeat(40)} ${size.padStart(7)}\t${file}\0`;
 
 describe('per-entry overheads of the checkout estimate (4 KiB blocks)', () => {
   it('rounds a file up to blocks, takes none for an empty one, and adds the block maps of a large one', () => {
@@ -36,10 +45,18 @@ describe('per-entry overheads of the checkout estimate (4 KiB blocks)', () => {
 
   it('charges every directory, file and gitlink an inode and directories a block each, the root and the index included', () => {
     const estimate = new TreeEstimate(4096);
-    estimate.add(Buffer.from([
-      entry('040000', 'tree', '-', 'a'), entry('040000', 'tree', '-', 'a/b'), entry('100644', 'blob', '1', 'a/b/f'),
-      entry('100644', 'blob', '0', 'empty'), entry('120000', 'blob', '70', 'link'), entry('160000', 'commit', '-', 'sub'),
-    ].join('')));
+    estimate.add(
+      Buffer.from(
+        [
+          entry('040000', 'tree', '-', 'a'),
+          entry('040000', 'tree', '-', 'a/b'),
+          entry('100644', 'blob', '1', 'a/b/f'),
+          entry('100644', 'blob', '0', 'empty'),
+          entry('120000', 'blob', '70', 'link'),
+          entry('160000', 'commit', '-', 'sub'),
+        ].join(''),
+      ),
+    );
     // Blocks: root, a, a/b, sub (directories), f and link (one each), the index; empty takes none.
     expect(estimate.stats()).toEqual({ bytes: 7 * 4096, inodes: 1 + 6 + 1, files: 3 });
   });
@@ -47,7 +64,9 @@ describe('per-entry overheads of the checkout estimate (4 KiB blocks)', () => {
   it('reads entries split across chunks', () => {
     const whole = new TreeEstimate(4096);
     const split = new TreeEstimate(4096);
-    const text = Buffer.from(Array.from({ length: 50 }, (_, i) => entry('100644', 'blob', '10', `d/f${i}`)).join('')).toString();
+    const text = Buffer.from(
+      Array.from({ length: 50 }, (_, i) => entry('100644', 'blob', '10', `d/f${i}`)).join(''),
+    ).toString();
     whole.add(Buffer.from(entry('040000', 'tree', '-', 'd') + text));
     split.add(Buffer.from(entry('040000', 'tree', '-', 'd') + text.slice(0, 333)));
     split.add(Buffer.from(text.slice(333)));
@@ -69,7 +88,11 @@ describe('per-entry overheads of the checkout estimate (4 KiB blocks)', () => {
     const clone = path.join(work, 'clone');
     await run('git', ['clone', '--quiet', '--no-checkout', source, clone], { env });
     const before = await directorySize(clone);
-    const listing = await run('git', ['-C', clone, 'ls-tree', '-r', '-t', '-l', '-z', '--full-tree', 'HEAD'], { env, encoding: 'buffer', maxBuffer: 1 << 24 });
+    const listing = await run('git', ['-C', clone, 'ls-tree', '-r', '-t', '-l', '-z', '--full-tree', 'HEAD'], {
+      env,
+      encoding: 'buffer',
+      maxBuffer: 1 << 24,
+    });
     const { bsize } = await (await import('node:fs/promises')).statfs(clone);
     const estimate = new TreeEstimate(bsize);
     estimate.add(listing.stdout);

@@ -13,20 +13,30 @@ const headers = (h: Record<string, string>) => (name: string) =>
 
 describe('signedDelivery', () => {
   it('never verifies against a secret too short to be one of ours (an empty one would match an empty token)', () => {
-    expect(signedDelivery(headers({ 'X-Gitlab-Token': '', 'X-Gitlab-Event': 'Push Hook' }))!.verify('', BODY)).toBe(false);
-    expect(signedDelivery(headers({ 'X-Hub-Signature-256': `sha256=${hex('short', BODY)}` }))!.verify('short', BODY)).toBe(false);
+    expect(signedDelivery(headers({ 'X-Gitlab-Token': '', 'X-Gitlab-Event': 'Push Hook' }))!.verify('', BODY)).toBe(
+      false,
+    );
+    expect(
+      signedDelivery(headers({ 'X-Hub-Signature-256': `sha256=${hex('short', BODY)}` }))!.verify('short', BODY),
+    ).toBe(false);
     expect(signedDelivery(headers({ 'X-Gitlab-Token': SECRET }))!.verify(SECRET, BODY)).toBe(true);
   });
 
   it('reads GitHub: sha256=<hex HMAC of the raw body>, its event and delivery', () => {
-    const d = signedDelivery(headers({ 'x-hub-signature-256': `sha256=${hex(SECRET, BODY)}`, 'x-github-event': 'push', 'x-github-delivery': 'd-1' }))!;
+    const d = signedDelivery(
+      headers({
+        'x-hub-signature-256': `sha256=${hex(SECRET, BODY)}`,
+        'x-github-event': 'push',
+        'x-github-delivery': 'd-1',
+      }),
+    )!;
     expect(d).toMatchObject({ provider: 'github', isPush: true, event: 'push', deliveryId: 'd-1' });
     expect(d.verify(SECRET, BODY)).toBe(true);
     expect(d.verify(`${SECRET}x`, BODY)).toBe(false);
     expect(d.verify(SECRET, Buffer.concat([BODY, Buffer.from(' ')]))).toBe(false);
   });
 
-  it('accepts the hex in either case, and refuses GitHub\'s signature without its prefix or of the wrong length', () => {
+  it("accepts the hex in either case, and refuses GitHub's signature without its prefix or of the wrong length", () => {
     const sig = hex(SECRET, BODY);
     const verify = (value: string) => signedDelivery(headers({ 'X-Hub-Signature-256': value }))!.verify(SECRET, BODY);
     expect(verify(`sha256=${sig.toUpperCase()}`)).toBe(true);
@@ -39,22 +49,46 @@ describe('signedDelivery', () => {
   });
 
   it('reads GitLab: the secret itself, Push Hook and Tag Push Hook, Idempotency-Key before X-Gitlab-Event-UUID', () => {
-    const d = signedDelivery(headers({ 'X-Gitlab-Token': SECRET, 'X-Gitlab-Event': 'Tag Push Hook', 'Idempotency-Key': 'key-1', 'X-Gitlab-Event-UUID': 'uuid-1' }))!;
+    const d = signedDelivery(
+      headers({
+        'X-Gitlab-Token': SECRET,
+        'X-Gitlab-Event': 'Tag Push Hook',
+        'Idempotency-Key': 'key-1',
+        'X-Gitlab-Event-UUID': 'uuid-1',
+      }),
+    )!;
     expect(d).toMatchObject({ provider: 'gitlab', isPush: true, deliveryId: 'key-1' });
     expect(d.verify(SECRET, BODY)).toBe(true);
     expect(d.verify(SECRET.slice(0, -1), BODY)).toBe(false);
-    expect(signedDelivery(headers({ 'X-Gitlab-Token': SECRET, 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Event-UUID': 'uuid-1' }))).toMatchObject({ isPush: true, deliveryId: 'uuid-1' });
-    expect(signedDelivery(headers({ 'X-Gitlab-Token': SECRET, 'X-Gitlab-Event': 'Merge Request Hook' }))).toMatchObject({ isPush: false, deliveryId: undefined });
+    expect(
+      signedDelivery(
+        headers({ 'X-Gitlab-Token': SECRET, 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Event-UUID': 'uuid-1' }),
+      ),
+    ).toMatchObject({ isPush: true, deliveryId: 'uuid-1' });
+    expect(signedDelivery(headers({ 'X-Gitlab-Token': SECRET, 'X-Gitlab-Event': 'Merge Request Hook' }))).toMatchObject(
+      { isPush: false, deliveryId: undefined },
+    );
     // A token of another length is refused, not thrown on (timingSafeEqual needs equal lengths: both are hashed first).
     expect(signedDelivery(headers({ 'X-Gitlab-Token': 'short' }))!.verify(SECRET, BODY)).toBe(false);
   });
 
-  it('reads Gitea by its own headers, though it sends GitHub\'s too', () => {
-    const d = signedDelivery(headers({
-      'X-Gitea-Signature': hex(SECRET, BODY), 'X-Gitea-Event': 'push', 'X-Gitea-Delivery': 'gitea-1',
-      'X-Hub-Signature-256': 'sha256=whatever', 'X-GitHub-Event': 'ping', 'X-GitHub-Delivery': 'github-1',
-    }))!;
-    expect(d).toMatchObject({ provider: 'gitea', isPush: true, deliveryId: 'gitea-1', deliveryHeader: 'X-Gitea-Delivery' });
+  it("reads Gitea by its own headers, though it sends GitHub's too", () => {
+    const d = signedDelivery(
+      headers({
+        'X-Gitea-Signature': hex(SECRET, BODY),
+        'X-Gitea-Event': 'push',
+        'X-Gitea-Delivery': 'gitea-1',
+        'X-Hub-Signature-256': 'sha256=whatever',
+        'X-GitHub-Event': 'ping',
+        'X-GitHub-Delivery': 'github-1',
+      }),
+    )!;
+    expect(d).toMatchObject({
+      provider: 'gitea',
+      isPush: true,
+      deliveryId: 'gitea-1',
+      deliveryHeader: 'X-Gitea-Delivery',
+    });
     expect(d.verify(SECRET, BODY)).toBe(true);
     expect(d.verify(SECRET, Buffer.from('{}'))).toBe(false);
   });
@@ -66,16 +100,26 @@ describe('signedDelivery', () => {
 
   it('reports other events as not a push, and a missing delivery as undefined with the header to name', () => {
     const ping = signedDelivery(headers({ 'X-Hub-Signature-256': 'sha256=00', 'X-GitHub-Event': 'ping' }))!;
-    expect(ping).toMatchObject({ isPush: false, event: 'ping', deliveryId: undefined, deliveryHeader: 'X-GitHub-Delivery' });
+    expect(ping).toMatchObject({
+      isPush: false,
+      event: 'ping',
+      deliveryId: undefined,
+      deliveryHeader: 'X-GitHub-Delivery',
+    });
     const gitlab = signedDelivery(headers({ 'X-Gitlab-Token': SECRET }))!;
-    expect(gitlab).toMatchObject({ isPush: false, event: undefined, deliveryHeader: 'Idempotency-Key or X-Gitlab-Event-UUID' });
+    expect(gitlab).toMatchObject({
+      isPush: false,
+      event: undefined,
+      deliveryHeader: 'Idempotency-Key or X-Gitlab-Event-UUID',
+    });
   });
 });
 
 describe('push events', () => {
-  const push = (ref: string, after = 'a'.repeat(40), extra: Record<string, unknown> = {}) => pushEventOf({ ref, after, ...extra });
+  const push = (ref: string, after = 'a'.repeat(40), extra: Record<string, unknown> = {}) =>
+    pushEventOf({ ref, after, ...extra });
 
-  it('match the connection\'s ref as a branch or a tag, exactly', () => {
+  it("match the connection's ref as a branch or a tag, exactly", () => {
     expect(pushesRef(push('refs/heads/main'), 'main')).toBe(true);
     expect(pushesRef(push('refs/tags/v1.0'), 'v1.0')).toBe(true);
     expect(pushesRef(push('refs/heads/main-2'), 'main')).toBe(false);
@@ -84,8 +128,10 @@ describe('push events', () => {
     expect(pushesRef(pushEventOf({}), 'main')).toBe(false);
   });
 
-  it('follow the sender\'s default branch for a row without a ref (GitHub and Gitea: repository; GitLab: project)', () => {
-    expect(pushesRef(push('refs/heads/trunk', undefined, { repository: { default_branch: 'trunk' } }), null)).toBe(true);
+  it("follow the sender's default branch for a row without a ref (GitHub and Gitea: repository; GitLab: project)", () => {
+    expect(pushesRef(push('refs/heads/trunk', undefined, { repository: { default_branch: 'trunk' } }), null)).toBe(
+      true,
+    );
     expect(pushesRef(push('refs/heads/trunk', undefined, { project: { default_branch: 'trunk' } }), null)).toBe(true);
     expect(pushesRef(push('refs/heads/trunk'), null)).toBe(false);
   });
@@ -98,6 +144,7 @@ describe('push events', () => {
   });
 
   it('read nothing from a payload that is not an object', () => {
-    for (const payload of [null, 42, 'push', []]) expect(pushEventOf(payload)).toEqual({ ref: undefined, after: undefined, defaultBranch: undefined });
+    for (const payload of [null, 42, 'push', []])
+      expect(pushEventOf(payload)).toEqual({ ref: undefined, after: undefined, defaultBranch: undefined });
   });
 });

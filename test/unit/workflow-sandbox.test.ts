@@ -20,7 +20,8 @@ function closure(entry: string): Map<string, string[]> {
     if (seen.has(file)) return;
     const imports = runtimeImports(file);
     seen.set(file, imports);
-    for (const spec of imports) if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')));
+    for (const spec of imports)
+      if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')));
   };
   visit(entry);
   return seen;

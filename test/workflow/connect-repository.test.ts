@@ -41,7 +41,10 @@ const dataConverter = encryptedDataConverter(createLocalKeyProvider(randomBytes(
 beforeAll(async () => {
   env = await timeSkippingEnvironment(dataConverter);
   // The test server cannot list search attributes (so the worker's own check cannot run), but registers them.
-  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes: asKeywords() });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: asKeywords(),
+  });
   // The bundle `npm run build` makes for production workers (tracing off), built the same way.
   workflowBundle = { code: await bundleWorkflows({ traced: false, logger: new DefaultLogger('WARN') }) };
 });
@@ -72,8 +75,20 @@ type Mocks = Partial<Record<keyof Activities, (input: any) => Promise<unknown>>>
 const defaults = (q: Queues): Mocks => ({
   encryptToken: async () => ({ tokenCiphertext: 'ZW5j', tokenKid: 'kid-1' }),
   checkRepositorySize: async () => ({ tipSizeMb: 1, estimatedSizeMb: 1.5, refs: 2, probeHostTaskQueue: q.host('a') }),
-  persistRepository: async (i) => ({ repoId: i.repoId, gitUrl: i.gitUrl, cloneStatus: 'PENDING', estimatedSizeMb: i.estimatedSizeMb, createdAt: '2026-11-26T00:00:00Z', runId: i.runId }),
-  cloneRepository: async (i) => ({ sandboxPath: `/sandbox/${i.repoId}`, repositorySizeMb: 2, fileCount: 3, hostTaskQueue: q.host('a') }),
+  persistRepository: async (i) => ({
+    repoId: i.repoId,
+    gitUrl: i.gitUrl,
+    cloneStatus: 'PENDING',
+    estimatedSizeMb: i.estimatedSizeMb,
+    createdAt: '2026-11-26T00:00:00Z',
+    runId: i.runId,
+  }),
+  cloneRepository: async (i) => ({
+    sandboxPath: `/sandbox/${i.repoId}`,
+    repositorySizeMb: 2,
+    fileCount: 3,
+    hostTaskQueue: q.host('a'),
+  }),
   markRepositoryFailed: async () => {},
   markRepositoryCleaning: async () => {},
   cleanupSandbox: async () => {},
@@ -99,19 +114,39 @@ const input = (sandboxTtlSeconds = 86_400): ConnectRepositoryInput => ({
  */
 async function withWorkers(
   options: { hosts?: string[]; mocks?: (q: Queues, calls: Call[]) => Mocks },
-  scenario: (t: { q: Queues; calls: Call[]; start(i?: ConnectRepositoryInput): Promise<ReturnType<typeof env.client.workflow.getHandle>> }) => Promise<void>,
+  scenario: (t: {
+    q: Queues;
+    calls: Call[];
+    start(i?: ConnectRepositoryInput): Promise<ReturnType<typeof env.client.workflow.getHandle>>;
+  }) => Promise<void>,
 ): Promise<Call[]> {
   const workflow = `wf-${randomUUID()}`;
-  const q: Queues = { workflow, admission: admissionQueueOf(workflow), clone: cloneQueueOf(workflow), host: (name) => `${workflow}-host-${name}`, sync: (name) => syncQueueOf(`${workflow}-host-${name}`) };
+  const q: Queues = {
+    workflow,
+    admission: admissionQueueOf(workflow),
+    clone: cloneQueueOf(workflow),
+    host: (name) => `${workflow}-host-${name}`,
+    sync: (name) => syncQueueOf(`${workflow}-host-${name}`),
+  };
   const calls: Call[] = [];
   const mocks = { ...defaults(q), ...options.mocks?.(q, calls) };
-  const activities = Object.fromEntries(Object.entries(mocks).map(([name, fn]) => [name, async (i: unknown) => {
-    calls.push({ activity: name, queue: Context.current().info.taskQueue, input: i });
-    return fn!(i);
-  }]));
+  const activities = Object.fromEntries(
+    Object.entries(mocks).map(([name, fn]) => [
+      name,
+      async (i: unknown) => {
+        calls.push({ activity: name, queue: Context.current().info.taskQueue, input: i });
+        return fn!(i);
+      },
+    ]),
+  );
   const queues = [q.admission, q.clone, ...(options.hosts ?? ['a']).flatMap((h) => [q.host(h), q.sync(h)])];
   // As in production (create-worker.ts): heartbeats go out often, so a cancellation reaches a running clone at once.
-  const common = { connection: env.nativeConnection, activities, dataConverter, maxHeartbeatThrottleInterval: '100 milliseconds' };
+  const common = {
+    connection: env.nativeConnection,
+    activities,
+    dataConverter,
+    maxHeartbeatThrottleInterval: '100 milliseconds',
+  };
   const workers = [
     await Worker.create({ ...common, taskQueue: workflow, workflowBundle, sinks: workflowTracingSinks() }),
     ...(await Promise.all(queues.map((taskQueue) => Worker.create({ ...common, taskQueue })))),
@@ -122,7 +157,11 @@ async function withWorkers(
       q,
       calls,
       async start(i = input()) {
-        const handle = await env.client.workflow.start('connectRepository', { args: [i], taskQueue: workflow, workflowId: `connect-${i.requestId}` });
+        const handle = await env.client.workflow.start('connectRepository', {
+          args: [i],
+          taskQueue: workflow,
+          workflowId: `connect-${i.requestId}`,
+        });
         await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(i)] });
         return handle;
       },
@@ -135,12 +174,18 @@ async function withWorkers(
 }
 
 /** Waits (bounded) until the run's live state satisfies `ready`. */
-const stateOf = (handle: { query: (q: typeof getStateQuery) => Promise<ConnectRepositoryState> }, ready: (s: ConnectRepositoryState) => boolean) =>
-  vi.waitFor(async () => {
-    const state = await handle.query(getStateQuery);
-    if (!ready(state)) throw new Error(`not yet: ${state.stage}`);
-    return state;
-  }, { timeout: 10_000, interval: 50 });
+const stateOf = (
+  handle: { query: (q: typeof getStateQuery) => Promise<ConnectRepositoryState> },
+  ready: (s: ConnectRepositoryState) => boolean,
+) =>
+  vi.waitFor(
+    async () => {
+      const state = await handle.query(getStateQuery);
+      if (!ready(state)) throw new Error(`not yet: ${state.stage}`);
+      return state;
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 
 /** A clone that runs until it is cancelled, heartbeating (which is how the cancellation reaches it). */
 const cloningUntilCancelled = (): Mocks => ({
@@ -155,25 +200,46 @@ const cloningUntilCancelled = (): Mocks => ({
 
 const named = (calls: Call[], activity: string) => calls.filter((c) => c.activity === activity);
 const failure = (type: string, details?: Record<string, unknown>) =>
-  ApplicationFailure.create({ type, message: `${type} (mocked)`, nonRetryable: true, ...(details ? { details: [details] } : {}) });
+  ApplicationFailure.create({
+    type,
+    message: `${type} (mocked)`,
+    nonRetryable: true,
+    ...(details ? { details: [details] } : {}),
+  });
 
 describe('connectRepository', () => {
   it('admits, clones on the host that kept the probe, and cleans up there on the cleanup signal', async () => {
     const calls = await withWorkers({}, async ({ q, calls, start }) => {
       const handle = await start();
       const done = await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
-      expect(done).toMatchObject({ stage: 'waiting_for_cleanup', progressPercent: 100, cloneAttempts: 1, repositorySizeMb: 2 });
+      expect(done).toMatchObject({
+        stage: 'waiting_for_cleanup',
+        progressPercent: 100,
+        cloneAttempts: 1,
+        repositorySizeMb: 2,
+      });
       await handle.signal(cleanupSignal);
       expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED', repositorySizeMb: 2 });
       expect(named(calls, 'cloneRepository').map((c) => c.queue)).toEqual([q.host('a')]);
       expect(named(calls, 'cleanupSandbox')).toMatchObject([{ queue: q.host('a'), input: { reason: 'signal' } }]);
     });
     // Admission's encryption and insert ran in the workflow's worker (local activities); the probe on the admission queue.
-    expect(calls.map((c) => c.activity)).toEqual(['encryptToken', 'checkRepositorySize', 'persistRepository', 'cloneRepository', 'markRepositoryCleaning', 'cleanupSandbox']);
-    expect(calls.slice(0, 3).map((c) => c.queue)).toEqual([calls[0]!.queue, admissionQueueOf(calls[0]!.queue), calls[0]!.queue]);
+    expect(calls.map((c) => c.activity)).toEqual([
+      'encryptToken',
+      'checkRepositorySize',
+      'persistRepository',
+      'cloneRepository',
+      'markRepositoryCleaning',
+      'cleanupSandbox',
+    ]);
+    expect(calls.slice(0, 3).map((c) => c.queue)).toEqual([
+      calls[0]!.queue,
+      admissionQueueOf(calls[0]!.queue),
+      calls[0]!.queue,
+    ]);
   });
 
-  it('progress signals carry bytes and rate into the state; a signal without a rate reads null; the clone\'s end keeps its bytes, not its rate', async () => {
+  it("progress signals carry bytes and rate into the state; a signal without a rate reads null; the clone's end keeps its bytes, not its rate", async () => {
     let released = false;
     const mocks = (q: Queues): Mocks => ({
       cloneRepository: async (i) => {
@@ -182,21 +248,37 @@ describe('connectRepository', () => {
           ctx.heartbeat();
           await ctx.sleep(50);
         }
-        return { sandboxPath: `/sandbox/${i.repoId}`, repositorySizeMb: 2, fileCount: 3, hostTaskQueue: q.host('a'), bytesReceived: 4096 };
+        return {
+          sandboxPath: `/sandbox/${i.repoId}`,
+          repositorySizeMb: 2,
+          fileCount: 3,
+          hostTaskQueue: q.host('a'),
+          bytesReceived: 4096,
+        };
       },
     });
     await withWorkers({ mocks }, async ({ start }) => {
       const handle = await start();
       await stateOf(handle, (s) => s.stage === 'cloning');
       await handle.signal(cloneProgressSignal, { stage: 'receiving', percent: 50, bytes: 2048, bytesPerSecond: 1024 });
-      expect(await stateOf(handle, (s) => s.bytesReceived === 2048)).toMatchObject({ bytesPerSecond: 1024, progressPercent: 60 });
+      expect(await stateOf(handle, (s) => s.bytesReceived === 2048)).toMatchObject({
+        bytesPerSecond: 1024,
+        progressPercent: 60,
+      });
       // As a clone activity of before the rate sends it.
       await handle.signal(cloneProgressSignal, { stage: 'receiving', percent: 75, bytes: 3072 });
-      expect(await stateOf(handle, (s) => s.bytesReceived === 3072)).toMatchObject({ bytesPerSecond: null, progressPercent: 80 });
+      expect(await stateOf(handle, (s) => s.bytesReceived === 3072)).toMatchObject({
+        bytesPerSecond: null,
+        progressPercent: 80,
+      });
       await handle.signal(cloneProgressSignal, { stage: 'receiving', percent: 80, bytes: 3584, bytesPerSecond: 2048 });
       await stateOf(handle, (s) => s.bytesPerSecond === 2048);
       released = true;
-      expect(await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED')).toMatchObject({ bytesReceived: 4096, bytesPerSecond: null, progressPercent: 100 });
+      expect(await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED')).toMatchObject({
+        bytesReceived: 4096,
+        bytesPerSecond: null,
+        progressPercent: 100,
+      });
       await handle.signal(cleanupSignal);
       await handle.result();
     });
@@ -211,20 +293,35 @@ describe('connectRepository', () => {
   });
 
   it('a rejection at admission fails the update and the run, and nothing is persisted', async () => {
-    await withWorkers({ mocks: () => ({ checkRepositorySize: async () => { throw failure('invalid_credentials'); } }) }, async ({ calls, q }) => {
-      const i = input();
-      const handle = await env.client.workflow.start('connectRepository', { args: [i], taskQueue: q.workflow, workflowId: `connect-${i.requestId}` });
-      const rejected = await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(i)] }).catch((err: unknown) => err);
-      expect(rejected).toBeInstanceOf(WorkflowUpdateFailedError);
-      expect((rejected as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'invalid_credentials' });
-      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
-      expect(named(calls, 'persistRepository')).toEqual([]);
-      // The workflow's own failure reached history through the bundle's failure converter: encrypted, message and all.
-      const raw = JSON.stringify(await handle.fetchHistory());
-      expect(raw).not.toContain('invalid_credentials (mocked)');
-      expect(raw).toContain('Encoded failure');
-      expect(named(calls, 'cloneRepository')).toEqual([]);
-    });
+    await withWorkers(
+      {
+        mocks: () => ({
+          checkRepositorySize: async () => {
+            throw failure('invalid_credentials');
+          },
+        }),
+      },
+      async ({ calls, q }) => {
+        const i = input();
+        const handle = await env.client.workflow.start('connectRepository', {
+          args: [i],
+          taskQueue: q.workflow,
+          workflowId: `connect-${i.requestId}`,
+        });
+        const rejected = await handle
+          .executeUpdate(admissionUpdate, { args: [fingerprintOf(i)] })
+          .catch((err: unknown) => err);
+        expect(rejected).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect((rejected as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'invalid_credentials' });
+        await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+        expect(named(calls, 'persistRepository')).toEqual([]);
+        // The workflow's own failure reached history through the bundle's failure converter: encrypted, message and all.
+        const raw = JSON.stringify(await handle.fetchHistory());
+        expect(raw).not.toContain('invalid_credentials (mocked)');
+        expect(raw).toContain('Encoded failure');
+        expect(named(calls, 'cloneRepository')).toEqual([]);
+      },
+    );
   });
 
   it('a failed clone waits for retry; a retry with a new token encrypts it, resets the row and clones again', async () => {
@@ -242,9 +339,14 @@ describe('connectRepository', () => {
       expect(named(calls, 'markRepositoryFailed')).toMatchObject([{ input: { errorCode: 'invalid_credentials' } }]);
       const newToken = { ciphertext: 'bmV3', keyId: 'kid-1' };
       await handle.signal(retrySignal, { sealedToken: newToken });
-      expect(await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED')).toMatchObject({ cloneAttempts: 2, error: null });
+      expect(await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED')).toMatchObject({
+        cloneAttempts: 2,
+        error: null,
+      });
       expect(named(calls, 'encryptToken').map((c) => c.input.sealedToken)).toEqual([input().sealedToken, newToken]);
-      expect(named(calls, 'resetRepositoryForRetry')).toMatchObject([{ input: { newToken: { tokenCiphertext: 'ZW5j' } } }]);
+      expect(named(calls, 'resetRepositoryForRetry')).toMatchObject([
+        { input: { newToken: { tokenCiphertext: 'ZW5j' } } },
+      ]);
       await handle.signal(cleanupSignal);
       await handle.result();
     });
@@ -257,7 +359,9 @@ describe('connectRepository', () => {
         if (++probes > 1) throw failure('repository_too_large', { estimated_size_mb: 120, limit_mb: 100 });
         return { tipSizeMb: 1, estimatedSizeMb: 1.5, refs: 2, probeHostTaskQueue: q.host('a') };
       },
-      cloneRepository: async () => { throw failure('repository_too_large'); },
+      cloneRepository: async () => {
+        throw failure('repository_too_large');
+      },
     });
     await withWorkers({ mocks }, async ({ calls, start }) => {
       const handle = await start();
@@ -272,13 +376,22 @@ describe('connectRepository', () => {
   });
 
   it('a FAILED run nobody retries ends failed when the TTL runs out, without a cleanup', async () => {
-    await withWorkers({ mocks: () => ({ cloneRepository: async () => { throw failure('repository_not_found'); } }) }, async ({ calls, start }) => {
-      const handle = await start();
-      const err = await handle.result().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(WorkflowFailedError);
-      expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'repository_not_found' });
-      expect(named(calls, 'cleanupSandbox')).toEqual([]);
-    });
+    await withWorkers(
+      {
+        mocks: () => ({
+          cloneRepository: async () => {
+            throw failure('repository_not_found');
+          },
+        }),
+      },
+      async ({ calls, start }) => {
+        const handle = await start();
+        const err = await handle.result().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'repository_not_found' });
+        expect(named(calls, 'cleanupSandbox')).toEqual([]);
+      },
+    );
   });
 
   it('cleanup during a clone cancels it, then removes the sandbox from any host', async () => {
@@ -300,7 +413,10 @@ describe('connectRepository', () => {
       await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
       await handle.signal(retrySignal, {});
       await vi.waitFor(() => expect(named(calls, 'recordIgnoredSignal')).toHaveLength(1), { timeout: 10_000 });
-      expect(named(calls, 'recordIgnoredSignal')[0]!.input).toMatchObject({ signal: 'retry', stage: 'waiting_for_cleanup' });
+      expect(named(calls, 'recordIgnoredSignal')[0]!.input).toMatchObject({
+        signal: 'retry',
+        stage: 'waiting_for_cleanup',
+      });
       await handle.signal(cleanupSignal);
       await handle.signal(cleanupSignal);
       await handle.result();
@@ -309,7 +425,7 @@ describe('connectRepository', () => {
     });
   });
 
-  it('a clone out of disk sweeps that host\'s expired sandboxes, then clones once more', async () => {
+  it("a clone out of disk sweeps that host's expired sandboxes, then clones once more", async () => {
     let clones = 0;
     const mocks = (q: Queues): Mocks => ({
       cloneRepository: async (i) => {
@@ -327,7 +443,7 @@ describe('connectRepository', () => {
     });
   });
 
-  it('cancelled mid-clone (the Web UI\'s Request Cancellation): removes what it made, ends cancelled', async () => {
+  it("cancelled mid-clone (the Web UI's Request Cancellation): removes what it made, ends cancelled", async () => {
     await withWorkers({ mocks: cloningUntilCancelled }, async ({ calls, start }) => {
       const handle = await start();
       await stateOf(handle, (s) => s.stage === 'cloning');
@@ -340,12 +456,14 @@ describe('connectRepository', () => {
     });
   });
 
-  it('sync runs on the clone\'s host; requests during one coalesce into one more; a failed sync keeps the clone COMPLETED', async () => {
+  it("sync runs on the clone's host; requests during one coalesce into one more; a failed sync keeps the clone COMPLETED", async () => {
     let release: (() => void) | undefined;
     let outcome: 'ok' | 'too_large' = 'ok';
     const mocks = (): Mocks => ({
       syncRepository: async () => {
-        await new Promise<void>((resolve) => { release = resolve; });
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
         release = undefined;
         if (outcome === 'too_large') throw failure('repository_too_large');
         return { headCommit: 'b'.repeat(40), changed: true, repositorySizeMb: 3, fileCount: 4, bytesReceived: 10 };
@@ -363,7 +481,12 @@ describe('connectRepository', () => {
       await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(2), { timeout: 10_000 });
       await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
       release!();
-      expect(await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup')).toMatchObject({ cloneStatus: 'COMPLETED', repositorySizeMb: 3, progressPercent: 100, error: null });
+      expect(await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup')).toMatchObject({
+        cloneStatus: 'COMPLETED',
+        repositorySizeMb: 3,
+        progressPercent: 100,
+        error: null,
+      });
       expect(named(calls, 'syncRepository').map((c) => c.queue)).toEqual([q.sync('a'), q.sync('a')]);
 
       outcome = 'too_large';
@@ -395,27 +518,48 @@ describe('connectRepository', () => {
   });
 
   it('a sync asked for before the clone is kept is ignored, and recorded', async () => {
-    await withWorkers({ mocks: () => ({ cloneRepository: async () => { throw failure('git_failed'); } }) }, async ({ calls, start }) => {
-      const handle = await start();
-      await stateOf(handle, (s) => s.stage === 'failed');
-      await handle.signal(syncSignal, {});
-      await vi.waitFor(() => expect(named(calls, 'recordIgnoredSignal')).toMatchObject([{ input: { signal: 'sync', stage: 'failed' } }]), { timeout: 10_000 });
-      expect(named(calls, 'syncRepository')).toHaveLength(0);
-      await handle.signal(cleanupSignal);
-      await handle.result();
-    });
+    await withWorkers(
+      {
+        mocks: () => ({
+          cloneRepository: async () => {
+            throw failure('git_failed');
+          },
+        }),
+      },
+      async ({ calls, start }) => {
+        const handle = await start();
+        await stateOf(handle, (s) => s.stage === 'failed');
+        await handle.signal(syncSignal, {});
+        await vi.waitFor(
+          () =>
+            expect(named(calls, 'recordIgnoredSignal')).toMatchObject([{ input: { signal: 'sync', stage: 'failed' } }]),
+          { timeout: 10_000 },
+        );
+        expect(named(calls, 'syncRepository')).toHaveLength(0);
+        await handle.signal(cleanupSignal);
+        await handle.result();
+      },
+    );
   });
 
   describe('scheduled syncs', () => {
     const synced = { headCommit: 'c'.repeat(40), changed: true, repositorySizeMb: 3, fileCount: 4, bytesReceived: 10 };
-    const scheduled = (over: Partial<ConnectRepositoryInput> = {}): ConnectRepositoryInput => ({ ...input(), syncIntervalSeconds: 60, syncFailureLimit: 3, syncsPerRun: 2, ...over });
+    const scheduled = (over: Partial<ConnectRepositoryInput> = {}): ConnectRepositoryInput => ({
+      ...input(),
+      syncIntervalSeconds: 60,
+      syncFailureLimit: 3,
+      syncsPerRun: 2,
+      ...over,
+    });
     /** Syncs the Git server refuses the token of, each held until the test releases it. */
     const refusedWhenReleased = () => {
       let hold: (() => void) | undefined;
       return {
         mocks: (): Mocks => ({
           syncRepository: async () => {
-            await new Promise<void>((resolve) => { hold = resolve; });
+            await new Promise<void>((resolve) => {
+              hold = resolve;
+            });
             hold = undefined;
             throw failure('invalid_credentials');
           },
@@ -446,19 +590,35 @@ describe('connectRepository', () => {
         await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(2), { timeout: 10_000 });
         // The second sync ends the run (SYNCS_PER_RUN = 2): the next run answers with the same state, one continuation on.
         const after = await stateOf(handle, (s) => s.syncs?.continuedAsNew === 1);
-        await vi.waitFor(async () => expect((await env.client.workflow.getHandle(handle.workflowId, firstRun).describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeout: 10_000 });
+        await vi.waitFor(
+          async () =>
+            expect((await env.client.workflow.getHandle(handle.workflowId, firstRun).describe()).status.name).toBe(
+              'CONTINUED_AS_NEW',
+            ),
+          { timeout: 10_000 },
+        );
         expect((await handle.describe()).runId).not.toBe(firstRun);
         const { updatedAt: _u1, syncs: s1, ...restBefore } = before;
         const { updatedAt: _u2, syncs: s2, ...restAfter } = after;
         expect(restAfter).toEqual({ ...restBefore, repositorySizeMb: 3 });
-        expect(s2).toMatchObject({ count: 2, intervalSeconds: 60, consecutiveFailures: 0, needsAttention: false, lastTrigger: 'schedule' });
+        expect(s2).toMatchObject({
+          count: 2,
+          intervalSeconds: 60,
+          consecutiveFailures: 0,
+          needsAttention: false,
+          lastTrigger: 'schedule',
+        });
         expect(s1!.count).toBe(1);
 
         await nextInterval();
         await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(3), { timeout: 10_000 });
-        expect(named(calls, 'syncRepository').map((c) => [c.queue, c.input.trigger, c.input.audit.userId])).toEqual(Array(3).fill([q.sync('a'), 'schedule', 'system:schedule']));
+        expect(named(calls, 'syncRepository').map((c) => [c.queue, c.input.trigger, c.input.audit.userId])).toEqual(
+          Array(3).fill([q.sync('a'), 'schedule', 'system:schedule']),
+        );
         // Admission answers in the continued run as in the first: a repeated request gets the first answer.
-        expect(await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(first)] })).toMatchObject({ repoId: kept.repoId });
+        expect(await handle.executeUpdate(admissionUpdate, { args: [fingerprintOf(first)] })).toMatchObject({
+          repoId: kept.repoId,
+        });
         await handle.signal(cleanupSignal);
         expect(await handle.result()).toMatchObject({ repoId: kept.repoId, cloneStatus: 'CLEANED' });
         expect(named(calls, 'cleanupSandbox')).toMatchObject([{ queue: q.host('a'), input: { reason: 'signal' } }]);
@@ -487,13 +647,22 @@ describe('connectRepository', () => {
         }
         const paused = await stateOf(handle, (s) => s.syncs?.needsAttention === true);
         expect(paused.syncs).toMatchObject({ consecutiveFailures: 3, nextSyncAt: null });
-        expect(named(calls, 'markSyncFailed').map((c) => c.input.needsAttention ?? false)).toEqual([false, false, true]);
-        expect(named(calls, 'markSyncFailed')[2]!.input.errorMessage).toMatch(/3 syncs in a row failed .*Syncs are paused: send a new access token with POST \/api\/v1\/code\/repos\/.+\/retry/);
+        expect(named(calls, 'markSyncFailed').map((c) => c.input.needsAttention ?? false)).toEqual([
+          false,
+          false,
+          true,
+        ]);
+        expect(named(calls, 'markSyncFailed')[2]!.input.errorMessage).toMatch(
+          /3 syncs in a row failed .*Syncs are paused: send a new access token with POST \/api\/v1\/code\/repos\/.+\/retry/,
+        );
 
         // Paused: an hour passes without a sync, and a push is ignored (on the record).
         await env.sleep('1 hour');
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
-        await vi.waitFor(() => expect(named(calls, 'recordIgnoredSignal')).toMatchObject([{ input: { signal: 'sync' } }]), { timeout: 10_000 });
+        await vi.waitFor(
+          () => expect(named(calls, 'recordIgnoredSignal')).toMatchObject([{ input: { signal: 'sync' } }]),
+          { timeout: 10_000 },
+        );
         expect(named(calls, 'syncRepository')).toHaveLength(3);
 
         outcome = 'ok';
@@ -501,9 +670,14 @@ describe('connectRepository', () => {
         await handle.executeUpdate(retryUpdate, { args: [{ sealedToken: newToken, requestedBy: 'user-1' }] });
         await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(4), { timeout: 10_000 });
         expect(named(calls, 'encryptToken').at(-1)!.input.sealedToken).toEqual(newToken);
-        expect(named(calls, 'resumeSyncs')).toMatchObject([{ input: { newToken: { tokenCiphertext: 'ZW5j' }, audit: { userId: 'user-1' } } }]);
+        expect(named(calls, 'resumeSyncs')).toMatchObject([
+          { input: { newToken: { tokenCiphertext: 'ZW5j' }, audit: { userId: 'user-1' } } },
+        ]);
         expect(named(calls, 'syncRepository')[3]!.input).toMatchObject({ trigger: 'api', audit: { userId: 'user-1' } });
-        const resumed = await stateOf(handle, (s) => s.syncs?.needsAttention === false && s.stage === 'waiting_for_cleanup' && s.syncs.nextSyncAt !== null);
+        const resumed = await stateOf(
+          handle,
+          (s) => s.syncs?.needsAttention === false && s.stage === 'waiting_for_cleanup' && s.syncs.nextSyncAt !== null,
+        );
         expect(resumed).toMatchObject({ error: null, syncs: { consecutiveFailures: 0 } });
         await handle.signal(cleanupSignal);
         await handle.result();
@@ -545,7 +719,9 @@ describe('connectRepository', () => {
         const [, again] = named(calls, 'markSyncFailed');
         expect(again!.input).toMatchObject({ needsAttention: true, errorCode: 'invalid_credentials' });
         expect(again!.input.errorMessage).toMatch(/Syncs are paused: send a new access token/);
-        expect((await stateOf(handle, (s) => s.syncs?.consecutiveFailures === 2)).error!.message).toMatch(/Syncs are paused/);
+        expect((await stateOf(handle, (s) => s.syncs?.consecutiveFailures === 2)).error!.message).toMatch(
+          /Syncs are paused/,
+        );
         await handle.signal(cleanupSignal);
         await handle.result();
       });
@@ -568,7 +744,12 @@ describe('connectRepository', () => {
     });
 
     it('a refused token needs attention at once; a retry of a repository whose syncs run is refused', async () => {
-      const mocks = (): Mocks => ({ syncRepository: async () => { throw failure('invalid_credentials'); }, markSyncFailed: async () => {} });
+      const mocks = (): Mocks => ({
+        syncRepository: async () => {
+          throw failure('invalid_credentials');
+        },
+        markSyncFailed: async () => {},
+      });
       await withWorkers({ mocks }, async ({ calls, start }) => {
         const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
         await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
@@ -576,15 +757,27 @@ describe('connectRepository', () => {
         expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'invalid_state' });
         await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
         const paused = await stateOf(handle, (s) => s.syncs?.needsAttention === true);
-        expect(paused).toMatchObject({ error: { code: 'invalid_credentials' }, syncs: { consecutiveFailures: 1, nextSyncAt: null, intervalSeconds: null } });
-        expect(named(calls, 'markSyncFailed')).toMatchObject([{ input: { needsAttention: true, errorCode: 'invalid_credentials', trigger: 'api', audit: { userId: 'user-1' } } }]);
+        expect(paused).toMatchObject({
+          error: { code: 'invalid_credentials' },
+          syncs: { consecutiveFailures: 1, nextSyncAt: null, intervalSeconds: null },
+        });
+        expect(named(calls, 'markSyncFailed')).toMatchObject([
+          {
+            input: {
+              needsAttention: true,
+              errorCode: 'invalid_credentials',
+              trigger: 'api',
+              audit: { userId: 'user-1' },
+            },
+          },
+        ]);
         expect(paused.error!.message).toMatch(/^The Git server refused the access token\. Syncs are paused/);
         await handle.signal(cleanupSignal);
         await handle.result();
       });
     });
 
-    it('a user\'s sync merged into a pending push\'s still runs when the sync under way pauses syncs', async () => {
+    it("a user's sync merged into a pending push's still runs when the sync under way pauses syncs", async () => {
       const held = refusedWhenReleased();
       await withWorkers({ mocks: held.mocks }, async ({ calls, start }) => {
         const release = () => held.release();
@@ -609,7 +802,7 @@ describe('connectRepository', () => {
       });
     });
 
-    it('a service\'s failure does not count toward the pause, says whose it is, and is retried with backoff', async () => {
+    it("a service's failure does not count toward the pause, says whose it is, and is retried with backoff", async () => {
       let failuresLeft = 3;
       const mocks = (): Mocks => ({
         syncRepository: async () => {
@@ -632,9 +825,17 @@ describe('connectRepository', () => {
         }
         const done = await stateOf(handle, (s) => s.syncs?.count === 4 && s.stage === 'waiting_for_cleanup');
         expect(done).toMatchObject({ error: null, syncs: { consecutiveFailures: 0, needsAttention: false } });
-        expect(named(calls, 'markSyncFailed').map((c) => c.input.needsAttention ?? false)).toEqual([false, false, false]);
-        expect(named(calls, 'markSyncFailed').map((c) => c.input.errorMessage)).toEqual(backoffs.map((seconds) =>
-          `The sync failed on the service's side, not the repository's (insufficient_storage: insufficient_storage (mocked)); it does not count toward pausing syncs and is retried in ${seconds} s.`));
+        expect(named(calls, 'markSyncFailed').map((c) => c.input.needsAttention ?? false)).toEqual([
+          false,
+          false,
+          false,
+        ]);
+        expect(named(calls, 'markSyncFailed').map((c) => c.input.errorMessage)).toEqual(
+          backoffs.map(
+            (seconds) =>
+              `The sync failed on the service's side, not the repository's (insufficient_storage: insufficient_storage (mocked)); it does not count toward pausing syncs and is retried in ${seconds} s.`,
+          ),
+        );
         expect(named(calls, 'syncRepository').map((c) => c.input.audit.userId)).toEqual(Array(4).fill('user-1'));
         await handle.signal(cleanupSignal);
         await handle.result();

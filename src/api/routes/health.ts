@@ -25,7 +25,10 @@ function cachedWhileOk(check: () => Promise<unknown>, ttlMs: number): () => Prom
 
 export function healthRoutes({ sql, temporal }: ApiDeps) {
   const searchAttributesRegistered = cachedWhileOk(async () => {
-    const { missing, wrongType } = await checkSearchAttributes(temporal.connection.operatorService, temporal.options.namespace);
+    const { missing, wrongType } = await checkSearchAttributes(
+      temporal.connection.operatorService,
+      temporal.options.namespace,
+    );
     if (missing.length + wrongType.length > 0) throw new Error('search attributes missing');
   }, SEARCH_ATTRIBUTES_OK_MS);
   return new Hono()
@@ -37,8 +40,13 @@ export function healthRoutes({ sql, temporal }: ApiDeps) {
         probe(searchAttributesRegistered),
       ]);
       const checks = { database, temporal: temporalStatus, search_attributes: searchAttributes };
-      const down = Object.entries(checks).filter(([, s]) => s === 'down').map(([name]) => name);
+      const down = Object.entries(checks)
+        .filter(([, s]) => s === 'down')
+        .map(([name]) => name);
       if (down.length === 0) return c.json({ status: 'ready', checks });
-      return c.json(errorBody('not_ready', `Not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} down`, { checks }), 503);
+      return c.json(
+        errorBody('not_ready', `Not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} down`, { checks }),
+        503,
+      );
     });
 }

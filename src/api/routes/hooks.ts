@@ -2,7 +2,14 @@ import { Hono } from 'hono';
 import { openWebhookSecret } from '../../crypto/webhook-secret.js';
 import { findRepo, type CodeRepo } from '../../db/repos.js';
 import { takeToken } from '../../db/rate-limit-buckets.js';
-import { claimDelivery, claimPushAfter, deliveryKnown, forgetDelivery, markDeliverySignalled, releasePushAfter } from '../../db/webhook-deliveries.js';
+import {
+  claimDelivery,
+  claimPushAfter,
+  deliveryKnown,
+  forgetDelivery,
+  markDeliverySignalled,
+  releasePushAfter,
+} from '../../db/webhook-deliveries.js';
 import { syncSignal } from '../../shared/connect-repository.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
@@ -61,8 +68,11 @@ const invalidSignature = (message: string) => new ApiError(401, 'invalid_signatu
 export function hookRoutes(deps: ApiDeps) {
   const { sql, temporal, keys } = deps;
   const secrets = openedSecrets({ ttlMs: OPENED_SECRET_TTL_MS, max: OPENED_SECRETS_MAX, budgets: WEBHOOK_KEY_BUDGETS });
-  const secretKeyOf = (repo: CodeRepo): SecretKey =>
-    ({ repoId: repo.id, projectId: repo.projectId, from: `${repo.webhookSecretKid}:${repo.webhookSecretCiphertext!.toString('base64')}` });
+  const secretKeyOf = (repo: CodeRepo): SecretKey => ({
+    repoId: repo.id,
+    projectId: repo.projectId,
+    from: `${repo.webhookSecretKid}:${repo.webhookSecretCiphertext!.toString('base64')}`,
+  });
   const { burst, perMinute } = deps.settings.webhookSyncRateLimit;
   const syncBucket = { burst, perSecond: perMinute / 60 };
   const { taskQueue } = deps.settings;
@@ -70,24 +80,44 @@ export function hookRoutes(deps: ApiDeps) {
   return new Hono<ApiEnv>().post('/git/:repo_id', validate('param', repoParamsSchema), async (c) => {
     const repo = await findRepo(sql, c.req.valid('param').repo_id);
     if (!repo) throw new ApiError(404, 'not_found', 'Repository not found');
-    if (repo.disconnectedAt) throw new ApiError(409, 'disconnected', 'The repository was disconnected (its webhook secret with it); connect it again');
+    if (repo.disconnectedAt)
+      throw new ApiError(
+        409,
+        'disconnected',
+        'The repository was disconnected (its webhook secret with it); connect it again',
+      );
     if (!repo.webhookSecretCiphertext || !repo.webhookSecretKid) {
-      throw new ApiError(409, 'invalid_state', 'This repository was connected before webhooks existed and has no webhook secret; connect it again to get one');
+      throw new ApiError(
+        409,
+        'invalid_state',
+        'This repository was connected before webhooks existed and has no webhook secret; connect it again to get one',
+      );
     }
     const delivery = signedDelivery((name) => c.req.header(name));
     if (!delivery) throw invalidSignature(`The webhook is not signed: expected one of ${SIGNATURE_HEADERS.join(', ')}`);
     const body = new Uint8Array(await c.req.arrayBuffer());
     const secretKey = secretKeyOf(repo);
     const secret = await secrets.secretOf(secretKey, () =>
-      openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id));
+      openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id),
+    );
     if (!delivery.verify(secret, body)) {
       c.get('log').warn({ repoId: repo.id, provider: delivery.provider }, 'webhook signature rejected');
-      throw invalidSignature('The webhook\'s signature does not match this repository\'s webhook secret');
+      throw invalidSignature("The webhook's signature does not match this repository's webhook secret");
     }
     secrets.verifiedWith(secretKey);
     const deliveryId = delivery.deliveryId;
-    if (deliveryId === undefined) throw new ApiError(400, 'bad_request', `The webhook names no delivery: expected the ${delivery.deliveryHeader} header`);
-    if (!DELIVERY_ID.test(deliveryId)) throw new ApiError(400, 'bad_request', `The ${delivery.deliveryHeader} header must be 1-200 printable characters`);
+    if (deliveryId === undefined)
+      throw new ApiError(
+        400,
+        'bad_request',
+        `The webhook names no delivery: expected the ${delivery.deliveryHeader} header`,
+      );
+    if (!DELIVERY_ID.test(deliveryId))
+      throw new ApiError(
+        400,
+        'bad_request',
+        `The ${delivery.deliveryHeader} header must be 1-200 printable characters`,
+      );
 
     const log = c.get('log').child({ repoId: repo.id, provider: delivery.provider, deliveryId });
     const answer = (status: 'accepted' | 'duplicate' | 'ignored', reason?: string) => {
@@ -99,27 +129,43 @@ export function hookRoutes(deps: ApiDeps) {
     try {
       payload = JSON.parse(new TextDecoder().decode(body));
     } catch {
-      throw new ApiError(400, 'bad_request', 'Malformed webhook body: expected JSON (set the webhook\'s content type to application/json)');
+      throw new ApiError(
+        400,
+        'bad_request',
+        "Malformed webhook body: expected JSON (set the webhook's content type to application/json)",
+      );
     }
     const push = pushEventOf(payload);
-    if (!pushesRef(push, repo.ref)) return answer('ignored', `Not a push to the connected ref (${repo.ref ?? 'the default branch'})`);
+    if (!pushesRef(push, repo.ref))
+      return answer('ignored', `Not a push to the connected ref (${repo.ref ?? 'the default branch'})`);
     if (deletesRef(push)) return answer('ignored', 'The push deleted the ref');
-    if (!SYNCABLE.has(repo.cloneStatus)) return answer('ignored', `The repository is ${repo.cloneStatus}; only a PENDING, CLONING or COMPLETED one syncs`);
+    if (!SYNCABLE.has(repo.cloneStatus))
+      return answer('ignored', `The repository is ${repo.cloneStatus}; only a PENDING, CLONING or COMPLETED one syncs`);
     // Paused for the user (the workflow ignores pushes too): a push cannot mend a refused token.
-    if (repo.attentionRequiredAt) return answer('ignored', `Syncs are paused until the repository's user answers (${repo.errorCode ?? 'sync failures'}): retry with a new access token`);
+    if (repo.attentionRequiredAt)
+      return answer(
+        'ignored',
+        `Syncs are paused until the repository's user answers (${repo.errorCode ?? 'sync failures'}): retry with a new access token`,
+      );
 
     const after = push.after;
-    if (after !== undefined && !COMMIT_ID.test(after)) throw new ApiError(400, 'bad_request', 'The push\'s "after" must be a commit id (40 or 64 hexadecimal digits)');
+    if (after !== undefined && !COMMIT_ID.test(after))
+      throw new ApiError(400, 'bad_request', 'The push\'s "after" must be a commit id (40 or 64 hexadecimal digits)');
     // What the API alone can tell: the row's commit, or the push last accepted (any delivery id); any other commit is fetched (an older one may be a force-rewind).
     if (after !== undefined && after === repo.headCommit) return answer('ignored', UP_TO_DATE);
 
-    const pushClaim = after === undefined ? { claimed: true, previous: null } : await claimPushAfter(sql, repo.id, after);
-    if (!pushClaim.claimed) return (await deliveryKnown(sql, repo.id, deliveryId)) ? answer('duplicate') : answer('ignored', UP_TO_DATE);
+    const pushClaim =
+      after === undefined ? { claimed: true, previous: null } : await claimPushAfter(sql, repo.id, after);
+    if (!pushClaim.claimed)
+      return (await deliveryKnown(sql, repo.id, deliveryId)) ? answer('duplicate') : answer('ignored', UP_TO_DATE);
     /** The push's sync signalled once per delivery id, or (over the repository's rate) joined to its one deferred sync. */
     const acceptedOnce = async (): Promise<'signalled' | 'coalesced'> => {
       // Shared by every API instance; PostgreSQL away, let through as the users' limit is (the claim below needs it anyway).
       const taken = await takeToken(sql, `webhook:${repo.id}`, syncBucket).catch((err: unknown) => {
-        log.warn({ err: { message: (err as Error).message } }, 'webhook rate limit: PostgreSQL unavailable, delivery let through');
+        log.warn(
+          { err: { message: (err as Error).message } },
+          'webhook rate limit: PostgreSQL unavailable, delivery let through',
+        );
         return undefined;
       });
       const coalesced = taken !== undefined && !taken.allowed;
@@ -127,14 +173,24 @@ export function hookRoutes(deps: ApiDeps) {
       if (!(await claimDelivery(sql, repo.id, deliveryId, CLAIM_STALE_SECONDS))) throw new Duplicate();
       let signalled: boolean;
       try {
-        signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => coalesced
-          ? deferredSync(temporal, taskQueue, repo, secondsToNextToken(taken.tokens, syncBucket.perSecond) * 1000)
-          : toWorkflow(temporal, repo, (h) => h.signal(syncSignal, { trigger: 'webhook', deliveryId, ...(after === undefined ? {} : { after }) })));
+        signalled = await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+          coalesced
+            ? deferredSync(temporal, taskQueue, repo, secondsToNextToken(taken.tokens, syncBucket.perSecond) * 1000)
+            : toWorkflow(temporal, repo, (h) =>
+                h.signal(syncSignal, { trigger: 'webhook', deliveryId, ...(after === undefined ? {} : { after }) }),
+              ),
+        );
       } catch (err) {
         // Not acted on: forgotten, so the sender's redelivery is acted on instead of answered as a duplicate.
         await forgetDelivery(sql, repo.id, deliveryId);
         log.warn({ err: { message: (err as Error).message } }, 'webhook: the workflow could not be signalled');
-        throw new ApiError(503, 'upstream_unavailable', 'The workflow service is unavailable; the push was not acted on: redeliver it shortly', {}, { 'Retry-After': '30' });
+        throw new ApiError(
+          503,
+          'upstream_unavailable',
+          'The workflow service is unavailable; the push was not acted on: redeliver it shortly',
+          {},
+          { 'Retry-After': '30' },
+        );
       }
       if (!signalled) {
         await forgetDelivery(sql, repo.id, deliveryId);
@@ -142,7 +198,9 @@ export function hookRoutes(deps: ApiDeps) {
       }
       // Unmarked (the database gone this instant), the claim goes stale and a redelivery signals again: the workflow
       // knows the delivery id and syncs once (a coalesced one joins the deferred sync again).
-      await markDeliverySignalled(sql, repo.id, deliveryId).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'webhook delivery not marked signalled'));
+      await markDeliverySignalled(sql, repo.id, deliveryId).catch((err: unknown) =>
+        log.warn({ err: { message: (err as Error).message } }, 'webhook delivery not marked signalled'),
+      );
       return coalesced ? 'coalesced' : 'signalled';
     };
     let accepted = false;
@@ -156,7 +214,9 @@ export function hookRoutes(deps: ApiDeps) {
     } finally {
       // Not acted on: the push is given back, so its redelivery (or a replay) is acted on instead.
       if (!accepted && after !== undefined) {
-        await releasePushAfter(sql, repo.id, after, pushClaim.previous).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'webhook push not given back'));
+        await releasePushAfter(sql, repo.id, after, pushClaim.previous).catch((err: unknown) =>
+          log.warn({ err: { message: (err as Error).message } }, 'webhook push not given back'),
+        );
       }
     }
   });
