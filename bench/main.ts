@@ -29,7 +29,7 @@ const BENCHES: Bench[] = [admission, clone, throughput, idempotency, envelope, o
 const LIMIT_MB = 100;
 /** Settings the bench passes on from its own environment, to measure the service tuned otherwise. */
 const TUNABLE = ['WORKER_CONCURRENCY', 'ADMISSION_CONCURRENCY', 'WORKFLOW_CACHE_SIZE'];
-const tuning = Object.fromEntries(TUNABLE.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
+const tuning = Object.fromEntries(TUNABLE.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
 
 const options = (() => {
   try {
@@ -134,7 +134,7 @@ try {
   say(`done in ${seconds} s; results in ${options.json}`);
 } catch (err) {
   // After Ctrl-C the row in flight fails as its services go away; that is not news.
-  if (!stopping) say(`failed: ${(err as Error).stack ?? err}`);
+  if (!stopping) say(`failed: ${(err as Error).stack ?? String(err)}`);
   process.exitCode = 1;
 } finally {
   await stopAll();

@@ -22,7 +22,7 @@ export interface Services {
 export async function buildService(): Promise<void> {
   const build = spawn('npm', ['run', 'build', '--silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const output = tail();
-  build.stderr!.on('data', output.push);
+  build.stderr.on('data', output.push);
   await exited(build);
   if (build.exitCode !== 0) throw new Error(`npm run build failed:\n${output.text()}`);
 }
@@ -36,9 +36,9 @@ async function startProcess(
 ): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...nodeArgs, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = tail();
-  child.stderr!.on('data', output.push);
+  child.stderr.on('data', output.push);
   const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       output.push(`${line}\n`);
       if (line.includes(`"msg":"${readyMessage}"`)) resolve();
     });

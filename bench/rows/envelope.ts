@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { KMSClient } from '@aws-sdk/client-kms';
+import { type KMSClient } from '@aws-sdk/client-kms';
 import { decryptSecret, encryptSecret, type KeyProvider } from '../../src/crypto/envelope.js';
 import { createKmsKeyProvider } from '../../src/crypto/kms-provider.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';

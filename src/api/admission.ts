@@ -40,12 +40,7 @@ export function rejectionError(err: WorkflowUpdateFailedError): ApiError {
   const cause = err.cause;
   if (cause instanceof ApplicationFailure && isRepoErrorCode(cause.type)) {
     const [details] = (cause.details ?? []) as Array<Record<string, unknown> | undefined>;
-    return new ApiError(
-      REPO_ERRORS[cause.type].status as 500,
-      cause.type,
-      cause.message,
-      pick(details, PUBLIC_DETAILS),
-    );
+    return new ApiError(REPO_ERRORS[cause.type].status, cause.type, cause.message, pick(details, PUBLIC_DETAILS));
   }
   return new ApiError(500, 'internal_error', 'The repository could not be connected');
 }
@@ -195,7 +190,7 @@ export function createAdmission({
       // hung the request. Such a call runs out its retries in the background, and its outcome is not needed:
       // the updates already in the run get the answer, which the row keeps for the next repeat.
       const outlasted = new Promise<never>((_, reject) =>
-        waited.signal.addEventListener('abort', () => reject(waited.signal.reason), { once: true }),
+        waited.signal.addEventListener('abort', () => reject(waited.signal.reason as Error), { once: true }),
       );
       admitted.catch(() => undefined);
       const admission = await Promise.race([admitted, outlasted]);

@@ -1,5 +1,5 @@
 import { ServiceError } from '@temporalio/client';
-import { Hono } from 'hono';
+import { Hono, type Context, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
@@ -121,15 +121,15 @@ export function createApp(deps: ApiDeps) {
   );
   // The hooks verify their own signature and limit by repository (src/api/routes/hooks.ts); everything else under /api/v1 needs the user.
   const isHook = (path: string) => path.startsWith(HOOKS_PREFIX);
-  app.use('/api/v1/*', async (c, next) => (isHook(c.req.path) ? next() : auth(c, next)));
+  app.use('/api/v1/*', async (c: Context<ApiEnv, string>, next: Next) => (isHook(c.req.path) ? next() : auth(c, next)));
   // Writes and reads draw from buckets of their own: polling a status never costs a connect.
   // The hooks' per-repository buckets share the table, and so the sweep.
   const idleSeconds = Math.max(
     ...[settings.rateLimit, settings.readRateLimit, settings.webhookSyncRateLimit].map(fullAfterSeconds),
   );
-  const writes = rateLimit<ApiEnv>(deps.sql, settings.rateLimit, { keyPrefix: 'write:', idleSeconds });
-  const reads = rateLimit<ApiEnv>(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
-  app.use('/api/v1/*', async (c, next) => {
+  const writes = rateLimit(deps.sql, settings.rateLimit, { keyPrefix: 'write:', idleSeconds });
+  const reads = rateLimit(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
+  app.use('/api/v1/*', async (c: Context<ApiEnv, string>, next: Next) => {
     if (isHook(c.req.path)) return next();
     if (c.req.method === 'POST') return writes(c, next);
     return c.req.method === 'GET' ? reads(c, next) : next();
@@ -164,7 +164,7 @@ export function createApp(deps: ApiDeps) {
         502,
       );
     if (isDatabaseUnavailable(err)) {
-      c.get('log').warn({ err: { message: (err as Error).message } }, 'database unavailable');
+      c.get('log').warn({ err: { message: err.message } }, 'database unavailable');
       return unavailable('database');
     }
     if (err instanceof ServiceError) {

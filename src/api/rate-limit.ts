@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../config/logger.js';
+import type { ApiEnv } from './context.js';
 import type { Sql } from '../db/client.js';
 import { expireIdleBuckets, takeToken } from '../db/rate-limit-buckets.js';
 import { ApiError } from './errors.js';
@@ -43,7 +43,7 @@ const SWEEP_EVERY_MS = 60_000;
  * own without it and the limiter adds no protection there; failing closed would only turn a
  * database blip into 429s for every user.
  */
-export function rateLimit<E extends { Variables: { userId: string; log: Logger } }>(
+export function rateLimit(
   sql: Sql,
   settings: RateLimitSettings,
   /**
@@ -51,7 +51,7 @@ export function rateLimit<E extends { Variables: { userId: string; log: Logger }
    * buckets, so `idleSeconds` must be the longest any of them takes to fill (fullAfterSeconds).
    */
   o: { keyPrefix?: string; idleSeconds?: number } = {},
-): MiddlewareHandler<E> {
+): MiddlewareHandler<ApiEnv> {
   const spec = { burst: settings.burst, perSecond: settings.perMinute / 60 };
   const idleSeconds = o.idleSeconds ?? fullAfterSeconds(settings);
   let nextSweep = 0;

@@ -55,7 +55,7 @@ export async function liveState(
   now: () => number = Date.now,
 ): Promise<ConnectRepositoryState | undefined> {
   let shared = sharedByClient.get(temporal);
-  if (!shared) sharedByClient.set(temporal, (shared = new Map()));
+  if (!shared) sharedByClient.set(temporal, (shared = new Map<string, SharedState>()));
   const kept = shared.get(workflowId);
   if (kept && kept.until > now()) {
     const state = await kept.state;

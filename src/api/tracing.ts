@@ -12,7 +12,10 @@ const w3c = new W3CTraceContextPropagator();
  */
 function callerLink(headers: Headers): Link[] {
   const caller = trace.getSpanContext(
-    w3c.extract(ROOT_CONTEXT, headers, { get: (h, key) => h.get(key) ?? undefined, keys: (h) => [...h.keys()] }),
+    w3c.extract(ROOT_CONTEXT, headers, {
+      get: (h: Headers, key) => h.get(key) ?? undefined,
+      keys: (h: Headers) => [...h.keys()],
+    }),
   );
   return caller && trace.isSpanContextValid(caller)
     ? [{ context: { traceId: caller.traceId, spanId: caller.spanId, traceFlags: caller.traceFlags } }]

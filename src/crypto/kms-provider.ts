@@ -2,7 +2,7 @@ import {
   DecryptCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
-  KMSClient,
+  type KMSClient,
   KMSServiceException,
 } from '@aws-sdk/client-kms';
 import { RepoError } from '../shared/errors.js';

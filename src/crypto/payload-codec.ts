@@ -51,7 +51,7 @@ export class EncryptionCodec implements PayloadCodec {
         const wrapped = str(payload.metadata?.[WRAPPED_KEY]);
         if (!keyId || !wrapped || !payload.data) throw new Error('Encrypted payload without its key metadata');
         const key = await this.dataKey(wrapped, keyId);
-        return PayloadMessage.decode(openCompact(key, Buffer.from(payload.data), AAD)) as Payload;
+        return PayloadMessage.decode(openCompact(key, Buffer.from(payload.data), AAD));
       }),
     );
   }

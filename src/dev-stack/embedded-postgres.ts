@@ -58,8 +58,8 @@ function spawnServerProcess(p: PostgresPlacement, program: string, args: string[
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = tail();
-  child.stdout!.on('data', output.push);
-  child.stderr!.on('data', output.push);
+  child.stdout.on('data', output.push);
+  child.stderr.on('data', output.push);
   let spawnError: Error | undefined;
   child.once('error', (err) => (spawnError = err));
   return {

@@ -101,7 +101,9 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
     await waitUntilServing(address, o.namespace, Date.now() + (o.readyTimeoutMs ?? 60_000), died);
   } catch (err) {
     await terminate(child, 2000);
-    throw new Error(`Temporal dev server on ${address} ${(err as Error).message}: ${output.text() || 'no output'}`);
+    throw new Error(`Temporal dev server on ${address} ${(err as Error).message}: ${output.text() || 'no output'}`, {
+      cause: err,
+    });
   }
   o.logger.debug({ address, pid: child.pid }, 'Temporal dev server ready');
   return {

@@ -56,6 +56,7 @@ const isLocalhostName = (name: string) => topLevel(name) === 'localhost';
  */
 export function gitUrlProblem(value: string, policy: EgressPolicy): string | undefined {
   if (value.length > MAX_GIT_URL_LENGTH) return 'too long';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\s\u0000-\u001f\u007f\\]/.test(value)) return 'whitespace, control characters or backslashes';
   // git decodes %XX in places (credential and config URL matching): a control character encoded is one all the same.
   if (/%(?:[01][0-9a-f]|7f)/i.test(value)) return 'an encoded control character';

@@ -97,10 +97,10 @@ export async function timed<T, L extends string>(
   const end = histogram.startTimer();
   try {
     const result = await work();
-    end({ [label]: 'ok', ...more(result) } as Partial<Record<L, string>>);
+    end({ [label]: 'ok', ...more(result) });
     return result;
   } catch (err) {
-    end({ [label]: outcomeOf(err), ...more(undefined) } as Partial<Record<L, string>>);
+    end({ [label]: outcomeOf(err), ...more(undefined) });
     throw err;
   }
 }

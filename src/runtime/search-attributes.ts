@@ -23,7 +23,7 @@ export interface SearchAttributeCheck {
 
 /** `INDEXED_VALUE_TYPE_KEYWORD_LIST` → `KeywordList`, as the CLI spells types. */
 const typeName = (type: number): string =>
-  (IndexedValueType[type] ?? String(type))
+  ((IndexedValueType as unknown as Record<number, string | undefined>)[type] ?? String(type))
     .replace('INDEXED_VALUE_TYPE_', '')
     .toLowerCase()
     .replace(/(?:^|_)(\w)/g, (_, c: string) => c.toUpperCase());
@@ -35,7 +35,8 @@ export async function checkSearchAttributes(operator: Operator, namespace: strin
   return {
     missing: REQUIRED.filter((name) => registered[name] === undefined),
     wrongType: REQUIRED.filter(
-      (name) => registered[name] !== undefined && registered[name] !== IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      (name) =>
+        registered[name] !== undefined && registered[name] !== (IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD as number),
     ).map((name) => ({ name, type: typeName(registered[name]!) })),
   };
 }

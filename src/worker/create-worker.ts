@@ -1,5 +1,5 @@
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { admissionQueueOf, cloneQueueOf, syncQueueOf } from '../shared/task-queues.js';
 import { activityInterceptors, workflowTracingSinks } from '../observability/tracing.js';

@@ -37,9 +37,7 @@ export function installTemporalRuntime(logger: Logger): Promise<void> {
 async function install(logger: Logger): Promise<void> {
   const log = logger.child({ component: 'temporal-sdk' });
   const sdkLogger = new DefaultLogger(TEMPORAL_LEVELS[logger.level] ?? 'WARN', ({ level, message, meta }) => {
-    const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[
-      level as LogLevel
-    ];
+    const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[level];
     log[method](meta ?? {}, message);
   });
   for (let attempt = 1; ; attempt += 1) {

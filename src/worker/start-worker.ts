@@ -122,7 +122,12 @@ export async function startWorkerService(config: ConnectedConfig, logger: Logger
     const workers = await createWorkers(connection, settings, deps);
     const stopAll = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     // One worker failing stops the other, so `done` settles and the process can exit.
-    const runs = workers.map((w) => w.run().catch((err: unknown) => (stopAll(), Promise.reject(err))));
+    const runs = workers.map((w) =>
+      w.run().catch((err: unknown) => {
+        stopAll();
+        throw err;
+      }),
+    );
     const done = Promise.all(runs)
       .then(() => undefined)
       .finally(async () => {

@@ -61,7 +61,7 @@ export function bundleSourcesDigest(): string {
   };
   BUNDLED_DIRS.forEach(walk);
   for (const pkg of ['@temporalio/workflow', '@temporalio/interceptors-opentelemetry'])
-    hash.update(require(`${pkg}/package.json`).version as string);
+    hash.update((require(`${pkg}/package.json`) as { version: string }).version);
   hash.update(FAILURE_CONVERTER_PATH).update(TRACING_INTERCEPTORS_PATH);
   return hash.digest('hex');
 }

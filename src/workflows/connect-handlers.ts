@@ -4,6 +4,7 @@ import {
   cleanupSignal,
   cloneProgressSignal,
   fingerprintOf,
+  type RequestFingerprint,
   getStateQuery,
   retrySignal,
   retryUpdate,
@@ -24,7 +25,7 @@ export function registerHandlers(run: ConnectRun): void {
   setHandler(getStateQuery, () => run.state);
   setHandler(admissionUpdate, () => answerAdmission(run), {
     // Rejected before it reaches history: a reused request_id with other parameters is the caller's error.
-    validator: (fingerprint) => {
+    validator: (fingerprint: RequestFingerprint) => {
       if (!sameFingerprint(fingerprintOf(run.input), fingerprint)) {
         throw ApplicationFailure.create({
           type: 'idempotency_key_reused',

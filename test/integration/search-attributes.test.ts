@@ -44,7 +44,7 @@ afterAll(async () => {
 const operator = () => app.temporal.connection.operatorService;
 const readyz = async () => {
   const res = await fetch(`${app.api.url}/readyz`);
-  return { status: res.status, body: (await res.json()) as unknown };
+  return { status: res.status, body: await res.json() };
 };
 
 describe('search attributes on a Temporal server that lacks them', () => {

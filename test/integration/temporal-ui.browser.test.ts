@@ -141,7 +141,7 @@ const shownInput = (page: Page) => page.getByRole('textbox', { name: 'Input' });
 describe('the Temporal Web UI of npm start', () => {
   it('shows a workflow input decoded through /codec, the access token still sealed', async () => {
     const ui = await visit(launcher!.ready.temporalUi);
-    let bodies: string[] = [];
+    let bodies: string[];
     try {
       await shownInput(ui.page).filter({ hasText: gitUrl }).waitFor();
       // The editor renders the lines in view (the input outgrew it with the webhook secret): read the fields, not one JSON.
@@ -170,7 +170,7 @@ describe('the Temporal Web UI of npm start', () => {
 
   it('served from another origin, cannot decode: its codec calls are refused and the input stays encoded', async () => {
     const other = await visit(proxy!.url);
-    let bodies: string[] = [];
+    let bodies: string[];
     try {
       await other.page.getByText('Codec Server could not connect').filter({ visible: true }).waitFor();
       await shownInput(other.page).waitFor();

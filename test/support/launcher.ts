@@ -34,7 +34,7 @@ function spawnLauncher(env: Record<string, string>, how: LaunchCommand): ChildPr
   const [program, args] =
     how.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, ['--import', 'tsx', 'src/dev/main.ts']];
   // Its own process group, like a program started from a terminal, so Ctrl-C can be imitated.
-  return spawn(program, args as string[], { cwd: how.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  return spawn(program, args, { cwd: how.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }
 
 /**
@@ -96,7 +96,11 @@ export async function descendants(root: number): Promise<number[]> {
   }
   const found: number[] = [];
   const visit = (pid: number) => {
-    for (const [child, parent] of parents) if (parent === pid) (found.push(child), visit(child));
+    for (const [child, parent] of parents)
+      if (parent === pid) {
+        found.push(child);
+        visit(child);
+      }
   };
   visit(root);
   return found;

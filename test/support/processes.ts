@@ -24,7 +24,7 @@ export async function startEntryPoint(
   started.push(child);
   let timer: NodeJS.Timeout | undefined;
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const logged = parseLogLine(line);
       if (logged?.msg === readyMessage) resolve(logged);
     });

@@ -3,7 +3,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createTokenVerifier, requireUser } from '../../src/api/auth.js';
 import type { ApiEnv } from '../../src/api/context.js';
-import { ApiError, sendError } from '../../src/api/errors.js';
+import { type ApiError, sendError } from '../../src/api/errors.js';
 import { createLogger } from '../../src/config/logger.js';
 import { signDevToken } from '../../src/dev/sign-token.js';
 import { signingKey, signWith } from '../support/jwks-server.js';

@@ -50,7 +50,7 @@ const settingsReadOutsideSchema = () => {
 const documentedDefault = (value: unknown) => {
   if (value === undefined) return 'unset';
   if (Array.isArray(value)) return value.length ? `\`${value.join(',')}\`` : 'empty';
-  return `\`${String(value)}\``;
+  return `\`${value as string | number | boolean}\``;
 };
 
 describe('docs/configuration.md', () => {

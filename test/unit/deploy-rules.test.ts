@@ -45,6 +45,7 @@ const family = (name: string) => name.replace(/_(?:bucket|count|sum)$/, '');
 
 function promtool(...args: string[]): { code: number | null; output: string } {
   const run = spawnSync('promtool', args, { encoding: 'utf8' });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc 7 types run.error as Error
   if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
     throw new Error('promtool is not installed: apt-get install prometheus (Debian ships promtool in it)');
   }

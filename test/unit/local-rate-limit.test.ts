@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { ApiError, sendError } from '../../src/api/errors.js';
+import { type ApiError, sendError } from '../../src/api/errors.js';
 import { localRateLimit } from '../../src/api/local-rate-limit.js';
 
 function appWith(clock: { now: number }) {

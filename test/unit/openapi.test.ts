@@ -44,7 +44,7 @@ describe('the OpenAPI document', () => {
         }
         // cleanup and sync take no body.
         if (method === 'post' && path.startsWith('/api/') && !/\/(cleanup|sync)$/.test(path)) {
-          expect((op as any).requestBody.content['application/json'].schema.type, `${method} ${path}`).toBe('object');
+          expect(op.requestBody.content['application/json'].schema.type, `${method} ${path}`).toBe('object');
         }
       }
     }

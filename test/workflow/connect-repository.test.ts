@@ -135,7 +135,7 @@ async function withWorkers(
       name,
       async (i: unknown) => {
         calls.push({ activity: name, queue: Context.current().info.taskQueue, input: i });
-        return fn!(i);
+        return fn(i);
       },
     ]),
   );
