@@ -8,7 +8,7 @@ import { resolveRef } from '../git/remote-refs.js';
 import { bytesToMb, probePath, removeSandbox, usageOf } from '../sandbox/sandbox.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
-import { overBudget } from './too-large.js';
+import { overBudget } from './size-budget.js';
 import { checkTreeBudget } from './tree-budget.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeOf, type ActivityDeps } from './deps.js';
 import type { EncryptedToken } from '../shared/connect-repository.js';

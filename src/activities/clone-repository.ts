@@ -19,7 +19,7 @@ import {
 } from '../sandbox/sandbox.js';
 import { metrics, sizeCategory, timed } from '../observability/metrics.js';
 import { RepoError } from '../shared/errors.js';
-import { budgetHit, overBudget } from './too-large.js';
+import { budgetHit, overBudget } from './size-budget.js';
 import { checkTreeBudget } from './tree-budget.js';
 import { ensureFreeSpace, limitBytesOf, requiredFreeOf, type ActivityDeps } from './deps.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';

@@ -6,7 +6,7 @@ import { metrics } from '../observability/metrics.js';
 import type { Admission } from '../shared/connect-repository.js';
 import { outcomeOf } from '../shared/errors.js';
 import type { ActivityDeps } from './deps.js';
-import { onceKey } from './once-key.js';
+import { executionKey } from './execution-key.js';
 import type { EncryptedToken, EncryptedWebhookSecret } from '../shared/connect-repository.js';
 
 export interface PersistRepositoryInput extends EncryptedToken {
@@ -128,7 +128,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
           toState: null,
           metadata: { stage: input.stage },
         },
-        onceKey(),
+        executionKey(),
         { quietSeconds: IGNORED_SIGNAL_QUIET_SECONDS },
       );
     },

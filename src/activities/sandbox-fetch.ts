@@ -5,7 +5,7 @@ import type { GitProgress } from '../git/run-git.js';
 import { RepoError } from '../shared/errors.js';
 import { limitBytesOf, type ActivityDeps } from './deps.js';
 import { openToken } from './encrypt-token.js';
-import { overBudget, type SizeStage, type Usage } from './too-large.js';
+import { overBudget, type SizeStage, type Usage } from './size-budget.js';
 
 /**
  * What a fetch into a sandbox (a clone, or a sync) needs: the pinned remote, the row's token

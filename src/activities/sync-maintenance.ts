@@ -7,7 +7,7 @@ import {
 } from '../git/maintenance.js';
 import { makeReadOnly, makeWritable } from '../sandbox/sandbox.js';
 import { ensureFreeSpace, MIB, type ActivityDeps } from './deps.js';
-import { removeUnfinishedPacks } from './sync-leftovers.js';
+import { removeUnfinishedPacks } from './sync-recovery.js';
 
 /** Packs past this many are merged even without garbage: each is another file every git opens and the size poll walks. */
 const MAX_PACKS = 8;

@@ -13,7 +13,7 @@ import { canSync, notSyncableMessage } from '../shared/repo-eligibility.js';
 import { waitingForDatabase } from './database-wait.js';
 import { ensureFreeSpace, limitBytesOf, MIB, type ActivityDeps } from './deps.js';
 import { logGitFailure } from './git-failure-log.js';
-import { onceKey } from './once-key.js';
+import { executionKey } from './execution-key.js';
 import { progressReporter } from './progress-reporter.js';
 import {
   dropPacksBefore,
@@ -22,11 +22,11 @@ import {
   removePacksExcept,
   removeStaleLocks,
   removeUnfinishedPacks,
-} from './sync-leftovers.js';
+} from './sync-recovery.js';
 import { leaseLost, withCloneLease, type CloneLease } from './clone-lease.js';
 import { maintainKeptClone } from './sync-maintenance.js';
 import { measuredTooLarge, sandboxFetchAccess } from './sandbox-fetch.js';
-import { budgetHit, overBudget, type Usage } from './too-large.js';
+import { budgetHit, overBudget, type Usage } from './size-budget.js';
 import { checkTreeBudget } from './tree-budget.js';
 
 /** What asked for a sync, for its audit row; optional. */
@@ -281,14 +281,14 @@ export function createSyncActivities(deps: ActivityDeps) {
       ),
     /** A failed sync, on the record: the row stays COMPLETED with the failure's code and message. */
     async markSyncFailed(input: MarkSyncFailedInput): Promise<void> {
-      await recordSyncFailure(sql, { ...input, metadata: originOf(input) }, input.audit, onceKey());
+      await recordSyncFailure(sql, { ...input, metadata: originOf(input) }, input.audit, executionKey());
     },
     /** The user's answer to a repository that needs attention: its new token (if any) stored, the mark cleared. */
     async resumeSyncs(input: ResumeSyncsInput): Promise<void> {
       const token = input.newToken
         ? { tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'), tokenKid: input.newToken.tokenKid }
         : {};
-      await resumeSyncs(sql, { repoId: input.repoId, ...token }, input.audit, onceKey());
+      await resumeSyncs(sql, { repoId: input.repoId, ...token }, input.audit, executionKey());
     },
   };
 }

@@ -1,7 +1,7 @@
 import { headTreeStats } from '../git/operations.js';
 import type { TreeStats } from '../git/tree-estimate.js';
 import { sandboxBlockSize, type ActivitySettings } from './deps.js';
-import { budgetHit, overBudget, type SizeStage, type Usage } from './too-large.js';
+import { budgetHit, overBudget, type SizeStage, type Usage } from './size-budget.js';
 
 /**
  * Refuses, before anything is checked out, a tree whose checkout (estimated from the object

@@ -16,7 +16,7 @@ export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
 }
 
 /**
- * Writes an audit row. With `onceKey` (e.g. the activity that writes it) the row is written once
+ * Writes an audit row. With `executionKey` (e.g. the activity that writes it) the row is written once
  * per key: a retried activity whose first attempt committed leaves one row, not two. With
  * `quietSeconds`, not while the repository has the same action with the same metadata that recent:
  * a repeated non-event (an ignored signal) is on the record once per window, not once per call.
@@ -24,15 +24,15 @@ export interface AuditEntry extends Omit<AuditContext, 'requestId'> {
 export async function insertAudit(
   sql: Queryable,
   e: AuditEntry,
-  onceKey?: string,
+  executionKey?: string,
   o: { quietSeconds?: number } = {},
 ): Promise<void> {
-  const metadata = onceKey === undefined ? (e.metadata ?? {}) : { ...e.metadata, once: onceKey };
+  const metadata = executionKey === undefined ? (e.metadata ?? {}) : { ...e.metadata, once: executionKey };
   const conditions = [
-    ...(onceKey === undefined
+    ...(executionKey === undefined
       ? []
       : [
-          sql`not exists (select 1 from audit_log where request_id = ${e.requestId} and metadata->>'once' = ${onceKey})`,
+          sql`not exists (select 1 from audit_log where request_id = ${e.requestId} and metadata->>'once' = ${executionKey})`,
         ]),
     ...(o.quietSeconds === undefined || e.repoId === null
       ? []

@@ -75,7 +75,7 @@ export async function recordSyncFailure(
     metadata?: Record<string, unknown>;
   },
   audit: AuditContext,
-  onceKey?: string,
+  executionKey?: string,
 ): Promise<void> {
   await sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
@@ -98,7 +98,7 @@ export async function recordSyncFailure(
         toState: null,
         metadata: { ...o.metadata, error_code: o.errorCode, ...(o.needsAttention ? { needs_attention: true } : {}) },
       },
-      onceKey,
+      executionKey,
     );
   });
 }
@@ -112,7 +112,7 @@ export async function resumeSyncs(
   sql: Sql,
   o: { repoId: string; tokenCiphertext?: Buffer; tokenKid?: string },
   audit: AuditContext,
-  onceKey?: string,
+  executionKey?: string,
 ): Promise<void> {
   await sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
@@ -131,7 +131,7 @@ export async function resumeSyncs(
         toState: null,
         metadata: { new_token: Boolean(o.tokenCiphertext) },
       },
-      onceKey,
+      executionKey,
     );
   });
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
-import { recordPacksBefore } from '../../src/activities/sync-leftovers.js';
+import { recordPacksBefore } from '../../src/activities/sync-recovery.js';
 import { createLogger } from '../../src/config/logger.js';
 import { makeReadOnly, makeWritable } from '../../src/sandbox/sandbox.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';

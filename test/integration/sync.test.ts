@@ -5,7 +5,7 @@ import { lstat, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { recordPacksBefore } from '../../src/activities/sync-leftovers.js';
+import { recordPacksBefore } from '../../src/activities/sync-recovery.js';
 import { recordSyncFailure } from '../../src/db/repo-sync.js';
 import { makeReadOnly, makeWritable } from '../../src/sandbox/sandbox.js';
 import { cleanupSignal } from '../../src/shared/connect-repository.js';

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { directoryBlocks, fileBlocks, TreeEstimate } from '../../src/git/tree-estimate.js';
 import { directorySize } from '../../src/sandbox/sandbox.js';
-import { budgetHit, overBudget } from '../../src/activities/too-large.js';
+import { budgetHit, overBudget } from '../../src/activities/size-budget.js';
 import type { ActivitySettings } from '../../src/activities/deps.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeUnfinishedPacks } from '../../src/activities/sync-leftovers.js';
+import { removeUnfinishedPacks } from '../../src/activities/sync-recovery.js';
 
 let repo: string;
 const packDir = () => path.join(repo, '.git', 'objects', 'pack');
