@@ -1,8 +1,13 @@
-import { decryptSecret, encryptSecret } from '../crypto/envelope.js';
+import { openSecret, sealSecret } from '../crypto/sealed-secret.js';
 import { openSealed } from '../crypto/transport.js';
 import { encryptWebhookSecret } from '../crypto/webhook-secret.js';
-import { countedEncryption } from '../observability/metrics.js';
-import type { EncryptedToken, EncryptedWebhookSecret, SealedSecret } from '../shared/connect-repository.js';
+import {
+  sealedFrom,
+  storedAs,
+  type EncryptedToken,
+  type EncryptedWebhookSecret,
+  type SealedSecret,
+} from '../shared/connect-repository.js';
 import type { ActivityDeps } from './deps.js';
 import { tokenContext } from './deps.js';
 
@@ -25,10 +30,10 @@ export function createEncryptToken({ keys }: ActivityDeps) {
   /** Opens the sealed token (and webhook secret) and encrypts each for storage, bound to its repository. */
   return async function encryptToken(input: EncryptTokenInput): Promise<EncryptTokenResult> {
     const token = await openSealed(keys, input.sealedToken, input.requestId, 'access-token');
-    const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () =>
-      encryptSecret(keys, token, tokenContext(input.projectId, input.repoId)),
+    const result: EncryptTokenResult = storedAs(
+      'token',
+      await sealSecret(keys, token, tokenContext(input.projectId, input.repoId)),
     );
-    const result: EncryptTokenResult = { tokenCiphertext: ciphertext.toString('base64'), tokenKid: keyId };
     if (input.sealedWebhookSecret) {
       const secret = await openSealed(keys, input.sealedWebhookSecret, input.requestId, 'webhook-secret');
       result.webhookSecret = await encryptWebhookSecret(keys, secret, input.repoId);
@@ -42,7 +47,5 @@ export function openToken(
   { keys }: ActivityDeps,
   t: EncryptedToken & { projectId: string; repoId: string },
 ): Promise<string> {
-  return countedEncryption('decrypt', t.tokenKid, () =>
-    decryptSecret(keys, Buffer.from(t.tokenCiphertext, 'base64'), t.tokenKid, tokenContext(t.projectId, t.repoId)),
-  );
+  return openSecret(keys, sealedFrom('token', t), tokenContext(t.projectId, t.repoId));
 }

@@ -7,7 +7,8 @@ import type { Admission } from '../shared/connect-repository.js';
 import { outcomeOf } from '../shared/errors.js';
 import type { ActivityDeps } from './deps.js';
 import { executionKey } from './execution-key.js';
-import type { EncryptedToken, EncryptedWebhookSecret } from '../shared/connect-repository.js';
+import { sealedFrom, type EncryptedToken, type EncryptedWebhookSecret } from '../shared/connect-repository.js';
+import { ciphertextBytes } from '../crypto/sealed-secret.js';
 
 export interface PersistRepositoryInput extends EncryptedToken {
   repoId: string;
@@ -60,7 +61,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
           id: input.repoId,
           projectId: input.projectId,
           gitUrl: input.gitUrl,
-          tokenCiphertext: Buffer.from(input.tokenCiphertext, 'base64'),
+          tokenCiphertext: ciphertextBytes(sealedFrom('token', input)),
           tokenKid: input.tokenKid,
           requestId: input.requestId,
           workflowId: input.workflowId,
@@ -71,7 +72,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
           syncIntervalSeconds: input.syncIntervalSeconds ?? null,
           ...(input.webhookSecret
             ? {
-                webhookSecretCiphertext: Buffer.from(input.webhookSecret.webhookSecretCiphertext, 'base64'),
+                webhookSecretCiphertext: ciphertextBytes(sealedFrom('webhookSecret', input.webhookSecret)),
                 webhookSecretKid: input.webhookSecret.webhookSecretKid,
               }
             : {}),
@@ -107,7 +108,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
           repoId: input.repoId,
           ...(input.newToken
             ? {
-                tokenCiphertext: Buffer.from(input.newToken.tokenCiphertext, 'base64'),
+                tokenCiphertext: ciphertextBytes(sealedFrom('token', input.newToken)),
                 tokenKid: input.newToken.tokenKid,
               }
             : {}),

@@ -7,7 +7,8 @@ import { stopGitIn } from '../git/processes.js';
 import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable, usageOf } from '../sandbox/sandbox.js';
 import type { AuditContext } from '../shared/audit-context.js';
-import type { EncryptedToken, SyncTrigger } from '../shared/connect-repository.js';
+import { storedAs, type EncryptedToken, type SyncTrigger } from '../shared/connect-repository.js';
+import { sealedFromBytes } from '../crypto/sealed-secret.js';
 import { RepoError } from '../shared/errors.js';
 import { canSync, notSyncableMessage } from '../shared/repo-eligibility.js';
 import { waitingForDatabase } from './database-wait.js';
@@ -110,8 +111,7 @@ export function createSyncActivities(deps: ActivityDeps) {
       const upToDate = input.after !== undefined && input.after === previous;
       if (!upToDate) {
         const storedToken = {
-          tokenCiphertext: row.tokenCiphertext.toString('base64'),
-          tokenKid: row.tokenKid!,
+          ...storedAs('token', sealedFromBytes(row.tokenCiphertext, row.tokenKid!)),
           projectId: input.projectId,
           repoId: input.repoId,
         };

@@ -6,6 +6,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../config/logger.js';
+import { sealedFromBytes } from '../crypto/sealed-secret.js';
 import { openSealed, sealForTransport } from '../crypto/transport.js';
 import { newWebhookSecret, openWebhookSecret } from '../crypto/webhook-secret.js';
 import { findRepoByWorkflowId, firstAnswerOf, type CodeRepo } from '../db/repos.js';
@@ -96,7 +97,7 @@ export function createAdmission({
   /** The repository's webhook secret as its row keeps it (the fingerprint has proved the same user and token). */
   const storedWebhookSecret = (repo: CodeRepo): Promise<string | undefined> =>
     repo.webhookSecretCiphertext && repo.webhookSecretKid
-      ? openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext, keyId: repo.webhookSecretKid }, repo.id)
+      ? openWebhookSecret(keys, sealedFromBytes(repo.webhookSecretCiphertext, repo.webhookSecretKid), repo.id)
       : Promise.resolve(undefined);
 
   /** Admissions under way in this process, by request (workflow id and fingerprint). */

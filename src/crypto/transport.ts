@@ -1,6 +1,6 @@
-import { countedEncryption } from '../observability/metrics.js';
 import { transportContext, type SealedSecret } from '../shared/connect-repository.js';
-import { decryptSecret, encryptSecret, type KeyProvider } from './envelope.js';
+import type { KeyProvider } from './envelope.js';
+import { openSecret, sealSecret } from './sealed-secret.js';
 
 /**
  * Which secret a sealed value is: each is bound to its own context, so one can never be opened as the
@@ -13,26 +13,17 @@ const contextOf = (requestId: string, kind: SealedKind) =>
   kind === 'access-token' ? transportContext(requestId) : `${transportContext(requestId)}:webhook-secret`;
 
 /** Seals a secret for its trip through Temporal, bound to the request that carries it and to its kind. */
-export async function sealForTransport(
+export const sealForTransport = (
   keys: KeyProvider,
   secret: string,
   requestId: string,
   kind: SealedKind,
-): Promise<SealedSecret> {
-  const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () =>
-    encryptSecret(keys, secret, contextOf(requestId, kind)),
-  );
-  return { ciphertext: ciphertext.toString('base64'), keyId };
-}
+): Promise<SealedSecret> => sealSecret(keys, secret, contextOf(requestId, kind));
 
 /** Opens what sealForTransport sealed for the same request and kind. */
-export function openSealed(
+export const openSealed = (
   keys: KeyProvider,
   sealed: SealedSecret,
   requestId: string,
   kind: SealedKind,
-): Promise<string> {
-  return countedEncryption('decrypt', sealed.keyId, () =>
-    decryptSecret(keys, Buffer.from(sealed.ciphertext, 'base64'), sealed.keyId, contextOf(requestId, kind)),
-  );
-}
+): Promise<string> => openSecret(keys, sealed, contextOf(requestId, kind));

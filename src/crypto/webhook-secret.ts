@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { countedEncryption } from '../observability/metrics.js';
-import type { EncryptedWebhookSecret } from '../shared/connect-repository.js';
-import { decryptSecret, encryptSecret, type KeyProvider } from './envelope.js';
+import { storedAs, type EncryptedWebhookSecret, type SealedSecret } from '../shared/connect-repository.js';
+import type { KeyProvider } from './envelope.js';
+import { openSecret, sealSecret } from './sealed-secret.js';
 
 /** Binds a stored webhook secret to its repository: copied to another row, it does not open. */
 export const webhookSecretContext = (repoId: string): string => `webhook-secret:${repoId}`;
@@ -9,24 +9,13 @@ export const webhookSecretContext = (repoId: string): string => `webhook-secret:
 /** 32 random bytes; the prefix tells a reader (or a secret scanner) what it is. */
 export const newWebhookSecret = (): string => `whsec_${randomBytes(32).toString('base64url')}`;
 
-export async function encryptWebhookSecret(
+export const encryptWebhookSecret = async (
   keys: KeyProvider,
   secret: string,
   repoId: string,
-): Promise<EncryptedWebhookSecret> {
-  const { ciphertext, keyId } = await countedEncryption('encrypt', keys.keyId, () =>
-    encryptSecret(keys, secret, webhookSecretContext(repoId)),
-  );
-  return { webhookSecretCiphertext: ciphertext.toString('base64'), webhookSecretKid: keyId };
-}
+): Promise<EncryptedWebhookSecret> =>
+  storedAs('webhookSecret', await sealSecret(keys, secret, webhookSecretContext(repoId)));
 
 /** The stored secret in plain, for one verification or the connect answer's replay; callers drop it right after. */
-export function openWebhookSecret(
-  keys: KeyProvider,
-  stored: { ciphertext: Buffer; keyId: string },
-  repoId: string,
-): Promise<string> {
-  return countedEncryption('decrypt', stored.keyId, () =>
-    decryptSecret(keys, stored.ciphertext, stored.keyId, webhookSecretContext(repoId)),
-  );
-}
+export const openWebhookSecret = (keys: KeyProvider, stored: SealedSecret, repoId: string): Promise<string> =>
+  openSecret(keys, stored, webhookSecretContext(repoId));

@@ -11,17 +11,25 @@ export interface SealedSecret {
   keyId: string;
 }
 
-/** A token encrypted for storage (bound to its repository); base64 so it travels through payloads as plain JSON. */
-export interface EncryptedToken {
-  tokenCiphertext: string;
-  tokenKid: string;
-}
+/**
+ * A sealed secret under the field names of its row's columns (`<name>Ciphertext`, `<name>Kid`), as recorded
+ * payloads carry it: the same secret and key as a SealedSecret, which storedAs and sealedFrom convert between.
+ */
+export type StoredSecret<Name extends string> = Record<`${Name}Ciphertext`, string> & Record<`${Name}Kid`, string>;
 
-/** A repository's webhook secret encrypted for storage (bound to its repository); base64, as EncryptedToken. */
-export interface EncryptedWebhookSecret {
-  webhookSecretCiphertext: string;
-  webhookSecretKid: string;
-}
+/** A token encrypted for storage, bound to its repository. */
+export type EncryptedToken = StoredSecret<'token'>;
+
+/** A repository's webhook secret encrypted for storage, bound to its repository. */
+export type EncryptedWebhookSecret = StoredSecret<'webhookSecret'>;
+
+export const storedAs = <Name extends string>(name: Name, sealed: SealedSecret): StoredSecret<Name> =>
+  ({ [`${name}Ciphertext`]: sealed.ciphertext, [`${name}Kid`]: sealed.keyId }) as StoredSecret<Name>;
+
+export const sealedFrom = <Name extends string>(name: Name, stored: StoredSecret<Name>): SealedSecret => {
+  const fields: Record<string, string> = stored;
+  return { ciphertext: fields[`${name}Ciphertext`]!, keyId: fields[`${name}Kid`]! };
+};
 
 /** The authenticated context of a token sealed for its trip through Temporal. */
 export const transportContext = (requestId: string): string => `transport:${requestId}`;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createLogger } from '../../src/config/logger.js';
 import { decryptSecret, encryptSecret, type KeyProvider } from '../../src/crypto/envelope.js';
 import { createKeyProvider } from '../../src/crypto/key-provider.js';
+import { sealedFromBytes } from '../../src/crypto/sealed-secret.js';
 import { encryptWebhookSecret, newWebhookSecret, openWebhookSecret } from '../../src/crypto/webhook-secret.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
@@ -125,7 +126,7 @@ describe('npm run rotate-keys', () => {
     expect(
       await openWebhookSecret(
         current,
-        { ciphertext: hook!.webhook_secret_ciphertext, keyId: hook!.webhook_secret_kid },
+        sealedFromBytes(hook!.webhook_secret_ciphertext, hook!.webhook_secret_kid),
         repoId,
       ),
     ).toBe(webhookSecret);

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { sealedFromBytes } from '../../crypto/sealed-secret.js';
 import { openWebhookSecret } from '../../crypto/webhook-secret.js';
 import { findRepo, type CodeRepo } from '../../db/repos.js';
 import { takeToken } from '../../db/rate-limit-buckets.js';
@@ -98,7 +99,7 @@ export function hookRoutes(deps: ApiDeps) {
     const body = new Uint8Array(await c.req.arrayBuffer());
     const secretKey = secretKeyOf(repo);
     const secret = await secrets.secretOf(secretKey, () =>
-      openWebhookSecret(keys, { ciphertext: repo.webhookSecretCiphertext!, keyId: repo.webhookSecretKid! }, repo.id),
+      openWebhookSecret(keys, sealedFromBytes(repo.webhookSecretCiphertext!, repo.webhookSecretKid!), repo.id),
     );
     if (!delivery.verify(secret, body)) {
       c.get('log').warn({ repoId: repo.id, provider: delivery.provider }, 'webhook signature rejected');
