@@ -1,5 +1,6 @@
 import { beginCleaning, withRepoLocked } from '../db/repo-lifecycle.js';
-import { changeRepoStatus, findRepoPresence, type AuditContext, type RepoPresence } from '../db/repos.js';
+import { changeRepoStatus } from '../db/repo-transitions.js';
+import { findRepoPresence, type AuditContext, type RepoPresence } from '../db/repos.js';
 import { listSandboxes, listStaleProbes, removeSandbox, sandboxPaths } from '../sandbox/sandbox.js';
 import type { ActivityDeps } from './deps.js';
 

@@ -5,7 +5,8 @@ import { Context } from '@temporalio/activity';
 import { progressReporter } from './progress-reporter.js';
 import { beginCloneAttempt } from '../db/repo-lifecycle.js';
 import { waitingForDatabase } from './database-wait.js';
-import { changeRepoStatus, findRepo, type AuditContext } from '../db/repos.js';
+import { changeRepoStatus } from '../db/repo-transitions.js';
+import { findRepo, type AuditContext } from '../db/repos.js';
 import { checkoutHead, deepenRepository, fetchRepository, headCommit } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
 import {

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { InvalidTransitionError } from '../db/repos.js';
+import { InvalidTransitionError } from '../db/repo-transitions.js';
 import { REPO_ERRORS, RepoError } from '../shared/errors.js';
 
 /**

@@ -1,9 +1,11 @@
 import type { AuditContext } from '../shared/audit-context.js';
 import { insertAudit } from '../db/audit.js';
 import { resetRepoForRetry } from '../db/repo-lifecycle.js';
-import { changeRepoStatus, findRepo, firstAnswerOf, insertRepo } from '../db/repos.js';
+import { changeRepoStatus } from '../db/repo-transitions.js';
+import { findRepo, insertRepo } from '../db/repos.js';
 import { metrics } from '../observability/metrics.js';
 import type { Admission } from '../shared/connect-repository.js';
+import { firstAdmissionOf } from '../shared/first-admission.js';
 import { outcomeOf } from '../shared/errors.js';
 import type { ActivityDeps } from './deps.js';
 import { executionKey } from './execution-key.js';
@@ -79,7 +81,7 @@ export function createPersistActivities({ sql }: ActivityDeps) {
         },
         input.audit,
       );
-      return firstAnswerOf(repo);
+      return firstAdmissionOf(repo);
     },
 
     async markRepositoryFailed(input: MarkFailedInput): Promise<void> {

@@ -9,7 +9,7 @@ import type { Logger } from '../config/logger.js';
 import { sealedFromBytes } from '../crypto/sealed-secret.js';
 import { openSealed, sealForTransport } from '../crypto/transport.js';
 import { newWebhookSecret, openWebhookSecret } from '../crypto/webhook-secret.js';
-import { findRepoByWorkflowId, firstAnswerOf, type CodeRepo } from '../db/repos.js';
+import { findRepoByWorkflowId, type CodeRepo } from '../db/repos.js';
 import { metrics } from '../observability/metrics.js';
 import {
   admissionUpdate,
@@ -19,6 +19,7 @@ import {
   type SealedSecret,
 } from '../shared/connect-repository.js';
 import { isRepoErrorCode, REPO_ERRORS } from '../shared/errors.js';
+import { firstAdmissionOf } from '../shared/first-admission.js';
 import type { connectRepository } from '../workflows/connect-repository.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError } from './errors.js';
@@ -119,7 +120,7 @@ export function createAdmission({
         if (repo.requestFingerprint !== requestFingerprint) throw reusedKey();
         const webhookSecret = await storedWebhookSecret(repo);
         return {
-          admission: firstAnswerOf(repo),
+          admission: firstAdmissionOf(repo),
           workflowId,
           replayed: true,
           ...(webhookSecret ? { webhookSecret } : {}),

@@ -1,6 +1,7 @@
 import { ServiceError } from '@temporalio/client';
-import { Hono, type Context, type Next } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { except } from 'hono/combine';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -30,8 +31,10 @@ import { projectRoutes } from './routes/projects.js';
 const MAX_BODY_BYTES = 64 * 1024;
 /** CODEC_MAX_PAYLOADS (100) of ours come to well under 1 MiB; a bigger body is only more to parse before it is refused. */
 const MAX_CODEC_BODY_BYTES = 2 * 1024 * 1024;
+/** The payload codec for the Temporal Web UI: CORS, auth and limits of its own (src/api/routes/codec.ts). */
+const CODEC_PATHS = '/codec/*';
 /** Push webhooks: authenticated by their signature, not a bearer token (a Git server cannot carry ours). */
-const HOOKS_PREFIX = '/api/v1/hooks/';
+const HOOK_PATHS = '/api/v1/hooks/*';
 
 /**
  * The whole HTTP surface, built from its dependencies; no side effects until a request arrives.
@@ -52,7 +55,7 @@ export function createApp(deps: ApiDeps) {
     maxAge: 600,
   });
   // /codec has its own CORS: only the Temporal UI's origin may call it.
-  app.use(async (c, next) => (c.req.path.startsWith('/codec/') ? next() : apiCors(c, next)));
+  app.use(except(CODEC_PATHS, apiCors));
   app.use(async (c, next) => {
     c.set('log', deps.logger.child({ requestId: c.get('requestId') }));
     const started = performance.now();
@@ -73,14 +76,10 @@ export function createApp(deps: ApiDeps) {
       maxSize,
       onError: (c) => c.json(errorBody('payload_too_large', `Request body exceeds ${maxSize / 1024} KiB`), 413),
     });
-  const apiLimit = limitBody(MAX_BODY_BYTES);
   // The Web UI sends whole batches of history payloads to /codec; a Git server a push's commits to the hooks.
-  const codecLimit = limitBody(MAX_CODEC_BODY_BYTES);
-  const hooksLimit = limitBody(MAX_WEBHOOK_BODY_BYTES);
-  app.use(async (c, next) => {
-    if (c.req.path.startsWith('/codec/')) return codecLimit(c, next);
-    return c.req.path.startsWith(HOOKS_PREFIX) ? hooksLimit(c, next) : apiLimit(c, next);
-  });
+  app.use(CODEC_PATHS, limitBody(MAX_CODEC_BODY_BYTES));
+  app.use(HOOK_PATHS, limitBody(MAX_WEBHOOK_BODY_BYTES));
+  app.use(except([CODEC_PATHS, HOOK_PATHS], limitBody(MAX_BODY_BYTES)));
 
   const openApi = openApiDocument(settings);
   app.get('/openapi.json', (c) => c.json(openApi));
@@ -120,8 +119,7 @@ export function createApp(deps: ApiDeps) {
     }),
   );
   // The hooks verify their own signature and limit by repository (src/api/routes/hooks.ts); everything else under /api/v1 needs the user.
-  const isHook = (path: string) => path.startsWith(HOOKS_PREFIX);
-  app.use('/api/v1/*', async (c: Context<ApiEnv, string>, next: Next) => (isHook(c.req.path) ? next() : auth(c, next)));
+  app.use('/api/v1/*', except(HOOK_PATHS, auth));
   // Writes and reads draw from buckets of their own: polling a status never costs a connect.
   // The hooks' per-repository buckets share the table, and so the sweep.
   const idleSeconds = Math.max(
@@ -129,11 +127,11 @@ export function createApp(deps: ApiDeps) {
   );
   const writes = rateLimit(deps.sql, settings.rateLimit, { keyPrefix: 'write:', idleSeconds });
   const reads = rateLimit(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
-  app.use('/api/v1/*', async (c: Context<ApiEnv, string>, next: Next) => {
-    if (isHook(c.req.path)) return next();
+  const limitByMethod: MiddlewareHandler<ApiEnv> = async (c, next) => {
     if (c.req.method === 'POST') return writes(c, next);
     return c.req.method === 'GET' ? reads(c, next) : next();
-  });
+  };
+  app.use('/api/v1/*', except(HOOK_PATHS, limitByMethod));
   app.route('/api/v1/hooks', hookRoutes(deps));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));

@@ -10,12 +10,19 @@ export interface SqlOptions {
   applicationName?: string;
 }
 
+const NUMERIC_OID = 1700;
+
+/** The one place a pool is made: every query module reads and writes through these options. */
 export function createSql(url: string, options: SqlOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
     connect_timeout: 10,
     connection: { application_name: options.applicationName ?? 'repo-connector' },
+    // Column names only: rows read as camelCase, sql(...) identifiers written as snake_case; JSON values (audit metadata) keep their keys.
+    transform: { column: { from: postgres.toCamel, to: postgres.fromCamel } },
+    // NUMERIC columns are sizes in MB to two decimals (NUMERIC(10,2)): exact in a double, so read as numbers.
+    types: { numeric: { to: NUMERIC_OID, from: [NUMERIC_OID], serialize: String, parse: Number } },
   });
 }
 

@@ -25,7 +25,7 @@ export async function keyInServiceSince(sql: Queryable, keyId: string): Promise<
 export async function storedUnderEachKey(
   sql: Queryable,
 ): Promise<Map<string, { tokens: number; webhookSecrets: number; serviceKeys: number }>> {
-  const rows = await sql<Array<{ key_id: string; tokens: number; webhook_secrets: number; service_keys: number }>>`
+  const rows = await sql<Array<{ keyId: string; tokens: number; webhookSecrets: number; serviceKeys: number }>>`
     select key_id, sum(tokens)::int as tokens, sum(webhook_secrets)::int as webhook_secrets, sum(service_keys)::int as service_keys from (
       select token_kid as key_id, 1 as tokens, 0 as webhook_secrets, 0 as service_keys from code_repos where token_ciphertext is not null
       union all
@@ -33,7 +33,5 @@ export async function storedUnderEachKey(
       union all
       select key_id, 0, 0, 1 from service_keys
     ) stored group by key_id`;
-  return new Map(
-    rows.map((r) => [r.key_id, { tokens: r.tokens, webhookSecrets: r.webhook_secrets, serviceKeys: r.service_keys }]),
-  );
+  return new Map(rows.map(({ keyId, ...stored }) => [keyId, stored]));
 }

@@ -1,7 +1,8 @@
 import type { CloneStatus } from '../shared/repo-status.js';
 import type { AuditContext } from './audit.js';
 import type { Queryable, Sql } from './client.js';
-import { applyStatusChange, lockRepoRow, type CodeRepo } from './repos.js';
+import { applyStatusChange } from './repo-transitions.js';
+import { lockRepoRow, type CodeRepo } from './repos.js';
 
 export interface UnsettledRepo {
   id: string;
@@ -16,21 +17,12 @@ export interface UnsettledRepo {
  * yet CLEANED), in id order after `afterId`: the reconciler walks one page a pass, going on across passes.
  */
 export async function findUnsettledRepos(sql: Queryable, limit: number, afterId?: string): Promise<UnsettledRepo[]> {
-  const rows = await sql<
-    { id: string; project_id: string; request_id: string; workflow_id: string | null; clone_status: CloneStatus }[]
-  >`
+  return sql<UnsettledRepo[]>`
     select id, project_id, request_id, workflow_id, clone_status from code_repos
     where (clone_status in ('PENDING', 'CLONING', 'COMPLETED', 'CLEANING') or (disconnected_at is not null and clone_status <> 'CLEANED'))
       ${afterId ? sql`and id > ${afterId}` : sql``}
     order by id
     limit ${limit}`;
-  return rows.map((r) => ({
-    id: r.id,
-    projectId: r.project_id,
-    requestId: r.request_id,
-    workflowId: r.workflow_id,
-    cloneStatus: r.clone_status,
-  }));
 }
 
 /**
@@ -44,9 +36,9 @@ export interface ReconcileCursor {
 }
 
 export async function readReconcileCursor(sql: Queryable, taskQueue: string): Promise<ReconcileCursor | undefined> {
-  const [row] = await sql<{ after_id: string | null; from_id: string | null; run_id: string }[]>`
+  const [row] = await sql<ReconcileCursor[]>`
     select after_id, from_id, run_id from reconciler_cursors where task_queue = ${taskQueue}`;
-  return row && { afterId: row.after_id, fromId: row.from_id, runId: row.run_id };
+  return row;
 }
 
 export async function saveReconcileCursor(sql: Queryable, taskQueue: string, c: ReconcileCursor): Promise<void> {
@@ -77,12 +69,12 @@ export async function settleOrphanedRepo(
     const row = await lockRepoRow(tx, repoId);
     if (!row) return undefined;
     const facts = { reason: 'reconciler', ...metadata };
-    if (row.disconnected_at && row.clone_status !== 'CLEANED') {
-      if (row.clone_status !== 'CLEANING')
+    if (row.disconnectedAt && row.cloneStatus !== 'CLEANED') {
+      if (row.cloneStatus !== 'CLEANING')
         await applyStatusChange(tx, { repoId, to: 'CLEANING', metadata: facts }, audit);
       return applyStatusChange(tx, { repoId, to: 'CLEANED', sandboxPath: null, metadata: facts }, audit);
     }
-    switch (row.clone_status) {
+    switch (row.cloneStatus) {
       case 'PENDING':
       case 'CLONING':
         return applyStatusChange(

@@ -3,21 +3,14 @@ import type { AuditContext } from '../shared/audit-context.js';
 import { RepoError } from '../shared/errors.js';
 import { insertAudit } from './audit.js';
 import type { Sql } from './client.js';
-import {
-  applyStatusChange,
-  InvalidTransitionError,
-  lockRepoRow,
-  REPO_COLUMNS,
-  toRepo,
-  type CodeRepo,
-  type CodeRepoRow,
-} from './repos.js';
+import { applyStatusChange, InvalidTransitionError } from './repo-transitions.js';
+import { lockRepoRow, REPO_COLUMNS, type CodeRepo } from './repos.js';
 
 /** Locks the row; a disconnected repository is never worked on again (its token is gone for good). */
-async function lockConnected(tx: postgres.TransactionSql, repoId: string): Promise<CodeRepoRow> {
+async function lockConnected(tx: postgres.TransactionSql, repoId: string): Promise<CodeRepo> {
   const row = await lockRepoRow(tx, repoId);
   if (!row) throw new InvalidTransitionError(repoId, null, 'CLONING');
-  if (row.disconnected_at) throw new RepoError('disconnected', 'The repository was disconnected');
+  if (row.disconnectedAt) throw new RepoError('disconnected', 'The repository was disconnected');
   return row;
 }
 
@@ -34,16 +27,16 @@ export async function beginCloneAttempt(
   return sql.begin(async (tx) => {
     const current = await lockConnected(tx, o.repoId);
     const metadata = { attempt: o.attempt, host_task_queue: o.hostTaskQueue };
-    if (current.clone_status !== 'CLONING') {
+    if (current.cloneStatus !== 'CLONING') {
       return applyStatusChange(
         tx,
         { repoId: o.repoId, to: 'CLONING', sandboxPath: null, hostTaskQueue: o.hostTaskQueue, metadata },
         audit,
       );
     }
-    const [updated] = await tx<CodeRepoRow[]>`
+    const [updated] = await tx<CodeRepo[]>`
       update code_repos set host_task_queue = ${o.hostTaskQueue}, updated_at = now() where id = ${o.repoId}
-      returning ${tx.unsafe(REPO_COLUMNS)}`;
+      returning ${tx(REPO_COLUMNS)}`;
     await insertAudit(tx, {
       ...audit,
       repoId: o.repoId,
@@ -52,7 +45,7 @@ export async function beginCloneAttempt(
       toState: null,
       metadata,
     });
-    return toRepo(updated!);
+    return updated!;
   });
 }
 
@@ -66,7 +59,7 @@ export async function beginCleaning(
   return sql.begin(async (tx) => {
     const row = await lockRepoRow(tx, repoId);
     if (!row) return undefined;
-    if (row.clone_status === 'CLEANING' || row.clone_status === 'CLEANED') return toRepo(row);
+    if (row.cloneStatus === 'CLEANING' || row.cloneStatus === 'CLEANED') return row;
     return applyStatusChange(tx, { repoId, to: 'CLEANING', metadata }, audit);
   });
 }
@@ -80,10 +73,7 @@ export async function withRepoLocked<T>(
   repoId: string,
   work: (row: CodeRepo | undefined, tx: postgres.TransactionSql) => Promise<T>,
 ): Promise<T> {
-  return sql.begin(async (tx) => {
-    const row = await lockRepoRow(tx, repoId);
-    return work(row ? toRepo(row) : undefined, tx);
-  }) as Promise<T>;
+  return sql.begin(async (tx) => work(await lockRepoRow(tx, repoId), tx)) as Promise<T>;
 }
 
 export interface RetryChange {
@@ -122,16 +112,14 @@ export async function resetRepoForRetry(sql: Sql, change: RetryChange, audit: Au
  */
 export async function disconnectRepo(sql: Sql, repoId: string, audit: AuditContext): Promise<CodeRepo> {
   return sql.begin(async (tx) => {
-    const [row] = await tx<CodeRepoRow[]>`
+    const [row] = await tx<CodeRepo[]>`
       update code_repos set token_ciphertext = null, token_kid = null, webhook_secret_ciphertext = null, webhook_secret_kid = null,
         disconnected_at = now(), updated_at = now()
       where id = ${repoId} and disconnected_at is null
-      returning ${tx.unsafe(REPO_COLUMNS)}`;
+      returning ${tx(REPO_COLUMNS)}`;
     if (!row) {
-      const [existing] = await tx<
-        CodeRepoRow[]
-      >`select ${tx.unsafe(REPO_COLUMNS)} from code_repos where id = ${repoId}`;
-      return toRepo(existing!);
+      const [existing] = await tx<CodeRepo[]>`select ${tx(REPO_COLUMNS)} from code_repos where id = ${repoId}`;
+      return existing!;
     }
     await insertAudit(tx, {
       ...audit,
@@ -139,8 +127,8 @@ export async function disconnectRepo(sql: Sql, repoId: string, audit: AuditConte
       action: 'repo.disconnected',
       fromState: null,
       toState: null,
-      metadata: { clone_status: row.clone_status },
+      metadata: { clone_status: row.cloneStatus },
     });
-    return toRepo(row);
+    return row;
   });
 }

@@ -28,7 +28,7 @@ export async function findSecretsNotUnder(
 ): Promise<WrappedSecret[]> {
   const column = STORED_SECRETS[kind];
   return sql<WrappedSecret[]>`
-    select id, ${sql(column.ciphertext)} as ciphertext, ${sql(column.keyId)} as "keyId" from code_repos
+    select id, ${sql(column.ciphertext)} as ciphertext, ${sql(column.keyId)} as key_id from code_repos
     where ${sql(column.keyId)} <> ${currentKeyId} ${afterId ? sql`and id > ${afterId}` : sql``}
     order by id limit ${limit}`;
 }

@@ -1,7 +1,7 @@
 import type { AuditContext } from '../shared/audit-context.js';
 import { insertAudit } from './audit.js';
 import type { Sql } from './client.js';
-import { lockRepoRow, REPO_COLUMNS, toRepo, type CodeRepo, type CodeRepoRow } from './repos.js';
+import { lockRepoRow, REPO_COLUMNS, type CodeRepo } from './repos.js';
 
 export interface SyncOutcome {
   repoId: string;
@@ -22,15 +22,15 @@ export interface SyncOutcome {
 export async function recordSync(sql: Sql, o: SyncOutcome, audit: AuditContext): Promise<CodeRepo | undefined> {
   return sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
-    if (current?.clone_status !== 'COMPLETED') return undefined;
+    if (current?.cloneStatus !== 'COMPLETED') return undefined;
     const upToDate = o.headCommit === o.previousCommit;
-    const [row] = await tx<CodeRepoRow[]>`
+    const [row] = await tx<CodeRepo[]>`
       update code_repos set head_commit = ${o.headCommit}, repository_size_mb = ${o.repositorySizeMb}, file_count = ${o.fileCount},
         synced_at = ${upToDate ? tx`synced_at` : tx`now()`}, up_to_date_syncs = up_to_date_syncs + ${upToDate ? 1 : 0}, last_checked_at = now(),
         error_code = null, error_message = null, attention_required_at = null, updated_at = now()
       where id = ${o.repoId}
-      returning ${tx.unsafe(REPO_COLUMNS)}`;
-    if (!upToDate || current.error_code !== null || current.attention_required_at !== null) {
+      returning ${tx(REPO_COLUMNS)}`;
+    if (!upToDate || current.errorCode !== null || current.attentionRequiredAt !== null) {
       await insertAudit(tx, {
         ...audit,
         repoId: o.repoId,
@@ -40,7 +40,7 @@ export async function recordSync(sql: Sql, o: SyncOutcome, audit: AuditContext):
         metadata: { ...o.metadata, previous_commit: o.previousCommit, head_commit: o.headCommit },
       });
     }
-    return toRepo(row!);
+    return row!;
   });
 }
 
@@ -79,7 +79,7 @@ export async function recordSyncFailure(
 ): Promise<void> {
   await sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
-    if (current?.clone_status !== 'COMPLETED') return;
+    if (current?.cloneStatus !== 'COMPLETED') return;
     const shown = o.needsAttention || SHOWN_ON_ROW.has(o.errorCode);
     // updated_at always: the workflow keeps the clone for the TTL from this sync too, and the disk sweep's clock starts again with it.
     await tx`update code_repos set
@@ -116,7 +116,7 @@ export async function resumeSyncs(
 ): Promise<void> {
   await sql.begin(async (tx) => {
     const current = await lockRepoRow(tx, o.repoId);
-    if (current?.clone_status !== 'COMPLETED' || current.disconnected_at) return;
+    if (current?.cloneStatus !== 'COMPLETED' || current.disconnectedAt) return;
     if (o.tokenCiphertext && o.tokenKid) {
       await tx`update code_repos set token_ciphertext = ${o.tokenCiphertext}, token_kid = ${o.tokenKid} where id = ${o.repoId}`;
     }

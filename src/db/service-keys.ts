@@ -7,14 +7,6 @@ export interface WrappedServiceKey {
   keyId: string;
 }
 
-interface ServiceKeyRow {
-  name: string;
-  wrapped_key: Buffer;
-  key_id: string;
-}
-
-const toKey = (r: ServiceKeyRow): WrappedServiceKey => ({ name: r.name, wrappedKey: r.wrapped_key, keyId: r.key_id });
-
 /** The stored key `name` that `canOpen` says can be opened, oldest first (the one in use since it was made). */
 export async function findServiceKey(
   sql: Queryable,
@@ -22,10 +14,9 @@ export async function findServiceKey(
   canOpen: (keyId: string) => boolean,
 ): Promise<WrappedServiceKey | undefined> {
   const rows = await sql<
-    ServiceKeyRow[]
+    WrappedServiceKey[]
   >`select name, wrapped_key, key_id from service_keys where name = ${name} order by created_at, key_id`;
-  const row = rows.find((r) => canOpen(r.key_id));
-  return row ? toKey(row) : undefined;
+  return rows.find((r) => canOpen(r.keyId));
 }
 
 /** Stores the key unless another process stored one under the same wrapping key first; returns the one stored. */
@@ -37,10 +28,9 @@ export async function insertServiceKey(sql: Queryable, key: WrappedServiceKey): 
 
 /** Service keys wrapped under another key than `currentKeyId` (key rotation). */
 export async function findServiceKeysNotUnder(sql: Queryable, currentKeyId: string): Promise<WrappedServiceKey[]> {
-  const rows = await sql<
-    ServiceKeyRow[]
+  return sql<
+    WrappedServiceKey[]
   >`select name, wrapped_key, key_id from service_keys where key_id <> ${currentKeyId} order by name`;
-  return rows.map(toKey);
 }
 
 /** Replaces a service key's wrapped form, unless it changed meanwhile; true when replaced. */

@@ -17,7 +17,7 @@ const ownerText = (o: LeaseOwner) => `${o.activity}:${o.attempt}`;
  * never from a newer attempt of the same activity, lapsed or not.
  */
 export async function takeSyncLease(sql: Sql, repoId: string, owner: LeaseOwner, seconds: number): Promise<LeaseTake> {
-  const rows = await sql<{ clone_status: string; owner: string | null }[]>`
+  const rows = await sql<{ cloneStatus: string; owner: string | null }[]>`
     with prior as (
       select id, clone_status, sync_lease_owner as owner, sync_lease_until as until,
         substring(sync_lease_owner from '^(.*):[0-9]+$') as activity,
@@ -34,7 +34,7 @@ export async function takeSyncLease(sql: Sql, repoId: string, owner: LeaseOwner,
     )
     select p.clone_status, t.owner from prior p left join taken t on true`;
   const row = rows[0];
-  if (!row || row.clone_status !== 'COMPLETED') return 'not_completed';
+  if (!row || row.cloneStatus !== 'COMPLETED') return 'not_completed';
   return row.owner ? 'held' : 'busy';
 }
 

@@ -16,23 +16,23 @@ const LIVE = new Set(['PENDING', 'CLONING', 'COMPLETED', 'CLEANING']);
  * live row; no git process at work on the sandbox root. Returns a one-line account of what it saw.
  */
 export async function checkInvariants(app: AppUnderTest, projectIds: string[]): Promise<string> {
-  const rows = await app.sql<{ id: string; project_id: string; clone_status: string; workflow_id: string }[]>`
+  const rows = await app.sql<{ id: string; projectId: string; cloneStatus: string; workflowId: string }[]>`
     select id, project_id, clone_status, workflow_id from code_repos where project_id = any(${projectIds})`;
   const byStatus: Record<string, number> = {};
   for (const row of rows) {
-    byStatus[row.clone_status] = (byStatus[row.clone_status] ?? 0) + 1;
-    const handle = app.temporal.workflow.getHandle(row.workflow_id);
+    byStatus[row.cloneStatus] = (byStatus[row.cloneStatus] ?? 0) + 1;
+    const handle = app.temporal.workflow.getHandle(row.workflowId);
     const { status } = await handle.describe();
     if (status.name === 'RUNNING') {
-      expect(LIVE.has(row.clone_status) || row.clone_status === 'FAILED', `row ${row.id} is ${row.clone_status}`).toBe(
+      expect(LIVE.has(row.cloneStatus) || row.cloneStatus === 'FAILED', `row ${row.id} is ${row.cloneStatus}`).toBe(
         true,
       );
-      expect((await handle.query(getStateQuery)).cloneStatus, `workflow of row ${row.id}`).toBe(row.clone_status);
+      expect((await handle.query(getStateQuery)).cloneStatus, `workflow of row ${row.id}`).toBe(row.cloneStatus);
     } else {
-      expect(['CLEANED', 'FAILED'], `row ${row.id} of a ${status.name} workflow`).toContain(row.clone_status);
+      expect(['CLEANED', 'FAILED'], `row ${row.id} of a ${status.name} workflow`).toContain(row.cloneStatus);
     }
   }
-  const live = new Set(rows.filter((r) => LIVE.has(r.clone_status)).map((r) => `${r.project_id}/${r.id}`));
+  const live = new Set(rows.filter((r) => LIVE.has(r.cloneStatus)).map((r) => `${r.projectId}/${r.id}`));
   const root = app.config.SANDBOX_BASE_PATH;
   let directories = 0;
   for (const project of existsSync(root) ? await readdir(root) : []) {
@@ -45,7 +45,7 @@ export async function checkInvariants(app: AppUnderTest, projectIds: string[]): 
       expect(live.has(`${project}/${repo}`), `directory ${project}/${repo} owned by a live row`).toBe(true);
     }
   }
-  const cloning = rows.some((r) => r.clone_status === 'CLONING');
+  const cloning = rows.some((r) => r.cloneStatus === 'CLONING');
   const git = await processesMentioning(root);
   if (!cloning) expect(git, 'git processes at work on the sandbox root').toEqual([]);
   const statuses = Object.entries(byStatus)

@@ -80,9 +80,9 @@ describe('R1: the worker process SIGKILLed while 20 clones are in flight', () =>
       admitted.map((a) => waitForState(app, a.workflowId, (s) => s.cloneStatus === 'COMPLETED', 120_000)),
     );
     const rows = await app.sql<
-      { request_id: string }[]
+      { requestId: string }[]
     >`select request_id from code_repos where project_id = ${projectId}`;
-    expect(rows.map((r) => r.request_id).sort()).toEqual(admitted.map((a) => a.requestId).sort());
+    expect(rows.map((r) => r.requestId).sort()).toEqual(admitted.map((a) => a.requestId).sort());
     expect((await readdir(path.join(app.config.SANDBOX_BASE_PATH, projectId))).sort()).toEqual(
       admitted.map((a) => a.repoId).sort(),
     );

@@ -98,10 +98,10 @@ describe('R3: PostgreSQL stopped for 10 s while runs are in flight', () => {
       ).toBe(true);
     }
     const rows = await app.sql<
-      { request_id: string }[]
+      { requestId: string }[]
     >`select request_id from code_repos where project_id = ${projectId}`;
     // The requests refused while the database was down left nothing behind.
-    expect(rows.map((r) => r.request_id).sort()).toEqual([...requestIds].sort());
+    expect(rows.map((r) => r.requestId).sort()).toEqual([...requestIds].sort());
     console.log(
       `R3 answers while down: ${[...answers].join(', ')}; invariants: ${await checkInvariants(app, [projectId])}`,
     );

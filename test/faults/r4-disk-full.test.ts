@@ -95,9 +95,9 @@ describe('R4: the sandbox disk full', () => {
     // The expired sandbox made the room: swept, its row left for its workflow to settle.
     expect(existsSync(path.join(mountPoint, projectId, first.body.repo_id))).toBe(false);
     const [row] = await app.sql<
-      { clone_status: string }[]
+      { cloneStatus: string }[]
     >`select clone_status from code_repos where id = ${admitted.body.repo_id}`;
-    expect(row!.clone_status).toBe('COMPLETED');
+    expect(row!.cloneStatus).toBe('COMPLETED');
     console.log(`R4 invariants: ${await checkInvariants(app, [projectId])}`);
     await cleanUpAll(app, [first.body.workflow_id, admitted.body.workflow_id]);
   }, 120_000);

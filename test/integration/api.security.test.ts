@@ -129,7 +129,7 @@ describe('authorization matrix', () => {
       expect(res.status, `${e.method} ${e.path}`).toBe(404);
     }
     const [row] = await app.sql`select clone_status from code_repos where id = ${repoId}`;
-    expect(row!.clone_status).toBe('COMPLETED');
+    expect(row!.cloneStatus).toBe('COMPLETED');
   });
 
   it('the owner gets through', async () => {
@@ -181,7 +181,7 @@ describe('logging', () => {
     });
     const { repo_id: id } = (await res.json()) as { repo_id: string };
     const audit = await app.sql`select distinct correlation_id, user_id from audit_log where repo_id = ${id}`;
-    expect(audit).toEqual([{ correlation_id: requestId, user_id: owner }]);
+    expect(audit).toEqual([{ correlationId: requestId, userId: owner }]);
   });
 
   it('never writes a Git token or a JWT, whatever was sent', async () => {

@@ -176,7 +176,7 @@ describe("the clone's enforced size budget", () => {
     expect(retry.body.detail).toMatchObject({ error: 'repository_too_large', limit_mb: 1 });
     expect(retry.body.detail.estimated_size_mb).toBeGreaterThan(1);
     const [row] = await app.sql`select clone_status from code_repos where id = ${res.body.repo_id}`;
-    expect(row!.clone_status).toBe('FAILED');
+    expect(row!.cloneStatus).toBe('FAILED');
     const clones =
       await app.sql`select count(*)::int as n from audit_log where repo_id = ${res.body.repo_id} and to_state = 'CLONING'`;
     expect(clones[0]!.n).toBe(1);

@@ -79,8 +79,8 @@ describe('connectRepository, end to end', () => {
     expect(existsSync(path.join(expectedPath, '.git/hooks'))).toBe(false);
 
     const [row] = await app.sql`select token_ciphertext, request_id from code_repos where id = ${repoId}`;
-    expect(row!.request_id).toBe(requestId);
-    expect(Buffer.from(row!.token_ciphertext).includes(Buffer.from(stack.gitToken))).toBe(false);
+    expect(row!.requestId).toBe(requestId);
+    expect(Buffer.from(row!.tokenCiphertext).includes(Buffer.from(stack.gitToken))).toBe(false);
 
     const handle = app.temporal.workflow.getHandle(res.body.workflow_id);
     const { searchAttributes } = await handle.describe();
@@ -94,7 +94,7 @@ describe('connectRepository, end to end', () => {
 
     const audit =
       await app.sql`select from_state, to_state from audit_log where repo_id = ${repoId} and action = 'repo.status_changed' or (repo_id = ${repoId} and action = 'repo.created') order by id`;
-    expect(audit.map((a) => `${a.from_state ?? ''}->${a.to_state}`)).toEqual([
+    expect(audit.map((a) => `${a.fromState ?? ''}->${a.toState}`)).toEqual([
       '->PENDING',
       'PENDING->CLONING',
       'CLONING->COMPLETED',

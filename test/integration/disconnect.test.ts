@@ -53,7 +53,7 @@ async function connect(gitUrl: string) {
 /** DELETE, then everything the issue asks to be gone, gone; and the same answer again when repeated. */
 async function disconnectAndCheck(repoId: string, sandbox: string): Promise<void> {
   const [before] = await app.sql`select token_ciphertext from code_repos where id = ${repoId}`;
-  const ciphertextHex = Buffer.from(before!.token_ciphertext).toString('hex');
+  const ciphertextHex = Buffer.from(before!.tokenCiphertext).toString('hex');
   expect(ciphertextHex.length).toBeGreaterThan(64);
 
   const first = await call(app, 'DELETE', `/api/v1/code/repos/${repoId}`);
@@ -63,7 +63,7 @@ async function disconnectAndCheck(repoId: string, sandbox: string): Promise<void
   await vi.waitFor(async () => {
     const [row] =
       await app.sql`select clone_status, sandbox_path, token_ciphertext, token_kid, disconnected_at from code_repos where id = ${repoId}`;
-    expect(row).toMatchObject({ clone_status: 'CLEANED', sandbox_path: null, token_ciphertext: null, token_kid: null });
+    expect(row).toMatchObject({ cloneStatus: 'CLEANED', sandboxPath: null, tokenCiphertext: null, tokenKid: null });
   }, SETTLED_WITHIN);
   expect(existsSync(sandbox)).toBe(false);
   expect(await processesMentioning(sandbox)).toEqual([]);
@@ -116,6 +116,6 @@ describe('DELETE /api/v1/code/repos/{id}: disconnect', () => {
     expect(res.status).toBe(404);
     const [row] =
       await app.sql`select clone_status, disconnected_at, token_ciphertext is not null as has_token from code_repos where id = ${repoId}`;
-    expect(row).toEqual({ clone_status: 'COMPLETED', disconnected_at: null, has_token: true });
+    expect(row).toEqual({ cloneStatus: 'COMPLETED', disconnectedAt: null, hasToken: true });
   });
 });

@@ -77,13 +77,13 @@ describe('idempotency as clients expect', () => {
     expect(other.status).toBe(409);
     expect(JSON.parse(other.text).detail.error).toBe('idempotency_key_reused');
     const [row] = await app.sql`select request_fingerprint from code_repos where request_id = ${body.request_id}`;
-    expect(row!.request_fingerprint).toMatch(/^hmac1:[\w-]{43}$/);
-    expect(row!.request_fingerprint).not.toContain(stack.gitToken);
+    expect(row!.requestFingerprint).toMatch(/^hmac1:[\w-]{43}$/);
+    expect(row!.requestFingerprint).not.toContain(stack.gitToken);
     // Keyed: the same inputs hashed without the service's key do not give it.
     const unkeyed = createHash('sha256')
       .update(JSON.stringify([JSON.parse(first.text).workflow_id, projectId, body.git_url, stack.gitToken]))
       .digest('base64url');
-    expect(row!.request_fingerprint).not.toContain(unkeyed);
+    expect(row!.requestFingerprint).not.toContain(unkeyed);
     // The key itself is stored only wrapped, under this deployment's key.
     const stored =
       await app.sql`select wrapped_key from service_keys where name = 'request-fingerprint' and key_id = ${app.keys.keyId}`;

@@ -31,9 +31,9 @@ interface Connected {
 
 interface RepoRow {
   id: string;
-  project_id: string;
-  clone_status: string;
-  host_task_queue: string | null;
+  projectId: string;
+  cloneStatus: string;
+  hostTaskQueue: string | null;
 }
 
 beforeAll(async () => {
@@ -87,7 +87,7 @@ async function waitForStatus(repos: Connected[], status: string, timeout: number
   return vi.waitFor(
     async () => {
       const rows = await rowsOf(repos);
-      const behind = rows.filter((r) => r.clone_status !== status);
+      const behind = rows.filter((r) => r.cloneStatus !== status);
       if (rows.length !== repos.length || behind.length > 0)
         throw new Error(`${behind.length} of ${repos.length} not ${status} yet`);
       return rows;
@@ -96,14 +96,14 @@ async function waitForStatus(repos: Connected[], status: string, timeout: number
   );
 }
 
-const workerOf = (row: RepoRow) => workers.find((w) => w.hostTaskQueue === row.host_task_queue);
-const repositoryDir = (root: string, row: RepoRow) => sandboxPaths(root, row.project_id, row.id).repository;
+const workerOf = (row: RepoRow) => workers.find((w) => w.hostTaskQueue === row.hostTaskQueue);
+const repositoryDir = (root: string, row: RepoRow) => sandboxPaths(root, row.projectId, row.id).repository;
 
 /** Each completed clone's files are on the disk of the host its row names, and on no other of `hosts`. */
 function expectFilesOnTheirHost(rows: RepoRow[], hosts = workers): void {
   for (const row of rows) {
     const holder = workerOf(row);
-    expect(holder, `${row.id} on ${row.host_task_queue}`).toBeDefined();
+    expect(holder, `${row.id} on ${row.hostTaskQueue}`).toBeDefined();
     for (const w of hosts)
       expect(existsSync(repositoryDir(w.root, row)), `${row.id} under ${w.root}`).toBe(w === holder);
   }
@@ -119,12 +119,12 @@ async function cleanUpOnTheirHosts(repos: Connected[], completed: RepoRow[]): Pr
   );
   expect(answers.map((a) => a.status)).toEqual(repos.map(() => 202));
   await waitForStatus(repos, 'CLEANED', 60_000);
-  const audits = await sql<{ repo_id: string; host: string }[]>`
+  const audits = await sql<{ repoId: string; host: string }[]>`
     select repo_id, metadata->>'host_task_queue' as host from audit_log
     where repo_id in ${sql(repos.map((r) => r.repoId))} and to_state = 'CLEANED'`;
   for (const row of completed) {
-    expect(audits.filter((a) => a.repo_id === row.id).map((a) => a.host)).toEqual([row.host_task_queue]);
-    expect(existsSync(sandboxPaths(workerOf(row)!.root, row.project_id, row.id).root)).toBe(false);
+    expect(audits.filter((a) => a.repoId === row.id).map((a) => a.host)).toEqual([row.hostTaskQueue]);
+    expect(existsSync(sandboxPaths(workerOf(row)!.root, row.projectId, row.id).root)).toBe(false);
   }
 }
 
@@ -170,7 +170,7 @@ describe('two APIs and three workers, as deployed', () => {
     );
     const victim = await vi.waitFor(
       async () => {
-        const cloning = (await rowsOf(repos)).find((r) => r.clone_status === 'CLONING' && workerOf(r));
+        const cloning = (await rowsOf(repos)).find((r) => r.cloneStatus === 'CLONING' && workerOf(r));
         if (!cloning) throw new Error('no clone running yet');
         return workerOf(cloning)!;
       },
@@ -179,7 +179,7 @@ describe('two APIs and three workers, as deployed', () => {
     victim.child.kill('SIGKILL');
     await exited(victim.child);
     const inFlight = (await rowsOf(repos)).filter(
-      (r) => r.clone_status === 'CLONING' && r.host_task_queue === victim.hostTaskQueue,
+      (r) => r.cloneStatus === 'CLONING' && r.hostTaskQueue === victim.hostTaskQueue,
     );
     expect(inFlight.length).toBeGreaterThan(0);
 
@@ -187,7 +187,7 @@ describe('two APIs and three workers, as deployed', () => {
     const completed = await waitForStatus(repos, 'COMPLETED', 100_000);
     const survivors = workers.filter((w) => w !== victim);
     for (const row of completed.filter((r) => inFlight.some((f) => f.id === r.id))) {
-      expect(survivors.map((w) => w.hostTaskQueue)).toContain(row.host_task_queue);
+      expect(survivors.map((w) => w.hostTaskQueue)).toContain(row.hostTaskQueue);
     }
     // The killed worker's partial directories stay until its host's sweep runs again.
     expectFilesOnTheirHost(completed, survivors);

@@ -114,10 +114,8 @@ async function scrape(url: string): Promise<Sample[]> {
 async function waitForStatus(repoId: string, status: string): Promise<void> {
   await vi.waitFor(
     async () => {
-      const [row] = await sql<
-        Array<{ clone_status: string }>
-      >`select clone_status from code_repos where id = ${repoId}`;
-      if (row?.clone_status !== status) throw new Error(`${row?.clone_status} is not ${status} yet`);
+      const [row] = await sql<Array<{ cloneStatus: string }>>`select clone_status from code_repos where id = ${repoId}`;
+      if (row?.cloneStatus !== status) throw new Error(`${row?.cloneStatus} is not ${status} yet`);
     },
     { timeout: 60_000, interval: 200 },
   );
@@ -146,14 +144,14 @@ describe('observability of a connect, as deployed', () => {
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     await waitForStatus(ok.body.repo_id, 'COMPLETED');
     const [row] = await sql<
-      Array<{ request_id: string; repository_size_mb: string }>
+      Array<{ requestId: string; repositorySizeMb: number }>
     >`select request_id, repository_size_mb from code_repos where id = ${ok.body.repo_id}`;
     connected = {
       repoId: ok.body.repo_id,
       workflowId: ok.body.workflow_id,
       traceId: ok.headers.get('x-trace-id') ?? '',
       requestId: ok.headers.get('x-request-id') ?? '',
-      sizeMb: Number(row!.repository_size_mb),
+      sizeMb: row!.repositorySizeMb,
     };
     workerWhileKept = await scrape(workerMetrics);
 
@@ -316,10 +314,10 @@ describe('observability of a connect, as deployed', () => {
       expect(workerLines.map((l) => l.msg)).toContain('repository cloned');
       for (const line of workerLines) expect(line.trace_id, String(line.msg)).toBe(connected.traceId);
       const audit = await sql<
-        Array<{ action: string; trace_id: string | null }>
+        Array<{ action: string; traceId: string | null }>
       >`select action, trace_id from audit_log where repo_id = ${connected.repoId}`;
       expect(audit.length).toBeGreaterThanOrEqual(3);
-      for (const row of audit) expect(row.trace_id, row.action).toBe(connected.traceId);
+      for (const row of audit) expect(row.traceId, row.action).toBe(connected.traceId);
     });
   });
 

@@ -83,7 +83,7 @@ describe('retention', () => {
 
     expect(await auditDaysOf(marker)).toEqual([399, 399, 399]);
     expect(await app.sql`select delivery_id from webhook_deliveries where repo_id = ${repoId}`).toEqual([
-      { delivery_id: 'recent' },
+      { deliveryId: 'recent' },
     ]);
     // Five old rows at two a batch: at least three batches (other files' rows may add to them), each heartbeating.
     expect(result.auditLog.rows).toBeGreaterThanOrEqual(5);
@@ -172,7 +172,7 @@ describe('up-to-date syncs', () => {
 
     // 1,000 more through the database function the sync activity calls: the counter moves, the log does not.
     const row = (await app.sql`select request_id from code_repos where id = ${repoId}`)[0]!;
-    const audit = { correlationId: `uptodate-${repoId}`, requestId: row.request_id as string, userId: 'test' };
+    const audit = { correlationId: `uptodate-${repoId}`, requestId: row.requestId as string, userId: 'test' };
     for (let i = 0; i < 1000; i++) {
       await recordSync(
         app.sql,
@@ -248,6 +248,6 @@ describe('the reconciler', () => {
     });
     expect(orphansOf(await pass('run-3'))).toEqual([orphanId]);
     const [cursor] = await app.sql`select from_id, after_id from reconciler_cursors where task_queue = ${taskQueue}`;
-    expect(cursor!.from_id).toBe(idOf(4));
+    expect(cursor!.fromId).toBe(idOf(4));
   });
 });

@@ -71,10 +71,10 @@ describe('retries', () => {
     const done = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
     expect(done).toMatchObject({ cloneAttempts: 2, error: null });
     const [row] = await app.sql`select error_code, error_message from code_repos where id = ${res.body.repo_id}`;
-    expect(row).toEqual({ error_code: null, error_message: null });
+    expect(row).toEqual({ errorCode: null, errorMessage: null });
     const transitions =
       await app.sql`select from_state, to_state from audit_log where repo_id = ${res.body.repo_id} and to_state is not null order by id`;
-    expect(transitions.map((t) => `${t.from_state ?? ''}->${t.to_state}`)).toEqual([
+    expect(transitions.map((t) => `${t.fromState ?? ''}->${t.toState}`)).toEqual([
       '->PENDING',
       'PENDING->CLONING',
       'CLONING->FAILED',
@@ -110,10 +110,10 @@ describe('retries', () => {
     expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
     expect(existsSync(sandbox)).toBe(false);
     const [row] = await app.sql`select clone_status, sandbox_path from code_repos where id = ${res.body.repo_id}`;
-    expect(row).toEqual({ clone_status: 'CLEANED', sandbox_path: null });
+    expect(row).toEqual({ cloneStatus: 'CLEANED', sandboxPath: null });
     const transitions =
       await app.sql`select from_state, to_state from audit_log where repo_id = ${res.body.repo_id} and to_state is not null order by id`;
-    expect(transitions.map((t) => `${t.from_state ?? ''}->${t.to_state}`)).toEqual([
+    expect(transitions.map((t) => `${t.fromState ?? ''}->${t.toState}`)).toEqual([
       '->PENDING',
       'PENDING->CLONING',
       'CLONING->CLEANING',

@@ -84,7 +84,7 @@ async function storeToken(
 
 async function storedToken(repoId: string, db = sql) {
   const [row] = await db<
-    { token_ciphertext: Buffer; token_kid: string }[]
+    { tokenCiphertext: Buffer; tokenKid: string }[]
   >`select token_ciphertext, token_kid from code_repos where id = ${repoId}`;
   return row!;
 }
@@ -115,25 +115,21 @@ describe('npm run rotate-keys', () => {
 
     const current = createLocalKeyProvider(newKey);
     const row = await storedToken(repoId);
-    expect(row.token_kid).toBe(current.keyId);
-    expect(await decryptSecret(current, row.token_ciphertext, row.token_kid, context(projectId, repoId))).toBe(token);
+    expect(row.tokenKid).toBe(current.keyId);
+    expect(await decryptSecret(current, row.tokenCiphertext, row.tokenKid, context(projectId, repoId))).toBe(token);
     const [audit] = await sql`select metadata from audit_log where repo_id = ${repoId} and action = 'token.rewrapped'`;
     expect(audit!.metadata).toMatchObject({ to_key_id: current.keyId });
     // The webhook secret's data key too, under its own audit action; the secret itself unchanged.
-    const [hook] = await sql<{ webhook_secret_ciphertext: Buffer; webhook_secret_kid: string }[]>`
+    const [hook] = await sql<{ webhookSecretCiphertext: Buffer; webhookSecretKid: string }[]>`
       select webhook_secret_ciphertext, webhook_secret_kid from code_repos where id = ${repoId}`;
-    expect(hook!.webhook_secret_kid).toBe(current.keyId);
+    expect(hook!.webhookSecretKid).toBe(current.keyId);
     expect(
-      await openWebhookSecret(
-        current,
-        sealedFromBytes(hook!.webhook_secret_ciphertext, hook!.webhook_secret_kid),
-        repoId,
-      ),
+      await openWebhookSecret(current, sealedFromBytes(hook!.webhookSecretCiphertext, hook!.webhookSecretKid), repoId),
     ).toBe(webhookSecret);
     expect(
       await sql`select 1 from audit_log where repo_id = ${repoId} and action = 'webhook_secret.rewrapped'`,
     ).toHaveLength(1);
-    expect(await sql`select key_id from service_keys`).toEqual([{ key_id: current.keyId }]);
+    expect(await sql`select key_id from service_keys`).toEqual([{ keyId: current.keyId }]);
     expect(await loadFingerprintKey(sql, current)).toEqual(fingerprintKey);
   });
 
@@ -149,9 +145,9 @@ describe('npm run rotate-keys', () => {
     );
     await rotateKeys(sql, provider, createLogger({ level: 'silent' }));
     const row = await storedToken(repoId);
-    expect(row.token_kid).toBe(provider.keyId);
-    expect(row.token_kid).toMatch(/^arn:aws:kms:/);
-    expect(await decryptSecret(provider, row.token_ciphertext, row.token_kid, context(projectId, repoId))).toBe(token);
+    expect(row.tokenKid).toBe(provider.keyId);
+    expect(row.tokenKid).toMatch(/^arn:aws:kms:/);
+    expect(await decryptSecret(provider, row.tokenCiphertext, row.tokenKid, context(projectId, repoId))).toBe(token);
   });
 });
 
@@ -235,7 +231,7 @@ describe('npm run rotate-keys -- --check', () => {
 
       // Re-wrapping moves the stored tokens; the open run still holds the old key.
       await rotateKeys(checkSql, newProvider, createLogger({ level: 'silent' }));
-      expect((await storedToken(repoId, checkSql)).token_kid).toBe(newProvider.keyId);
+      expect((await storedToken(repoId, checkSql)).tokenKid).toBe(newProvider.keyId);
       const second = await check(env);
       expect(second.code).toBe(2);
       expect(oldLine(second.out)).toBe(`${oldProvider.keyId}: KEEP — needed by 1 open workflow run`);

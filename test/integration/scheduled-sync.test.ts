@@ -31,7 +31,7 @@ afterAll(async () => {
 
 const auditOf = (repoId: string, action: string) =>
   app.sql<
-    { user_id: string; metadata: Record<string, unknown> }[]
+    { userId: string; metadata: Record<string, unknown> }[]
   >`select user_id, metadata from audit_log where repo_id = ${repoId} and action = ${action} order by id`;
 
 /** A served repository whose accepted token can be rotated (`PUT /_token/<key>`), connected with a schedule and cloned. */
@@ -101,7 +101,7 @@ describe('scheduled sync', () => {
 
     const synced = await auditOf(repo.repoId, 'repo.synced');
     expect(synced.filter((r) => r.metadata.changed === true)).toHaveLength(3);
-    expect(synced.every((r) => r.metadata.trigger === 'schedule' && r.user_id === 'system:schedule')).toBe(true);
+    expect(synced.every((r) => r.metadata.trigger === 'schedule' && r.userId === 'system:schedule')).toBe(true);
 
     // At 2 syncs a run (SYNCS_PER_RUN), the first run has continued as new: its last state (queried on that run)
     // is what the latest run answers with, one continuation on.

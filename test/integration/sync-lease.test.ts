@@ -60,7 +60,7 @@ describe('the sync lease has an owner', () => {
     expect(await takeSyncLease(app.sql, repoId, other, 60)).toBe('busy');
     expect(await takeSyncLease(app.sql, repoId, second, 60)).toBe('held');
     const held = await leaseRow(repoId);
-    expect(held).toMatchObject({ sync_lease_owner: 'wf/run/7:2' });
+    expect(held).toMatchObject({ syncLeaseOwner: 'wf/run/7:2' });
 
     expect(await renewSyncLease(app.sql, repoId, first, 600)).toBe(false);
     await releaseSyncLease(app.sql, repoId, first);

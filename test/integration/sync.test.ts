@@ -224,7 +224,7 @@ describe('sync on demand', () => {
     await waitForState(app, repo.workflowId, (s) => s.cloneStatus === 'CLEANED');
     expect(
       await app.sql`select clone_status, error_code, error_message from code_repos where id = ${repo.repoId}`,
-    ).toEqual([{ clone_status: 'CLEANED', error_code: null, error_message: null }]);
+    ).toEqual([{ cloneStatus: 'CLEANED', errorCode: null, errorMessage: null }]);
   });
 
   it('while it runs, /status shows SYNCING with progress; the row stays COMPLETED', async () => {

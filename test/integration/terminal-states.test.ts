@@ -67,7 +67,7 @@ const rowOf = async (repoId: string) =>
 const transitionsOf = async (repoId: string) =>
   (
     await app.sql`select from_state, to_state, user_id, metadata from audit_log where repo_id = ${repoId} and to_state is not null order by id`
-  ).map((t) => `${t.from_state ?? ''}->${t.to_state}`);
+  ).map((t) => `${t.fromState ?? ''}->${t.toState}`);
 
 const cloningStarted = (workflowId: string) =>
   waitForState(app, workflowId, (s) => s.stage === 'cloning' && (s.bytesReceived ?? 0) > 0);
@@ -85,12 +85,12 @@ describe('every row reaches a terminal state', () => {
       settings: { ...activitySettingsOf(app.config), hostTaskQueue: 'another-host' },
     });
     const again = await new MockActivityEnvironment({ attempt: 2 }).run(activities.cloneRepository, {
-      tokenCiphertext: Buffer.from(row!.token_ciphertext).toString('base64'),
-      tokenKid: row!.token_kid,
+      tokenCiphertext: Buffer.from(row!.tokenCiphertext).toString('base64'),
+      tokenKid: row!.tokenKid,
       repoId,
       projectId,
       gitUrl: `${stack.gitUrl}/${smallRepo}.git`,
-      audit: { correlationId: 'rerun', requestId: row!.request_id, userId: 'test' },
+      audit: { correlationId: 'rerun', requestId: row!.requestId, userId: 'test' },
     });
     // The files stay where they are, on the host that made them, whoever runs the activity again.
     expect(again).toMatchObject({
@@ -98,7 +98,7 @@ describe('every row reaches a terminal state', () => {
       repositorySizeMb: done.repositorySizeMb,
       hostTaskQueue: app.worker!.hostTaskQueue,
     });
-    expect((await rowOf(repoId)).clone_status).toBe('COMPLETED');
+    expect((await rowOf(repoId)).cloneStatus).toBe('COMPLETED');
     expect(await transitionsOf(repoId)).toEqual(before);
     expect(await readdir(path.dirname(sandbox))).toEqual([repoId]);
   });
@@ -130,7 +130,7 @@ describe('every row reaches a terminal state', () => {
     const handle = app.temporal.workflow.getHandle(workflowId);
     await handle.cancel();
     await vi.waitFor(async () => expect((await handle.describe()).status.name).toBe('CANCELLED'), SETTLED_WITHIN);
-    expect((await rowOf(repoId)).clone_status).toBe('CLEANED');
+    expect((await rowOf(repoId)).cloneStatus).toBe('CLEANED');
     expect(existsSync(sandbox)).toBe(false);
     expect(await transitionsOf(repoId)).toEqual([
       '->PENDING',
@@ -147,9 +147,9 @@ describe('every row reaches a terminal state', () => {
     await vi.waitFor(
       async () =>
         expect(await rowOf(repoId)).toMatchObject({
-          clone_status: 'FAILED',
-          error_code: 'workflow_lost',
-          sandbox_path: null,
+          cloneStatus: 'FAILED',
+          errorCode: 'workflow_lost',
+          sandboxPath: null,
         }),
       SETTLED_WITHIN,
     );
@@ -157,7 +157,7 @@ describe('every row reaches a terminal state', () => {
     const [audit] =
       await app.sql`select user_id, metadata from audit_log where repo_id = ${repoId} and to_state = 'FAILED'`;
     expect(audit).toMatchObject({
-      user_id: 'system:reconciler',
+      userId: 'system:reconciler',
       metadata: { reason: 'reconciler', workflow_status: 'TERMINATED' },
     });
   });
@@ -167,7 +167,7 @@ describe('every row reaches a terminal state', () => {
     await waitForState(app, workflowId, (s) => s.cloneStatus === 'COMPLETED');
     expect(existsSync(sandbox)).toBe(true);
     await app.temporal.workflow.getHandle(workflowId).terminate('lost');
-    await vi.waitFor(async () => expect((await rowOf(repoId)).clone_status).toBe('CLEANED'), SETTLED_WITHIN);
+    await vi.waitFor(async () => expect((await rowOf(repoId)).cloneStatus).toBe('CLEANED'), SETTLED_WITHIN);
     await vi.waitFor(() => expect(existsSync(sandbox)).toBe(false), SETTLED_WITHIN);
     expect((await transitionsOf(repoId)).slice(-2)).toEqual(['COMPLETED->CLEANING', 'CLEANING->CLEANED']);
   });

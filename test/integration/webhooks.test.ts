@@ -240,7 +240,7 @@ describe('push webhooks', () => {
     // Nothing signalled per coalesced delivery; the pushes stay claimed, so a replay of one is up_to_date.
     expect(await syncSignals(hook)).toBe(1);
     expect(await app.sql`select last_push_after from code_repos where id = ${hook.repoId}`).toEqual([
-      { last_push_after: d },
+      { lastPushAfter: d },
     ]);
     expect((await send(d)).body).toMatchObject({ status: 'ignored', reason: 'up_to_date' });
     // The deferred sync, once the bucket refills: one more signal, and the ref's tip (the newest push) checked out.
@@ -378,7 +378,7 @@ describe('push webhooks', () => {
     await call(app, 'DELETE', `/api/v1/code/repos/${first.body.repo_id}`);
     const [row] =
       await app.sql`select webhook_secret_ciphertext, webhook_secret_kid from code_repos where id = ${first.body.repo_id}`;
-    expect(row).toEqual({ webhook_secret_ciphertext: null, webhook_secret_kid: null });
+    expect(row).toEqual({ webhookSecretCiphertext: null, webhookSecretKid: null });
   });
 
   it('a signal Temporal does not take is a 503, and the delivery is forgotten so its redelivery acts', async () => {
@@ -423,9 +423,9 @@ describe('push webhooks', () => {
     expect((await deliver(hook, body, senders.github(hook.secret, body, signalled))).body.status).toBe('duplicate');
     expect((await deliver(hook, body, senders.github(hook.secret, body, stale))).body.status).toBe('accepted');
     await synced(hook, head, 1);
-    const rows = await app.sql<{ delivery_id: string; signalled: boolean }[]>`
+    const rows = await app.sql<{ deliveryId: string; signalled: boolean }[]>`
       select delivery_id, signalled_at is not null as signalled from webhook_deliveries where repo_id = ${hook.repoId} and delivery_id = ${stale}`;
-    expect(rows).toEqual([{ delivery_id: stale, signalled: true }]);
+    expect(rows).toEqual([{ deliveryId: stale, signalled: true }]);
     expect(await syncSignals(hook)).toBe(1);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });
@@ -437,7 +437,7 @@ describe('push webhooks', () => {
     // The retention schedule may have run first: either way the old one is gone, the recent one kept.
     await expireDeliveries(app.sql, app.config.WEBHOOK_DELIVERY_RETENTION_DAYS, 1000);
     expect(await app.sql`select delivery_id from webhook_deliveries where repo_id = ${hook.repoId}`).toEqual([
-      { delivery_id: 'recent' },
+      { deliveryId: 'recent' },
     ]);
     await app.temporal.workflow.getHandle(hook.workflowId).signal(cleanupSignal);
   });

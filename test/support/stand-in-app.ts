@@ -4,8 +4,8 @@ import { createLogger } from '../../src/config/logger.js';
 
 export const STAND_IN_JWT_SECRET = 'x'.repeat(32);
 
-/** The app over stand-in dependencies: building it touches none, nor do the requests unit tests send. */
-export const standInApp = () =>
+/** The app over stand-in dependencies: building it touches none, nor do the requests unit tests send; `deps` replaces some. */
+export const standInApp = (deps: Partial<Omit<ApiDeps, 'settings'>> = {}) =>
   createApp({
     sql: {} as ApiDeps['sql'],
     temporal: {} as ApiDeps['temporal'],
@@ -32,4 +32,5 @@ export const standInApp = () =>
         rateLimit: { burst: 1, perMinute: 1 },
       },
     },
+    ...deps,
   });

@@ -14,7 +14,7 @@ import { transportContext, type EncryptedToken } from '../../src/shared/connect-
 import { createLogger } from '../../src/config/logger.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import type { Sql } from '../../src/db/client.js';
-import { InvalidTransitionError } from '../../src/db/repos.js';
+import { InvalidTransitionError } from '../../src/db/repo-transitions.js';
 import { toActivityFailure } from '../../src/activities/failures.js';
 
 let base: string;
@@ -40,7 +40,6 @@ function depsWith(rows: Array<{ id: string }> = []): ActivityDeps {
   };
   const sql = Object.assign(query, {
     begin: (work: (tx: unknown) => unknown) => work(sql),
-    unsafe: () => '',
   }) as unknown as Sql;
   return {
     sql,
@@ -126,17 +125,17 @@ describe('activities (MockActivityEnvironment)', () => {
     await mkdir(path.join(base, 'not-a-uuid'), { recursive: true });
     const hourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
     const rows = [
-      { id: ids.failed, clone_status: 'FAILED', sandbox_path: null, host_task_queue: HOST, updated_at: new Date() },
-      { id: ids.live, clone_status: 'COMPLETED', sandbox_path: 'x', host_task_queue: HOST, updated_at: new Date() },
-      { id: ids.abandoned, clone_status: 'CLONING', sandbox_path: null, host_task_queue: HOST, updated_at: hourAgo },
-      { id: ids.fresh, clone_status: 'CLONING', sandbox_path: null, host_task_queue: null, updated_at: new Date() },
+      { id: ids.failed, cloneStatus: 'FAILED', sandboxPath: null, hostTaskQueue: HOST, updatedAt: new Date() },
+      { id: ids.live, cloneStatus: 'COMPLETED', sandboxPath: 'x', hostTaskQueue: HOST, updatedAt: new Date() },
+      { id: ids.abandoned, cloneStatus: 'CLONING', sandboxPath: null, hostTaskQueue: HOST, updatedAt: hourAgo },
+      { id: ids.fresh, cloneStatus: 'CLONING', sandboxPath: null, hostTaskQueue: null, updatedAt: new Date() },
       // Its clone was retried on another host after this one died: what is left here is nobody's.
       {
         id: ids.moved,
-        clone_status: 'COMPLETED',
-        sandbox_path: 'y',
-        host_task_queue: 'elsewhere-host',
-        updated_at: new Date(),
+        cloneStatus: 'COMPLETED',
+        sandboxPath: 'y',
+        hostTaskQueue: 'elsewhere-host',
+        updatedAt: new Date(),
       },
     ];
     const env = new MockActivityEnvironment();

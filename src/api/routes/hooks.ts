@@ -23,7 +23,7 @@ import { validate } from '../validation.js';
 import { COMMIT_ID } from '../../shared/ref-name.js';
 import { deletesRef, pushEventOf, pushesRef } from '../webhook-push.js';
 import { SIGNATURE_HEADERS, signedDelivery } from '../webhook-signature.js';
-import { ended, toWorkflow } from './code.js';
+import { ended, toWorkflow } from '../services/repositories.js';
 
 /** GitHub caps a webhook's payload at 25 MB, but a push of a few commits is a few KiB; what is over this is refused. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
