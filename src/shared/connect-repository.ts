@@ -135,7 +135,8 @@ export type Stage =
   | 'checking_size'
   | 'persisting'
   | 'cloning'
-  | 'waiting_for_cleanup'
+  /** The clone is kept and readable, waiting for a sync, the cleanup signal or the TTL. */
+  | 'ready'
   /** Fetching the ref's new commits into the kept clone (the status shows SYNCING); the row stays COMPLETED. */
   | 'syncing'
   | 'cleaning'

@@ -33,7 +33,7 @@ async function cloneOnce(run: ConnectRun): Promise<void> {
   const cloned = await run.cloneScope.run(() => cloneOnProbeHostFirst(run, input));
   run.hostTaskQueue = cloned.hostTaskQueue;
   run.update({
-    stage: 'waiting_for_cleanup',
+    stage: 'ready',
     cloneStatus: 'COMPLETED',
     progressPercent: 100,
     progressMessage: 'Cloned; kept until cleanup',

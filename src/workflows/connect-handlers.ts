@@ -93,7 +93,7 @@ const canRetryClone = (run: ConnectRun): boolean =>
 /** Syncs stopped for the user's attention, and no answer under way yet. */
 const canAnswerAttention = (run: ConnectRun): boolean =>
   run.state.syncs?.needsAttention === true &&
-  ['waiting_for_cleanup', 'syncing'].includes(run.state.stage) &&
+  ['ready', 'syncing'].includes(run.state.stage) &&
   !run.attentionAnswer &&
   !run.retryProbing &&
   !run.cleanupRequested;

@@ -9,6 +9,10 @@ export const DEFAULT_SYNCS_PER_RUN = 50;
 /** Webhook delivery ids a run remembers (and hands on): a sender redelivers within hours, the latest pushes. */
 export const RECENT_DELIVERIES = 50;
 
+/** A carried state's stage under today's name: runs continued before the rename carry `waiting_for_cleanup`. */
+export const currentStage = (stage: Stage | 'waiting_for_cleanup'): Stage =>
+  stage === 'waiting_for_cleanup' ? 'ready' : stage;
+
 /** Who a sync's audit row names: the user who asked, or the part of the system that did. */
 export const requesterOf = (request: SyncRequest, connectedBy: string): string =>
   request.requestedBy ??
@@ -31,7 +35,7 @@ export function acceptsSync(
   paused: boolean,
   request: SyncRequest | undefined,
 ): boolean {
-  if (cleanupRequested || !['cloning', 'waiting_for_cleanup', 'syncing'].includes(stage)) return false;
+  if (cleanupRequested || !['cloning', 'ready', 'syncing'].includes(stage)) return false;
   return !(paused && request?.trigger === 'webhook');
 }
 

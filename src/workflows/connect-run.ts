@@ -25,6 +25,7 @@ import type { CloneStatus } from '../shared/repo-status.js';
 import { CLONE_STATUS } from '../shared/search-attributes.js';
 import { activitiesFor } from './activity-proxies.js';
 import { asApplicationFailure, type Failure } from './failures.js';
+import { currentStage } from './connect-rules.js';
 import { ADMISSION_AS_LOCAL_ACTIVITIES } from './patches.js';
 
 export interface ConnectRepositoryResult {
@@ -94,7 +95,9 @@ export class ConnectRun {
     const carried = isContinuedRun(input) ? input.kept : undefined;
     this.carried = carried;
     const startedAt = new Date().toISOString();
-    this.state = carried ? { ...carried.state, updatedAt: startedAt } : firstState(startedAt);
+    this.state = carried
+      ? { ...carried.state, stage: currentStage(carried.state.stage), updatedAt: startedAt }
+      : firstState(startedAt);
     this.audit = { correlationId: input.correlationId, requestId: input.requestId, userId: input.userId };
     this.ttlMs = input.sandboxTtlSeconds * 1000;
     this.repoId = carried?.repoId ?? uuid4();

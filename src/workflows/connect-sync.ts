@@ -64,7 +64,7 @@ async function fetchOnHost(run: ConnectRun, sync: SyncContext): Promise<void> {
   const synced = await run.cloneScope.run(() => run.steps.syncOnHost(queue)(input));
   run.serviceFailuresInARow = 0;
   run.update({
-    stage: 'waiting_for_cleanup',
+    stage: 'ready',
     progressPercent: 100,
     progressMessage: synced.changed ? 'Synced; kept until cleanup' : 'Already up to date; kept until cleanup',
     repositorySizeMb: synced.repositorySizeMb,
@@ -87,7 +87,7 @@ async function repositoryFailed(run: ConnectRun, sync: SyncContext, failure: Fai
   await run.steps.syncBookkeeping.markSyncFailed({ ...row, ...(needsAttention ? { needsAttention } : {}) });
   const restored = failure.details?.checkout_restored !== false;
   run.update({
-    stage: 'waiting_for_cleanup',
+    stage: 'ready',
     progressPercent: 100,
     progressMessage: restored
       ? 'Sync failed; the previous commit is kept'
@@ -112,7 +112,7 @@ async function serviceFailed(run: ConnectRun, sync: SyncContext, failure: Failur
   const row = { repoId: run.repoId, errorCode: failure.code, errorMessage: message, audit: sync.audit, ...sync.origin };
   await run.steps.syncBookkeeping.markSyncFailed({ ...row, ...paused });
   run.update({
-    stage: 'waiting_for_cleanup',
+    stage: 'ready',
     progressPercent: 100,
     progressMessage: "Sync failed on the service's side; the previous commit is kept",
     bytesReceived: null,

@@ -124,7 +124,7 @@ describe('R4: the sandbox disk full', () => {
       async () => expect(await failures()).toMatchObject([{ metadata: { error_code: 'insufficient_storage' } }]),
       { timeout: 45_000, interval: 100 },
     );
-    await waitForState(app, connected.body.workflow_id, (s) => s.stage === 'waiting_for_cleanup');
+    await waitForState(app, connected.body.workflow_id, (s) => s.stage === 'ready');
     expect((await call(app, 'GET', `/api/v1/code/repos/${repoId}`)).body).toMatchObject({
       clone_status: 'COMPLETED',
       head_commit: before,

@@ -281,14 +281,14 @@ describe('recorded histories', () => {
     await pushCommit(bare, { 'README.md': 'two\n' });
     expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/sync`)).status).toBe(202);
     await synced('repo.synced', 1);
-    await waitForState(app, res.body.workflow_id, (s) => s.stage === 'waiting_for_cleanup');
+    await waitForState(app, res.body.workflow_id, (s) => s.stage === 'ready');
     await pushCommit(bare, { 'big.bin': randomBytes(6_000_000) });
     expect((await call(app, 'POST', `/api/v1/code/repos/${res.body.repo_id}/sync`)).status).toBe(202);
     await synced('repo.sync_failed', 1);
     await waitForState(
       app,
       res.body.workflow_id,
-      (s) => s.stage === 'waiting_for_cleanup' && s.error?.code === 'repository_too_large',
+      (s) => s.stage === 'ready' && s.error?.code === 'repository_too_large',
     );
     await app.temporal.workflow.getHandle(res.body.workflow_id).signal(cleanupSignal);
     await record(app, 'completed-synced-sync-too-large-then-cleanup', res.body.workflow_id);
@@ -314,11 +314,7 @@ describe('recorded histories', () => {
     await waitForState(scheduleApp, workflowId, (s) => (s.syncs?.count ?? 0) >= 1);
     const rotated = `rotated-${randomUUID()}`;
     expect((await fetch(`${stack.gitUrl}/_token/${key}`, { method: 'PUT', body: rotated })).status).toBe(204);
-    await waitForState(
-      scheduleApp,
-      workflowId,
-      (s) => s.syncs?.needsAttention === true && s.stage === 'waiting_for_cleanup',
-    );
+    await waitForState(scheduleApp, workflowId, (s) => s.syncs?.needsAttention === true && s.stage === 'ready');
     expect(
       (await call(scheduleApp, 'POST', `/api/v1/code/repos/${res.body.repo_id}/retry`, { access_token: rotated }))
         .status,
@@ -328,8 +324,7 @@ describe('recorded histories', () => {
     await waitForState(
       scheduleApp,
       workflowId,
-      (s) =>
-        s.syncs?.needsAttention === false && (s.syncs?.continuedAsNew ?? 0) >= 2 && s.stage === 'waiting_for_cleanup',
+      (s) => s.syncs?.needsAttention === false && (s.syncs?.continuedAsNew ?? 0) >= 2 && s.stage === 'ready',
     );
     await scheduleApp.temporal.workflow.getHandle(workflowId).signal(cleanupSignal);
     // Three runs of one workflow: the first (ends continued as new), the one that took the retry, and the last (cleaned up).

@@ -55,7 +55,7 @@ describe('connectRepository, end to end', () => {
 
     const state = await waitForState(app, res.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
     expect(state).toMatchObject({
-      stage: 'waiting_for_cleanup',
+      stage: 'ready',
       repoId,
       progressPercent: 100,
       cloneAttempts: 1,

@@ -115,7 +115,7 @@ describe('scheduled sync', () => {
     const after = await waitForState(
       app,
       repo.workflowId,
-      (s) => s.stage === 'waiting_for_cleanup' && (s.syncs?.continuedAsNew ?? 0) >= 1,
+      (s) => s.stage === 'ready' && (s.syncs?.continuedAsNew ?? 0) >= 1,
     );
     expect(after.syncs!.count).toBeGreaterThanOrEqual(before.syncs!.count);
     const latest = await app.temporal.workflow.getHandle(repo.workflowId).describe();
@@ -165,7 +165,7 @@ describe('scheduled sync', () => {
           error_code: 'invalid_credentials',
           next_sync_at: null,
           consecutive_sync_failures: 1,
-          stage: 'waiting_for_cleanup',
+          stage: 'ready',
         });
         return body;
       },
@@ -186,7 +186,7 @@ describe('scheduled sync', () => {
     const paused = await waitForState(
       app,
       repo.workflowId,
-      (s) => s.syncs?.needsAttention === true && s.stage === 'waiting_for_cleanup',
+      (s) => s.syncs?.needsAttention === true && s.stage === 'ready',
     );
     expect(paused.syncs).toMatchObject({ nextSyncAt: null, consecutiveFailures: 1 });
 

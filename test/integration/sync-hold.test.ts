@@ -59,7 +59,7 @@ async function syncOnce(repo: { repoId: string; workflowId: string }, count: num
     timeout: 45_000,
     interval: 100,
   });
-  await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
+  await waitForState(app, repo.workflowId, (s) => s.stage === 'ready');
 }
 
 /** What the filesystem allocates for the directory (blocks, not file lengths). */
@@ -97,7 +97,7 @@ describe('a sync holds its clone', () => {
     expect(existsSync(repo.sandbox)).toBe(true);
 
     await vi.waitFor(async () => expect(await syncedCount(repo.repoId)).toBe(1), { timeout: 45_000, interval: 100 });
-    await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
+    await waitForState(app, repo.workflowId, (s) => s.stage === 'ready');
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
       clone_status: 'COMPLETED',
       head_commit: await revParse(bare, 'refs/heads/main'),

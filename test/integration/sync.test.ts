@@ -68,7 +68,7 @@ async function syncsSettled(
     timeout: 45_000,
     interval: 100,
   });
-  return waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
+  return waitForState(app, repo.workflowId, (s) => s.stage === 'ready');
 }
 
 /** Every file and directory of the clone, .git too, with any write bit set. */
@@ -181,7 +181,7 @@ describe('sync on demand', () => {
         ),
       { timeout: 45_000, interval: 100 },
     );
-    await waitForState(app, repo.workflowId, (s) => s.stage === 'waiting_for_cleanup');
+    await waitForState(app, repo.workflowId, (s) => s.stage === 'ready');
     expect((await call(app, 'GET', `/api/v1/code/repos/${repo.repoId}/status`)).body).toMatchObject({
       clone_status: 'COMPLETED',
       error_code: null,

@@ -123,7 +123,7 @@ async function synced(hook: Connected, head: string, count: number) {
     },
     { timeout: 45_000, interval: 100 },
   );
-  await waitForState(app, hook.workflowId, (s) => s.stage === 'waiting_for_cleanup');
+  await waitForState(app, hook.workflowId, (s) => s.stage === 'ready');
   expect((await call(app, 'GET', `/api/v1/code/repos/${hook.repoId}`)).body.head_commit).toBe(head);
 }
 

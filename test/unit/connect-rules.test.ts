@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   acceptsSync,
   attentionMessage,
+  currentStage,
   dueAt,
   firstSyncSummary,
   isServiceFailure,
@@ -18,6 +19,11 @@ import {
 } from '../../src/workflows/connect-rules.js';
 
 describe('sync rules', () => {
+  it('reads the stage a run continued before the rename carries under its new name', () => {
+    expect(currentStage('waiting_for_cleanup')).toBe('ready');
+    for (const stage of ['ready', 'syncing', 'cloning'] as const) expect(currentStage(stage)).toBe(stage);
+  });
+
   it("only the service's failures are service failures; the repository's count toward the pause", () => {
     for (const code of ['insufficient_storage', 'kms_unavailable', 'internal_error'])
       expect(isServiceFailure({ code, message: 'm' })).toBe(true);
@@ -93,15 +99,15 @@ describe('connect rules', () => {
   });
 
   it('syncs are taken once cloning, while kept or syncing; not after cleanup is asked, nor a push while paused', () => {
-    const kept = ['cloning', 'waiting_for_cleanup', 'syncing'] as const;
+    const kept = ['cloning', 'ready', 'syncing'] as const;
     for (const stage of kept) expect(acceptsSync(stage, false, false, undefined)).toBe(true);
     for (const stage of ['encrypting', 'checking_size', 'persisting', 'failed', 'cleaning', 'done'] as const) {
       expect(acceptsSync(stage, false, false, { trigger: 'api' })).toBe(false);
     }
-    expect(acceptsSync('waiting_for_cleanup', true, false, { trigger: 'api' })).toBe(false);
-    expect(acceptsSync('waiting_for_cleanup', false, true, { trigger: 'webhook' })).toBe(false);
-    expect(acceptsSync('waiting_for_cleanup', false, true, { trigger: 'api' })).toBe(true);
-    expect(acceptsSync('waiting_for_cleanup', false, true, { trigger: 'schedule' })).toBe(true);
+    expect(acceptsSync('ready', true, false, { trigger: 'api' })).toBe(false);
+    expect(acceptsSync('ready', false, true, { trigger: 'webhook' })).toBe(false);
+    expect(acceptsSync('ready', false, true, { trigger: 'api' })).toBe(true);
+    expect(acceptsSync('ready', false, true, { trigger: 'schedule' })).toBe(true);
   });
 
   it('remembers the latest RECENT_DELIVERIES delivery ids, latest last', () => {

@@ -213,7 +213,7 @@ describe('connectRepository', () => {
       const handle = await start();
       const done = await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
       expect(done).toMatchObject({
-        stage: 'waiting_for_cleanup',
+        stage: 'ready',
         progressPercent: 100,
         cloneAttempts: 1,
         repositorySizeMb: 2,
@@ -415,7 +415,7 @@ describe('connectRepository', () => {
       await vi.waitFor(() => expect(named(calls, 'recordIgnoredSignal')).toHaveLength(1), { timeout: 10_000 });
       expect(named(calls, 'recordIgnoredSignal')[0]!.input).toMatchObject({
         signal: 'retry',
-        stage: 'waiting_for_cleanup',
+        stage: 'ready',
       });
       await handle.signal(cleanupSignal);
       await handle.signal(cleanupSignal);
@@ -481,7 +481,7 @@ describe('connectRepository', () => {
       await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(2), { timeout: 10_000 });
       await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
       release!();
-      expect(await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup')).toMatchObject({
+      expect(await stateOf(handle, (s) => s.stage === 'ready')).toMatchObject({
         cloneStatus: 'COMPLETED',
         repositorySizeMb: 3,
         progressPercent: 100,
@@ -493,7 +493,7 @@ describe('connectRepository', () => {
       await handle.signal(syncSignal, {});
       await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 10_000 });
       release!();
-      const failed = await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup' && s.error !== null);
+      const failed = await stateOf(handle, (s) => s.stage === 'ready' && s.error !== null);
       expect(failed).toMatchObject({ cloneStatus: 'COMPLETED', error: { code: 'repository_too_large' } });
       expect(named(calls, 'markSyncFailed')).toMatchObject([{ input: { errorCode: 'repository_too_large' } }]);
       expect(named(calls, 'markRepositoryFailed')).toHaveLength(0);
@@ -583,7 +583,7 @@ describe('connectRepository', () => {
 
         await nextInterval();
         await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(1), { timeout: 10_000 });
-        const before = await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'waiting_for_cleanup');
+        const before = await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'ready');
         expect(before.syncs).toMatchObject({ lastTrigger: 'schedule', consecutiveFailures: 0, needsAttention: false });
 
         await nextInterval();
@@ -643,7 +643,7 @@ describe('connectRepository', () => {
           await nextInterval();
           await vi.waitFor(() => expect(named(calls, 'markSyncFailed')).toHaveLength(n), { timeout: 10_000 });
           // The run has taken the failure in (and set its next timer) before the clock moves on again.
-          await stateOf(handle, (s) => s.syncs?.consecutiveFailures === n && s.stage === 'waiting_for_cleanup');
+          await stateOf(handle, (s) => s.syncs?.consecutiveFailures === n && s.stage === 'ready');
         }
         const paused = await stateOf(handle, (s) => s.syncs?.needsAttention === true);
         expect(paused.syncs).toMatchObject({ consecutiveFailures: 3, nextSyncAt: null });
@@ -676,7 +676,7 @@ describe('connectRepository', () => {
         expect(named(calls, 'syncRepository')[3]!.input).toMatchObject({ trigger: 'api', audit: { userId: 'user-1' } });
         const resumed = await stateOf(
           handle,
-          (s) => s.syncs?.needsAttention === false && s.stage === 'waiting_for_cleanup' && s.syncs.nextSyncAt !== null,
+          (s) => s.syncs?.needsAttention === false && s.stage === 'ready' && s.syncs.nextSyncAt !== null,
         );
         expect(resumed).toMatchObject({ error: null, syncs: { consecutiveFailures: 0 } });
         await handle.signal(cleanupSignal);
@@ -690,7 +690,7 @@ describe('connectRepository', () => {
         await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED' && s.syncs?.nextSyncAt !== null);
         await env.sleep('121 seconds');
         await vi.waitFor(() => expect(named(calls, 'syncRepository')).toHaveLength(1), { timeout: 10_000 });
-        await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'waiting_for_cleanup');
+        await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'ready');
         expect(named(calls, 'cleanupSandbox')).toEqual([]);
         await handle.signal(cleanupSignal);
         expect(await handle.result()).toMatchObject({ cloneStatus: 'CLEANED' });
@@ -709,7 +709,7 @@ describe('connectRepository', () => {
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
         await stateOf(handle, (s) => s.stage === 'syncing' && s.syncs?.lastTrigger === 'api');
         release();
-        await stateOf(handle, (s) => s.syncs?.needsAttention === true && s.stage === 'waiting_for_cleanup');
+        await stateOf(handle, (s) => s.syncs?.needsAttention === true && s.stage === 'ready');
         // The user's own sync runs next (were the push still queued, it would have run first) and fails again.
         await handle.signal(syncSignal, { trigger: 'api', requestedBy: 'user-1' });
         await vi.waitFor(() => expect(held.held()).toBe(true), { timeout: 10_000 });
@@ -732,11 +732,11 @@ describe('connectRepository', () => {
         const handle = await start(scheduled({ syncIntervalSeconds: undefined }));
         await stateOf(handle, (s) => s.cloneStatus === 'COMPLETED');
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
-        await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'waiting_for_cleanup');
+        await stateOf(handle, (s) => s.syncs?.count === 1 && s.stage === 'ready');
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-1' });
         // Another delivery after it is taken: had the repeat been taken, it would have run first.
         await handle.signal(syncSignal, { trigger: 'webhook', deliveryId: 'd-2' });
-        await stateOf(handle, (s) => s.syncs?.count === 2 && s.stage === 'waiting_for_cleanup');
+        await stateOf(handle, (s) => s.syncs?.count === 2 && s.stage === 'ready');
         expect(named(calls, 'syncRepository').map((c) => c.input.deliveryId)).toEqual(['d-1', 'd-2']);
         await handle.signal(cleanupSignal);
         await handle.result();
@@ -819,11 +819,11 @@ describe('connectRepository', () => {
         const backoffs = [60, 120, 240];
         for (const [i, seconds] of backoffs.entries()) {
           await vi.waitFor(() => expect(named(calls, 'markSyncFailed').length).toBeGreaterThan(i), { timeout: 10_000 });
-          const failed = await stateOf(handle, (s) => s.stage === 'waiting_for_cleanup' && (s.syncs?.count ?? 0) > i);
+          const failed = await stateOf(handle, (s) => s.stage === 'ready' && (s.syncs?.count ?? 0) > i);
           expect(failed.syncs).toMatchObject({ consecutiveFailures: 0, needsAttention: false });
           await env.sleep(`${seconds + 1} seconds`);
         }
-        const done = await stateOf(handle, (s) => s.syncs?.count === 4 && s.stage === 'waiting_for_cleanup');
+        const done = await stateOf(handle, (s) => s.syncs?.count === 4 && s.stage === 'ready');
         expect(done).toMatchObject({ error: null, syncs: { consecutiveFailures: 0, needsAttention: false } });
         expect(named(calls, 'markSyncFailed').map((c) => c.input.needsAttention ?? false)).toEqual([
           false,
