@@ -93,9 +93,10 @@ describe('R5: the KMS endpoint', () => {
 
   it('a KMS that refuses the key: the clone fails at once as kms_rejected, with a message that says so', async () => {
     const key = randomUUID();
+    // Started first: the switch below must fit in the clone's 2 s retry wait, also on a loaded machine.
+    otherKms = await startMotoServer(createLogger({ level: 'warn', pretty: false }));
     const admitted = await connectWithFirstCloneFailing(key);
     // From now on the endpoint is a KMS that does not hold our key (another account, or the key gone).
-    otherKms = await startMotoServer(createLogger({ level: 'warn', pretty: false }));
     kms.retarget(new URL(otherKms.endpoint));
     await waitForState(app, admitted.workflow_id, (s) => s.cloneStatus === 'FAILED', 30_000);
     const status = await call(app, 'GET', `/api/v1/code/repos/${admitted.repo_id}/status`);
