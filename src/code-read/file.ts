@@ -5,7 +5,7 @@ import { CodeReadError, requireCount } from './errors.js';
 import { validatePath } from './paths.js';
 import { readFailure, readGit, readGitStream, stoppedBy, type ReadOptions } from './read-git.js';
 import { BlobWindow, cutText, lfsPointerOf, lineCount, type LfsPointer } from './text.js';
-import { entryAt, type TreeEntry } from './tree.js';
+import { entryAt } from './tree.js';
 
 export interface FileEntry {
   /** The commit read, as a full id. */
@@ -45,7 +45,7 @@ async function fileAt(repoDir: string, commit: string | undefined, path: string,
   const oid = await resolveCommit(repoDir, commit, o);
   const file = validatePath(path);
   if (file === '') throw new CodeReadError('not_a_file', 'The path names a directory');
-  const entry: TreeEntry = await entryAt(repoDir, oid, file, o);
+  const entry = await entryAt(repoDir, oid, file, o);
   if (entry.type === 'tree') throw new CodeReadError('not_a_file', 'The path names a directory');
   if (entry.type === 'submodule') throw new CodeReadError('not_a_file', 'The path names a submodule');
   return {

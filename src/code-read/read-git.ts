@@ -55,6 +55,11 @@ export const exitedWith = (err: unknown, code: number): boolean =>
 /** What an unexpected git failure becomes: the caller's own abort as is, anything else read_failed. */
 export function readFailure(err: unknown): unknown {
   if (!(err instanceof GitProcessError) || err.reason === 'aborted') return err;
-  const message = err.reason === 'timeout' ? 'git stopped answering' : 'git could not read the repository';
+  const message =
+    err.reason === 'timeout'
+      ? 'git stopped answering'
+      : err.reason === 'output'
+        ? 'The answer is larger than a read may hold'
+        : 'git could not read the repository';
   return new CodeReadError('read_failed', message, { cause: err });
 }

@@ -48,7 +48,7 @@ async function writeFiles(dir: string, files: Record<string, string | Buffer>): 
  * A clone-like repository (a working tree with .git) of two commits. The first holds nested
  * directories, a binary file, an LFS pointer, a symlink out of the repository, a submodule
  * gitlink, a 5 MiB text file, a Latin-1 file, a 100 KB line and 2,500 files of one directory;
- * the second changes, renames and deletes some of them. HEAD is the second.
+ * the second changes, renames and deletes some of them. The first is checked out; `main` is the second.
  */
 export async function createCodeReadRepo(): Promise<CodeReadRepo> {
   const dir = await mkdtemp(path.join(tmpdir(), 'rc-code-read-'));
@@ -85,5 +85,6 @@ export async function createCodeReadRepo(): Promise<CodeReadRepo> {
   git(dir, 'add', 'README.md', 'assets/logo.png');
   git(dir, 'commit', '--quiet', '-m', 'second');
   const second = gitText(dir, 'rev-parse', 'HEAD');
+  git(dir, 'checkout', '--quiet', first);
   return { dir, first, second, submodule };
 }

@@ -9,7 +9,7 @@ import { archive } from '../../src/code-read/archive.js';
 import { listCommits, resolveCommit } from '../../src/code-read/commits.js';
 import { compare } from '../../src/code-read/compare.js';
 import type { CodeReadError } from '../../src/code-read/errors.js';
-import { readFile, readRawFile } from '../../src/code-read/file.js';
+import { readFile, readRawFile, type FileContent } from '../../src/code-read/file.js';
 import { validatePath } from '../../src/code-read/paths.js';
 import { searchTree } from '../../src/code-read/search.js';
 import { listTree, type TreeEntry } from '../../src/code-read/tree.js';
@@ -26,9 +26,12 @@ import {
 } from '../support/code-read-repo.js';
 
 let repo: CodeReadRepo;
+/** src/a.ts of the first commit, read while the first was checked out. */
+let beforeMove: FileContent;
 beforeAll(async () => {
   repo = await createCodeReadRepo();
-  // The checkout moves on and its files change under the reads: none of it may show in them.
+  beforeMove = await readFile(repo.dir, repo.first, 'src/a.ts', { maxBytes: 1024 });
+  // The checkout moves on (src/a.ts leaves it) and its files change under the reads: none of it may show in them.
   git(repo.dir, 'checkout', '--quiet', repo.second);
   await writeFile(path.join(repo.dir, '.gitattributes'), '* binary\n');
   await writeFile(path.join(repo.dir, '.mailmap'), 'Mallory <m@example.com> Ada <ada@example.com>\n');
@@ -197,7 +200,9 @@ describe('readFile', () => {
   });
 
   it('reads the old commit after the checkout has moved and its files changed', async () => {
-    expect((await read('src/a.ts')).content).toBe("export const x = 'needle';\n");
+    expect(existsSync(path.join(repo.dir, 'src', 'a.ts'))).toBe(false);
+    expect(await read('src/a.ts', { maxBytes: 1024 })).toEqual(beforeMove);
+    expect(beforeMove.content).toBe("export const x = 'needle';\n");
     expect((await read('README.md', {}, repo.second)).content).toBe('hello world\nsecond line\nthird line\n');
   });
 
