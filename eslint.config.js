@@ -18,6 +18,12 @@ const walls = {
     group: ['**/git/*', '**/git'],
     message: 'The API never runs git; shared URL rules live in src/egress.',
   },
+  apiNoCodeRead: {
+    group: ['**/code-read/*', '**/code-read'],
+    allowTypeImports: true,
+    message:
+      'The API never reads a clone: src/code-read runs git on the worker host that holds it (docs/code-access.md).',
+  },
   postgresInDb: {
     group: ['postgres'],
     message: 'Only src/db talks to PostgreSQL; add a function there.',
@@ -72,7 +78,10 @@ export default tseslint.config(
       'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false }],
     },
   },
-  { files: ['src/api/**/*.ts'], rules: restrict(walls.apiNoActivities, walls.apiNoGit, walls.postgresInDb) },
+  {
+    files: ['src/api/**/*.ts'],
+    rules: restrict(walls.apiNoActivities, walls.apiNoGit, walls.apiNoCodeRead, walls.postgresInDb),
+  },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
   prettier,
 );

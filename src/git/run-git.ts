@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { packBudgetEnvironment } from './pack-budget.js';
 
 /** One progress line of git's stderr, e.g. `Receiving objects:  45% (9/20), 1.20 MiB | 2.00 MiB/s`. */
@@ -110,6 +111,63 @@ const STDERR_TAIL_CHARS = 8192;
  * index-pack). Resolves with stdout; rejects with GitProcessError.
  */
 export async function runGit(o: RunGitOptions): Promise<string> {
+  return (await runGitBytes(o)).toString();
+}
+
+/** runGit, with stdout as the bytes git wrote (a blob's content need not be text). */
+export async function runGitBytes(o: RunGitOptions): Promise<Buffer> {
+  const kept: Buffer[] = [];
+  await superviseGit(o, {
+    chunk:
+      o.onStdout ??
+      ((chunk) => {
+        kept.push(chunk);
+        return undefined;
+      }),
+  });
+  return Buffer.concat(kept);
+}
+
+/**
+ * runGit with stdout as a stream, read at the reader's pace (git is paused while the reader is
+ * behind, and a reader that takes nothing for idleTimeoutMs is cut off). Destroying the stream
+ * kills git; git's failure destroys the stream with its GitProcessError. No stdout cap unless given.
+ */
+export function gitStream(o: Omit<RunGitOptions, 'onStdout'>): Readable {
+  const stop = new AbortController();
+  let stdout: Readable | undefined;
+  const out = new Readable({
+    read: () => stdout?.resume(),
+    destroy: (err, callback) => {
+      stop.abort();
+      callback(err);
+    },
+  });
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  superviseGit(
+    { ...o, signal, maxStdoutBytes: o.maxStdoutBytes ?? Number.POSITIVE_INFINITY },
+    {
+      started: (s) => (stdout = s),
+      chunk: (chunk) => {
+        if (!out.push(chunk)) stdout?.pause();
+        return undefined;
+      },
+    },
+  ).then(
+    () => out.push(null),
+    (err: unknown) => out.destroy(err as Error),
+  );
+  return out;
+}
+
+interface StdoutSink {
+  /** Each chunk of stdout as it comes; a returned reason kills git at once. */
+  chunk: (chunk: Buffer) => string | undefined;
+  /** git's stdout once it has started, for a sink that pauses it. */
+  started?: (stdout: Readable) => void;
+}
+
+async function superviseGit(o: RunGitOptions, sink: StdoutSink): Promise<void> {
   if (o.signal?.aborted) throw new GitProcessError('aborted', '', null);
   const [command, args] = commandLine(o);
   const env = o.packBudgetBytes !== undefined ? await packBudgetEnvironment(o.env, o.packBudgetBytes) : o.env;
@@ -118,9 +176,9 @@ export async function runGit(o: RunGitOptions): Promise<string> {
   // Empty unless given, as /dev/null was; a git that exits before reading it all closes the pipe, and its exit status says why.
   child.stdin.on('error', () => {});
   child.stdin.end(o.stdin ?? '');
+  sink.started?.(child.stdout);
 
-  return new Promise<string>((resolve, reject) => {
-    const stdout: Buffer[] = [];
+  return new Promise<void>((resolve, reject) => {
     let stdoutBytes = 0;
     let stderr = '';
     let ended: GitProcessError['reason'] | undefined;
@@ -172,14 +230,9 @@ export async function runGit(o: RunGitOptions): Promise<string> {
       stdoutBytes += chunk.length;
       if (stdoutBytes > maxStdoutBytes) {
         kill('output');
-        stdout.length = 0;
         return;
       }
-      if (!o.onStdout) {
-        stdout.push(chunk);
-        return;
-      }
-      const reason = o.onStdout(chunk);
+      const reason = sink.chunk(chunk);
       if (reason) {
         watchReason = reason;
         kill('watch');
@@ -204,7 +257,7 @@ export async function runGit(o: RunGitOptions): Promise<string> {
       clearTimeout(idle);
       clearTimeout(poll);
       o.signal?.removeEventListener('abort', onAbort);
-      if (!ended && code === 0) resolve(Buffer.concat(stdout).toString());
+      if (!ended && code === 0) resolve();
       else reject(new GitProcessError(ended ?? 'failed', stderr, code, watchReason, signal));
     });
   });

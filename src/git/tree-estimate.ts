@@ -1,4 +1,5 @@
 import { CACHE_TREE_BYTES_PER_DIRECTORY, INDEX_BASE_BYTES, indexEntryBytes } from './index-size.js';
+import { nulRecords } from './nul-records.js';
 
 /** What a checkout of a tree will allocate: blocks in bytes, inodes (every entry), and regular files (blobs). */
 export interface TreeStats {
@@ -41,18 +42,15 @@ export class TreeEstimate {
   private indexBytes = INDEX_BASE_BYTES + CACHE_TREE_BYTES_PER_DIRECTORY;
   /** Directories still being listed, the root first, with their entries' bytes so far. */
   private readonly open: Array<{ path: string; bytes: number }> = [{ path: '', bytes: EMPTY_DIRECTORY_BYTES }];
-  private rest = Buffer.alloc(0);
+  private readonly records = nulRecords((record) => {
+    this.entry(record.toString());
+    return undefined;
+  });
 
   constructor(private readonly blockSize: number) {}
 
   add(chunk: Buffer): void {
-    let data = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
-    let end: number;
-    while ((end = data.indexOf(0)) !== -1) {
-      this.entry(data.subarray(0, end).toString());
-      data = data.subarray(end + 1);
-    }
-    this.rest = Buffer.from(data);
+    this.records(chunk);
   }
 
   /** The estimate so far: entries not yet listed can only add to it. */

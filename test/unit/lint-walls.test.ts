@@ -25,6 +25,16 @@ describe('the folder walls (eslint.config.js)', { timeout: 60_000 }, () => {
     expect(git.join()).toMatch(/never runs git/);
   });
 
+  it('stop the API from reading a clone, while its types stay shared', async () => {
+    const read = await wallsBroken(
+      'src/api/routes/code.ts',
+      "import { readFile } from '../../code-read/file.js';\nexport const x = readFile;\n",
+    );
+    expect(read.join()).toMatch(/never reads a clone/);
+    const types = "import type { TreeEntry } from '../../code-read/tree.js';\nexport type X = TreeEntry;\n";
+    expect(await wallsBroken('src/api/routes/code.ts', types)).toEqual([]);
+  });
+
   it('keep postgres inside src/db', async () => {
     const code = "import postgres from 'postgres';\nexport const x = postgres;\n";
     expect((await wallsBroken('src/activities/clone-repository.ts', code)).join()).toMatch(
