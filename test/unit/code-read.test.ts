@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { archive } from '../../src/code-read/archive.js';
 import { listCommits, resolveCommit } from '../../src/code-read/commits.js';
 import { compare } from '../../src/code-read/compare.js';
@@ -260,6 +260,15 @@ describe('readFile', () => {
     expect(bytes.length).toBe(BIG_LINES * 64);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(want).digest('hex'));
     expect(await buffer((await readRawFile(repo.dir, repo.first, 'assets/logo.png')).stream)).toEqual(BINARY);
+  });
+
+  it('kills git when the reader destroys the stream after its first chunk', async () => {
+    const raw = await readRawFile(repo.dir, repo.first, 'big.txt');
+    const [first] = (await once(raw.stream, 'data')) as [Buffer];
+    expect(first.length).toBeLessThan(BIG_LINES * 64);
+    raw.stream.destroy();
+    await once(raw.stream, 'close');
+    await vi.waitFor(async () => expect(await gitProcessesIn(repo.dir)).toEqual([]), { timeout: 3_000, interval: 50 });
   });
 
   it('cuts off a raw stream nobody reads after the idle timeout, git killed', async () => {
