@@ -7,7 +7,8 @@ import { beginCloneAttempt } from '../db/repo-lifecycle.js';
 import { waitingForDatabase } from './database-wait.js';
 import { changeRepoStatus } from '../db/repo-transitions.js';
 import { findRepo, type AuditContext } from '../db/repos.js';
-import { checkoutHead, deepenRepository, fetchRepository, headCommit } from '../git/operations.js';
+import { checkoutHead, headCommit } from '../git/checkout.js';
+import { deepenRepository, fetchRepository } from '../git/operations.js';
 import { indexBytesPerObject, objectsInIndex } from '../git/pack-budget.js';
 import {
   bytesToMb,

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { GitProgress } from '../git/run-git.js';
+import type { GitProgress } from '../git/progress.js';
 import { cloneProgressSignal, type CloneProgress } from '../shared/connect-repository.js';
 
 /** Progress reaches the workflow at most this often (each signal is a history event). */

@@ -1,7 +1,7 @@
 import type { EncryptedToken } from '../shared/connect-repository.js';
 import { egressPolicyOf } from '../egress/git-url.js';
 import { pinRemote } from '../git/remote-guard.js';
-import type { GitProgress } from '../git/run-git.js';
+import type { GitProgress } from '../git/progress.js';
 import { RepoError } from '../shared/errors.js';
 import { limitBytesOf, type ActivityDeps } from './deps.js';
 import { openToken } from './encrypt-token.js';

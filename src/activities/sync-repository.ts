@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { findRepo } from '../db/repos.js';
 import { recordSync, recordSyncFailure, resumeSyncs } from '../db/repo-sync.js';
-import { commitOf, headCommit } from '../git/operations.js';
+import { commitOf, headCommit } from '../git/checkout.js';
 import { stopGitIn } from '../git/processes.js';
 import { checkoutCommit, deleteRef, fetchRef, SYNC_REF } from '../git/sync.js';
 import { bytesToMb, directorySize, makeReadOnly, makeWritable, usageOf } from '../sandbox/sandbox.js';

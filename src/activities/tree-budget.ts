@@ -1,4 +1,4 @@
-import { headTreeStats } from '../git/operations.js';
+import { headTreeStats } from '../git/checkout.js';
 import type { TreeStats } from '../git/tree-estimate.js';
 import { sandboxBlockSize, type ActivitySettings } from './deps.js';
 import { budgetHit, overBudget, type SizeStage, type Usage } from './size-budget.js';

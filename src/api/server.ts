@@ -1,4 +1,4 @@
-import { loadConnectedConfigOrExit, requireAuth } from '../config/env.js';
+import { loadConnectedConfigOrExit, requireAuth } from '../config/load-config.js';
 import { createLogger } from '../config/logger.js';
 import { runUntilSignal } from '../runtime/lifecycle.js';
 import { startTracing } from '../observability/tracing.js';

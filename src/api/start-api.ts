@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { syncSettingsOf, type ConnectedConfig } from '../config/env.js';
+import { syncSettingsOf } from '../config/env.js';
+import type { ConnectedConfig } from '../config/load-config.js';
 import type { Logger } from '../config/logger.js';
 import { hostForUrl, isLoopbackOrigin } from '../config/loopback.js';
 import { createKeyProvider } from '../crypto/key-provider.js';

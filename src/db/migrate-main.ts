@@ -1,4 +1,4 @@
-import { loadDatabaseConfigOrExit } from '../config/env.js';
+import { loadDatabaseConfigOrExit } from '../config/load-config.js';
 import { createLogger } from '../config/logger.js';
 import { createSql } from './client.js';
 import { migrate } from './migrate.js';

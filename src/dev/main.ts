@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadConfigOrExit, type ConnectedConfig } from '../config/env.js';
+import { loadConfigOrExit, type ConnectedConfig } from '../config/load-config.js';
 import { createLogger } from '../config/logger.js';
 import { hostForUrl, isLoopbackHost } from '../config/loopback.js';
 import { ensureDevJwtSecret } from './secrets.js';

@@ -1,6 +1,6 @@
 import { ensureDevJwtSecret } from './secrets.js';
 import { signDevToken } from './sign-token.js';
-import { loadConfigOrExit } from '../config/env.js';
+import { loadConfigOrExit } from '../config/load-config.js';
 
 /**
  * `npm run token -- <sub> [ttl seconds] [--operator]`: prints an HS256 bearer token for local use,

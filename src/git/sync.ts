@@ -1,12 +1,6 @@
 import { gitEnvironment } from './git-env.js';
-import {
-  fetchUnderBudget,
-  mapFailure,
-  sizeWatch,
-  writeVerbatimAttributes,
-  type Budgeted,
-  type DeepenOptions,
-} from './operations.js';
+import { fetchUnderBudget, mapFailure, sizeWatch, type Budgeted, type DeepenOptions } from './operations.js';
+import { writeVerbatimAttributes } from './checkout.js';
 import { isRefName } from '../shared/ref-name.js';
 import { runGit } from './run-git.js';
 import { RepoError } from '../shared/errors.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { loadConnectedConfigOrExit, loadDatabaseConfigOrExit } from '../config/env.js';
+import { loadConnectedConfigOrExit, loadDatabaseConfigOrExit } from '../config/load-config.js';
 import { createLogger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';

@@ -1,4 +1,4 @@
-import { loadConnectedConfigOrExit } from '../config/env.js';
+import { loadConnectedConfigOrExit } from '../config/load-config.js';
 import { createLogger } from '../config/logger.js';
 import { requireGitOrExit } from '../git/requirements.js';
 import { runUntilSignal } from '../runtime/lifecycle.js';

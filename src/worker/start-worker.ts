@@ -4,7 +4,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { createCleanupActivities } from '../activities/cleanup.js';
 import type { ActivityDeps, ActivitySettings } from '../activities/index.js';
-import type { ConnectedConfig } from '../config/env.js';
+import type { ConnectedConfig } from '../config/load-config.js';
 import type { Logger } from '../config/logger.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
 import { encryptedDataConverter } from '../crypto/payload-codec.js';

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type { ConnectedConfig } from '../../src/config/env.js';
+import type { ConnectedConfig } from '../../src/config/load-config.js';
 import { exited } from '../../src/dev-stack/child-process.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type { ConnectedConfig } from '../../src/config/env.js';
+import type { ConnectedConfig } from '../../src/config/load-config.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { freePort } from '../../src/runtime/ports.js';
 import { callAt, configEnv, testConfig, tokenFor } from '../support/app-under-test.js';

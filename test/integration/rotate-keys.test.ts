@@ -9,7 +9,7 @@ import { decryptSecret, encryptSecret, type KeyProvider } from '../../src/crypto
 import { createKeyProvider } from '../../src/crypto/key-provider.js';
 import { sealedFromBytes } from '../../src/crypto/sealed-secret.js';
 import { encryptWebhookSecret, newWebhookSecret, openWebhookSecret } from '../../src/crypto/webhook-secret.js';
-import { loadConfig } from '../../src/config/env.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { createLocalKeyProvider } from '../../src/crypto/local-provider.js';
 import { encryptedDataConverter } from '../../src/crypto/payload-codec.js';
 import { recordKeyInService } from '../../src/db/encryption-keys.js';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, requireAuth } from '../../src/config/env.js';
+import { ConfigError, loadConfig, requireAuth } from '../../src/config/load-config.js';
 
 describe('loadConfig', () => {
   it('fills the documented defaults from an empty environment', () => {

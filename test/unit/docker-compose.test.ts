@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envSchema, loadConfig } from '../../src/config/env.js';
+import { envSchema } from '../../src/config/env.js';
+import { loadConfig } from '../../src/config/load-config.js';
 
 // No Docker engine runs where the tests run, so this checks what can be checked without one:
 // the file parses, each service is there with a healthcheck where it matters, and the app's

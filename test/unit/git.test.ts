@@ -2,7 +2,8 @@ import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { classifyGitError, classifyGitFailure } from '../../src/git/classify.js';
 import { gitEnvironment } from '../../src/git/git-env.js';
-import { GitProcessError, parseProgress, runGit } from '../../src/git/run-git.js';
+import { parseProgress } from '../../src/git/progress.js';
+import { GitProcessError, runGit } from '../../src/git/run-git.js';
 import { stderrTail } from '../../src/git/stderr-tail.js';
 import { sandboxPaths } from '../../src/sandbox/sandbox.js';
 
