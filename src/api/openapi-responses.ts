@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CURSOR_PATTERN } from './pagination.js';
-import { errorSchema } from './schemas.js';
+import { errorSchema, uuid } from './schemas.js';
 
 /** A zod schema as the JSON Schema the document carries (what a request may send, or what a response holds). */
 export const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') => {
@@ -108,3 +108,14 @@ export const posting = {
 };
 /** What a POST with a JSON body adds. */
 export const postingJson = { ...posting, 400: error('The body is not JSON (`bad_request`)') };
+
+export const uuidParam = (name: string) => ({ name, in: 'path', required: true, schema: jsonSchema(uuid, 'input') });
+export const body = (schema: z.ZodType) => ({ required: true, content: json(schema, 'input') });
+/** A text/event-stream body (OpenAPI 3.1 has no word for one): the sequence of its events, each `data` a JSON document. */
+export const authed = { security: [{ bearerAuth: [] }] };
+export const projectNotFound = error("No such project of the caller's (`project_not_found`)");
+/** Refusals the workflow can send back (src/shared/errors.ts), beyond the input's own. */
+export const kms = {
+  500: error('Internal error (`internal_error`), or the key service refused to seal the token (`kms_rejected`)'),
+  503: error('The key service is unavailable (`kms_unavailable`): try again shortly'),
+};
