@@ -23,6 +23,7 @@ import { fullAfterSeconds, rateLimit } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { traceRequests } from './tracing.js';
 import { codeRoutes } from './routes/code.js';
+import { codeReadRoutes } from './routes/code-read.js';
 import { codecRoutes } from './routes/codec.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes, MAX_WEBHOOK_BODY_BYTES } from './routes/hooks.js';
@@ -135,6 +136,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/v1/hooks', hookRoutes(deps));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));
+  app.route('/api/v1/code', codeReadRoutes(deps));
 
   app.notFound(unmatchedRequest(() => app.routes));
   app.onError((err, c) => {

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import type { ReadBounds } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
 import type { KeyProvider } from '../crypto/envelope.js';
 import type { Sql } from '../db/client.js';
@@ -54,5 +55,10 @@ export interface ApiDeps {
     metricsOnApiPort?: boolean;
     /** METRICS_TOKEN: the bearer token /metrics asks for, when set. */
     metricsToken?: string;
+    /** READ_SERVICE_SECRET: signs each read routed to a worker host's read service. */
+    readServiceSecret: string;
+    readBounds: ReadBounds;
+    /** A host whose read service has not renewed its address for this long is taken as gone. */
+    readHostStaleSeconds: number;
   };
 }

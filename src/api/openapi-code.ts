@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ReadBounds } from '../config/env.js';
 import { egressPolicyOf } from '../egress/git-url.js';
 import {
   authed,
@@ -44,7 +45,8 @@ export const eventStream = (event: string, data: z.ZodType) => ({
   },
 });
 export const repoNotFound = error("No such repository of the caller's (`not_found`)");
-export type DocumentSettings = Parameters<typeof egressPolicyOf>[0] & Parameters<typeof syncIntervalRangeOf>[0];
+export type DocumentSettings = Parameters<typeof egressPolicyOf>[0] &
+  Parameters<typeof syncIntervalRangeOf>[0] & { readBounds: ReadBounds };
 
 /** The /api/v1/code operations: connect, and each repository's status, events, actions. */
 export function codePaths(settings: DocumentSettings) {

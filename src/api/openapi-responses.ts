@@ -14,14 +14,14 @@ export const json = (schema: z.ZodType, io: 'input' | 'output' = 'output') => ({
   'application/json': { schema: jsonSchema(schema, io) },
 });
 
-const header = (required: boolean, description: string, schema: Record<string, unknown>) => ({
+export const header = (required: boolean, description: string, schema: Record<string, unknown>) => ({
   required,
   description,
   schema,
 });
 
 /** Headers every response carries, whatever its status. */
-const everyResponse = {
+export const everyResponse = {
   'X-Request-Id': header(
     true,
     "The caller's X-Request-Id when it is 1-128 of `A-Za-z0-9_=-`, else a new one: the correlation id of the log lines, audit rows and workflow",
@@ -81,6 +81,12 @@ export const stream = (description: string, schema: Record<string, unknown>) => 
   description,
   headers: everyResponse,
   content: { 'text/event-stream': { schema } },
+});
+/** A body of bytes of one or more media types (an archive, a raw file). */
+export const bytes = (description: string, types: string[], extra: Headers = {}) => ({
+  description,
+  headers: { ...everyResponse, ...extra },
+  content: Object.fromEntries(types.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
 });
 export const text = (description: string) => ({
   description,

@@ -14,6 +14,7 @@ import {
 import { createProjectSchema, healthSchema, projectSchema, readySchema, webhookAnswerSchema } from './schemas.js';
 
 import { codePaths, type DocumentSettings } from './openapi-code.js';
+import { readPaths } from './openapi-reads.js';
 
 /** The headers a push webhook is read from (src/api/webhook-signature.ts), by sender. */
 const webhookHeaders = (
@@ -66,6 +67,7 @@ export function openApiDocument(settings: DocumentSettings) {
         },
       },
       ...codePaths(settings),
+      ...readPaths(settings.readBounds),
       '/api/v1/hooks/git/{repo_id}': {
         post: {
           security: [],

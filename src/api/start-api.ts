@@ -1,8 +1,7 @@
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { syncSettingsOf } from '../config/env.js';
-import type { ConnectedConfig } from '../config/load-config.js';
+import { readBoundsOf, syncSettingsOf } from '../config/env.js';
+import { requireReadServiceSecret, type ConnectedConfig } from '../config/load-config.js';
 import type { Logger } from '../config/logger.js';
 import { hostForUrl, isLoopbackOrigin } from '../config/loopback.js';
 import { createKeyProvider } from '../crypto/key-provider.js';
@@ -13,26 +12,49 @@ import { serveMetrics } from '../observability/metrics-server.js';
 import { clientInterceptors } from '../observability/tracing.js';
 import { businessProbe, databaseProbe } from '../observability/probes.js';
 import { addScrapeProbe } from '../observability/scrape.js';
+import { close, listen } from '../runtime/http-server.js';
 import { createApp } from './app.js';
+import type { ApiDeps } from './deps.js';
 
 export interface ApiService {
   url: string;
   stop(): Promise<void>;
 }
 
-function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<ServerType> {
-  return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
-function close(server: ServerType): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    if ('closeIdleConnections' in server) server.closeIdleConnections();
-  });
-}
+/** The API's settings, from the configuration. */
+export const apiSettingsOf = (config: ConnectedConfig): ApiDeps['settings'] => ({
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  allowLoopback: config.GIT_ALLOW_LOOPBACK,
+  allowedGitPorts: config.GIT_ALLOWED_PORTS,
+  sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
+  sync: syncSettingsOf(config),
+  admissionWaitSeconds: config.ADMISSION_WAIT_SECONDS,
+  jwtSecret: config.JWT_SECRET,
+  jwksUrl: config.JWKS_URL,
+  jwtIssuer: config.JWT_ISSUER,
+  jwtAudience: config.JWT_AUDIENCE,
+  allowedOrigins: config.ALLOWED_ORIGINS,
+  publicBaseUrl: config.PUBLIC_BASE_URL,
+  rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
+  readRateLimit: { burst: config.READ_RATE_LIMIT_BURST, perMinute: config.READ_RATE_LIMIT_PER_MINUTE },
+  webhookSyncRateLimit: {
+    burst: config.WEBHOOK_SYNC_RATE_LIMIT_BURST,
+    perMinute: config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE,
+  },
+  temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
+  codec: {
+    // loadConfig refuses CODEC_REQUIRE_AUTH=false unless HOST is loopback.
+    loopbackUiOrigins: config.CODEC_REQUIRE_AUTH ? [] : config.TEMPORAL_UI_ORIGINS.filter(isLoopbackOrigin),
+    operatorScope: config.CODEC_OPERATOR_SCOPE,
+    maxPayloads: config.CODEC_MAX_PAYLOADS,
+    rateLimit: { burst: config.CODEC_RATE_LIMIT_BURST, perMinute: config.CODEC_RATE_LIMIT_PER_MINUTE },
+  },
+  metricsOnApiPort: config.API_METRICS_PORT === undefined,
+  metricsToken: config.METRICS_TOKEN,
+  readServiceSecret: requireReadServiceSecret(config).READ_SERVICE_SECRET!,
+  readBounds: readBoundsOf(config),
+  readHostStaleSeconds: 3 * config.READ_HOST_HEARTBEAT_SECONDS,
+});
 
 /** Connects to PostgreSQL and Temporal, then serves the API until `stop()`. */
 export async function startApiService(config: ConnectedConfig, logger: Logger): Promise<ApiService> {
@@ -55,36 +77,7 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
     codec: dataConverter.payloadCodecs![0]!,
     logger,
     shutdown: shutdown.signal,
-    settings: {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      allowLoopback: config.GIT_ALLOW_LOOPBACK,
-      allowedGitPorts: config.GIT_ALLOWED_PORTS,
-      sandboxTtlSeconds: config.SANDBOX_TTL_SECONDS,
-      sync: syncSettingsOf(config),
-      admissionWaitSeconds: config.ADMISSION_WAIT_SECONDS,
-      jwtSecret: config.JWT_SECRET,
-      jwksUrl: config.JWKS_URL,
-      jwtIssuer: config.JWT_ISSUER,
-      jwtAudience: config.JWT_AUDIENCE,
-      allowedOrigins: config.ALLOWED_ORIGINS,
-      publicBaseUrl: config.PUBLIC_BASE_URL,
-      rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
-      readRateLimit: { burst: config.READ_RATE_LIMIT_BURST, perMinute: config.READ_RATE_LIMIT_PER_MINUTE },
-      webhookSyncRateLimit: {
-        burst: config.WEBHOOK_SYNC_RATE_LIMIT_BURST,
-        perMinute: config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE,
-      },
-      temporalUiOrigins: config.TEMPORAL_UI_ORIGINS,
-      codec: {
-        // loadConfig refuses CODEC_REQUIRE_AUTH=false unless HOST is loopback.
-        loopbackUiOrigins: config.CODEC_REQUIRE_AUTH ? [] : config.TEMPORAL_UI_ORIGINS.filter(isLoopbackOrigin),
-        operatorScope: config.CODEC_OPERATOR_SCOPE,
-        maxPayloads: config.CODEC_MAX_PAYLOADS,
-        rateLimit: { burst: config.CODEC_RATE_LIMIT_BURST, perMinute: config.CODEC_RATE_LIMIT_PER_MINUTE },
-      },
-      metricsOnApiPort: config.API_METRICS_PORT === undefined,
-      metricsToken: config.METRICS_TOKEN,
-    },
+    settings: apiSettingsOf(config),
   });
   // Best effort: the key's age is a gauge, and the API serves (and /readyz reports) while the database is down.
   await recordKeyInService(sql, keys.keyId).catch((err: Error) =>
@@ -104,15 +97,15 @@ export async function startApiService(config: ConnectedConfig, logger: Logger): 
     await sql.end({ timeout: 5 });
   };
   let server: ServerType;
+  let port: number;
   try {
     if (config.API_METRICS_PORT)
       metricsServer = await serveMetrics(config.HOST, config.API_METRICS_PORT, config.METRICS_TOKEN);
-    server = await listen(app, config.HOST, config.PORT);
+    ({ server, port } = await listen(app.fetch, config.HOST, config.PORT));
   } catch (err) {
     await release();
     throw err;
   }
-  const { port } = server.address() as AddressInfo;
   const url = `http://${hostForUrl(config.HOST)}:${port}`;
   return {
     url,

@@ -160,6 +160,29 @@ export const envSchema = z.object({
   SANDBOX_SWEEP_INTERVAL_SECONDS: positiveInt.default(300),
   /** Names this host's task queue, which cleanup of the clones on its disk is sent to; stable across restarts. */
   WORKER_HOST_ID: optional(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, dash, underscore')),
+  /** Signs the API's calls to the worker hosts' read services (HS256): the same on every API and worker, never JWT_SECRET. */
+  READ_SERVICE_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
+  /** Where this worker's read service listens: loopback by default (set 0.0.0.0 deliberately); port 0 takes a free one. */
+  READ_SERVICE_HOST: z.string().min(1).default('127.0.0.1'),
+  READ_SERVICE_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** The address the API reaches this worker's read service at, advertised for its host; default http://<READ_SERVICE_HOST>:<port>. */
+  READ_SERVICE_URL: optional(
+    z
+      .string()
+      .url()
+      .regex(/^https?:\/\/[^?#]*$/, 'must be an http(s) URL without query or fragment')
+      .transform((v) => v.replace(/\/+$/, '')),
+  ),
+  /** How often a worker renews its read service's address; the API takes a host silent for three of these as gone. */
+  READ_HOST_HEARTBEAT_SECONDS: positiveInt.default(10),
+  /** Reads one worker host serves at once (each runs git); more are answered 503 `read_busy`. */
+  READ_CONCURRENCY: positiveInt.default(32),
+  /** Bytes of a file a read returns unless it asks for more (`max_bytes`), and the most it may ask for. */
+  READ_MAX_FILE_BYTES: positiveInt.default(1024 * 1024),
+  READ_MAX_FILE_BYTES_CAP: positiveInt.default(16 * 1024 * 1024),
+  /** A code search's bounds: git is stopped at either, and the answer says `truncated`. */
+  READ_SEARCH_TIMEOUT_MS: positiveInt.default(5000),
+  READ_SEARCH_MAX_MATCHES: positiveInt.default(1000),
   /** AWS KMS key that wraps new data keys (region and endpoint from the SDK's standard AWS_* settings). */
   KMS_KEY_ID: optional(z.string().min(1)),
   /** Comma-separated older KMS keys, still used to open what they wrapped. */
@@ -177,3 +200,13 @@ export const syncSettingsOf = (config: Config) => ({
   failureLimit: config.SYNC_FAILURE_LIMIT,
   syncsPerRun: config.SYNCS_PER_RUN,
 });
+
+/** The bounds every read of a clone is held to, by the API that checks a request and the host that serves it. */
+export const readBoundsOf = (config: Config) => ({
+  maxFileBytes: config.READ_MAX_FILE_BYTES,
+  maxFileBytesCap: Math.max(config.READ_MAX_FILE_BYTES, config.READ_MAX_FILE_BYTES_CAP),
+  searchTimeoutMs: config.READ_SEARCH_TIMEOUT_MS,
+  searchMaxMatches: config.READ_SEARCH_MAX_MATCHES,
+  archiveMaxBytes: Math.floor(config.MAX_REPO_SIZE_MB * 1024 * 1024),
+});
+export type ReadBounds = ReturnType<typeof readBoundsOf>;

@@ -30,6 +30,21 @@ export function requireAuth<T extends Config>(config: T): T {
   return config;
 }
 
+/** API and worker both need the read service's key: one signs each read it routes to a host, the other checks it. */
+export function requireReadServiceSecret<T extends Config>(config: T): T {
+  if (!config.READ_SERVICE_SECRET) {
+    throw new ConfigError([
+      'READ_SERVICE_SECRET: required by the API and the worker (the same on both; npm start generates one)',
+    ]);
+  }
+  if (config.READ_SERVICE_SECRET === config.JWT_SECRET) {
+    throw new ConfigError([
+      "READ_SERVICE_SECRET: must differ from JWT_SECRET (a user token must never pass as the API's)",
+    ]);
+  }
+  return config;
+}
+
 /** The token-less codec exception is a loopback one: it must not be reachable from another host. */
 function checkCodecExposure(config: Config): void {
   if (!config.CODEC_REQUIRE_AUTH && !isLoopbackHost(config.HOST)) {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { loadConfigOrExit, type ConnectedConfig } from '../config/load-config.js';
 import { createLogger } from '../config/logger.js';
 import { hostForUrl, isLoopbackHost } from '../config/loopback.js';
-import { ensureDevJwtSecret } from './secrets.js';
+import { ensureDevJwtSecret, ensureDevReadServiceSecret } from './secrets.js';
 import { ensureDevMasterKey } from '../crypto/key-provider.js';
 import { createSql } from '../db/client.js';
 import { requireGitOrExit } from '../git/requirements.js';
@@ -16,6 +16,7 @@ import { findTemporalCli } from '../dev-stack/temporal-cli.js';
 import { startTemporalDevServer } from '../dev-stack/temporal-dev-server.js';
 import { startTracing } from '../observability/tracing.js';
 import { startWorkerService } from '../worker/start-worker.js';
+import { startReadService } from '../read-service/start-read-service.js';
 
 /**
  * `npm start`: the whole service on one machine. Whatever the environment does not name
@@ -113,6 +114,7 @@ await runUntilSignal(logger, async (register) => {
       config.MASTER_ENCRYPTION_KEY ??
       (config.KMS_KEY_ID ? undefined : await ensureDevMasterKey(config.DATA_DIR, logger)),
     JWT_SECRET: config.JWT_SECRET ?? (config.JWKS_URL ? undefined : await ensureDevJwtSecret(config.DATA_DIR)),
+    READ_SERVICE_SECRET: config.READ_SERVICE_SECRET ?? (await ensureDevReadServiceSecret(config.DATA_DIR)),
     // The embedded UI (loopback only, no login) cannot send a bearer token: on a loopback-bound API
     // its codec calls are let through without one, from its own origins to a loopback Host only
     // (src/api/codec-access.ts). Production keeps CODEC_REQUIRE_AUTH=true: operators' tokens only.
@@ -142,6 +144,8 @@ await runUntilSignal(logger, async (register) => {
   register({ name: 'tracing', ...startTracing('repo-connector', logger) });
   const worker = await startWorkerService(connected, logger);
   register({ name: 'worker', stop: worker.stop, done: worker.done });
+  const reads = await startReadService(connected, logger);
+  register({ name: 'read-service', stop: reads.stop });
   const api = await startApiService(connected, logger);
   register({ name: 'api', stop: api.stop });
 
@@ -150,6 +154,7 @@ await runUntilSignal(logger, async (register) => {
       api: api.url,
       docs: `${api.url}/docs`,
       readiness: `${api.url}/readyz`,
+      readService: reads.url,
       temporalUi: temporalUi ?? `(external Temporal at ${temporalAddress})`,
     },
     `ready: API ${api.url} · docs ${api.url}/docs · Temporal UI ${temporalUi ?? 'external'} · a token: npm run token -- <user> · Ctrl-C stops`,

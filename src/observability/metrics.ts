@@ -85,6 +85,25 @@ export const metrics = {
     help: 'Kept clones recorded larger than MAX_REPO_SIZE_MB: a size check bypassed (should be 0)',
     registers,
   }),
+  repoReads: new Counter({
+    name: 'repo_reads_total',
+    help: 'Reads of connected code through the API, by operation (tree, files, search, archive, compare, commits) and outcome (ok, not_modified, or the error code)',
+    labelNames: ['op', 'outcome'] as const,
+    registers,
+  }),
+  repoReadDuration: new Histogram({
+    name: 'repo_read_duration_seconds',
+    help: "Time of a read of connected code through the API, to its answer's last byte, by operation",
+    labelNames: ['op'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  }),
+  repoReadBytes: new Counter({
+    name: 'repo_read_bytes_total',
+    help: 'Bytes of answers to reads of connected code sent by the API, by operation',
+    labelNames: ['op'] as const,
+    registers,
+  }),
 };
 
 /** Times `work`, labelling the observation with its outcome: 'ok' or the error's code, plus what `more` adds. */

@@ -15,3 +15,17 @@ export const canRetry = (status: CloneStatus, attentionRequired: boolean): boole
 export const NOT_RETRYABLE_MESSAGE = 'Only a FAILED repository, or one whose syncs need attention, can be retried';
 
 export const notRetryableMessage = (status: CloneStatus): string => `${NOT_RETRYABLE_MESSAGE}; it is ${status}`;
+
+/** Whether a repository's code can be read: its clone kept, not yet, or never again (cleaned or disconnected). */
+export type Readability = 'readable' | 'not_ready' | 'gone';
+
+export function readabilityOf(status: CloneStatus, disconnected: boolean): Readability {
+  if (disconnected || status === 'CLEANING' || status === 'CLEANED') return 'gone';
+  return status === 'COMPLETED' ? 'readable' : 'not_ready';
+}
+
+export const GONE_MESSAGE = 'The repository was cleaned up or disconnected: its code is no longer held';
+export const notReadyMessage = (status: CloneStatus): string =>
+  status === 'FAILED'
+    ? 'The clone failed: retry it before reading the code'
+    : `The clone is not complete yet (${status}); ask again later`;

@@ -1,12 +1,13 @@
-import { loadConnectedConfigOrExit } from '../config/load-config.js';
+import { loadConnectedConfigOrExit, requireReadServiceSecret } from '../config/load-config.js';
 import { createLogger } from '../config/logger.js';
 import { requireGitOrExit } from '../git/requirements.js';
 import { runUntilSignal } from '../runtime/lifecycle.js';
 import { serveMetrics } from '../observability/metrics-server.js';
 import { startTracing } from '../observability/tracing.js';
+import { startReadService } from '../read-service/start-read-service.js';
 import { startWorkerService } from './start-worker.js';
 
-const config = loadConnectedConfigOrExit();
+const config = loadConnectedConfigOrExit(process.env, requireReadServiceSecret);
 await requireGitOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 await runUntilSignal(logger, async (register) => {
@@ -17,5 +18,10 @@ await runUntilSignal(logger, async (register) => {
   }
   const worker = await startWorkerService(config, logger);
   register({ name: 'worker', stop: worker.stop, done: worker.done });
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, hostTaskQueue: worker.hostTaskQueue }, 'worker running');
+  const reads = await startReadService(config, logger);
+  register({ name: 'read-service', stop: reads.stop });
+  logger.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, hostTaskQueue: worker.hostTaskQueue, readService: reads.url },
+    'worker running',
+  );
 });

@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startApiService, type ApiService } from '../../src/api/start-api.js';
-import { syncSettingsOf } from '../../src/config/env.js';
+import { apiSettingsOf, startApiService, type ApiService } from '../../src/api/start-api.js';
 import { loadConfig, type ConnectedConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/config/logger.js';
 import { createSql, type Sql } from '../../src/db/client.js';
 import { startWorkerService, type WorkerService } from '../../src/worker/start-worker.js';
+import { startReadService, type ReadService } from '../../src/read-service/start-read-service.js';
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
@@ -30,6 +30,8 @@ export interface AppUnderTest {
   operatorTokenFor(user?: string): Promise<string>;
   /** Absent when the test runs its worker as a separate process. */
   worker: WorkerService | undefined;
+  /** The worker host's read service, beside its worker. */
+  readService: ReadService | undefined;
   sql: Sql;
   temporal: Client;
   config: ConnectedConfig;
@@ -53,6 +55,7 @@ export function testConfig(stack: TestStack, env: Record<string, string> = {}): 
     READ_RATE_LIMIT_BURST: '10000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     WORKER_HOST_ID: `test-host-${randomUUID()}`,
+    READ_SERVICE_SECRET: randomBytes(32).toString('base64url'),
     ...env,
   }) as ConnectedConfig;
 }
@@ -69,6 +72,7 @@ export async function startAppUnderTest(
   const config = testConfig(stack, env);
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: false });
   const worker = options.worker === false ? undefined : await startWorkerService(config, logger);
+  const readService = options.worker === false ? undefined : await startReadService(config, logger);
   const api = await startApiService(config, logger);
   const sql = createSql(config.DATABASE_URL, { max: 2 });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -83,11 +87,13 @@ export async function startAppUnderTest(
     operatorTokenFor: (user = DEFAULT_USER) =>
       signDevToken(config.JWT_SECRET!, { sub: user, ttlSeconds: 3600, scope: config.CODEC_OPERATOR_SCOPE }),
     worker,
+    readService,
     sql,
     temporal,
     config,
     async stop() {
       await api.stop();
+      await readService?.stop();
       await worker?.stop();
       await connection.close();
       await sql.end();
@@ -195,20 +201,10 @@ export function honoFor(
     codec: app.codec,
     logger,
     settings: {
-      taskQueue: app.config.TEMPORAL_TASK_QUEUE,
-      allowLoopback: app.config.GIT_ALLOW_LOOPBACK,
-      allowedGitPorts: app.config.GIT_ALLOWED_PORTS,
-      sandboxTtlSeconds: app.config.SANDBOX_TTL_SECONDS,
-      sync: syncSettingsOf(app.config),
-      admissionWaitSeconds: app.config.ADMISSION_WAIT_SECONDS,
-      jwtSecret: app.config.JWT_SECRET,
+      ...apiSettingsOf(app.config),
       allowedOrigins: ['https://ui.example'],
       rateLimit: { burst: 1000, perMinute: 1000 },
       readRateLimit: { burst: 1000, perMinute: 1000 },
-      webhookSyncRateLimit: {
-        burst: app.config.WEBHOOK_SYNC_RATE_LIMIT_BURST,
-        perMinute: app.config.WEBHOOK_SYNC_RATE_LIMIT_PER_MINUTE,
-      },
       temporalUiOrigins: ['http://ui.temporal.test'],
       codec: {
         loopbackUiOrigins: [],

@@ -1,5 +1,6 @@
 import { createApp } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
+import { envSchema, readBoundsOf } from '../../src/config/env.js';
 import { createLogger } from '../../src/config/logger.js';
 
 export const STAND_IN_JWT_SECRET = 'x'.repeat(32);
@@ -31,6 +32,9 @@ export const standInApp = (deps: Partial<Omit<ApiDeps, 'settings'>> = {}) =>
         maxPayloads: 100,
         rateLimit: { burst: 1, perMinute: 1 },
       },
+      readServiceSecret: 'y'.repeat(32),
+      readBounds: readBoundsOf(envSchema.parse({})),
+      readHostStaleSeconds: 30,
     },
     ...deps,
   });

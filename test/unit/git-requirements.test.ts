@@ -37,6 +37,7 @@ function runEntry(entry: string, PATH: string): Promise<{ code: number | null; s
     PATH,
     DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
     TEMPORAL_ADDRESS: '127.0.0.1:1',
+    READ_SERVICE_SECRET: 'r'.repeat(32),
     DATA_DIR: path.join(scratch, 'data'),
   };
   return new Promise((resolve) => {
