@@ -24,6 +24,7 @@ import { securityHeaders } from './security-headers.js';
 import { traceRequests } from './tracing.js';
 import { codeRoutes } from './routes/code.js';
 import { codeReadRoutes } from './routes/code-read.js';
+import { mcpRoutes } from './mcp.js';
 import { codecRoutes } from './routes/codec.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes, MAX_WEBHOOK_BODY_BYTES } from './routes/hooks.js';
@@ -133,10 +134,13 @@ export function createApp(deps: ApiDeps) {
     return c.req.method === 'GET' ? reads(c, next) : next();
   };
   app.use('/api/v1/*', except(HOOK_PATHS, limitByMethod));
+  // MCP calls are POSTs that read: they draw from the caller's read bucket.
+  app.use('/mcp', auth, reads);
   app.route('/api/v1/hooks', hookRoutes(deps));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));
   app.route('/api/v1/code', codeReadRoutes(deps));
+  app.route('/mcp', mcpRoutes(deps));
 
   app.notFound(unmatchedRequest(() => app.routes));
   app.onError((err, c) => {

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ReadBounds } from '../config/env.js';
+import { REPO_FILE_PATTERN } from '../shared/repo-path.js';
 import {
   authed,
   bytes,
@@ -106,7 +107,7 @@ export function readPaths(bounds: ReadBounds) {
           name: 'path',
           in: 'path',
           required: true,
-          schema: { type: 'string' },
+          schema: { type: 'string', maxLength: 1024, pattern: REPO_FILE_PATTERN.source },
           description: 'The file, e.g. `src/a.ts` (`/` as is or as %2F); `..`, `.`, empty segments and NUL are 422',
         },
         { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ReadBounds } from '../config/env.js';
-import { REPO_PATH_RULE, repoPathOf } from '../shared/repo-path.js';
+import { REPO_PATH_PATTERN, REPO_PATH_RULE } from '../shared/repo-path.js';
 
 /** The reads of a clone: each is a GET of `/api/v1/code/repos/{repo_id}/<op>`, routed to the host that holds it. */
 export const READ_OPS = ['tree', 'files', 'search', 'archive', 'compare', 'commits'] as const;
@@ -10,21 +10,24 @@ export const TREE_PAGE_MAX = 1000;
 export const COMMITS_PAGE_MAX = 100;
 export const PATCH_MAX_BYTES = 1024 * 1024;
 
-const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+/** `true`/`false` in a query string; a JSON boolean from an MCP tool call. */
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 /** A commit id (or prefix), branch or tag: checked again by the reader before git sees it. */
 const commitName = z
   .string()
   .min(1)
   .max(255)
-  .refine((v) => !/\s/.test(v) && [...v].every((ch) => ch >= ' '), 'must be a commit id, branch or tag name');
+  // No space or control character: what git's names and ids never hold (the reader checks the rest).
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\x00-\x20\x7f]+$/, 'must be a commit id, branch or tag name');
 const count = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 const line = z.coerce.number().int().min(1);
-export const repoPath = z.string().refine((p) => repoPathOf(p) !== undefined, REPO_PATH_RULE);
+/** At most 1024 characters: 4096 bytes (PATH_MAX) whatever they are. */
+export const repoPath = z.string().max(1024).regex(REPO_PATH_PATTERN, REPO_PATH_RULE);
 /** `paths=a&paths=b`: directories or files, literal (a comma may be in a file name). */
 const paths = z
-  .union([z.string(), z.array(z.string())])
+  .union([repoPath, z.array(repoPath).max(100, 'at most 100 paths')])
   .transform((v) => (Array.isArray(v) ? v : [v]))
-  .pipe(z.array(repoPath).max(100, 'at most 100 paths'))
   .optional();
 const cursor = z
   .string()
@@ -42,17 +45,12 @@ export function readQuerySchemas(bounds: ReadBounds) {
       limit: count(TREE_PAGE_MAX, 100),
       cursor,
     }),
-    files: z
-      .strictObject({
-        commit: commitName.optional(),
-        start_line: line.optional(),
-        end_line: line.optional(),
-        max_bytes: count(bounds.maxFileBytesCap, bounds.maxFileBytes),
-      })
-      .refine((q) => q.start_line === undefined || q.end_line === undefined || q.start_line <= q.end_line, {
-        message: 'must not be before start_line',
-        path: ['end_line'],
-      }),
+    files: z.strictObject({
+      commit: commitName.optional(),
+      start_line: line.optional(),
+      end_line: line.optional(),
+      max_bytes: count(bounds.maxFileBytesCap, bounds.maxFileBytes),
+    }),
     search: z.strictObject({
       q: z.string().min(1, 'must not be empty').max(1024),
       regex: flag.default(false),

@@ -178,6 +178,21 @@ export async function listProjectRepos(
     limit ${limit}`;
 }
 
+/** A page of every repository of the user's projects, oldest first, keyset-paged like listProjectRepos. */
+export async function listOwnedRepos(
+  sql: Queryable,
+  ownerId: string,
+  limit: number,
+  afterId?: string,
+): Promise<CodeRepo[]> {
+  return sql<CodeRepo[]>`
+    select ${sql(REPO_COLUMNS)} from code_repos
+    where project_id in (select id from projects where owner_id = ${ownerId})
+      ${afterId ? sql`and (created_at, id) > (select created_at, id from code_repos where id = ${afterId} and project_id in (select id from projects where owner_id = ${ownerId}))` : sql``}
+    order by created_at, id
+    limit ${limit}`;
+}
+
 export async function findRepo(sql: Queryable, id: string): Promise<CodeRepo | undefined> {
   const [row] = await sql<CodeRepo[]>`select ${sql(REPO_COLUMNS)} from code_repos where id = ${id}`;
   return row;

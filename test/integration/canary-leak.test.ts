@@ -30,6 +30,8 @@ function forms(secret: string): string[] {
   return [...out];
 }
 const NEEDLES = [...forms(CANARY), ...forms(WRONG_CANARY)];
+/** A line of a committed file: read through the code-access API, and then in no history, log, row or dump. */
+const CONTENT_CANARY = `content-canary-${randomBytes(8).toString('hex')}`;
 /** The webhook secrets the connects answered (the one place they are shown), searched for like the tokens. */
 const webhookSecrets: string[] = [];
 
@@ -37,11 +39,18 @@ interface Place {
   where: string;
   bytes: number;
   hits: string[];
+  /** What the place must hold for its search to mean something (default 1000 bytes). */
+  minBytes?: number;
 }
 const places: Place[] = [];
-function search(where: string, haystack: string | Buffer): void {
+/** `contents: false` where a file's content belongs: the answers to reads of it, and the clone itself. */
+function search(where: string, haystack: string | Buffer, o: { contents?: boolean } = {}): void {
   const text = typeof haystack === 'string' ? haystack : haystack.toString('latin1');
-  const needles = [...NEEDLES, ...webhookSecrets.flatMap(forms)];
+  const needles = [
+    ...NEEDLES,
+    ...webhookSecrets.flatMap(forms),
+    ...(o.contents === false ? [] : forms(CONTENT_CANARY)),
+  ];
   places.push({ where, bytes: Buffer.byteLength(text), hits: needles.filter((n) => text.includes(n)) });
 }
 
@@ -49,6 +58,8 @@ let app: AppUnderTest;
 let canaryGit: GitServer;
 const logs = captureLogs();
 const responses: string[] = [];
+/** Answers to reads of code, whose content is the file's by design: searched for the tokens only. */
+const readAnswers: Buffer[] = [];
 let cmdlineBytes = 0;
 const cmdlineHits = new Set<string>();
 let sampling = false;
@@ -119,7 +130,7 @@ afterAll(async () => {
   await canaryGit?.stop();
 });
 
-describe('canary: the access token (and the webhook secret) leaks nowhere', () => {
+describe('canary: the access token (and the webhook secret, and a committed file read through the API) leaks nowhere', () => {
   it('drives a canary token through every path, then finds it in no database, history, log, response, file or process list', async () => {
     const project = (await api('POST', '/api/v1/projects', { name: 'canary' })).body.id;
     const repo = `canary-${randomUUID().slice(0, 8)}`;
@@ -131,7 +142,7 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
       stack.gitRoot,
       slow,
       { 'old.bin': randomBytes(600_000) },
-      { 'README.md': 'slow\n' },
+      { 'README.md': 'slow\n', 'notes.txt': `${CONTENT_CANARY}\n` },
     );
     const connect = (gitUrl: string, token = CANARY) =>
       api('POST', '/api/v1/code/connect', { git_url: gitUrl, access_token: token, project_id: project });
@@ -143,6 +154,17 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     const ok = await connect(`${canaryGit.url}/slow/300000/${slow}.git`);
     expect(ok.status).toBe(201);
     await waitForState(app, ok.body.workflow_id, (s) => s.cloneStatus === 'COMPLETED');
+    // Its committed file read every way the code-access API serves it: the content is in the answers, by design.
+    const reads = ['files/notes.txt', 'search?q=content-canary', 'archive?format=zip'];
+    for (const read of reads) {
+      const res = await fetch(`${app.api.url}/api/v1/code/repos/${ok.body.repo_id}/${read}`, {
+        headers: { authorization: `Bearer ${await app.tokenFor()}` },
+      });
+      expect(res.status, read).toBe(200);
+      const body = Buffer.from(await res.arrayBuffer());
+      if (!read.startsWith('archive')) expect(body.toString(), read).toContain(CONTENT_CANARY);
+      readAnswers.push(body);
+    }
     expect((await api('POST', `/api/v1/code/repos/${ok.body.repo_id}/cleanup`)).status).toBe(202);
     await app.temporal.workflow.getHandle(ok.body.workflow_id).result();
 
@@ -234,11 +256,15 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     search('API and worker logs (debug)', logs.text());
     // 5. Every API response body.
     search(`${responses.length} API response bodies`, responses.join('\n'));
+    search(`${readAnswers.length} answers to reads of code`, Buffer.concat(readAnswers), { contents: false });
+    // Three small answers (the file, a search hit, a zip of two files): less than the 1000 bytes asked of the others.
+    places.at(-1)!.minBytes = 200;
     // 6. Every file under the sandbox root (the flaky run's clone is still there).
     const files = await filesUnder(app.config.SANDBOX_BASE_PATH);
     search(
       `${files.length} files under the sandbox root`,
       Buffer.concat(await Promise.all(files.map((f) => readFile(f)))),
+      { contents: false },
     );
     // 7. Command lines of all processes, sampled while the clones ran.
     places.push({
@@ -253,7 +279,7 @@ describe('canary: the access token (and the webhook secret) leaks nowhere', () =
     );
     for (const p of places) {
       expect(p.hits, p.where).toEqual([]);
-      expect(p.bytes, `${p.where} held something to search`).toBeGreaterThan(1000);
+      expect(p.bytes, `${p.where} held something to search`).toBeGreaterThan(p.minBytes ?? 1000);
     }
   }, 240_000);
 });

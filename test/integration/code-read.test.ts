@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { signReadToken } from '../../src/crypto/read-token.js';
 import { advertiseReadHost } from '../../src/db/read-hosts.js';
@@ -201,6 +203,8 @@ describe('reading a connected repository by commit', () => {
       },
       { timeout: 30_000, interval: 100 },
     );
+    // The row moves first; the workflow hears of it a moment later.
+    await waitForState(app, workflowId, (s) => s.stage === 'ready');
 
     const moved = await getJson(`${base()}/tree`);
     expect(moved.body.commit).toBe(head);
@@ -228,6 +232,87 @@ describe('reading a connected repository by commit', () => {
     expect(scrape).toMatch(/repo_reads_total\{op="files",outcome="ok"\} \d+/);
     expect(scrape).toMatch(/repo_reads_total\{op="files",outcome="path_not_found"\} 1/);
     expect(scrape).toMatch(/repo_read_bytes_total\{op="archive"\} [1-9]/);
+  });
+});
+
+describe('the MCP endpoint for agents', () => {
+  /** The SDK's own client over Streamable HTTP, with `as`'s token (none: no Authorization at all). */
+  async function mcpClient(token: string | undefined) {
+    const client = new Client({ name: 'code-read-test', version: '1.0.0' });
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${app.api.url}/mcp`), { requestInit: { headers } }),
+    );
+    return client;
+  }
+  const textOf = (result: Awaited<ReturnType<Client['callTool']>>) =>
+    JSON.parse((result.content as Array<{ text: string }>)[0]!.text);
+
+  it('lists the tools and answers each, through the same checks as the REST reads', async () => {
+    const client = await mcpClient(await app.tokenFor());
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual([
+        'compare_commits',
+        'list_files',
+        'list_repositories',
+        'read_file',
+        'repository_status',
+        'search_code',
+        'sync_repository',
+      ]);
+      const listed = textOf(await client.callTool({ name: 'list_repositories', arguments: {} }));
+      expect(listed.repositories.map((r: { id: string }) => r.id)).toContain(repoId);
+      const status = textOf(await client.callTool({ name: 'repository_status', arguments: { repo_id: repoId } }));
+      expect(status.clone_status).toBe('COMPLETED');
+      const files = textOf(
+        await client.callTool({ name: 'list_files', arguments: { repo_id: repoId, path: 'src/nested' } }),
+      );
+      expect(files.entries.map((e: { path: string }) => e.path)).toEqual(['src/nested/deep']);
+      const file = textOf(
+        await client.callTool({
+          name: 'read_file',
+          arguments: { repo_id: repoId, path: 'README.md', start_line: 2, end_line: 2 },
+        }),
+      );
+      expect(file).toMatchObject({ content: 'second line\n', start_line: 2 });
+      const found = textOf(
+        await client.callTool({ name: 'search_code', arguments: { repo_id: repoId, q: 'NEEDLE', paths: ['src'] } }),
+      );
+      expect(found.matches).toEqual([expect.objectContaining({ path: 'src/nested/deep/b.ts', line: 1 })]);
+      const diff = textOf(
+        await client.callTool({
+          name: 'compare_commits',
+          arguments: { repo_id: repoId, base: source.first, head: source.second },
+        }),
+      );
+      expect(diff.files.map((f: { path: string }) => f.path)).toContain('gone.txt');
+      const sync = textOf(await client.callTool({ name: 'sync_repository', arguments: { repo_id: repoId } }));
+      expect(sync).toMatchObject({ repo_id: repoId, clone_status: 'COMPLETED' });
+
+      const escape = await client.callTool({ name: 'read_file', arguments: { repo_id: repoId, path: '../x' } });
+      expect(escape.isError).toBe(true);
+      const big = await client.callTool({
+        name: 'read_file',
+        arguments: { repo_id: repoId, path: 'big.txt', max_bytes: 1 << 30 },
+      });
+      expect(big.isError).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refuses a caller without a token, and never shows another user's repository", async () => {
+    await expect(mcpClient(undefined)).rejects.toThrow(/401|unauthorized/i);
+    const stranger = await mcpClient(await app.tokenFor(`stranger-${randomUUID()}`));
+    try {
+      expect(textOf(await stranger.callTool({ name: 'list_repositories', arguments: {} })).repositories).toEqual([]);
+      const theirs = await stranger.callTool({ name: 'read_file', arguments: { repo_id: repoId, path: 'README.md' } });
+      expect(theirs.isError).toBe(true);
+      expect(textOf(theirs)).toMatchObject({ error: 'not_found' });
+    } finally {
+      await stranger.close();
+    }
   });
 });
 

@@ -1,15 +1,14 @@
 import { Readable, Transform } from 'node:stream';
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { metrics } from '../../observability/metrics.js';
 import { tracer } from '../../observability/trace-context.js';
-import { repoPathOf } from '../../shared/repo-path.js';
+import { REPO_FILE_PATTERN, repoPathOf } from '../../shared/repo-path.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { filePathOf, readQuerySchemas, READ_OPS, type ReadOp } from '../read-schemas.js';
 import { repoParamsSchema } from '../schemas.js';
-import { createCodeReadService, type RoutedRead } from '../services/code-reads.js';
+import { createCodeReadService, recordRead, type RoutedRead } from '../services/code-reads.js';
 import { validate } from '../validation.js';
 
 /** Accounts for a read once its answer has ended: its outcome, the bytes sent, the commit read. */
@@ -38,26 +37,21 @@ const accounted =
     c.set('readSpan', span);
     const finish: Finish = (outcome, bytes, commit) => {
       const durationMs = Math.round(performance.now() - started);
-      metrics.repoReads.inc({ op, outcome });
-      metrics.repoReadDuration.observe({ op }, durationMs / 1000);
-      metrics.repoReadBytes.inc({ op }, bytes);
       span.setAttributes({ 'read.outcome': outcome, 'read.bytes': bytes });
       if (outcome !== 'ok' && outcome !== 'not_modified') span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
-      c.get('log').info(
-        {
-          op,
-          repoId: c.req.param('repo_id') ?? null,
-          userId: c.get('userId'),
-          ...readSubject(c, op),
-          resolvedCommit: commit,
-          status: c.res.status,
-          outcome,
-          bytes,
-          durationMs,
-        },
-        'code read',
-      );
+      recordRead(c.get('log'), {
+        op,
+        via: 'rest',
+        repoId: c.req.param('repo_id') ?? null,
+        userId: c.get('userId'),
+        subject: readSubject(c, op),
+        resolvedCommit: commit,
+        status: c.res.status,
+        outcome,
+        bytes,
+        durationMs,
+      });
     };
     c.set('readFinish', finish);
     try {
@@ -146,7 +140,7 @@ export function codeReadRoutes(deps: ApiDeps) {
   /** A file path that is not one inside the repository: 422 before anything is routed. */
   const filePath: MiddlewareHandler<ReadEnv> = async (c, next) => {
     const file = filePathOf(c.req.url);
-    if (file === undefined || file === '' || repoPathOf(file) === undefined) {
+    if (file === undefined || !REPO_FILE_PATTERN.test(file) || repoPathOf(file) === undefined) {
       const message = 'must be a file path inside the repository';
       throw new ApiError(422, 'validation_error', `path: ${message}`, { issues: [{ path: 'path', message }] });
     }

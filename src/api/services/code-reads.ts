@@ -1,9 +1,11 @@
 import { text } from 'node:stream/consumers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from '../../config/logger.js';
 import { signReadToken } from '../../crypto/read-token.js';
 import { insertAudit } from '../../db/audit.js';
 import { findReadHost } from '../../db/read-hosts.js';
 import { findOwnedRepo, type CodeRepo } from '../../db/repos.js';
+import { metrics } from '../../observability/metrics.js';
 import { GONE_MESSAGE, notReadyMessage, readabilityOf } from '../../shared/repo-eligibility.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -169,4 +171,29 @@ export function createCodeReadService(deps: Pick<ApiDeps, 'sql' | 'temporal' | '
       });
     },
   };
+}
+
+/** One read as it is accounted for: what it was of (never what it returned), how it ended, and its cost. */
+export interface ReadRecord {
+  op: ReadOp;
+  /** Which surface carried it: the REST routes or the MCP tools. */
+  via: 'rest' | 'mcp';
+  repoId: string | null;
+  userId: string;
+  subject: Record<string, unknown>;
+  /** The commit the host read (its X-Commit), when it answered. */
+  resolvedCommit: string | null;
+  status: number;
+  outcome: string;
+  bytes: number;
+  durationMs: number;
+}
+
+/** Counts, times and access-logs a read: repo_reads_total, repo_read_duration_seconds, repo_read_bytes_total, 'code read'. */
+export function recordRead(log: Logger, r: ReadRecord): void {
+  metrics.repoReads.inc({ op: r.op, outcome: r.outcome });
+  metrics.repoReadDuration.observe({ op: r.op }, r.durationMs / 1000);
+  metrics.repoReadBytes.inc({ op: r.op }, r.bytes);
+  const { subject, ...rest } = r;
+  log.info({ ...rest, ...subject }, 'code read');
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../../config/logger.js';
 import { findOwnedProject } from '../../db/projects.js';
 import { settleOrphanedRepo } from '../../db/reconcile.js';
 import { disconnectRepo } from '../../db/repo-lifecycle.js';
-import { findOwnedRepo, listProjectRepos, type CodeRepo } from '../../db/repos.js';
+import { findOwnedRepo, listOwnedRepos, listProjectRepos, type CodeRepo } from '../../db/repos.js';
 import { cleanupSignal, retryUpdate, syncSignal } from '../../shared/connect-repository.js';
 import { canRetry, canSync, notRetryableMessage, notSyncableMessage } from '../../shared/repo-eligibility.js';
 import { createAdmission, rejectionError, type AdmissionOutcome, type ConnectRequest } from '../admission.js';
@@ -63,8 +63,9 @@ export function createRepositoryService(deps: Pick<ApiDeps, 'sql' | 'temporal' |
 
     find: owned,
 
-    /** A page of the project's repositories after the repository `afterId`, oldest first. */
-    async list(projectId: string, userId: string, limit: number, afterId?: string): Promise<CodeRepo[]> {
+    /** A page of the project's repositories (without one, of all the user's) after the repository `afterId`, oldest first. */
+    async list(projectId: string | undefined, userId: string, limit: number, afterId?: string): Promise<CodeRepo[]> {
+      if (projectId === undefined) return listOwnedRepos(sql, userId, limit, afterId);
       const project = await ownedProject(projectId, userId);
       return listProjectRepos(sql, project.id, limit, afterId);
     },
