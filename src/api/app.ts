@@ -24,7 +24,7 @@ import { securityHeaders } from './security-headers.js';
 import { traceRequests } from './tracing.js';
 import { codeRoutes } from './routes/code.js';
 import { codeReadRoutes } from './routes/code-read.js';
-import { mcpRoutes } from './mcp.js';
+import { isMcpWrite, mcpRoutes } from './mcp.js';
 import { codecRoutes } from './routes/codec.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes, MAX_WEBHOOK_BODY_BYTES } from './routes/hooks.js';
@@ -131,11 +131,12 @@ export function createApp(deps: ApiDeps) {
   const reads = rateLimit(deps.sql, settings.readRateLimit, { keyPrefix: 'read:', idleSeconds });
   const limitByMethod: MiddlewareHandler<ApiEnv> = async (c, next) => {
     if (c.req.method === 'POST') return writes(c, next);
-    return c.req.method === 'GET' ? reads(c, next) : next();
+    // Hono answers a HEAD with the GET route: it costs what the GET costs.
+    return c.req.method === 'GET' || c.req.method === 'HEAD' ? reads(c, next) : next();
   };
   app.use('/api/v1/*', except(HOOK_PATHS, limitByMethod));
-  // MCP calls are POSTs that read: they draw from the caller's read bucket.
-  app.use('/mcp', auth, reads);
+  // An MCP call is a POST: a tool that acts (sync_repository) draws from the write bucket, the others read.
+  app.use('/mcp', auth, async (c, next) => ((await isMcpWrite(c.req)) ? writes(c, next) : reads(c, next)));
   app.route('/api/v1/hooks', hookRoutes(deps));
   app.route('/api/v1/projects', projectRoutes(deps));
   app.route('/api/v1/code', codeRoutes(deps));

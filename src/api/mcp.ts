@@ -2,7 +2,7 @@ import { text } from 'node:stream/consumers';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Hono } from 'hono';
+import { Hono, type HonoRequest } from 'hono';
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
 import type { ApiEnv } from './context.js';
@@ -47,7 +47,13 @@ function serverFor(deps: ApiDeps, userId: string, log: Logger): McpServer {
   const queries = readQuerySchemas(deps.settings.readBounds);
 
   /** A read of connected code through the host that holds it, accounted as the REST read is. */
-  const read = async (op: ReadOp, args: Record<string, unknown> & { repo_id: string }, subpath: string = op) => {
+  const read = async (
+    op: ReadOp,
+    args: Record<string, unknown> & { repo_id: string },
+    signal: AbortSignal,
+    subpath: string = op,
+    subject: Record<string, unknown> = {},
+  ) => {
     const started = performance.now();
     const { repo_id: repoId, ...rest } = args;
     const account = (status: number, outcome: string, bytes: number, resolvedCommit: string | null) =>
@@ -56,7 +62,7 @@ function serverFor(deps: ApiDeps, userId: string, log: Logger): McpServer {
         via: 'mcp',
         repoId,
         userId,
-        subject: 'path' in rest ? { path: rest.path } : {},
+        subject: { ...subject, ...('path' in rest ? { path: rest.path } : {}) },
         resolvedCommit,
         status,
         outcome,
@@ -71,6 +77,7 @@ function serverFor(deps: ApiDeps, userId: string, log: Logger): McpServer {
         subpath,
         query: queryOf(rest),
         accept: 'application/json',
+        signal,
       });
       const body = await text(upstream.body);
       account(upstream.status, 'ok', Buffer.byteLength(body), upstream.headers['x-commit'] ?? null);
@@ -132,7 +139,7 @@ function serverFor(deps: ApiDeps, userId: string, log: Logger): McpServer {
   ] as const;
   for (const [name, op, description] of readTools) {
     const inputSchema: z.ZodType<Record<string, unknown> & { repo_id: string }> = queries[op].extend({ repo_id: uuid });
-    server.registerTool(name, { description, inputSchema }, (args) => read(op, args));
+    server.registerTool(name, { description, inputSchema }, (args, extra) => read(op, args, extra.signal));
   }
   server.registerTool(
     'read_file',
@@ -141,7 +148,7 @@ function serverFor(deps: ApiDeps, userId: string, log: Logger): McpServer {
         'A file of a commit (head_commit by default): UTF-8 text as is, else base64; up to max_bytes, cut at a line end with truncated; start_line and end_line read a range',
       inputSchema: queries.files.extend({ repo_id: uuid, path: repoPath }),
     },
-    ({ path, ...args }) => read('files', args, `files/${encodedPath(path)}`),
+    ({ path, ...args }, extra) => read('files', args, extra.signal, `files/${encodedPath(path)}`, { path }),
   );
   server.registerTool(
     'sync_repository',
@@ -162,9 +169,32 @@ function serverFor(deps: ApiDeps, userId: string, log: Logger): McpServer {
   return server;
 }
 
+/** The tools that act rather than read: their calls draw from the caller's write bucket. */
+const WRITE_TOOLS = new Set(['sync_repository']);
+
+/** Whether the request is a call of a tool that acts (its JSON body, which Hono keeps for the route). */
+export async function isMcpWrite(req: HonoRequest): Promise<boolean> {
+  const body = (await req.json().catch(() => undefined)) as
+    { method?: unknown; params?: { name?: unknown } } | undefined;
+  return body?.method === 'tools/call' && typeof body.params?.name === 'string' && WRITE_TOOLS.has(body.params.name);
+}
+
+const jsonRpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null });
+
 /** `/mcp`: the Model Context Protocol over Streamable HTTP (stateless, JSON answers), behind the API's JWT. */
 export function mcpRoutes(deps: ApiDeps) {
   return new Hono<ApiEnv>().all('/', async (c) => {
+    let parsedBody: unknown;
+    if (c.req.method === 'POST') {
+      try {
+        parsedBody = await c.req.json();
+      } catch {
+        return c.json(jsonRpcError(-32700, 'Parse error: the body is not JSON'), 400);
+      }
+      // One call per request: each is rate limited, and a batch would run up to 100 reads at once for one token.
+      if (Array.isArray(parsedBody))
+        return c.json(jsonRpcError(-32600, 'Batches are not accepted: send one message per request'), 400);
+    }
     const server = serverFor(deps, c.get('userId'), c.get('log'));
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -172,7 +202,7 @@ export function mcpRoutes(deps: ApiDeps) {
     });
     await server.connect(transport);
     try {
-      return await transport.handleRequest(c.req.raw);
+      return await transport.handleRequest(c.req.raw, { parsedBody });
     } finally {
       await server.close();
     }

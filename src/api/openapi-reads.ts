@@ -29,7 +29,16 @@ const commitHeader = {
     pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$',
   }),
 };
-const etag = { ETag: header(true, "The blob's id, quoted: send it as If-None-Match", { type: 'string' }) };
+const etag = {
+  ETag: header(
+    true,
+    "The raw bytes': the blob's id, quoted; the JSON's: `\"<blob id>.<commit>\"`. Send it as If-None-Match",
+    {
+      type: 'string',
+    },
+  ),
+  Vary: header(true, '`Accept`: the JSON and the raw bytes are two answers', { type: 'string' }),
+};
 const retryAfter = (description: string) => ({
   'Retry-After': header(false, description, { type: 'string', pattern: '^[0-9]{1,10}$' }),
 });
@@ -94,7 +103,7 @@ export function readPaths(bounds: ReadBounds) {
     '/api/v1/code/repos/{repo_id}/files/{path}': read(
       'files',
       'Read a file of a commit',
-      `The file's text as JSON (UTF-8 as is, anything else base64) up to \`max_bytes\` (READ_MAX_FILE_BYTES by default, at most READ_MAX_FILE_BYTES_CAP), cut at a line end with \`truncated\`; a line range reads on. With \`Accept: application/octet-stream\`, the raw bytes. The ETag is the blob's id: If-None-Match with it answers 304. A symlink's content is its target. ${pinned}`,
+      `The file's text as JSON (UTF-8 as is, anything else base64) up to \`max_bytes\` (READ_MAX_FILE_BYTES by default, at most READ_MAX_FILE_BYTES_CAP), cut at a line end with \`truncated\`; a line range reads on. With \`Accept: application/octet-stream\`, the raw bytes. The ETag is the blob's id (with the commit, for the JSON): If-None-Match with it answers 304. A symlink's content is its target. ${pinned}`,
       {
         200: {
           ...ok('The file', fileContentSchema, { ...commitHeader, ...etag }),

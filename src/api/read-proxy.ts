@@ -17,7 +17,7 @@ export class HostUnreachable extends Error {
 }
 
 /** What a host's answer may carry on to the caller; anything else (its server, its dates) stays behind. */
-const PASSED_ON = ['content-type', 'content-length', 'content-disposition', 'etag', 'retry-after', 'x-commit'];
+const PASSED_ON = ['content-type', 'content-length', 'content-disposition', 'etag', 'vary', 'retry-after', 'x-commit'];
 
 export interface ForwardOptions {
   headers: Record<string, string>;
@@ -29,7 +29,7 @@ export interface ForwardOptions {
 }
 
 /** GETs `url` from a read service; rejects with HostUnreachable when no answer starts within the timeouts. */
-export function forwardRead(url: URL, o: ForwardOptions): Promise<Upstream> {
+export function forwardRead(url: URL, o: ForwardOptions, retried = false): Promise<Upstream> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
@@ -53,10 +53,12 @@ export function forwardRead(url: URL, o: ForwardOptions): Promise<Upstream> {
       }
       resolve({ status: res.statusCode ?? 502, headers, body: res });
     });
-    req.once('error', (err) => {
+    req.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (err instanceof HostUnreachable || err.name === 'AbortError') reject(err);
-      else reject(new HostUnreachable((err as NodeJS.ErrnoException).code ?? 'connection failed'));
+      // A kept-alive connection the host closed just as it was reused: once more, on a new one (Node's advice).
+      if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) resolve(forwardRead(url, o, true));
+      else if (err instanceof HostUnreachable || err.name === 'AbortError') reject(err);
+      else reject(new HostUnreachable(err.code ?? 'connection failed'));
     });
     req.end();
   });

@@ -45,6 +45,13 @@ export type ReadEnv = {
   };
 };
 
+/** `If-None-Match` as HTTP reads it: `*`, or a list of tags compared weakly. */
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
 const fail = (c: Context, status: ContentfulStatusCode, code: string, message: string, headers = {}) =>
   c.json(errorBody(code, message), status, headers);
 
@@ -114,7 +121,7 @@ export function createReadServiceApp(deps: ReadServiceDeps) {
   app.get(route('tree'), validate('query', queries.tree), async (c) => {
     const q = c.req.valid('query');
     const page = await listTree(c.get('repoDir'), q.commit, { ...q, signal: signal(c) });
-    return c.json(treeBody(page, q.path));
+    return c.json(treeBody(page, q.path), 200, { 'X-Commit': page.commit });
   });
 
   app.get('/repos/:repo_id/files/*', validate('query', queries.files), async (c) => {
@@ -122,18 +129,19 @@ export function createReadServiceApp(deps: ReadServiceDeps) {
     const file = filePathOf(c.req.url);
     if (file === undefined) return fail(c, 422, 'invalid_path', 'The file path is not well formed');
     const dir = c.get('repoDir');
+    const ifNoneMatch = c.req.header('if-none-match');
     if ((c.req.header('accept') ?? '').includes('application/octet-stream')) {
       const raw = await readRawFile(dir, q.commit, file, { signal: signal(c) });
-      const etag = `"${raw.oid}"`;
-      if (c.req.header('if-none-match') === etag) {
+      // The raw bytes are the blob: its id names them, whatever the commit.
+      const headers = { ETag: `"${raw.oid}"`, Vary: 'Accept', 'X-Commit': raw.commit };
+      if (etagMatches(ifNoneMatch, headers.ETag)) {
         raw.stream.destroy();
-        return c.body(null, 304, { ETag: etag, 'X-Commit': raw.commit });
+        return c.body(null, 304, headers);
       }
       return streamBody(c, raw.stream, deps.bounds.archiveMaxBytes, {
+        ...headers,
         'Content-Type': 'application/octet-stream',
         'Content-Length': String(raw.size),
-        ETag: etag,
-        'X-Commit': raw.commit,
       });
     }
     const read = await readFile(dir, q.commit, file, {
@@ -142,9 +150,10 @@ export function createReadServiceApp(deps: ReadServiceDeps) {
       endLine: q.end_line,
       signal: signal(c),
     });
-    const etag = `"${read.oid}"`;
-    if (c.req.header('if-none-match') === etag) return c.body(null, 304, { ETag: etag, 'X-Commit': read.commit });
-    return c.json(fileBody(read), 200, { ETag: etag, 'X-Commit': read.commit });
+    // The JSON names its commit too: the same blob at another commit is another answer.
+    const headers = { ETag: `"${read.oid}.${read.commit}"`, Vary: 'Accept', 'X-Commit': read.commit };
+    if (etagMatches(ifNoneMatch, headers.ETag)) return c.body(null, 304, headers);
+    return c.json(fileBody(read), 200, headers);
   });
 
   app.get(route('search'), validate('query', queries.search), async (c) => {
@@ -193,8 +202,10 @@ export function createReadServiceApp(deps: ReadServiceDeps) {
     return c.json(commitPageBody(page));
   });
 
-  app.notFound((c) => fail(c, 404, 'not_found', 'No such read'));
+  app.notFound((c) => fail(c, 404, 'unknown_read', 'No such read'));
   app.onError((err, c) => {
+    // The API gave up on the read (its caller left): git was stopped on purpose, nobody is there to answer.
+    if (c.req.raw.signal.aborted) return fail(c, 500, 'read_failed', 'The read was abandoned');
     if (err instanceof CodeReadError) {
       if (err.status >= 500) deps.logger.warn({ err: { code: err.code, cause: String(err.cause) } }, 'read failed');
       return fail(c, err.status as ContentfulStatusCode, err.code, err.message);

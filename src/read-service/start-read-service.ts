@@ -49,8 +49,9 @@ export async function startReadService(config: ConnectedConfig, logger: Logger):
     listening = await listen(app.fetch, config.READ_SERVICE_HOST, config.READ_SERVICE_PORT);
     const url = advertisedUrl(config, listening.port);
     await advertiseReadHost(sql, hostTaskQueue, url);
+    let renewal: Promise<void> = Promise.resolve();
     heartbeat = setInterval(() => {
-      advertiseReadHost(sql, hostTaskQueue, url).catch((err: Error) =>
+      renewal = advertiseReadHost(sql, hostTaskQueue, url).catch((err: Error) =>
         log.warn({ err: { message: err.message } }, 'could not renew the read service address'),
       );
     }, config.READ_HOST_HEARTBEAT_SECONDS * 1000);
@@ -62,6 +63,8 @@ export async function startReadService(config: ConnectedConfig, logger: Logger):
       hostTaskQueue,
       async stop() {
         clearInterval(heartbeat);
+        // A renewal under way would advertise the address again after its withdrawal.
+        await renewal;
         // Withdrawn first: the API answers host_unavailable at once rather than trying a closed port.
         await withdrawReadHost(sql, hostTaskQueue, url).catch((err: Error) =>
           log.warn({ err: { message: err.message } }, 'could not withdraw the read service address'),

@@ -120,8 +120,14 @@ describe('reading a connected repository by commit', () => {
       lfs_pointer: null,
     });
     const etag = file.headers.get('etag');
-    expect(etag).toBe(`"${file.body.oid}"`);
+    expect(etag).toBe(`"${file.body.oid}.${file.body.commit}"`);
+    expect(file.headers.get('vary')).toMatch(/\bAccept\b/);
     expect((await get(`${base()}/files/README.md`, { 'if-none-match': etag! })).status).toBe(304);
+    expect((await get(`${base()}/files/README.md`, { 'if-none-match': `"other", W/${etag!}` })).status).toBe(304);
+    // The raw bytes' tag is the blob's id alone, and never revalidates the JSON.
+    const rawTag = (await get(`${base()}/files/README.md`, { accept: 'application/octet-stream' })).headers.get('etag');
+    expect(rawTag).toBe(`"${file.body.oid}"`);
+    expect((await get(`${base()}/files/README.md`, { 'if-none-match': rawTag! })).status).toBe(200);
 
     const range = await getJson(`${base()}/files/README.md?start_line=2&end_line=2`);
     expect(range.body).toMatchObject({ content: 'second line\n', start_line: 2, lines: 1 });
@@ -174,6 +180,12 @@ describe('reading a connected repository by commit', () => {
       const expected = git(bare, 'archive', `--format=${format}`, source.second, '--', 'src');
       expect(Buffer.from(await res.arrayBuffer()).equals(expected), format).toBe(true);
     }
+    const head = await fetch(`${base()}/archive`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${await app.tokenFor()}` },
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-disposition')).toMatch(/^attachment; filename=/);
     const audit = await app.sql<{ metadata: Record<string, unknown>; userId: string }[]>`
       select metadata, user_id from audit_log where repo_id = ${repoId} and action = 'archive_downloaded'`;
     expect(audit).toHaveLength(2);
@@ -300,6 +312,21 @@ describe('the MCP endpoint for agents', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('takes one message per request: a JSON-RPC batch is refused', async () => {
+    const call = { jsonrpc: '2.0', method: 'tools/list', id: 1 };
+    const res = await fetch(`${app.api.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await app.tokenFor()}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify([call, { ...call, id: 2 }]),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32600);
   });
 
   it("refuses a caller without a token, and never shows another user's repository", async () => {

@@ -124,6 +124,7 @@ async function waitForStatus(repoId: string, status: string): Promise<void> {
 /** What every test below looks at: one connect that completed and was cleaned up, one whose clone failed, a 413 and a 401. */
 let connected: { repoId: string; workflowId: string; traceId: string; requestId: string; sizeMb: number };
 let failedTraceId: string;
+let readTraceId: string;
 let workerWhileKept: Sample[];
 
 describe('observability of a connect, as deployed', () => {
@@ -154,6 +155,10 @@ describe('observability of a connect, as deployed', () => {
       sizeMb: row!.repositorySizeMb,
     };
     workerWhileKept = await scrape(workerMetrics);
+    // A read of the kept clone's code, served by the worker's read service.
+    const read = await callApi('GET', `/api/v1/code/repos/${ok.body.repo_id}/files/README.md`);
+    expect(read.body.content).toBe('# observed\n');
+    readTraceId = read.headers.get('x-trace-id') ?? '';
 
     const failing = await callApi('POST', '/api/v1/code/connect', connectBody(`${stack.gitUrl}/${heavy}.git`));
     expect(failing.status, JSON.stringify(failing.body)).toBe(201);
@@ -259,6 +264,20 @@ describe('observability of a connect, as deployed', () => {
         expect(text.includes(secret)).toBe(false);
       }
       expect(text).not.toMatch(/Bearer|authorization|:\/\/[^/"]*@/i);
+    });
+
+    it("gives a read of code a code-read span in its request's trace, without the file's content", async () => {
+      const span = await vi.waitFor(
+        () => {
+          const found = receiver.spans.find((s) => s.traceId === readTraceId && s.name === 'code-read');
+          if (!found) throw new Error("the read's span has not arrived");
+          return found;
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+      expect(span.attributes).toMatchObject({ 'read.op': 'files', 'read.outcome': 'ok' });
+      expect(span.attributes['read.bytes']).toBeGreaterThan(0);
+      expect(JSON.stringify(receiver.spans)).not.toContain('# observed');
     });
 
     it("keeps no stack in the exception events of failed work, which carry the failure's message alone", async () => {

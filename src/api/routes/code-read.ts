@@ -2,11 +2,11 @@ import { Readable, Transform } from 'node:stream';
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { tracer } from '../../observability/trace-context.js';
-import { REPO_FILE_PATTERN, repoPathOf } from '../../shared/repo-path.js';
+import { REPO_FILE_PATTERN } from '../../shared/repo-path.js';
 import type { ApiEnv } from '../context.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { filePathOf, readQuerySchemas, READ_OPS, type ReadOp } from '../read-schemas.js';
+import { filePathOf, readQuerySchemas, READ_OPS, repoPath, type ReadOp } from '../read-schemas.js';
 import { repoParamsSchema } from '../schemas.js';
 import { createCodeReadService, recordRead, type RoutedRead } from '../services/code-reads.js';
 import { validate } from '../validation.js';
@@ -77,9 +77,10 @@ const accounted =
 /** The host's answer, streamed on; its bytes are counted as they pass, and the read accounted when they end. */
 function passOn(c: Context<ReadEnv>, routed: RoutedRead): Response {
   const { upstream } = routed;
-  if (upstream.status === 304) {
-    upstream.body.resume();
-    return c.body(null, 304, upstream.headers);
+  // No body to send (a 304, or the headers a HEAD asks for): the host's stream goes at once, and with it git.
+  if (upstream.status === 304 || c.req.method === 'HEAD') {
+    upstream.body.destroy();
+    return c.body(null, upstream.status as 200, upstream.headers);
   }
   c.set('readStreamed', true);
   const finish = c.get('readFinish');
@@ -127,12 +128,18 @@ export function codeReadRoutes(deps: ApiDeps) {
       signal: c.req.raw.signal,
     });
     c.get('readSpan').setAttribute('read.host', routed.hostTaskQueue);
-    if (op === 'archive') {
-      await reads.recordArchive(
-        routed.repo,
-        { correlationId: c.get('requestId'), userId: c.get('userId') },
-        { ...readSubject(c, op), commit: routed.upstream.headers['x-commit'] ?? null },
-      );
+    if (op === 'archive' && c.req.method === 'GET') {
+      await reads
+        .recordArchive(
+          routed.repo,
+          { correlationId: c.get('requestId'), userId: c.get('userId') },
+          { ...readSubject(c, op), commit: routed.upstream.headers['x-commit'] ?? null },
+        )
+        .catch((err: unknown) => {
+          // Not recorded, not sent: the host's stream (and git) go with the refusal.
+          routed.upstream.body.destroy();
+          throw err;
+        });
     }
     return passOn(c, routed);
   };
@@ -140,7 +147,7 @@ export function codeReadRoutes(deps: ApiDeps) {
   /** A file path that is not one inside the repository: 422 before anything is routed. */
   const filePath: MiddlewareHandler<ReadEnv> = async (c, next) => {
     const file = filePathOf(c.req.url);
-    if (file === undefined || !REPO_FILE_PATTERN.test(file) || repoPathOf(file) === undefined) {
+    if (file === undefined || !REPO_FILE_PATTERN.test(file) || !repoPath.safeParse(file).success) {
       const message = 'must be a file path inside the repository';
       throw new ApiError(422, 'validation_error', `path: ${message}`, { issues: [{ path: 'path', message }] });
     }

@@ -1,4 +1,3 @@
-import { text } from 'node:stream/consumers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from '../../config/logger.js';
 import { signReadToken } from '../../crypto/read-token.js';
@@ -52,23 +51,38 @@ const hostUnavailable = (why: string) =>
     { 'Retry-After': String(HOST_RETRY_SECONDS) },
   );
 
-/** An error answer of the host, as the API's own: the same envelope, so it is passed on as it is. */
+/** Reads at most `max` bytes of a stream (the rest is not read: the stream is destroyed). */
+async function head(stream: Upstream['body'], max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > max) break;
+  }
+  stream.destroy();
+  return Buffer.concat(chunks).toString();
+}
+
+/** An error answer of the host, as the API's own: the same envelope and details, so it is passed on as it is. */
 async function hostError(upstream: Upstream): Promise<ApiError> {
-  const body = await text(upstream.body).catch(() => '');
-  let detail: { error?: unknown; message?: unknown } = {};
+  const body = await head(upstream.body, MAX_ERROR_BODY_BYTES).catch(() => '');
+  let detail: Record<string, unknown> = {};
   try {
     if (body.length <= MAX_ERROR_BODY_BYTES) detail = (JSON.parse(body) as { detail?: typeof detail }).detail ?? {};
   } catch {
     // Not ours: reported below as the host's failure.
   }
-  const code = typeof detail.error === 'string' ? detail.error : 'read_failed';
-  const message = typeof detail.message === 'string' ? detail.message : 'The read failed on the worker host';
+  const { error, message, ...extra } = detail;
+  // A read the host does not know: it runs another version of the service than this API.
+  if (error === 'unknown_read')
+    return new ApiError(502, 'read_service_mismatch', 'The worker host does not serve this read; try again later');
   const retryAfter = upstream.headers['retry-after'];
   return new ApiError(
     upstream.status as ContentfulStatusCode,
-    code,
-    message,
-    {},
+    typeof error === 'string' ? error : 'read_failed',
+    typeof message === 'string' ? message : 'The read failed on the worker host',
+    extra,
     retryAfter ? { 'Retry-After': retryAfter } : {},
   );
 }
