@@ -239,11 +239,14 @@ export const reads: Bench = {
   ids: ['B10', 'B11', 'B12', 'B13'],
   async run(ctx) {
     const wide = await connectWide(ctx);
-    return [
-      await fileLatency(ctx, wide),
-      await treeListing(ctx, wide),
-      await search(ctx, wide),
-      await concurrentReads(ctx, wide),
-    ];
+    // What each row's reads leave in the worker, which hosts the read service (B14 measures after them).
+    const workerRss: Record<string, number> = { beforeReads: (await ctx.services.rss()).worker };
+    const rows: Row[] = [];
+    for (const row of [fileLatency, treeListing, search, concurrentReads]) {
+      rows.push(await row(ctx, wide));
+      workerRss[`after${rows.at(-1)!.id}`] = (await ctx.services.rss()).worker;
+    }
+    rows.at(-1)!.data.workerRss = workerRss;
+    return rows;
   },
 };
