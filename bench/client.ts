@@ -54,6 +54,17 @@ export async function apiClient(apiUrl: string, jwtSecret: string, gitToken: str
       return { status: value.status, ms, repoId: value.body.repo_id, workflowId: value.body.workflow_id };
     },
     repoStatuses,
+    /** `GET /code/repos/{id}`: the row and its state (`sandbox_path`, `clone_status`). */
+    async repo(repoId: string): Promise<any> {
+      const res = await request('GET', `/code/repos/${repoId}`);
+      if (res.status !== 200) throw new Error(`GET /code/repos/${repoId} answered ${res.status}`);
+      return res.body;
+    },
+    /** A read of connected code (`GET /code/repos/{id}/<read>`, a JSON answer), timed until its body is in. */
+    async read(repoId: string, read: string): Promise<{ status: number; ms: number; body: any }> {
+      const { ms, value } = await timed(() => request('GET', `/code/repos/${repoId}/${read}`));
+      return { status: value.status, ms, body: value.body };
+    },
     /** Polls until `repoId` is COMPLETED (every `intervalMs`); throws if it fails. */
     async waitCompleted(repoId: string, intervalMs = 20): Promise<void> {
       for (;;) {

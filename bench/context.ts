@@ -46,6 +46,8 @@ export interface BenchContext {
   cpu<T>(work: () => Promise<T>): Promise<{ value: T; cpuSeconds: Record<string, number> }>;
   /** A project of its own for a row's connects. */
   project(): Promise<string>;
+  /** Every project made so far in this run (B14 reads the repositories the rows before kept). */
+  projects: string[];
 }
 
 /** A benchmark module: the rows it measures, and how. */

@@ -64,3 +64,11 @@ export function cpuByPart(before: CpuSnapshot, after: CpuSnapshot, partOf: PartO
   }
   return parts;
 }
+
+/** CPU milliseconds per unit of work (a connect, a read), by part, and in all. */
+export function cpuMsPer(cpuSeconds: Record<string, number>, count: number): Record<string, number> {
+  const parts = Object.fromEntries(
+    Object.entries(cpuSeconds).map(([part, s]) => [part, Math.round((s * 1000) / count)]),
+  );
+  return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
+}

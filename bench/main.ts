@@ -1,4 +1,4 @@
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,11 +21,24 @@ import { envelope } from './rows/envelope.js';
 import { idempotency } from './rows/idempotency.js';
 import { memory } from './rows/memory.js';
 import { oversize } from './rows/oversize.js';
+import { readMemory } from './rows/read-memory.js';
+import { reads } from './rows/reads.js';
 import { throughput } from './rows/throughput.js';
 import { buildService, startServices } from './services.js';
 
-/** In table order; B8 after the rows whose connects it counts, B9 after B1. */
-const BENCHES: Bench[] = [admission, clone, throughput, idempotency, envelope, oversize, memory, contention];
+/** In table order; B8 and B14 after the rows whose connects they count, B9 after B1. */
+const BENCHES: Bench[] = [
+  admission,
+  clone,
+  throughput,
+  idempotency,
+  envelope,
+  oversize,
+  memory,
+  contention,
+  reads,
+  readMemory,
+];
 const LIMIT_MB = 100;
 /** Settings the bench passes on from its own environment, to measure the service tuned otherwise. */
 const TUNABLE = ['WORKER_CONCURRENCY', 'ADMISSION_CONCURRENCY', 'WORKFLOW_CACHE_SIZE'];
@@ -58,6 +71,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const started = performance.now();
+/** The machine's 1-minute load average when the bench began: other work on it skews every row. */
+const loadAtStart = loadavg()[0]!;
 try {
   say('starting PostgreSQL, Temporal, the Git server and moto');
   const { stack, stop } = await startStack(logger);
@@ -78,7 +93,8 @@ try {
   const api = await apiClient(services.apiUrl, services.jwtSecret, stack.gitToken);
   const scratch = path.join(stack.workDir, 'raw');
   await mkdir(scratch);
-  let projects = 0;
+  let projectCount = 0;
+  const projects: string[] = [];
   const partOf: PartOf = (pid, comm) => {
     if (pid === services.pids.worker) return { self: 'worker', children: "worker's git" };
     if (pid === services.pids.api) return { self: 'API', children: 'API' };
@@ -107,7 +123,12 @@ try {
       const value = await work();
       return { value, cpuSeconds: cpuByPart(before, await cpuSnapshot(), partOf) };
     },
-    project: () => api.createProject(`bench-${++projects}`),
+    async project() {
+      const id = await api.createProject(`bench-${++projectCount}`);
+      projects.push(id);
+      return id;
+    },
+    projects,
     async countWorkflows(query) {
       await sleep(1500);
       const taskQueue = services.env.TEMPORAL_TASK_QUEUE;
@@ -128,10 +149,11 @@ try {
     ramGb: Math.round(totalmem() / 1024 ** 3),
     git: execFileSync('git', ['--version']).toString().trim(),
     node: process.version,
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0]! },
   };
   process.stdout.write(`${formatTable(rows)}\n`);
   await writeJson(options.json, rows, { date: new Date().toISOString(), machine, runs: options.runs, seconds });
-  say(`done in ${seconds} s; results in ${options.json}`);
+  say(`done in ${seconds} s (load average ${loadAtStart.toFixed(1)} at the start); results in ${options.json}`);
 } catch (err) {
   // After Ctrl-C the row in flight fails as its services go away; that is not news.
   if (!stopping) say(`failed: ${(err as Error).stack ?? String(err)}`);

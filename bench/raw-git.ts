@@ -38,6 +38,18 @@ export function rawGit(token: string, scratch: string) {
       return listed.ms + (await cloneInto(['--depth=1', '--single-branch', '--no-tags', '--no-checkout'], url));
     },
     clone: (url: string) => cloneInto([], url),
+    /** git on a clone on this machine's disk (its `.git` as `GIT_DIR`, as the read service runs it), timed, with its output. */
+    async local(gitDir: string, args: string[]): Promise<{ ms: number; stdout: Buffer }> {
+      const { ms, value } = await timed(() =>
+        run('git', args, {
+          env: { ...env, GIT_DIR: gitDir },
+          cwd: gitDir,
+          encoding: 'buffer',
+          maxBuffer: 64 * 1024 * 1024,
+        }),
+      );
+      return { ms, stdout: value.stdout };
+    },
     /** A tip-only fetch killed once `stop()` says so; resolves with the milliseconds until then. */
     async fetchUntil(url: string, stop: () => Promise<boolean>): Promise<number> {
       const dir = await mkdtemp(path.join(scratch, 'raw-'));

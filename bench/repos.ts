@@ -9,6 +9,31 @@ const MB = 1024 * 1024;
 const randomFiles = (dir: string, count: number, bytes: number): Record<string, Buffer> =>
   Object.fromEntries(Array.from({ length: count }, (_, i) => [`${dir}/${i}.bin`, randomBytes(bytes)]));
 
+const WIDE_FOLDERS = 100;
+const FILES_PER_FOLDER = 100;
+const TEN_KB_FILE = 'docs/ten-kb.md';
+const NEEDLE = 'bench-needle-23';
+
+/** One small module of `wide`: distinct text (no two blobs alike), the needle in every 200th. */
+function wideFile(n: number): string {
+  const lines = Array.from({ length: 12 }, (_, i) => `export const value_${n}_${i} = ${(n * 31 + i * 17) % 1000};\n`);
+  if (n % 200 === 0) lines.splice(6, 0, `// ${NEEDLE}: file ${n}\n`);
+  return `// module ${n}\n${lines.join('')}`;
+}
+
+/** `wide`'s files: `src/m<folder>/f<file>.ts`, and the 10 KB file of 160 numbered 64-byte lines. */
+const wideFiles = (): Record<string, string> => ({
+  ...Object.fromEntries(
+    Array.from({ length: WIDE_FOLDERS * FILES_PER_FOLDER }, (_, n) => [
+      `src/m${String(Math.floor(n / FILES_PER_FOLDER)).padStart(2, '0')}/f${String(n % FILES_PER_FOLDER).padStart(2, '0')}.ts`,
+      wideFile(n),
+    ]),
+  ),
+  [TEN_KB_FILE]: Array.from({ length: 160 }, (_, i) => `line ${String(i).padStart(3, '0')} ${'x'.repeat(54)}\n`).join(
+    '',
+  ),
+});
+
 /** Names of the repositories the bench serves (`<name>.git` under the Git server's root). */
 export interface BenchRepos {
   tiny: string;
@@ -18,6 +43,12 @@ export interface BenchRepos {
   oversize: string;
   /** A light tip over 2 MB of history, served slowly for long clones with a quick admission. */
   slowHistory: string;
+  /** 10,000 small text files in 100 folders, and a 10 KB one: the reads' repository (B10–B13). */
+  wide: string;
+  /** The 10 KB file's path in `wide`. */
+  tenKbFile: string;
+  /** A fixed string on one line of every 200th file of `wide`: 50 matches, so a search reads the whole tree. */
+  needle: string;
   /** The bare repositories of `--repos DIR`, linked in. */
   real: string[];
 }
@@ -56,11 +87,15 @@ export async function createBenchRepos(gitRoot: string, limitMb: number, realDir
   await createRepoWithHeavyHistory(gitRoot, 'bench-slow', randomFiles('history', 20, 100 * 1024), {
     'README.md': 'slow\n',
   });
+  await createBareRepo(gitRoot, 'bench-wide', wideFiles());
   return {
     tiny: 'bench-tiny',
     medium: 'bench-medium',
     oversize: 'bench-oversize',
     slowHistory: 'bench-slow',
+    wide: 'bench-wide',
+    tenKbFile: TEN_KB_FILE,
+    needle: NEEDLE,
     real: realDir ? await linkRealRepos(gitRoot, realDir) : [],
   };
 }

@@ -91,9 +91,11 @@ export async function startServices(
     MASTER_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     JWT_SECRET: jwtSecret,
     READ_SERVICE_SECRET: randomBytes(32).toString('base64url'),
-    // The bench is one user firing hundreds of requests; the limiter would measure itself.
+    // The bench is one user firing hundreds of requests (and thousands of reads); the limiter would measure itself.
     RATE_LIMIT_BURST: '1000000',
     RATE_LIMIT_PER_MINUTE: '1000000',
+    READ_RATE_LIMIT_BURST: '1000000',
+    READ_RATE_LIMIT_PER_MINUTE: '1000000',
     LOG_LEVEL: 'info',
     WORKER_HOST_ID: 'bench-host',
     ...extraEnv,

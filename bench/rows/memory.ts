@@ -1,7 +1,20 @@
-import type { Bench } from '../context.js';
+import type { Bench, BenchContext } from '../context.js';
 import { mb, pool } from '../stats.js';
 
 const OPEN_WORKFLOWS = 200;
+
+/** Connects `count` tiny repositories in a project of their own, 20 at a time, and waits until all are `COMPLETED`. */
+export async function connectTiny(ctx: BenchContext, count: number, row: string): Promise<string[]> {
+  const project = await ctx.project();
+  const repoIds = await pool(count, 20, async () => {
+    const admitted = await ctx.api.connect(project, ctx.url(ctx.repos.tiny));
+    if (admitted.status !== 201) throw new Error(`${row}: connect answered ${admitted.status}`);
+    ctx.openWorkflows++;
+    return admitted.repoId!;
+  });
+  await ctx.api.waitAllCompleted(project, repoIds);
+  return repoIds;
+}
 
 /**
  * B8: resident memory of the API and the worker processes with 200 open workflows (cloned
@@ -11,16 +24,7 @@ export const memory: Bench = {
   ids: ['B8'],
   async run(ctx) {
     const missing = Math.max(0, OPEN_WORKFLOWS - ctx.openWorkflows);
-    if (missing > 0) {
-      const project = await ctx.project();
-      const repoIds = await pool(missing, 20, async () => {
-        const admitted = await ctx.api.connect(project, ctx.url(ctx.repos.tiny));
-        if (admitted.status !== 201) throw new Error(`B8: connect answered ${admitted.status}`);
-        ctx.openWorkflows++;
-        return admitted.repoId!;
-      });
-      await ctx.api.waitAllCompleted(project, repoIds);
-    }
+    if (missing > 0) await connectTiny(ctx, missing, 'B8');
     const open = await ctx.countWorkflows('ExecutionStatus = "Running"');
     const { api, worker } = await ctx.services.rss();
     return [

@@ -1,5 +1,6 @@
 import type { Bench } from '../context.js';
 import { describeBreakdown, medianBreakdown } from '../breakdown.js';
+import { cpuMsPer } from '../cpu.js';
 import { ms, percentile, pool, timed } from '../stats.js';
 
 const CONNECTS = 200;
@@ -9,13 +10,6 @@ const CONCURRENCY = 20;
  * B4: 200 connects of the tiny repository, 20 at a time, until all are `COMPLETED` (and the
  * admission p99 among them), against 200 raw clones 20 at a time.
  */
-/** CPU milliseconds per connect, by part, and in all. */
-const perConnect = (cpuSeconds: Record<string, number>) => {
-  const parts = Object.fromEntries(
-    Object.entries(cpuSeconds).map(([part, s]) => [part, Math.round((s * 1000) / CONNECTS)]),
-  );
-  return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
-};
 
 export const throughput: Bench = {
   ids: ['B4'],
@@ -74,8 +68,8 @@ export const throughput: Bench = {
           slowestAdmissions,
           throughClone,
           // The machine's two cores are the bound: CPU milliseconds per connect, by part, against git alone per raw clone.
-          cpuMsPerConnect: perConnect(cpuSeconds),
-          cpuMsPerRawClone: perConnect(rawCpuSeconds),
+          cpuMsPerConnect: cpuMsPer(cpuSeconds, CONNECTS),
+          cpuMsPerRawClone: cpuMsPer(rawCpuSeconds, CONNECTS),
         },
       },
     ];
