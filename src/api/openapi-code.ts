@@ -11,6 +11,7 @@ import {
   kms,
   ok,
   posting,
+  queryParameters,
   postingJson,
   projectNotFound,
   reading,
@@ -50,7 +51,6 @@ export type DocumentSettings = Parameters<typeof egressPolicyOf>[0] &
 
 /** The /api/v1/code operations: connect, and each repository's status, events, actions. */
 export function codePaths(settings: DocumentSettings) {
-  const listQuery = jsonSchema(listReposQuerySchema, 'input') as { properties: Record<string, unknown> };
   return {
     '/api/v1/code/connect': {
       post: {
@@ -165,15 +165,7 @@ export function codePaths(settings: DocumentSettings) {
         summary: "A project's repositories, oldest first",
         description:
           'A page of at most `limit`; when more follow, the `X-Next-Cursor` header carries the `cursor` for the next page.',
-        parameters: [
-          uuidParam('project_id'),
-          ...Object.entries(listQuery.properties).map(([name, schema]) => ({
-            name,
-            in: 'query',
-            required: false,
-            schema,
-          })),
-        ],
+        parameters: [uuidParam('project_id'), ...queryParameters(listReposQuerySchema)],
         responses: { 200: ok('The page', repoListSchema, headers.nextCursor), 404: projectNotFound, ...reading },
       },
     },

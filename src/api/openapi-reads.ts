@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type { ReadBounds } from '../config/env.js';
 import { REPO_FILE_PATTERN } from '../shared/repo-path.js';
 import {
@@ -8,8 +7,8 @@ import {
   everyResponse,
   header,
   json,
-  jsonSchema,
   ok,
+  queryParameters,
   reading,
   uuidParam,
 } from './openapi-responses.js';
@@ -58,19 +57,6 @@ const readErrors = {
     'The worker host that holds the clone is unavailable (`host_unavailable`) or at its read limit (`read_busy`): try again',
     retryAfter('Seconds to wait'),
   ),
-};
-
-const queryParameters = (schema: z.ZodType) => {
-  const { properties, required = [] } = jsonSchema(schema, 'input') as {
-    properties: Record<string, unknown>;
-    required?: string[];
-  };
-  return Object.entries(properties).map(([name, s]) => ({
-    name,
-    in: 'query',
-    required: required.includes(name),
-    schema: s,
-  }));
 };
 
 /** The reads of connected code: `/api/v1/code/repos/{repo_id}/…`, by commit, served by the host that holds the clone. */

@@ -10,6 +10,20 @@ export const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output')
   >;
   return rest;
 };
+/** A query's zod schema as the document's query parameters, each required when the query must carry it. */
+export const queryParameters = (schema: z.ZodType) => {
+  const { properties, required = [] } = jsonSchema(schema, 'input') as {
+    properties: Record<string, unknown>;
+    required?: string[];
+  };
+  return Object.entries(properties).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: required.includes(name),
+    schema: s,
+  }));
+};
+
 export const json = (schema: z.ZodType, io: 'input' | 'output' = 'output') => ({
   'application/json': { schema: jsonSchema(schema, io) },
 });

@@ -7,11 +7,20 @@ import {
   ok,
   postingJson,
   projectNotFound,
+  queryParameters,
   reading,
   text,
   uuidParam,
 } from './openapi-responses.js';
-import { createProjectSchema, healthSchema, projectSchema, readySchema, webhookAnswerSchema } from './schemas.js';
+import { z } from 'zod';
+import {
+  createProjectSchema,
+  healthSchema,
+  listReposQuerySchema,
+  projectSchema,
+  readySchema,
+  webhookAnswerSchema,
+} from './schemas.js';
 
 import { codePaths, type DocumentSettings } from './openapi-code.js';
 import { readPaths } from './openapi-reads.js';
@@ -56,6 +65,12 @@ export function openApiDocument(settings: DocumentSettings) {
           summary: 'Create a project owned by the caller',
           requestBody: body(createProjectSchema),
           responses: { 201: ok('Created', projectSchema), ...postingJson },
+        },
+        get: {
+          ...authed,
+          summary: "The caller's projects, oldest first, a page at a time",
+          parameters: queryParameters(listReposQuerySchema),
+          responses: { 200: ok('The page', z.array(projectSchema), headers.nextCursor), ...reading },
         },
       },
       '/api/v1/projects/{project_id}': {

@@ -22,3 +22,18 @@ export async function findOwnedProject(sql: Queryable, id: string, ownerId: stri
     select ${sql(PROJECT_COLUMNS)} from projects where id = ${id} and owner_id = ${ownerId}`;
   return row;
 }
+
+/** A page of the user's projects, oldest first, after the project `afterId` (keyset on created_at, id). */
+export async function listOwnedProjects(
+  sql: Queryable,
+  ownerId: string,
+  limit: number,
+  afterId?: string,
+): Promise<Project[]> {
+  return sql<Project[]>`
+    select ${sql(PROJECT_COLUMNS)} from projects
+    where owner_id = ${ownerId}
+      ${afterId ? sql`and (created_at, id) > (select created_at, id from projects where id = ${afterId} and owner_id = ${ownerId})` : sql``}
+    order by created_at, id
+    limit ${limit}`;
+}

@@ -154,6 +154,25 @@ describe("the design's example requests", () => {
 });
 
 describe('the rest of the API', () => {
+  it("lists the caller's own projects, oldest first, paged by X-Next-Cursor", async () => {
+    const user = `lister-${randomUUID()}`;
+    const made: string[] = [];
+    for (const name of ['one', 'two', 'three'])
+      made.push((await call(app, 'POST', '/api/v1/projects', { name }, user)).body.id as string);
+    const first = await call(app, 'GET', '/api/v1/projects?limit=2', undefined, user);
+    expect(first.status).toBe(200);
+    expect(first.body.map((p: { id: string }) => p.id)).toEqual(made.slice(0, 2));
+    expect(first.body[0]).toMatchObject({ name: 'one', owner_id: user });
+    const cursor = first.headers.get('x-next-cursor');
+    expect(cursor).toBeTruthy();
+    const rest = await call(app, 'GET', `/api/v1/projects?limit=2&cursor=${cursor}`, undefined, user);
+    expect(rest.body.map((p: { id: string }) => p.id)).toEqual(made.slice(2));
+    expect(rest.headers.get('x-next-cursor')).toBeNull();
+    const stranger = await call(app, 'GET', '/api/v1/projects', undefined, `stranger-${randomUUID()}`);
+    expect(stranger.body).toEqual([]);
+    expect((await call(app, 'GET', '/api/v1/projects?limit=0', undefined, user)).status).toBe(422);
+  });
+
   it("pages through a project's repositories with limit and the X-Next-Cursor header", async () => {
     const project = (await call(app, 'POST', '/api/v1/projects', { name: 'paged' })).body.id;
     const name = `paged-${randomUUID().slice(0, 8)}`;
