@@ -44,9 +44,9 @@ export default defineConfig({
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
-          // Beside the integration files: each case breaks a service of its own and checks only its own projects.
+          // After the integration files: 20 clones at once against a fault are timed by their bounds, not by the load beside them.
           maxWorkers: 3,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           testTimeout: 240_000,
           hookTimeout: 120_000,
         },
