@@ -53,6 +53,7 @@ describe('migrations', () => {
       'encryption_keys',
       'projects',
       'rate_limit_buckets',
+      'read_hosts',
       'reconciler_cursors',
       'schema_migrations',
       'service_keys',
