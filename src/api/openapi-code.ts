@@ -19,19 +19,21 @@ import {
   uuidParam,
 } from './openapi-responses.js';
 import {
-  acceptedSchema,
-  admissionPendingSchema,
-  disconnectedSchema,
   connectRequestSchema,
   syncIntervalRangeOf,
-  connectResponseSchema,
   listReposQuerySchema,
-  repoListSchema,
-  repoSchema,
-  repoStatusSchema,
   retryRequestSchema,
   uuid,
 } from './schemas.js';
+import {
+  acceptedSchema,
+  admissionPendingSchema,
+  disconnectedSchema,
+  connectResponseSchema,
+  repoListSchema,
+  repoSchema,
+  repoStatusSchema,
+} from './response-schemas.js';
 
 export const eventStream = (event: string, data: z.ZodType) => ({
   type: 'array',

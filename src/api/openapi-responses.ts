@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CURSOR_PATTERN } from './pagination.js';
-import { errorSchema, uuid } from './schemas.js';
+import { uuid } from './schemas.js';
+import { errorSchema } from './response-schemas.js';
 
 /** A zod schema as the JSON Schema the document carries (what a request may send, or what a response holds). */
 export const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') => {

@@ -13,14 +13,8 @@ import {
   uuidParam,
 } from './openapi-responses.js';
 import { z } from 'zod';
-import {
-  createProjectSchema,
-  healthSchema,
-  listReposQuerySchema,
-  projectSchema,
-  readySchema,
-  webhookAnswerSchema,
-} from './schemas.js';
+import { createProjectSchema, listReposQuerySchema } from './schemas.js';
+import { healthSchema, projectSchema, readySchema, webhookAnswerSchema } from './response-schemas.js';
 
 import { codePaths, type DocumentSettings } from './openapi-code.js';
 import { readPaths } from './openapi-reads.js';
